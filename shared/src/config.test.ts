@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, envBool, envPort, loadConfig, resolveSecret } from './config.js';
+
+const spec = {
+  port: { env: 'TASKMESH_X_PORT', schema: envPort(7100) },
+  verbose: { env: 'TASKMESH_X_VERBOSE', schema: envBool(false) },
+};
+
+test('loadConfig applies defaults and parses values', () => {
+  assert.deepEqual(loadConfig(spec, {}), { port: 7100, verbose: false });
+  assert.deepEqual(loadConfig(spec, { TASKMESH_X_PORT: '80', TASKMESH_X_VERBOSE: 'true' }), { port: 80, verbose: true });
+});
+
+test('loadConfig names the bad variable', () => {
+  assert.throws(() => loadConfig(spec, { TASKMESH_X_PORT: 'eighty' }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /TASKMESH_X_PORT="eighty"/);
+    return true;
+  });
+  assert.throws(() => loadConfig(spec, { TASKMESH_X_PORT: '70000' }), /TASKMESH_X_PORT/);
+});
+
+test('resolveSecret falls back to the development default', () => {
+  assert.equal(resolveSecret({}).isDefault, true);
+  assert.deepEqual(resolveSecret({ TASKMESH_SECRET: 's3cret' }), { secret: 's3cret', isDefault: false });
+});

@@ -1,0 +1,88 @@
+/**
+ * One error type for the whole suite. Every failure that crosses a process boundary is a
+ * `TaskmeshError` with a string code; on the wire it is `{ code, message }`.
+ */
+
+/** Every error code the suite uses, with its HTTP status and whether a retry can help. */
+export const ERROR_CODES = {
+  INVALID_REQUEST: { status: 400, retryable: false },
+  INVALID_PAYLOAD: { status: 400, retryable: false },
+  UNKNOWN_TYPE: { status: 400, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  UNKNOWN_WORKER: { status: 404, retryable: false },
+  CONFLICT: { status: 409, retryable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  QUEUE_FULL: { status: 429, retryable: true },
+  WORKER_BUSY: { status: 503, retryable: true },
+  NO_WORKER: { status: 503, retryable: true },
+  NO_ACK: { status: 504, retryable: true },
+  WORKER_LOST: { status: 502, retryable: true },
+  TIMEOUT: { status: 504, retryable: false },
+  CANCELLED: { status: 409, retryable: false },
+  SHUTTING_DOWN: { status: 503, retryable: true },
+  HANDLER_FAILED: { status: 500, retryable: false },
+  UNAVAILABLE: { status: 503, retryable: true },
+  INTERNAL: { status: 500, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+
+/** The wire form of an error. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+export interface TaskmeshErrorOptions {
+  cause?: unknown;
+  details?: unknown;
+  /** Overrides the code's default. */
+  retryable?: boolean;
+}
+
+export class TaskmeshError extends Error {
+  override readonly name = 'TaskmeshError';
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: TaskmeshErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+    this.details = options.details;
+  }
+
+  /** HTTP status for this error's code. */
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  toJSON(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  /** Rebuilds an error received as `{ code, message }`; an unknown code becomes INTERNAL. */
+  static fromBody(body: { code: string; message: string; details?: unknown }): TaskmeshError {
+    const code = isErrorCode(body.code) ? body.code : 'INTERNAL';
+    return new TaskmeshError(code, body.message, { details: body.details });
+  }
+}
+
+/** Turns anything thrown into a TaskmeshError, keeping the original as `cause`. */
+export function toTaskmeshError(err: unknown, fallback: ErrorCode = 'INTERNAL'): TaskmeshError {
+  if (err instanceof TaskmeshError) return err;
+  if (err instanceof Error) return new TaskmeshError(fallback, err.message, { cause: err });
+  return new TaskmeshError(fallback, String(err));
+}
+
+/** HTTP status for any thrown value. */
+export const httpStatusOf = (err: unknown): number => toTaskmeshError(err).status;

@@ -1,0 +1,65 @@
+export { ERROR_CODES, TaskmeshError, toTaskmeshError, httpStatusOf, isErrorCode } from './errors.js';
+export type { ErrorCode, ErrorBody, TaskmeshErrorOptions } from './errors.js';
+export { createLogger, silentLogger } from './logger.js';
+export type { Logger, LogLevel, LoggerOptions } from './logger.js';
+export {
+  ConfigError,
+  loadConfig,
+  envPort,
+  envInt,
+  envString,
+  envOptionalString,
+  envBool,
+  envLogLevel,
+  DEFAULT_PORTS,
+  DEVELOPMENT_SECRET,
+  resolveSecret,
+} from './config.js';
+export type { EnvSpec, ConfigOf } from './config.js';
+export {
+  PROTOCOL_VERSION,
+  TaskId,
+  TaskType,
+  LoadReport,
+  loadRatio,
+  WireError,
+  TaskMessage,
+  AckMessage,
+  ProgressMessage,
+  ResultOutcome,
+  ResultMessage,
+  ResultAckMessage,
+  CancelMessage,
+  CancelAckMessage,
+  Message,
+  parseMessage,
+} from './protocol.js';
+export type { MessageKind, Outgoing, ParseResult } from './protocol.js';
+export {
+  HEARTBEAT_INTERVAL_MS,
+  MISSED_HEARTBEATS_BEFORE_EXPIRY,
+  LEASE_TTL_MS,
+  WorkerName,
+  RegisterRequest,
+  HeartbeatRequest,
+  WorkerState,
+  WorkerRecord,
+  LeaseResponse,
+  WorkerListResponse,
+  RegistryFile,
+} from './registry.js';
+export {
+  MAX_BATCH_TASKS,
+  TaskStatus,
+  isFinalStatus,
+  SubmitTaskRequest,
+  SubmitBatchRequest,
+  SubmitTaskResponse,
+  SubmitBatchResponse,
+  TaskRecord,
+  TaskListResponse,
+  TaskEventKind,
+  TaskEvent,
+  ErrorResponse,
+} from './tasks-api.js';
+export { RunnerProcess, RunnerState } from './runner-state.js';

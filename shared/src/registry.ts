@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { LoadReport, TaskType } from './protocol.js';
+
+/**
+ * The nameservice's HTTP API: request bodies, the worker record and the persisted registry file.
+ * Liveness is by lease: a worker heartbeats every HEARTBEAT_INTERVAL_MS and is expired after
+ * MISSED_HEARTBEATS_BEFORE_EXPIRY intervals without one.
+ */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+export const MISSED_HEARTBEATS_BEFORE_EXPIRY = 3;
+export const LEASE_TTL_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_BEFORE_EXPIRY;
+
+export const WorkerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'letters, digits, ".", "_", ":" or "-", at most 128');
+
+/** POST /v1/workers */
+export const RegisterRequest = z.strictObject({
+  name: WorkerName,
+  type: TaskType,
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535),
+  capacity: z.number().int().min(1).max(1_000_000),
+  pid: z.number().int().min(0),
+  /** Free-form labels, e.g. the container id the worker runs in. */
+  meta: z.record(z.string(), z.string().max(256)).optional(),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+/** PUT /v1/workers/:name/heartbeat */
+export const HeartbeatRequest = z.strictObject({
+  queued: z.number().int().min(0),
+  inFlight: z.number().int().min(0),
+  capacity: z.number().int().min(1).optional(),
+});
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+/** live: heartbeating; suspect: loaded from disk after a restart and not heard from since;
+ * expired: missed its lease, kept briefly for observers, never returned by lookups. */
+export const WorkerState = z.enum(['live', 'suspect', 'expired']);
+export type WorkerState = z.infer<typeof WorkerState>;
+
+export const WorkerRecord = z.object({
+  name: WorkerName,
+  type: TaskType,
+  host: z.string(),
+  port: z.number().int(),
+  pid: z.number().int(),
+  meta: z.record(z.string(), z.string()).optional(),
+  load: LoadReport,
+  /** (queued + inFlight) / capacity. */
+  loadRatio: z.number().min(0),
+  state: WorkerState,
+  registeredAt: z.number(),
+  lastHeartbeatAt: z.number(),
+});
+export type WorkerRecord = z.infer<typeof WorkerRecord>;
+
+/** 201 answer to a registration. */
+export const LeaseResponse = z.object({
+  worker: WorkerRecord,
+  lease: z.object({ ttlMs: z.number().int(), heartbeatIntervalMs: z.number().int() }),
+});
+export type LeaseResponse = z.infer<typeof LeaseResponse>;
+
+/** GET /v1/workers and GET /v1/types/:type/workers */
+export const WorkerListResponse = z.object({ workers: z.array(WorkerRecord) });
+export type WorkerListResponse = z.infer<typeof WorkerListResponse>;
+
+/** The registry file, as written to disk. */
+export const RegistryFile = z.object({
+  version: z.literal(1),
+  savedAt: z.number(),
+  workers: z.array(WorkerRecord),
+});
+export type RegistryFile = z.infer<typeof RegistryFile>;

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { TaskType, WireError } from './protocol.js';
+
+/** The dispatcher's HTTP API: task submission, the task record and pushed events. */
+export const MAX_BATCH_TASKS = 1000;
+
+export const TaskStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+export const isFinalStatus = (s: TaskStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+
+/** POST /v1/tasks body; also each element of a batch. */
+export const SubmitTaskRequest = z.strictObject({
+  type: TaskType,
+  payload: z.unknown().default({}),
+  timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+  maxAttempts: z.number().int().min(1).max(20).optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+});
+export type SubmitTaskRequest = z.input<typeof SubmitTaskRequest>;
+
+/** POST /v1/tasks/batch body */
+export const SubmitBatchRequest = z.strictObject({
+  tasks: z.array(SubmitTaskRequest).min(1).max(MAX_BATCH_TASKS),
+});
+
+export const SubmitTaskResponse = z.object({ id: z.string(), status: TaskStatus });
+export const SubmitBatchResponse = z.object({ ids: z.array(z.string()) });
+
+/** GET /v1/tasks/:id */
+export const TaskRecord = z.object({
+  id: z.string(),
+  type: TaskType,
+  status: TaskStatus,
+  payload: z.unknown(),
+  result: z.unknown().nullable(),
+  error: WireError.nullable(),
+  attempts: z.number().int().min(0),
+  maxAttempts: z.number().int().min(1),
+  timeoutMs: z.number().int(),
+  worker: z.string().nullable(),
+  progress: z.number().min(0).max(1).nullable(),
+  idempotencyKey: z.string().nullable(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+});
+export type TaskRecord = z.infer<typeof TaskRecord>;
+
+export const TaskListResponse = z.object({ tasks: z.array(TaskRecord) });
+
+export const TaskEventKind = z.enum([
+  'submitted',
+  'dispatched',
+  'progress',
+  'retrying',
+  'succeeded',
+  'failed',
+  'cancelled',
+]);
+export type TaskEventKind = z.infer<typeof TaskEventKind>;
+
+/** One message on the /v1/events WebSocket. */
+export const TaskEvent = z.object({
+  event: TaskEventKind,
+  taskId: z.string(),
+  type: TaskType,
+  status: TaskStatus,
+  at: z.number(),
+  attempt: z.number().int().min(0),
+  worker: z.string().nullable(),
+  progress: z.number().min(0).max(1).nullable(),
+  error: WireError.nullable(),
+  /** Milliseconds from submission to the end, on final events. */
+  latencyMs: z.number().nullable(),
+});
+export type TaskEvent = z.infer<typeof TaskEvent>;
+
+/** The JSON body of every 4xx/5xx answer. */
+export const ErrorResponse = z.object({ error: WireError.extend({ details: z.unknown().optional() }) });

@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+/**
+ * Starts a taskmesh service as a real child process and resolves when it logs its ready line:
+ * a JSON log line with `"event":"ready"` carrying the ports it bound (`http`, `udp`).
+ * Every service's main.ts logs that line once it is serving.
+ */
+export interface SpawnServiceOptions {
+  /** Used in error messages. */
+  name: string;
+  /** Path of the compiled entry point, run with the current node. */
+  script: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  readyTimeoutMs?: number;
+  cwd?: string;
+}
+
+export interface ReadyLine {
+  event: 'ready';
+  http?: number;
+  udp?: number;
+  [key: string]: unknown;
+}
+
+export interface RunningService {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly ready: ReadyLine;
+  /** Every parsed JSON log line so far (non-JSON lines are kept as `{ raw }`). */
+  readonly lines: Array<Record<string, unknown>>;
+  /** Resolves with the first line (past or future) for which the predicate holds. */
+  waitForLine(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Sends a signal and resolves with the exit code and signal once the process has exited. */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function spawnService(options: SpawnServiceOptions): Promise<RunningService> {
+  const proc = spawn(process.execPath, [options.script, ...(options.args ?? [])], {
+    cwd: options.cwd,
+    env: { TASKMESH_LOG_LEVEL: 'info', ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters = new Set<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
+  const stderr: string[] = [];
+  const onLine = (text: string): void => {
+    let line: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      line = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : { raw: text };
+    } catch {
+      line = { raw: text };
+    }
+    lines.push(line);
+    for (const w of waiters) {
+      if (w.predicate(line)) {
+        waiters.delete(w);
+        w.resolve(line);
+      }
+    }
+  };
+  createInterface({ input: proc.stdout! }).on('line', onLine);
+  createInterface({ input: proc.stderr! }).on('line', (l) => {
+    stderr.push(l);
+    if (stderr.length > 50) stderr.shift();
+    onLine(l);
+  });
+  const exited = once(proc, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+
+  const waitForLine = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> => {
+    const seen = lines.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const entry = {
+        predicate,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(entry);
+        reject(new Error(`${options.name}: no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`));
+      }, timeoutMs);
+      waiters.add(entry);
+    });
+  };
+
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  const ready = await Promise.race([
+    waitForLine((l) => l.event === 'ready', readyTimeoutMs),
+    exited.then(({ code, signal }) => {
+      throw new Error(`${options.name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderr.join('\n')}\n${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
+    }),
+  ]);
+
+  let exitedFlag = false;
+  void exited.then(() => {
+    exitedFlag = true;
+  });
+  return {
+    name: options.name,
+    proc,
+    pid: proc.pid!,
+    ready: ready as ReadyLine,
+    lines,
+    waitForLine,
+    exited,
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (!exitedFlag) proc.kill(signal);
+      return exited;
+    },
+  };
+}
