@@ -63,3 +63,7 @@ export {
   ErrorResponse,
 } from './tasks-api.js';
 export { RunnerProcess, RunnerState } from './runner-state.js';
+export { backoffDelay, delay } from './backoff.js';
+export type { BackoffPolicy } from './backoff.js';
+// transport (UDP framing, authentication, chunking, task caller/server)
+// nameservice client
