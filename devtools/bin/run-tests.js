@@ -15,7 +15,7 @@ const workspaces = ['shared', 'nameservice', 'worker', 'dispatcher', 'client', '
 const args = process.argv.slice(2);
 const suiteAt = args.indexOf('--suite');
 const suite = suiteAt >= 0 ? args[suiteAt + 1] : 'default';
-const filters = args.filter((a, i) => a !== '--suite' && i !== suiteAt + 1);
+const filters = args.filter((a, i) => suiteAt < 0 || (i !== suiteAt && i !== suiteAt + 1));
 
 const special = ['compose', 'browser'];
 const belongs = (file) => {
