@@ -67,3 +67,6 @@ export { backoffDelay, delay } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
 // transport (UDP framing, authentication, chunking, task caller/server)
 // nameservice client
+export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS } from './nameservice-client.js';
+export type { NameserviceClientOptions } from './nameservice-client.js';
+export { WorkerListQuery } from './registry.js';

@@ -51,6 +51,8 @@ export const WorkerRecord = z.object({
   state: WorkerState,
   registeredAt: z.number(),
   lastHeartbeatAt: z.number(),
+  /** When the lease ran out; present only on expired entries, which are removed a while later. */
+  expiredAt: z.number().optional(),
 });
 export type WorkerRecord = z.infer<typeof WorkerRecord>;
 
@@ -60,6 +62,10 @@ export const LeaseResponse = z.object({
   lease: z.object({ ttlMs: z.number().int(), heartbeatIntervalMs: z.number().int() }),
 });
 export type LeaseResponse = z.infer<typeof LeaseResponse>;
+
+/** GET /v1/workers query: optional filters. */
+export const WorkerListQuery = z.object({ type: TaskType.optional(), state: WorkerState.optional() });
+export type WorkerListQuery = z.infer<typeof WorkerListQuery>;
 
 /** GET /v1/workers and GET /v1/types/:type/workers */
 export const WorkerListResponse = z.object({ workers: z.array(WorkerRecord) });

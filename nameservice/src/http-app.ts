@@ -1,0 +1,86 @@
+import express, { type Express } from 'express';
+import {
+  HeartbeatRequest,
+  RegisterRequest,
+  TaskmeshError,
+  TaskType,
+  WorkerName,
+  WorkerListQuery,
+  type LeaseResponse,
+  type Logger,
+  type WorkerListResponse,
+} from '@taskmesh/shared';
+import { MAX_BODY_BYTES } from './constants.js';
+import { errorHandler, notFound, parseOrThrow, requireJson } from './http-errors.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+/**
+ * The nameservice's HTTP API over a WorkerRegistry. Every input is parsed with the shared
+ * schemas; every failure is a JSON error body. The app holds no state of its own.
+ */
+export interface HttpAppOptions {
+  registry: WorkerRegistry;
+  logger: Logger;
+}
+
+export function createHttpApp({ registry, logger }: HttpAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
+
+  app.get('/healthz', (_req, res) => {
+    const counts = registry.counts();
+    res.json({ status: 'ok', workers: counts.live + counts.suspect, ...counts });
+  });
+
+  app.post('/v1/workers', requireJson, (req, res) => {
+    const body = parseOrThrow(RegisterRequest, req.body, 'body');
+    const worker = registry.register(body);
+    logger.info('worker registered', { event: 'registered', worker: worker.name, type: worker.type, host: worker.host, port: worker.port, pid: worker.pid });
+    const answer: LeaseResponse = { worker, lease: registry.lease };
+    res.status(201).json(answer);
+  });
+
+  app.get('/v1/workers', (req, res) => {
+    const filter = parseOrThrow(WorkerListQuery, req.query, 'query');
+    const answer: WorkerListResponse = { workers: registry.list(filter) };
+    res.json(answer);
+  });
+
+  app.get('/v1/workers/:name', (req, res) => {
+    const name = parseOrThrow(WorkerName, req.params.name, 'name');
+    const worker = registry.get(name);
+    if (!worker) throw unknownWorker(name);
+    res.json({ worker });
+  });
+
+  app.put('/v1/workers/:name/heartbeat', requireJson, (req, res) => {
+    const name = parseOrThrow(WorkerName, req.params.name, 'name');
+    const body = parseOrThrow(HeartbeatRequest, req.body, 'body');
+    if (!registry.heartbeat(name, body)) throw unknownWorker(name);
+    res.json({ ok: true, ttlMs: registry.leaseTtlMs });
+  });
+
+  app.delete('/v1/workers/:name', (req, res) => {
+    const name = parseOrThrow(WorkerName, req.params.name, 'name');
+    if (!registry.deregister(name)) throw unknownWorker(name);
+    logger.info('worker deregistered', { event: 'deregistered', worker: name });
+    res.status(204).end();
+  });
+
+  app.get('/v1/types/:type/workers', (req, res) => {
+    const type = parseOrThrow(TaskType, req.params.type, 'type');
+    const answer: WorkerListResponse = { workers: registry.lookup(type) };
+    res.json(answer);
+  });
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** 404 that tells a heartbeating worker to register again. */
+function unknownWorker(name: string): TaskmeshError {
+  return new TaskmeshError('UNKNOWN_WORKER', `worker "${name}" is not registered (unknown or expired); register again`);
+}

@@ -1,0 +1,195 @@
+import {
+  HEARTBEAT_INTERVAL_MS,
+  LEASE_TTL_MS,
+  loadRatio,
+  type HeartbeatRequest,
+  type RegisterRequest,
+  type WorkerRecord,
+  type WorkerState,
+} from '@taskmesh/shared';
+import { EXPIRED_RETENTION_MS, SUSPECT_GRACE_MS } from './constants.js';
+
+/**
+ * The registry core: which workers exist, their load and their leases. Pure state over an
+ * injected clock; no timers, files or sockets, so it is tested by moving the clock. The service
+ * calls `sweep()` on a timer and persists `snapshot()` when `onEvent` reports a change.
+ */
+
+/** Something that changed in the registry; `membership` events should be persisted soon. */
+export type RegistryEvent =
+  | { kind: 'registered' | 'replaced' | 'deregistered' | 'expired' | 'removed' | 'revived'; name: string; membership: true }
+  | { kind: 'heartbeat'; name: string; membership: false };
+
+export interface WorkerRegistryOptions {
+  /** Milliseconds since the epoch; Date.now unless a test moves time by hand. */
+  clock?: () => number;
+  onEvent?: (event: RegistryEvent) => void;
+  leaseTtlMs?: number;
+  expiredRetentionMs?: number;
+  suspectGraceMs?: number;
+}
+
+export interface ListFilter {
+  type?: string;
+  state?: WorkerState;
+}
+
+interface Entry {
+  record: WorkerRecord;
+  /** The instant the lease runs out unless a heartbeat renews it. */
+  leaseExpiresAt: number;
+}
+
+/** Least loaded first: load ratio, then tasks in flight, then name so the order is stable. */
+export function compareByLoad(a: WorkerRecord, b: WorkerRecord): number {
+  return a.loadRatio - b.loadRatio || a.load.inFlight - b.load.inFlight || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+export class WorkerRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly clock: () => number;
+  private readonly onEvent: (event: RegistryEvent) => void;
+  readonly leaseTtlMs: number;
+  private readonly expiredRetentionMs: number;
+  private readonly suspectGraceMs: number;
+
+  constructor(options: WorkerRegistryOptions = {}) {
+    this.clock = options.clock ?? Date.now;
+    this.onEvent = options.onEvent ?? (() => undefined);
+    this.leaseTtlMs = options.leaseTtlMs ?? LEASE_TTL_MS;
+    this.expiredRetentionMs = options.expiredRetentionMs ?? EXPIRED_RETENTION_MS;
+    this.suspectGraceMs = options.suspectGraceMs ?? SUSPECT_GRACE_MS;
+  }
+
+  /** The lease terms handed to a worker on registration. */
+  get lease(): { ttlMs: number; heartbeatIntervalMs: number } {
+    return { ttlMs: this.leaseTtlMs, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS };
+  }
+
+  /**
+   * Restores entries read from the registry file. Nobody has vouched for them since the restart,
+   * so non-expired ones become 'suspect' with a fresh grace period; expired ones keep their
+   * retention. Emits no events: the caller has just read this state from disk.
+   */
+  restore(records: readonly WorkerRecord[]): void {
+    const now = this.clock();
+    for (const r of records) {
+      const record: WorkerRecord = { ...r, state: r.state === 'expired' ? 'expired' : 'suspect' };
+      if (record.state === 'expired') record.expiredAt = r.expiredAt ?? now;
+      else delete record.expiredAt;
+      this.entries.set(r.name, { record, leaseExpiresAt: now + this.suspectGraceMs });
+    }
+  }
+
+  /** Adds a worker, replacing any entry of the same name (a restarted worker keeps its name). */
+  register(req: RegisterRequest): WorkerRecord {
+    const now = this.clock();
+    const previous = this.entries.get(req.name);
+    const load = { queued: 0, inFlight: 0, capacity: req.capacity };
+    const record: WorkerRecord = {
+      name: req.name,
+      type: req.type,
+      host: req.host,
+      port: req.port,
+      pid: req.pid,
+      ...(req.meta === undefined ? {} : { meta: { ...req.meta } }),
+      load,
+      loadRatio: loadRatio(load),
+      state: 'live',
+      registeredAt: now,
+      lastHeartbeatAt: now,
+    };
+    this.entries.set(req.name, { record, leaseExpiresAt: now + this.leaseTtlMs });
+    this.onEvent({ kind: previous && previous.record.state !== 'expired' ? 'replaced' : 'registered', name: req.name, membership: true });
+    return copy(record);
+  }
+
+  /**
+   * Renews a lease and records the worker's load. Returns undefined for an unknown or expired
+   * worker, which must register again.
+   */
+  heartbeat(name: string, body: HeartbeatRequest): WorkerRecord | undefined {
+    const now = this.clock();
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    this.expireIfDue(entry, now);
+    if (entry.record.state === 'expired') return undefined;
+    const revived = entry.record.state === 'suspect';
+    const load = { queued: body.queued, inFlight: body.inFlight, capacity: body.capacity ?? entry.record.load.capacity };
+    entry.record = { ...entry.record, load, loadRatio: loadRatio(load), state: 'live', lastHeartbeatAt: now };
+    entry.leaseExpiresAt = now + this.leaseTtlMs;
+    this.onEvent(revived ? { kind: 'revived', name, membership: true } : { kind: 'heartbeat', name, membership: false });
+    return copy(entry.record);
+  }
+
+  /** Removes a worker at its request; false if it was not known. */
+  deregister(name: string): boolean {
+    if (!this.entries.delete(name)) return false;
+    this.onEvent({ kind: 'deregistered', name, membership: true });
+    return true;
+  }
+
+  get(name: string): WorkerRecord | undefined {
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    this.expireIfDue(entry, this.clock());
+    return copy(entry.record);
+  }
+
+  /** Every entry, including suspect and recently expired ones, by name. */
+  list(filter: ListFilter = {}): WorkerRecord[] {
+    this.sweep();
+    return [...this.entries.values()]
+      .map((e) => e.record)
+      .filter((r) => (filter.type === undefined || r.type === filter.type) && (filter.state === undefined || r.state === filter.state))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map(copy);
+  }
+
+  /** Live workers of a type, least loaded first. Suspect and expired entries are never offered. */
+  lookup(type: string): WorkerRecord[] {
+    this.sweep();
+    return [...this.entries.values()]
+      .map((e) => e.record)
+      .filter((r) => r.type === type && r.state === 'live')
+      .sort(compareByLoad)
+      .map(copy);
+  }
+
+  /** Counts by state, for health checks. */
+  counts(): Record<WorkerState, number> {
+    this.sweep();
+    const out: Record<WorkerState, number> = { live: 0, suspect: 0, expired: 0 };
+    for (const { record } of this.entries.values()) out[record.state] += 1;
+    return out;
+  }
+
+  /** Expires entries whose lease ran out and removes expired ones past their retention. */
+  sweep(): void {
+    const now = this.clock();
+    for (const [name, entry] of this.entries) {
+      this.expireIfDue(entry, now);
+      const { expiredAt } = entry.record;
+      if (expiredAt !== undefined && now >= expiredAt + this.expiredRetentionMs) {
+        this.entries.delete(name);
+        this.onEvent({ kind: 'removed', name, membership: true });
+      }
+    }
+  }
+
+  /** Every entry as it should be written to disk. */
+  snapshot(): WorkerRecord[] {
+    return [...this.entries.values()].map((e) => copy(e.record));
+  }
+
+  private expireIfDue(entry: Entry, now: number): void {
+    if (entry.record.state === 'expired' || now < entry.leaseExpiresAt) return;
+    entry.record = { ...entry.record, state: 'expired', expiredAt: now };
+    this.onEvent({ kind: 'expired', name: entry.record.name, membership: true });
+  }
+}
+
+/** Callers get copies, so nothing outside can change an entry behind the registry's back. */
+function copy(record: WorkerRecord): WorkerRecord {
+  return { ...record, load: { ...record.load }, ...(record.meta === undefined ? {} : { meta: { ...record.meta } }) };
+}
