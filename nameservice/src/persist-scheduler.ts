@@ -73,11 +73,11 @@ export class PersistScheduler {
     if (this.timer && this.timerDue <= due) return;
     clearTimeout(this.timer);
     this.timerDue = due;
+    // Not unref'd: pending changes keep the process alive until they are on disk.
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.run();
     }, due - now);
-    this.timer.unref();
   }
 
   private run(): Promise<void> {
