@@ -1,0 +1,215 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import {
+  ErrorResponse,
+  SubmitBatchResponse,
+  SubmitTaskResponse,
+  TaskListResponse,
+  TaskRecord,
+  TaskmeshError,
+  isErrorCode,
+  type ErrorCode,
+  type SubmitTaskRequest,
+  type TaskStatus,
+  type WorkerRecord,
+} from '@taskmesh/shared';
+import { z } from 'zod';
+
+/** Default dispatcher address when neither --dispatcher nor TASKMESH_DISPATCHER_URL is given. */
+export const DEFAULT_DISPATCHER_URL = 'http://127.0.0.1:7200';
+
+export interface ApiClientOptions {
+  /** The dispatcher's base URL, e.g. http://127.0.0.1:7200. */
+  baseUrl: string;
+  /** Bearer token (TASKMESH_API_TOKEN). */
+  token?: string;
+  /** Per-request timeout; 0 = none. Long-polls add their wait on top. */
+  requestTimeoutMs?: number;
+  /** Most sockets kept open to the dispatcher; the bench raises it to its concurrency. */
+  maxSockets?: number;
+}
+
+/** An error the dispatcher answered with: its code and message, plus the HTTP status. */
+export class DispatcherError extends TaskmeshError {
+  readonly httpStatus: number;
+  /** The server's code verbatim, even one this client does not know. */
+  readonly serverCode: string;
+  constructor(httpStatus: number, serverCode: string, message: string, details?: unknown) {
+    const code: ErrorCode = isErrorCode(serverCode) ? serverCode : httpStatus < 500 ? 'INVALID_REQUEST' : 'INTERNAL';
+    super(code, message, { details });
+    this.httpStatus = httpStatus;
+    this.serverCode = serverCode;
+  }
+}
+
+// The dispatcher's worker list mirrors the nameservice's records; parsed leniently so a
+// field added on the server never breaks the CLI.
+const WorkersResponse = z.object({ workers: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
+
+/** Filters of GET /v1/tasks. */
+export interface ListFilter {
+  status?: TaskStatus;
+  type?: string;
+  limit?: number;
+}
+
+/**
+ * The dispatcher's HTTP API as typed calls. One axios instance with keep-alive sockets, used by
+ * every command and the benchmark. Every failure becomes a TaskmeshError: a DispatcherError for
+ * an answer the server gave, UNAVAILABLE (naming the address) when it could not be reached.
+ */
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly token: string | undefined;
+  private readonly http: AxiosInstance;
+  private readonly agents: Array<http.Agent>;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token;
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+    const httpAgent = new http.Agent(agentOptions);
+    const httpsAgent = new https.Agent(agentOptions);
+    this.agents = [httpAgent, httpsAgent];
+    this.http = axios.create({
+      baseURL: this.baseUrl,
+      timeout: options.requestTimeoutMs ?? 0,
+      httpAgent,
+      httpsAgent,
+      headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
+      // Status handling is ours: a 4xx carries the server's error body.
+      validateStatus: () => true,
+      maxRedirects: 0,
+      proxy: false,
+    });
+  }
+
+  /** POST /v1/tasks → the new task's id and status. */
+  async submit(task: SubmitTaskRequest): Promise<{ id: string; status: TaskStatus }> {
+    return this.parse(await this.send(() => this.http.post('/v1/tasks', task)), SubmitTaskResponse);
+  }
+
+  /**
+   * POST /v1/tasks?wait=ms: the full record if the task ended within `waitMs`, otherwise only its
+   * id and status (the server answers 202 then).
+   */
+  async submitAndWait(task: SubmitTaskRequest, waitMs: number): Promise<TaskRecord | { id: string; status: TaskStatus }> {
+    const res = await this.send(() => this.http.post('/v1/tasks', task, { params: { wait: waitMs }, timeout: this.longTimeout(waitMs) }));
+    return res.status === 200 ? this.parse(res, TaskRecord) : this.parse(res, SubmitTaskResponse);
+  }
+
+  /** POST /v1/tasks/batch → the ids, in the order of `tasks`. */
+  async submitBatch(tasks: SubmitTaskRequest[]): Promise<string[]> {
+    return this.parse(await this.send(() => this.http.post('/v1/tasks/batch', { tasks })), SubmitBatchResponse).ids;
+  }
+
+  /** GET /v1/tasks/:id */
+  async getTask(id: string): Promise<TaskRecord> {
+    return this.parse(await this.send(() => this.http.get(`/v1/tasks/${encodeURIComponent(id)}`)), TaskRecord);
+  }
+
+  /** DELETE /v1/tasks/:id: cancels a queued or running task; returns its record. */
+  async cancel(id: string): Promise<TaskRecord> {
+    return this.recordOrFetch(id, await this.send(() => this.http.delete(`/v1/tasks/${encodeURIComponent(id)}`)));
+  }
+
+  /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again. */
+  async retry(id: string): Promise<TaskRecord> {
+    return this.recordOrFetch(id, await this.send(() => this.http.post(`/v1/tasks/${encodeURIComponent(id)}/retry`)));
+  }
+
+  /** GET /v1/tasks?status=&type= */
+  async list(filter: ListFilter = {}): Promise<TaskRecord[]> {
+    const params = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
+    return this.parse(await this.send(() => this.http.get('/v1/tasks', { params })), TaskListResponse).tasks;
+  }
+
+  /** GET /v1/workers */
+  async workers(): Promise<WorkerRecord[]> {
+    const body = this.parse(await this.send(() => this.http.get('/v1/workers')), WorkersResponse);
+    return body.workers as unknown as WorkerRecord[];
+  }
+
+  /** GET /healthz: resolves when the dispatcher answers 2xx. */
+  async health(): Promise<unknown> {
+    const res = await this.send(() => this.http.get('/healthz'));
+    this.check(res);
+    return res.data;
+  }
+
+  /** GET /metrics as Prometheus text. */
+  async metricsText(): Promise<string> {
+    const res = await this.send(() => this.http.get('/metrics', { responseType: 'text', transformResponse: (d: unknown) => d }));
+    this.check(res);
+    return String(res.data);
+  }
+
+  /** Closes the kept-alive sockets so the process can exit. */
+  close(): void {
+    for (const agent of this.agents) agent.destroy();
+  }
+
+  private longTimeout(waitMs: number): number {
+    const base = this.http.defaults.timeout ?? 0;
+    return base === 0 ? 0 : base + waitMs;
+  }
+
+  /** Runs a request, turning transport failures into UNAVAILABLE naming the address. */
+  private async send(request: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
+    try {
+      return await request();
+    } catch (err) {
+      throw transportError(this.baseUrl, err);
+    }
+  }
+
+  private check(res: AxiosResponse): void {
+    if (res.status >= 200 && res.status < 300) return;
+    const body = ErrorResponse.safeParse(res.data);
+    if (body.success) throw new DispatcherError(res.status, body.data.error.code, body.data.error.message, body.data.error.details);
+    throw new DispatcherError(res.status, res.status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', `HTTP ${res.status} from ${this.baseUrl}${res.request?.path ?? ''}`);
+  }
+
+  private parse<T>(res: AxiosResponse, schema: z.ZodType<T>): T {
+    this.check(res);
+    const parsed = schema.safeParse(res.data);
+    if (!parsed.success) {
+      throw new TaskmeshError('INTERNAL', `unexpected answer from the dispatcher: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    }
+    return parsed.data;
+  }
+
+  // DELETE and retry may answer with the record or only with {id,status}; either way the caller
+  // gets the full record.
+  private async recordOrFetch(id: string, res: AxiosResponse): Promise<TaskRecord> {
+    this.check(res);
+    const full = TaskRecord.safeParse(res.data);
+    if (full.success) return full.data;
+    const nested = z.object({ task: TaskRecord }).safeParse(res.data);
+    if (nested.success) return nested.data.task;
+    return this.getTask(id);
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  ETIMEDOUT: 'timed out',
+  ECONNABORTED: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed',
+};
+
+/** The error for a request that got no answer: `cannot reach the dispatcher at URL: reason`. */
+export function transportError(baseUrl: string, err: unknown): TaskmeshError {
+  if (err instanceof TaskmeshError) return err;
+  const code = err instanceof AxiosError ? err.code : (err as { code?: unknown } | null)?.code;
+  const cause = err instanceof AxiosError ? (err.cause as { code?: string } | undefined) : undefined;
+  const key = typeof cause?.code === 'string' && REASONS[cause.code] ? cause.code : typeof code === 'string' ? code : '';
+  const reason = REASONS[key] ?? (err instanceof Error ? err.message || key || 'unknown error' : String(err));
+  return new TaskmeshError('UNAVAILABLE', `cannot reach the dispatcher at ${baseUrl}: ${reason}`, { cause: err });
+}

@@ -1,0 +1,75 @@
+import Table from 'cli-table3';
+import { formatDuration } from '../format.js';
+import type { BenchReport } from './run-bench.js';
+
+/** The figures the suite aims for on a 2-core machine. */
+export const BENCH_TARGETS = {
+  batchTasksPerSecond: 20_000,
+  p50Ms: 1,
+  p99Ms: 5,
+  failures: 0,
+} as const;
+
+export interface TargetCheck {
+  name: string;
+  measured: string;
+  target: string;
+  met: boolean;
+}
+
+/** Each target beside the measured figure; phases that did not run are left out. */
+export function checkTargets(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  if (report.batch) {
+    checks.push({
+      name: 'batch throughput',
+      measured: `${Math.round(report.batch.tasksPerSecond).toLocaleString('en-US')} tasks/s`,
+      target: `≥ ${BENCH_TARGETS.batchTasksPerSecond.toLocaleString('en-US')} tasks/s`,
+      met: report.batch.tasksPerSecond >= BENCH_TARGETS.batchTasksPerSecond,
+    });
+  }
+  if (report.latency) {
+    const { p50, p99 } = report.latency.latencyMs;
+    checks.push({ name: 'submit-and-wait p50', measured: formatDuration(p50), target: `< ${BENCH_TARGETS.p50Ms} ms`, met: p50 < BENCH_TARGETS.p50Ms });
+    checks.push({ name: 'submit-and-wait p99', measured: formatDuration(p99), target: `< ${BENCH_TARGETS.p99Ms} ms`, met: p99 < BENCH_TARGETS.p99Ms });
+  }
+  checks.push({ name: 'failed tasks', measured: String(report.failures), target: String(BENCH_TARGETS.failures), met: report.failures <= BENCH_TARGETS.failures });
+  return checks;
+}
+
+/** The human-readable report: the run's figures, then the targets with ✓/✗. */
+export function formatBenchReport(report: BenchReport): string {
+  const style = { head: [], border: [], compact: true };
+  const figures = new Table({ head: ['phase', 'figure', 'value'], style });
+  if (report.batch) {
+    const b = report.batch;
+    figures.push(
+      ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight)`],
+      ['batch', 'submitted in', `${formatDuration(b.submitSeconds * 1000)} (${Math.round(b.submittedPerSecond).toLocaleString('en-US')} tasks/s)`],
+      ['batch', 'all ended in', formatDuration(b.totalSeconds * 1000)],
+      ['batch', 'throughput', `${Math.round(b.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
+      ['batch', 'succeeded / failed', `${b.succeeded} / ${b.failed}`],
+    );
+  }
+  if (report.latency) {
+    const l = report.latency;
+    const ms = l.latencyMs;
+    figures.push(
+      ['latency', 'tasks', `${l.tasks} (${l.concurrency} loop${l.concurrency === 1 ? '' : 's'})`],
+      ['latency', 'p50 / p90 / p99', `${formatDuration(ms.p50)} / ${formatDuration(ms.p90)} / ${formatDuration(ms.p99)}`],
+      ['latency', 'mean / max', `${formatDuration(ms.mean)} / ${formatDuration(ms.max)}`],
+      ['latency', 'throughput', `${Math.round(l.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
+      ['latency', 'succeeded / failed', `${l.succeeded} / ${l.failed}`],
+    );
+  }
+  figures.push(['all', 'retransmissions', report.retransmissions === null ? 'n/a (no counter at /metrics)' : String(report.retransmissions)]);
+  figures.push(['all', 'failed tasks', String(report.failures)]);
+  const targets = new Table({ head: ['target', 'measured', 'goal', ''], style });
+  for (const c of checkTargets(report)) targets.push([c.name, c.measured, c.target, c.met ? '✓' : '✗']);
+  return `${figures.toString()}\n${targets.toString()}`;
+}
+
+/** The JSON form: the report plus the target checks. */
+export function benchJson(report: BenchReport): string {
+  return JSON.stringify({ ...report, targets: checkTargets(report) });
+}

@@ -1,0 +1,190 @@
+import { isFinalStatus, type SubmitTaskRequest } from '@taskmesh/shared';
+import type { ApiClient } from '../api-client.js';
+import { chunk, mapConcurrent } from '../batch-file.js';
+import { CompletionTracker } from '../task-waiter.js';
+import { parsePrometheusText, RETRANSMISSION_PATTERN, sumMatching } from './metrics-text.js';
+import { summarize, type LatencySummary } from './percentiles.js';
+
+export type BenchPhase = 'batch' | 'latency';
+
+export interface BenchOptions {
+  api: ApiClient;
+  /** Task type to run; its workers must be up. */
+  type: string;
+  /** Payload of task i; defaults to `{ text: 'bench-<i>' }`. */
+  payload?: (i: number) => unknown;
+  phases: readonly BenchPhase[];
+  /** Batch phase: tasks submitted in total. */
+  tasks: number;
+  /** Batch phase: tasks per batch request. */
+  batchSize: number;
+  /** Concurrent requests (batch phase) and concurrent submit-and-wait loops (latency phase). */
+  concurrency: number;
+  /** Latency phase: tasks submitted one at a time. */
+  sequential: number;
+  /** Latency phase: untimed tasks first, so JIT and sockets are warm. */
+  warmup?: number;
+  /** Give up on a phase after this long. */
+  phaseTimeoutMs?: number;
+  /** Called as a phase advances: done of total. */
+  onProgress?: (phase: BenchPhase, done: number, total: number) => void;
+}
+
+export interface BatchPhaseReport {
+  tasks: number;
+  batchSize: number;
+  concurrency: number;
+  /** From the first request to the last batch accepted. */
+  submitSeconds: number;
+  /** From the first request to the last task ended. */
+  totalSeconds: number;
+  submittedPerSecond: number;
+  /** Ended tasks per second over the whole phase: the throughput figure. */
+  tasksPerSecond: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface LatencyPhaseReport {
+  tasks: number;
+  concurrency: number;
+  /** Submit-and-wait round trips, in milliseconds. */
+  latencyMs: LatencySummary;
+  tasksPerSecond: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface BenchReport {
+  dispatcher: string;
+  type: string;
+  batch?: BatchPhaseReport;
+  latency?: LatencyPhaseReport;
+  /** Datagrams the dispatcher retransmitted during the run; null when it exposes no such counter. */
+  retransmissions: number | null;
+  /** Tasks that did not succeed, over all phases. */
+  failures: number;
+}
+
+/** Holds the long-poll this long per task; a slower task counts as a failure of the latency phase. */
+const LATENCY_WAIT_MS = 10_000;
+
+const defaultPayload = (i: number): unknown => ({ text: `bench-${i}` });
+
+async function retransmissions(api: ApiClient): Promise<number | null> {
+  try {
+    const samples = parsePrometheusText(await api.metricsText());
+    const matching = [...samples.keys()].some((k) => RETRANSMISSION_PATTERN.test(k));
+    return matching ? sumMatching(samples, RETRANSMISSION_PATTERN) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Batch throughput: N tasks in batches of K, C requests in flight; the clock stops when the
+ * event stream has reported every task ended.
+ */
+export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseReport> {
+  const { api, tasks, batchSize, concurrency } = options;
+  const payload = options.payload ?? defaultPayload;
+  const requests: SubmitTaskRequest[] = Array.from({ length: tasks }, (_, i) => ({ type: options.type, payload: payload(i) }));
+  const tracker = new CompletionTracker(api, options.type);
+  await tracker.start();
+  try {
+    const started = performance.now();
+    let submitted = 0;
+    const ids = (
+      await mapConcurrent(chunk(requests, batchSize), concurrency, async (batch) => {
+        const got = await api.submitBatch(batch);
+        submitted += got.length;
+        options.onProgress?.('batch', 0, tasks);
+        return got;
+      })
+    ).flat();
+    const submitSeconds = (performance.now() - started) / 1000;
+    const finals = await tracker.waitFor(ids, {
+      timeoutMs: options.phaseTimeoutMs,
+      onProgress: (done) => options.onProgress?.('batch', done, tasks),
+    });
+    const totalSeconds = (performance.now() - started) / 1000;
+    let succeeded = 0;
+    for (const s of finals.values()) if (s === 'succeeded') succeeded++;
+    return {
+      tasks: ids.length,
+      batchSize,
+      concurrency,
+      submitSeconds,
+      totalSeconds,
+      submittedPerSecond: submitted / submitSeconds,
+      tasksPerSecond: ids.length / totalSeconds,
+      succeeded,
+      failed: ids.length - succeeded,
+    };
+  } finally {
+    await tracker.close();
+  }
+}
+
+/** One-at-a-time latency: C loops, each submitting with `?wait` and timing the round trip. */
+export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPhaseReport> {
+  const { api, sequential, concurrency } = options;
+  const payload = options.payload ?? defaultPayload;
+  const runOne = async (i: number): Promise<{ ms: number; ok: boolean }> => {
+    const t0 = process.hrtime.bigint();
+    let ok: boolean;
+    try {
+      const answer = await api.submitAndWait({ type: options.type, payload: payload(i) }, LATENCY_WAIT_MS);
+      ok = isFinalStatus(answer.status) && answer.status === 'succeeded';
+    } catch {
+      // A refused submission counts as a failed task; the run goes on.
+      ok = false;
+    }
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ok };
+  };
+  const warmup = options.warmup ?? Math.min(500, Math.ceil(sequential / 10));
+  let next = 0;
+  const loops = async (count: number, record: (r: { ms: number; ok: boolean }) => void): Promise<void> => {
+    next = 0;
+    await Promise.all(
+      Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, async () => {
+        while (next < count) {
+          const i = next++;
+          record(await runOne(i));
+        }
+      }),
+    );
+  };
+  await loops(warmup, () => undefined);
+  const samples: number[] = [];
+  let succeeded = 0;
+  const deadline = options.phaseTimeoutMs === undefined ? Infinity : performance.now() + options.phaseTimeoutMs;
+  const started = performance.now();
+  await loops(sequential, (r) => {
+    samples.push(r.ms);
+    if (r.ok) succeeded++;
+    if (samples.length % 100 === 0) options.onProgress?.('latency', samples.length, sequential);
+    if (performance.now() > deadline) next = sequential;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    tasks: samples.length,
+    concurrency,
+    latencyMs: summarize(samples),
+    tasksPerSecond: samples.length / seconds,
+    succeeded,
+    failed: samples.length - succeeded,
+  };
+}
+
+/** Runs the chosen phases in order and reads the retransmission counter around them. */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const before = await retransmissions(options.api);
+  const report: BenchReport = { dispatcher: options.api.baseUrl, type: options.type, retransmissions: null, failures: 0 };
+  if (options.phases.includes('batch') && options.tasks > 0) report.batch = await runBatchPhase(options);
+  if (options.phases.includes('latency') && options.sequential > 0) report.latency = await runLatencyPhase(options);
+  const after = await retransmissions(options.api);
+  report.retransmissions = before === null || after === null ? null : after - before;
+  report.failures = (report.batch?.failed ?? 0) + (report.latency?.failed ?? 0);
+  return report;
+}

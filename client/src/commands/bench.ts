@@ -1,0 +1,58 @@
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { MAX_BATCH_TASKS } from '@taskmesh/shared';
+import { benchJson, formatBenchReport } from '../bench/report.js';
+import { runBench, type BenchPhase } from '../bench/run-bench.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { intOption, type ContextFactory } from './context.js';
+
+interface BenchCommandOptions {
+  type: string;
+  tasks: number;
+  batch: number;
+  concurrency: number;
+  sequential: number;
+  phase: 'batch' | 'latency' | 'both';
+  json?: boolean;
+}
+
+export function registerBench(program: Command, context: ContextFactory): void {
+  program
+    .command('bench')
+    .description('measure batch throughput and one-at-a-time submit-and-wait latency')
+    .option('--type <type>', 'task type (payload {text})', 'reverse')
+    .option('--tasks <n>', 'batch phase: tasks in total', intOption('--tasks', 0), 50_000)
+    .option('--batch <k>', `batch phase: tasks per request (at most ${MAX_BATCH_TASKS})`, intOption('--batch', 1, MAX_BATCH_TASKS), 500)
+    .option('--concurrency <c>', 'requests in flight (batch) / submit loops (latency)', intOption('--concurrency', 1, 1024), 4)
+    .option('--sequential <n>', 'latency phase: tasks submitted one at a time', intOption('--sequential', 0), 5000)
+    .addOption(new Option('--phase <phase>', 'which phase to run').choices(['batch', 'latency', 'both']).default('both'))
+    .option('--json', 'print only the JSON report')
+    .action(async (options: BenchCommandOptions) => {
+      const ctx = context({ maxSockets: options.concurrency + 2 });
+      const phases: BenchPhase[] = options.phase === 'both' ? ['batch', 'latency'] : [options.phase];
+      const bar = ctx.isTTY && !options.json
+        ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+        : undefined;
+      let current: BenchPhase | undefined;
+      const report = await runBench({
+        api: ctx.api,
+        type: options.type,
+        phases,
+        tasks: options.tasks,
+        batchSize: options.batch,
+        concurrency: options.concurrency,
+        sequential: options.sequential,
+        onProgress: (phase, done, total) => {
+          if (!bar) return;
+          if (phase !== current) {
+            if (current) bar.stop();
+            current = phase;
+            bar.start(total, done, { phase: phase.padEnd(7) });
+          } else bar.update(done);
+        },
+      }).finally(() => bar?.stop());
+      if (!options.json) ctx.out(formatBenchReport(report));
+      ctx.out(benchJson(report));
+      if (report.failures > 0) throw new CliError(EXIT.TASK_FAILED, `${report.failures} bench tasks did not succeed`);
+    });
+}
