@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError, DEFAULT_PORTS, envInt, envString, loadConfig } from '@taskmesh/shared';
+import { formatLine } from './line-format.js';
+import { localServices } from './local-services.js';
+import { AtomicJsonWriter } from './state-file.js';
+import { DEFAULT_STOP_GRACE_MS, Supervisor } from './supervisor.js';
+import { loadWorkersConfig, WorkersConfigError } from './workers-config.js';
+
+/**
+ * `npm start`: runs the whole suite as local child processes with prefixed output, restarts
+ * crashed services, writes the runner state file and stops everything on Ctrl-C or SIGTERM.
+ */
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const spec = {
+  host: { env: 'TASKMESH_RUNNER_HOST', schema: envString('127.0.0.1') },
+  nameservicePort: { env: 'TASKMESH_NAMESERVICE_PORT', schema: port(DEFAULT_PORTS.nameservice) },
+  dispatcherPort: { env: 'TASKMESH_DISPATCHER_PORT', schema: port(DEFAULT_PORTS.dispatcher) },
+  monitoringPort: { env: 'TASKMESH_MONITORING_PORT', schema: port(DEFAULT_PORTS.monitoring) },
+  workersFile: { env: 'TASKMESH_WORKERS_FILE', schema: envString(resolve(ROOT, 'workers.json')) },
+  stateFile: { env: 'TASKMESH_RUNNER_STATE_FILE', schema: envString('./data/runner-state.json') },
+  stopGraceMs: { env: 'TASKMESH_RUNNER_STOP_GRACE_MS', schema: envInt(DEFAULT_STOP_GRACE_MS, 100) },
+};
+
+const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+async function main(): Promise<void> {
+  const config = loadConfig(spec);
+  const workers = await loadWorkersConfig(resolve(config.workersFile));
+  const stateFile = resolve(config.stateFile);
+  const monitoring = existsSync(resolve(ROOT, 'monitoring/dist/main.js'));
+  const services = localServices({
+    root: ROOT,
+    node: process.execPath,
+    cwd: process.cwd(),
+    baseEnv: process.env,
+    host: config.host,
+    ports: { nameservice: config.nameservicePort, dispatcher: config.dispatcherPort, monitoring: config.monitoringPort },
+    stateFile,
+    workers,
+    monitoring,
+  });
+  const width = Math.max('runner'.length, ...services.map((s) => s.name.length));
+  const print = (service: string, line: string): void => {
+    process.stdout.write(`${formatLine(service, line, { width, color })}\n`);
+  };
+  const say = (line: string): void => print('runner', line);
+
+  const writer = new AtomicJsonWriter(stateFile);
+  const pendingReady = new Set(services.map((s) => s.name));
+  const supervisor = new Supervisor({
+    services,
+    stopGraceMs: config.stopGraceMs,
+    onLine: (service, line) => print(service, line),
+    onState: (state) => {
+      writer.write(state).catch((err: Error) => say(`cannot write ${stateFile}: ${err.message}`));
+    },
+    onExit: ({ service, code, signal, restartInMs }) => {
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      say(restartInMs === undefined ? `${service} stopped (${how})` : `${service} exited (${how}); restarting in ${restartInMs} ms`);
+    },
+    onReady: (service, ready) => {
+      const http = typeof ready.http === 'number' ? ready.http : undefined;
+      if (service === 'dispatcher' && http) say(`API:       http://${config.host}:${http}`);
+      if (service === 'monitoring' && http) say(`dashboard: http://${config.host}:${http}`);
+      if (pendingReady.delete(service) && pendingReady.size === 0) {
+        say(`all ${services.length} services ready; submit a task: npx taskmesh submit reverse hello --wait`);
+      }
+    },
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping ${services.length} services`);
+    void supervisor
+      .stop()
+      .then(() => writer.write(supervisor.state()))
+      .then(() => writer.flush())
+      .then(
+        () => {
+          say('stopped');
+          process.exit(0);
+        },
+        (err: Error) => {
+          say(`stop failed: ${err.message}`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  say(`starting ${services.map((s) => s.name).join(', ')}${monitoring ? '' : ' (monitoring is not built)'}`);
+  say(`state file: ${stateFile}`);
+  supervisor.start();
+}
+
+main().catch((err: unknown) => {
+  const known = err instanceof ConfigError || err instanceof WorkersConfigError;
+  process.stderr.write(`taskmesh runner: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
+  process.exit(2);
+});

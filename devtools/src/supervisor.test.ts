@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RunnerState } from '@taskmesh/shared';
+import { Supervisor, type ExitInfo, type ServiceSpec } from './supervisor.js';
+
+/** A real child process running a small node program. */
+const nodeService = (name: string, program: string, stopTier = 0): ServiceSpec => ({
+  name,
+  command: process.execPath,
+  args: ['-e', program],
+  env: { PATH: process.env.PATH },
+  stopTier,
+});
+
+const fixed = { initialDelayMs: 50, maxDelayMs: 400, factor: 2, jitter: 0 };
+
+/** Resolves once `check` holds for a reported state; bounded by a deadline. */
+function waitForState(states: RunnerState[], check: (s: RunnerState) => boolean, timeoutMs = 10_000): Promise<RunnerState> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = (): void => {
+      const hit = states.find(check);
+      if (hit) resolve(hit);
+      else if (Date.now() > deadline) reject(new Error(`state not reached; last: ${JSON.stringify(states.at(-1))}`));
+      else setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+test('a crashing service is restarted with growing delays and its exit code recorded', async (t) => {
+  const states: RunnerState[] = [];
+  const exits: ExitInfo[] = [];
+  const sup = new Supervisor({
+    services: [nodeService('crasher', 'process.exit(3)')],
+    restartPolicy: fixed,
+    stableAfterMs: 60_000,
+    onState: (s) => states.push(s),
+    onExit: (e) => exits.push(e),
+  });
+  t.after(() => sup.stop());
+  sup.start();
+  const s = await waitForState(states, (st) => st.processes[0]!.restarts >= 3);
+  assert.equal(s.processes[0]!.lastExitCode, 3);
+  assert.deepEqual(
+    exits.slice(0, 3).map((e) => e.restartInMs),
+    [50, 100, 200],
+  );
+  await sup.stop();
+  assert.equal(sup.state().processes[0]!.status, 'stopped');
+});
+
+test('a run longer than stableAfterMs resets the backoff', async (t) => {
+  const exits: ExitInfo[] = [];
+  const sup = new Supervisor({
+    services: [nodeService('flaky', 'setTimeout(() => process.exit(1), 150)')],
+    restartPolicy: fixed,
+    stableAfterMs: 100,
+    onExit: (e) => exits.push(e),
+  });
+  t.after(() => sup.stop());
+  sup.start();
+  const deadline = Date.now() + 10_000;
+  while (exits.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await sup.stop();
+  assert.ok(exits.length >= 3, 'three exits seen');
+  assert.deepEqual(
+    exits.slice(0, 3).map((e) => e.restartInMs),
+    [50, 50, 50],
+  );
+});
+
+test('the ready line marks a service running and is reported with its fields', async (t) => {
+  const states: RunnerState[] = [];
+  const ready: Array<[string, Record<string, unknown>]> = [];
+  const lines: string[] = [];
+  const sup = new Supervisor({
+    services: [nodeService('svc', 'console.log("hello"); console.log(JSON.stringify({event:"ready",http:1234})); setInterval(()=>{}, 1000)')],
+    onState: (s) => states.push(s),
+    onReady: (name, line) => ready.push([name, line]),
+    onLine: (_name, line) => lines.push(line),
+  });
+  t.after(() => sup.stop());
+  sup.start();
+  const s = await waitForState(states, (st) => st.processes[0]!.status === 'running');
+  assert.equal(typeof s.processes[0]!.pid, 'number');
+  assert.deepEqual(ready, [['svc', { event: 'ready', http: 1234 }]]);
+  assert.equal(lines[0], 'hello');
+});
+
+test('stop() stops higher tiers first and SIGKILLs a child that ignores SIGTERM', async () => {
+  const order: string[] = [];
+  let readyCount = 0;
+  let allReady!: () => void;
+  const bothReady = new Promise<void>((resolve) => (allReady = resolve));
+  const sup = new Supervisor({
+    services: [
+      nodeService('base', 'process.on("SIGTERM", () => process.exit(0)); console.log(JSON.stringify({event:"ready"})); setInterval(()=>{}, 1000)', 0),
+      nodeService('stubborn', 'process.on("SIGTERM", () => {}); console.log(JSON.stringify({event:"ready"})); setInterval(()=>{}, 1000)', 1),
+    ],
+    stopGraceMs: 300,
+    onExit: (e) => order.push(`${e.service}:${e.signal ?? e.code}`),
+    onReady: () => {
+      if (++readyCount === 2) allReady();
+    },
+  });
+  sup.start();
+  await bothReady;
+  const started = Date.now();
+  await sup.stop();
+  assert.ok(Date.now() - started >= 250, 'waited for the grace period');
+  assert.deepEqual(order, ['stubborn:SIGKILL', 'base:0']);
+  const st = sup.state();
+  assert.deepEqual(
+    st.processes.map((p) => [p.status, p.lastExitCode]),
+    [
+      ['stopped', 0],
+      ['stopped', 137],
+    ],
+  );
+});
+
+test('duplicate service names are rejected', () => {
+  assert.throws(() => new Supervisor({ services: [nodeService('a', ''), nodeService('a', '')] }), /duplicate service name: a/);
+});

@@ -1,0 +1,254 @@
+import { spawn as spawnChild } from 'node:child_process';
+import { constants } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { backoffDelay, type BackoffPolicy, type RunnerProcess, type RunnerState } from '@taskmesh/shared';
+
+/**
+ * The runner core: starts a set of services as child processes, restarts a crashed one with
+ * exponential backoff (reset once it has run stably), reports every state change and stops
+ * them all on request (SIGTERM, then SIGKILL after a grace period). It takes the spawn
+ * function and the clock as arguments; runner-main.ts wires the real ones.
+ */
+
+/** One process to keep running. */
+export interface ServiceSpec {
+  name: string;
+  command: string;
+  args: string[];
+  /** The complete environment of the child. */
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Stop order: higher tiers are stopped (and waited for) first, e.g. workers before the
+   * nameservice so that they can still deregister. Default 0. */
+  stopTier?: number;
+}
+
+/** What the supervisor needs of a child process; node's ChildProcess satisfies it. */
+export interface ChildHandle {
+  readonly pid?: number | undefined;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  kill(signal: NodeJS.Signals): boolean;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+export type SpawnFn = (spec: ServiceSpec) => ChildHandle;
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export const spawnNode: SpawnFn = (spec) =>
+  spawnChild(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Restart delays: 0.5 s doubling to 30 s. */
+export const DEFAULT_RESTART_POLICY: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2 };
+/** A process that ran this long before crashing restarts at the initial delay again. */
+export const DEFAULT_STABLE_AFTER_MS = 30_000;
+/** How long stop() waits after SIGTERM before SIGKILL. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+export interface ExitInfo {
+  service: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Delay before the restart, or undefined when the supervisor is stopping. */
+  restartInMs: number | undefined;
+}
+
+export interface SupervisorOptions {
+  services: ServiceSpec[];
+  spawn?: SpawnFn;
+  clock?: Clock;
+  restartPolicy?: BackoffPolicy;
+  stableAfterMs?: number;
+  stopGraceMs?: number;
+  /** Recorded in the state as the runner's pid. */
+  runnerPid?: number;
+  onLine?: (service: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** A service logged its `{"event":"ready"}` line. */
+  onReady?: (service: string, ready: Record<string, unknown>) => void;
+  onExit?: (info: ExitInfo) => void;
+  /** Called with a fresh snapshot on every change. */
+  onState?: (state: RunnerState) => void;
+}
+
+interface Entry {
+  spec: ServiceSpec;
+  record: RunnerProcess;
+  child: ChildHandle | undefined;
+  exited: Promise<void>;
+  /** Consecutive crashes since the last stable run: the backoff exponent. */
+  failures: number;
+  timer: unknown;
+}
+
+/** Exit status as a shell reports it: the code, or 128 + signal number. */
+const exitStatus = (code: number | null, signal: NodeJS.Signals | null): number | null =>
+  code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : null);
+
+export class Supervisor {
+  private readonly entries: Entry[];
+  private readonly clock: Clock;
+  private readonly spawn: SpawnFn;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: SupervisorOptions) {
+    const names = new Set<string>();
+    for (const s of options.services) {
+      if (names.has(s.name)) throw new Error(`duplicate service name: ${s.name}`);
+      names.add(s.name);
+    }
+    this.clock = options.clock ?? systemClock;
+    this.spawn = options.spawn ?? spawnNode;
+    this.entries = options.services.map((spec) => ({
+      spec,
+      record: { name: spec.name, pid: null, status: 'starting', startedAt: null, restarts: 0, lastExitCode: null },
+      child: undefined,
+      exited: Promise.resolve(),
+      failures: 0,
+      timer: undefined,
+    }));
+  }
+
+  /** Starts every service. */
+  start(): void {
+    for (const entry of this.entries) this.launch(entry);
+  }
+
+  /** A snapshot of every process. */
+  state(): RunnerState {
+    return {
+      version: 1,
+      runnerPid: this.options.runnerPid ?? process.pid,
+      updatedAt: this.clock.now(),
+      processes: this.entries.map((e) => ({ ...e.record })),
+    };
+  }
+
+  /** SIGTERMs every child, SIGKILLs those still running after the grace period; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
+    for (const entry of this.entries) {
+      if (entry.timer !== undefined) this.clock.clearTimeout(entry.timer);
+      entry.timer = undefined;
+      if (!entry.child) {
+        entry.record.status = 'stopped';
+        entry.record.pid = null;
+      }
+    }
+    this.emitState();
+    const tiers = [...new Set(this.entries.map((e) => e.spec.stopTier ?? 0))].sort((a, b) => b - a);
+    for (const tier of tiers) await this.stopTier(this.entries.filter((e) => (e.spec.stopTier ?? 0) === tier));
+  }
+
+  private async stopTier(entries: Entry[]): Promise<void> {
+    for (const entry of entries) entry.child?.kill('SIGTERM');
+    const killer = this.clock.setTimeout(() => {
+      for (const entry of entries) entry.child?.kill('SIGKILL');
+    }, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+    await Promise.all(entries.map((e) => e.exited));
+    this.clock.clearTimeout(killer);
+  }
+
+  private emitState(): void {
+    this.options.onState?.(this.state());
+  }
+
+  private launch(entry: Entry): void {
+    entry.timer = undefined;
+    const { record, spec } = entry;
+    let child: ChildHandle;
+    try {
+      child = this.spawn(spec);
+    } catch (err) {
+      this.options.onLine?.(spec.name, `cannot start: ${(err as Error).message}`, 'stderr');
+      this.scheduleRestart(entry, null, null, 0);
+      return;
+    }
+    entry.child = child;
+    record.pid = child.pid ?? null;
+    record.status = 'starting';
+    const startedAt = this.clock.now();
+    record.startedAt = startedAt;
+    entry.exited = new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (done) return;
+        done = true;
+        entry.child = undefined;
+        record.pid = null;
+        this.onChildExit(entry, code, signal, this.clock.now() - startedAt);
+        resolve();
+      };
+      child.once('exit', finish);
+      // A spawn failure (ENOENT) emits 'error' and may never emit 'exit'.
+      child.once('error', (err) => {
+        this.options.onLine?.(spec.name, `process error: ${err.message}`, 'stderr');
+        if (child.pid === undefined) finish(null, null);
+      });
+    });
+    this.follow(entry, child.stdout, 'stdout');
+    this.follow(entry, child.stderr, 'stderr');
+    this.emitState();
+  }
+
+  private follow(entry: Entry, stream: Readable | null, kind: 'stdout' | 'stderr'): void {
+    if (!stream) return;
+    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+      this.options.onLine?.(entry.spec.name, line, kind);
+      if (entry.record.status === 'starting' && line.includes('"ready"')) this.checkReady(entry, line);
+    });
+  }
+
+  private checkReady(entry: Entry, line: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || (parsed as { event?: unknown }).event !== 'ready') return;
+    entry.record.status = 'running';
+    this.emitState();
+    this.options.onReady?.(entry.spec.name, parsed as Record<string, unknown>);
+  }
+
+  private onChildExit(entry: Entry, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
+    entry.record.lastExitCode = exitStatus(code, signal);
+    if (this.stopping) {
+      entry.record.status = 'stopped';
+      this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: undefined });
+      this.emitState();
+      return;
+    }
+    this.scheduleRestart(entry, code, signal, ranForMs);
+  }
+
+  private scheduleRestart(entry: Entry, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
+    if (ranForMs >= (this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) entry.failures = 0;
+    const delayMs = backoffDelay(this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, entry.failures);
+    entry.failures += 1;
+    entry.record.status = 'restarting';
+    this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: delayMs });
+    this.emitState();
+    entry.timer = this.clock.setTimeout(() => {
+      entry.record.restarts += 1;
+      this.launch(entry);
+    }, delayMs);
+  }
+}
