@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parsePrometheusText, sumMatching, RETRANSMISSION_PATTERN } from './metrics-text.js';
+import { percentile, summarize } from './percentiles.js';
+import { benchJson, checkTargets, formatBenchReport } from './report.js';
+import type { BenchReport } from './run-bench.js';
+
+test('percentiles are nearest-rank over the sorted samples', () => {
+  const samples = Array.from({ length: 100 }, (_, i) => 100 - i);
+  const s = summarize(samples);
+  assert.equal(s.count, 100);
+  assert.equal(s.p50, 50);
+  assert.equal(s.p90, 90);
+  assert.equal(s.p99, 99);
+  assert.equal(s.max, 100);
+  assert.equal(s.mean, 50.5);
+  assert.equal(percentile([7], 99), 7);
+  assert.ok(Number.isNaN(summarize([]).p50));
+});
+
+test('retransmission counters are summed from Prometheus text across labels', () => {
+  const text = [
+    '# HELP taskmesh_datagrams_retransmitted_total Datagrams sent again',
+    '# TYPE taskmesh_datagrams_retransmitted_total counter',
+    'taskmesh_datagrams_retransmitted_total{kind="task"} 7',
+    'taskmesh_datagrams_retransmitted_total{kind="cancel"} 2',
+    'taskmesh_datagrams_retransmitted_created 1700000000',
+    'taskmesh_tasks_total{status="succeeded"} 100',
+    'garbage line',
+  ].join('\n');
+  const samples = parsePrometheusText(text);
+  assert.equal(samples.get('taskmesh_tasks_total{status="succeeded"}'), 100);
+  assert.equal(sumMatching(samples, RETRANSMISSION_PATTERN), 9);
+});
+
+const report: BenchReport = {
+  dispatcher: 'http://127.0.0.1:1',
+  type: 'reverse',
+  batch: { tasks: 1000, batchSize: 500, concurrency: 4, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0 },
+  latency: { tasks: 100, concurrency: 1, latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 }, tasksPerSecond: 1200, succeeded: 100, failed: 0 },
+  retransmissions: 3,
+  failures: 0,
+};
+
+test('targets are checked against the measured figures', () => {
+  const checks = checkTargets(report);
+  assert.deepEqual(checks.map((c) => [c.name, c.met]), [
+    ['batch throughput', true],
+    ['submit-and-wait p50', true],
+    ['submit-and-wait p99', false],
+    ['failed tasks', true],
+  ]);
+  const text = formatBenchReport(report);
+  assert.match(text, /throughput.*25,000 tasks\/s/);
+  assert.match(text, /submit-and-wait p99.*6 ms.*< 5 ms.*✗/);
+  assert.match(text, /retransmissions.*3/);
+  const json = JSON.parse(benchJson(report)) as { targets: unknown[]; batch: { tasksPerSecond: number } };
+  assert.equal(json.targets.length, 4);
+  assert.equal(json.batch.tasksPerSecond, 25_000);
+});
