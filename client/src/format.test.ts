@@ -58,6 +58,8 @@ test('results print readably by their main field', () => {
   assert.equal(formatResult(42), '42');
   assert.equal(formatResult(null), '(no result)');
   assert.equal(formatResult({ waited: 5, ok: true }), '{"waited":5,"ok":true}');
+  assert.equal(formatResult({ requestedMs: 500, waitedMs: 501.4 }), 'waited 501 ms');
+  assert.equal(formatResult({ algorithm: 'sha1', encoding: 'hex', digest: 'aaf4' }), 'aaf4');
   assert.equal(formatResult({ format: 'png', width: 32, height: 16, bytes: 345, data: 'AAAA' }), 'png image 32x16, 345 bytes');
 });
 

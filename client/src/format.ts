@@ -31,6 +31,7 @@ export function formatResult(result: unknown): string {
   if (result === null || result === undefined) return '(no result)';
   if (isImageResult(result)) return `${result.format} image ${result.width}x${result.height}, ${typeof result.bytes === 'number' ? result.bytes : Buffer.byteLength(result.data, 'base64')} bytes`;
   if (isRecord(result)) {
+    if (typeof result.waitedMs === 'number') return `waited ${Math.round(result.waitedMs)} ms`;
     for (const field of MAIN_FIELDS) {
       const v = result[field];
       if (typeof v === 'string' || typeof v === 'number') {

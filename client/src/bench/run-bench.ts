@@ -18,8 +18,10 @@ export interface BenchOptions {
   tasks: number;
   /** Batch phase: tasks per batch request. */
   batchSize: number;
-  /** Concurrent requests (batch phase) and concurrent submit-and-wait loops (latency phase). */
+  /** Batch phase: batch requests in flight at once. */
   concurrency: number;
+  /** Latency phase: concurrent submit-and-wait loops; defaults to `concurrency`. */
+  latencyConcurrency?: number;
   /** Latency phase: tasks submitted one at a time. */
   sequential: number;
   /** Latency phase: untimed tasks first, so JIT and sockets are warm. */
@@ -128,7 +130,8 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
 
 /** One-at-a-time latency: C loops, each submitting with `?wait` and timing the round trip. */
 export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPhaseReport> {
-  const { api, sequential, concurrency } = options;
+  const { api, sequential } = options;
+  const concurrency = options.latencyConcurrency ?? options.concurrency;
   const payload = options.payload ?? defaultPayload;
   const runOne = async (i: number): Promise<{ ms: number; ok: boolean }> => {
     const t0 = process.hrtime.bigint();

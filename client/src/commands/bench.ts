@@ -11,6 +11,7 @@ interface BenchCommandOptions {
   tasks: number;
   batch: number;
   concurrency: number;
+  latencyConcurrency?: number;
   sequential: number;
   phase: 'batch' | 'latency' | 'both';
   json?: boolean;
@@ -23,12 +24,13 @@ export function registerBench(program: Command, context: ContextFactory): void {
     .option('--type <type>', 'task type (payload {text})', 'reverse')
     .option('--tasks <n>', 'batch phase: tasks in total', intOption('--tasks', 0), 50_000)
     .option('--batch <k>', `batch phase: tasks per request (at most ${MAX_BATCH_TASKS})`, intOption('--batch', 1, MAX_BATCH_TASKS), 500)
-    .option('--concurrency <c>', 'requests in flight (batch) / submit loops (latency)', intOption('--concurrency', 1, 1024), 4)
+    .option('--concurrency <c>', 'batch requests in flight (and latency loops unless --latency-concurrency)', intOption('--concurrency', 1, 1024), 4)
+    .option('--latency-concurrency <c>', 'latency phase: concurrent submit-and-wait loops', intOption('--latency-concurrency', 1, 1024))
     .option('--sequential <n>', 'latency phase: tasks submitted one at a time', intOption('--sequential', 0), 5000)
     .addOption(new Option('--phase <phase>', 'which phase to run').choices(['batch', 'latency', 'both']).default('both'))
     .option('--json', 'print only the JSON report')
     .action(async (options: BenchCommandOptions) => {
-      const ctx = context({ maxSockets: options.concurrency + 2 });
+      const ctx = context({ maxSockets: Math.max(options.concurrency, options.latencyConcurrency ?? 0) + 2 });
       const phases: BenchPhase[] = options.phase === 'both' ? ['batch', 'latency'] : [options.phase];
       const bar = ctx.isTTY && !options.json
         ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -41,6 +43,7 @@ export function registerBench(program: Command, context: ContextFactory): void {
         tasks: options.tasks,
         batchSize: options.batch,
         concurrency: options.concurrency,
+        latencyConcurrency: options.latencyConcurrency,
         sequential: options.sequential,
         onProgress: (phase, done, total) => {
           if (!bar) return;

@@ -1,0 +1,120 @@
+import { parseArgs } from 'node:util';
+import { ApiClient, benchJson, formatBenchReport, runBench, type BenchPhase, type BenchReport } from '@taskmesh/client';
+import { delay } from '@taskmesh/shared';
+import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { CpuMeter } from './bench-cpu.js';
+
+/**
+ * `npm run bench`: starts a local suite with two reverse workers, runs the client's benchmark
+ * against it (batch throughput, then one-at-a-time submit-and-wait latency), prints the table
+ * and the JSON report, and stops the suite. Sizes come from flags or TASKMESH_BENCH_* variables.
+ */
+const HELP = `npm run bench -- [options]
+  --tasks <n>                 batch phase tasks (TASKMESH_BENCH_TASKS, default 50000)
+  --batch <k>                 tasks per batch request (TASKMESH_BENCH_BATCH, default 500)
+  --concurrency <c>           batch requests in flight (TASKMESH_BENCH_CONCURRENCY, default 4)
+  --sequential <n>            latency phase tasks (TASKMESH_BENCH_SEQUENTIAL, default 5000)
+  --latency-concurrency <c>   submit-and-wait loops (TASKMESH_BENCH_LATENCY_CONCURRENCY, default 1)
+  --workers <n>               reverse workers (TASKMESH_BENCH_WORKERS, default 2)
+  --phase batch|latency|both  (default both)
+  --json                      print only the JSON report`;
+
+/** Workers must be registered and seen by the dispatcher before the clock starts. */
+const WORKERS_READY_TIMEOUT_MS = 15_000;
+
+function intFrom(flag: string | undefined, envName: string, fallback: number): number {
+  const raw = flag ?? process.env[envName];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new Error(`${flag !== undefined ? `--${envName.replace('TASKMESH_BENCH_', '').toLowerCase().replaceAll('_', '-')}` : envName}: "${raw}" is not a whole number`);
+  }
+  return n;
+}
+
+async function waitForWorkers(api: ApiClient, type: string, count: number): Promise<void> {
+  const deadline = Date.now() + WORKERS_READY_TIMEOUT_MS;
+  let seen = 0;
+  while (Date.now() < deadline) {
+    seen = (await api.workers()).filter((w) => w.type === type && w.state === 'live').length;
+    if (seen >= count) return;
+    await delay(100);
+  }
+  throw new Error(`only ${seen} of ${count} ${type} workers live after ${WORKERS_READY_TIMEOUT_MS} ms`);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: 'string' },
+      batch: { type: 'string' },
+      concurrency: { type: 'string' },
+      sequential: { type: 'string' },
+      'latency-concurrency': { type: 'string' },
+      workers: { type: 'string' },
+      phase: { type: 'string', default: 'both' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const tasks = intFrom(values.tasks, 'TASKMESH_BENCH_TASKS', 50_000);
+  const batchSize = Math.max(1, intFrom(values.batch, 'TASKMESH_BENCH_BATCH', 500));
+  const concurrency = Math.max(1, intFrom(values.concurrency, 'TASKMESH_BENCH_CONCURRENCY', 4));
+  const sequential = intFrom(values.sequential, 'TASKMESH_BENCH_SEQUENTIAL', 5000);
+  const latencyConcurrency = Math.max(1, intFrom(values['latency-concurrency'], 'TASKMESH_BENCH_LATENCY_CONCURRENCY', 1));
+  const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
+  if (!['batch', 'latency', 'both'].includes(values.phase)) throw new Error(`--phase: "${values.phase}" is not batch, latency or both`);
+  const phases: BenchPhase[] = values.phase === 'both' ? ['batch', 'latency'] : [values.phase as BenchPhase];
+  const log = (line: string): void => {
+    if (!values.json) process.stderr.write(`${line}\n`);
+  };
+
+  log(`bench: starting a local suite with ${workerCount} reverse workers…`);
+  const suite: LocalSuite = await startLocalSuite({
+    workers: Array.from({ length: workerCount }, () => 'reverse'),
+    env: { TASKMESH_LOG_LEVEL: 'warn' },
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= suite.stop());
+  const onSignal = (): void => void stop().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const api = new ApiClient({ baseUrl: suite.dispatcherUrl!, maxSockets: Math.max(concurrency, latencyConcurrency) + 2 });
+  try {
+    await waitForWorkers(api, 'reverse', workerCount);
+    const meter = new CpuMeter([
+      { name: 'dispatcher', pid: suite.dispatcher!.pid },
+      ...suite.workers.map((w, i) => ({ name: `worker ${i + 1} (reverse)`, pid: w.pid })),
+      { name: 'bench client', pid: process.pid },
+    ]);
+    log(`bench: ${phases.join(' + ')}: ${tasks} tasks in batches of ${batchSize} (${concurrency} in flight), ${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})`);
+    await meter.start();
+    const started = performance.now();
+    const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, sequential, latencyConcurrency });
+    const wallSeconds = (performance.now() - started) / 1000;
+    const cpu = await meter.stop();
+    if (!values.json) {
+      process.stdout.write(`${formatBenchReport(report)}\n`);
+      const share = cpu.map((c) => `${c.name} ${c.cpuSeconds === null ? 'n/a' : `${c.cpuSeconds.toFixed(2)} s`}`).join(', ');
+      process.stdout.write(`CPU time over ${wallSeconds.toFixed(1)} s of wall clock: ${share}\n`);
+    }
+    const json = JSON.parse(benchJson(report)) as Record<string, unknown>;
+    process.stdout.write(`${JSON.stringify({ ...json, wallSeconds, cpu })}\n`);
+    return report.failures === 0 ? 0 : 1;
+  } finally {
+    api.close();
+    await stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
