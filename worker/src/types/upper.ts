@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { MAX_TEXT_LENGTH } from './reverse.js';
+import { defineTaskType } from './task-type.js';
+
+export const UpperPayload = z.strictObject({ text: z.string().max(MAX_TEXT_LENGTH) });
+export type UpperPayload = z.infer<typeof UpperPayload>;
+
+/** Unicode full case mapping, locale independent: "ß" becomes "SS", "ǆ" becomes "Ǆ". */
+export const upperType = defineTaskType({
+  name: 'upper',
+  description: 'upper-cases {text} with the Unicode case mapping (ß → SS)',
+  payload: UpperPayload,
+  defaults: { concurrency: 4, queueSize: 64 },
+  handle: ({ text }: UpperPayload): { text: string } => ({ text: text.toUpperCase() }),
+});

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { TaskmeshError, delay } from '@taskmesh/shared';
+import { defineTaskType, type HandlerContext } from './task-type.js';
+
+/** Ten minutes: long enough for demos and tests of timeouts, short enough to bound a slot. */
+export const MAX_WAIT_MS = 600_000;
+
+export const WaitPayload = z.strictObject({ ms: z.number().int().min(0).max(MAX_WAIT_MS) });
+export type WaitPayload = z.infer<typeof WaitPayload>;
+
+export interface WaitResult {
+  requestedMs: number;
+  waitedMs: number;
+}
+
+/** Progress every 10% of the wait, but at least every second and at most every 100 ms. */
+export const progressStepMs = (ms: number): number => Math.min(1000, Math.max(100, ms / 10));
+
+/** Sleeps `ms`, reporting progress; a cancel rejects at once with CANCELLED (or the abort reason). */
+export async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise<WaitResult> {
+  const start = ctx.now().getTime();
+  const step = progressStepMs(ms);
+  ctx.progress(0);
+  try {
+    // Sleeps in planned slices rather than polling the clock, so the loop is bounded by ms/step
+    // rounds whatever the clock does.
+    for (let slept = 0; slept < ms; ) {
+      const slice = Math.min(step, ms - slept);
+      await delay(slice, ctx.signal);
+      slept += slice;
+      ctx.progress(slept / ms);
+    }
+  } catch (err) {
+    if (!ctx.signal.aborted) throw err;
+    const reason: unknown = ctx.signal.reason;
+    throw reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', `wait cancelled after ${ctx.now().getTime() - start} ms`);
+  }
+  return { requestedMs: ms, waitedMs: ctx.now().getTime() - start };
+}
+
+export const waitType = defineTaskType({
+  name: 'wait',
+  description: `sleeps {ms} (at most ${MAX_WAIT_MS}), reporting progress; cancellable`,
+  payload: WaitPayload,
+  // Sleeping costs nothing, so many can run at once.
+  defaults: { concurrency: 16, queueSize: 64 },
+  handle: waitFor,
+});
