@@ -1,0 +1,267 @@
+// The dashboard: everything arrives over WebSockets pushed by the monitoring server
+// (/api/events for state, /api/stream/image for frames, /api/containers/:id/logs for a log tail).
+// The page never polls; it re-renders a panel when its topic changes.
+import { badge, bytes, clock, duration, esc, loadBar, ms, percent, rate, stateBadge } from './format.js';
+import { ThroughputChart } from './throughput-chart.js';
+
+const $ = (id) => document.getElementById(id);
+const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
+const FEED_MAX = 150;
+const LOG_LINES_MAX = 1000;
+
+const state = { docker: null, containers: [], processes: null, workers: null, tasks: null };
+const chart = new ThroughputChart($('throughput-chart'));
+
+/** Opens a WebSocket and reopens it after a growing pause whenever it drops. */
+function keepOpen(path, handlers) {
+  let retry = 0;
+  const open = () => {
+    const ws = new WebSocket(wsUrl(path));
+    ws.binaryType = 'blob';
+    ws.onopen = () => {
+      retry = 0;
+      handlers.open?.();
+    };
+    ws.onmessage = (e) => handlers.message(e.data);
+    ws.onclose = () => {
+      handlers.close?.();
+      setTimeout(open, Math.min(5000, 250 * 2 ** retry++));
+    };
+  };
+  open();
+}
+
+function setLink(id, ok, title) {
+  const el = $(id);
+  el.className = `badge ${ok ? 'good' : 'bad'}`;
+  el.title = title;
+}
+
+// ---- state topics ------------------------------------------------------------------------------
+
+const topics = {
+  docker(data) {
+    state.docker = data;
+    setLink('link-docker', data.connected, data.connected ? `projects: ${data.projects.join(', ') || 'none found'}` : data.error ?? 'not connected');
+    renderContainers();
+  },
+  containers(data) {
+    state.containers = data;
+    renderContainers();
+  },
+  processes(data) {
+    state.processes = data;
+    renderContainers();
+  },
+  workers(data) {
+    state.workers = data;
+    setLink('link-nameservice', data.connected, data.connected ? data.url : data.error);
+    renderWorkers();
+  },
+  tasks(data) {
+    state.tasks = data;
+    setLink('link-dispatcher', data.connected, data.connected ? data.url : data.error);
+    renderTasks();
+  },
+  'task-event'(data) {
+    addFeed('task-events', `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<code>${esc(data.taskId)}</code><span class="muted">${esc(data.type)}</span>${
+      data.worker ? `<span class="muted">on ${esc(data.worker)}</span>` : ''
+    }${data.latencyMs !== null ? `<span class="muted">${ms(data.latencyMs)}</span>` : ''}${data.error ? `<span class="err">${esc(data.error.code)}: ${esc(data.error.message)}</span>` : ''}`);
+  },
+  'docker-event'(data) {
+    const kind = /die|kill|oom|unhealthy|destroy/.test(data.action) ? 'bad' : /start|healthy/.test(data.action) ? 'good' : 'idle';
+    addFeed('docker-events', `<span class="time">${clock(data.at)}</span>${badge(data.action, kind)}<span>${esc(data.service ?? data.name ?? data.id.slice(0, 12))}</span>${
+      data.exitCode !== null ? `<span class="muted">exit ${data.exitCode}</span>` : ''
+    }`);
+  },
+};
+
+keepOpen('/api/events', {
+  open: () => setLink('link-socket', true, 'receiving live updates'),
+  close: () => setLink('link-socket', false, 'reconnecting to the monitoring server…'),
+  message(text) {
+    const msg = JSON.parse(text);
+    topics[msg.topic]?.(msg.data);
+  },
+});
+
+function addFeed(id, html) {
+  const list = $(id);
+  const li = document.createElement('li');
+  li.innerHTML = html;
+  list.prepend(li);
+  while (list.childElementCount > FEED_MAX) list.lastElementChild.remove();
+}
+
+// ---- tasks -------------------------------------------------------------------------------------
+
+function renderTasks() {
+  const t = state.tasks;
+  $('tasks-note').innerHTML = t.connected ? (t.eventsConnected ? '' : badge('event feed reconnecting', 'warn')) : badge(`dispatcher unreachable: ${t.error}`, 'bad');
+  const s = t.stats;
+  $('kpi-throughput').textContent = s ? rate(s.throughput.last10s ?? 0) : '–';
+  $('kpi-finished').textContent = s ? String(s.totals.succeeded + s.totals.failed + s.totals.cancelled) : '–';
+  $('kpi-p50').textContent = s ? ms(s.latencyMs.p50) : '–';
+  $('kpi-p99').textContent = s ? ms(s.latencyMs.p99) : '–';
+  $('kpi-failed').textContent = s ? String(s.totals.failed) : '–';
+  $('kpi-failed').classList.toggle('bad', Boolean(s && s.totals.failed > 0));
+  $('kpi-queue').textContent = s ? `${s.pending} · ${s.inFlight}` : '–';
+  if (t.throughput) chart.update(t.throughput);
+  const types = s ? Object.entries(s.types).sort(([a], [b]) => a.localeCompare(b)) : [];
+  $('types-table').tBodies[0].innerHTML = types
+    .map(([type, c]) => `<tr><td>${esc(type)}</td><td class="num">${c.queued}</td><td class="num">${c.running}</td><td class="num">${c.succeeded}</td><td class="num ${c.failed ? 'err' : ''}">${c.failed}</td><td class="num">${c.cancelled}</td></tr>`)
+    .join('');
+  $('failed-note').textContent = t.failed.length ? `${t.failed.length} shown` : '';
+  $('failed-table').tBodies[0].innerHTML = t.failed.length
+    ? t.failed
+        .map(
+          (f) => `<tr data-task="${esc(f.id)}"><td><code>${esc(f.id)}</code></td><td>${esc(f.type)}</td><td class="err">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
+          <td class="num">${f.attempts}/${f.maxAttempts}</td><td>${f.finishedAt ? clock(f.finishedAt) : '–'}</td><td><button class="retry" data-retry="${esc(f.id)}">retry</button></td></tr>`,
+        )
+        .join('')
+    : '<tr><td colspan="6" class="empty">no failed tasks</td></tr>';
+}
+
+$('failed-table').addEventListener('click', async (e) => {
+  const id = e.target.closest('button[data-retry]')?.dataset.retry;
+  if (!id) return;
+  e.target.disabled = true;
+  const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/retry`, { method: 'POST' }).catch((err) => ({ ok: false, statusText: err.message }));
+  const body = res.json ? await res.json().catch(() => null) : null;
+  $('failed-note').innerHTML = res.ok ? badge(`retrying ${id}`, 'good') : badge(`retry failed: ${body?.error?.message ?? res.statusText}`, 'bad');
+});
+
+// ---- workers -----------------------------------------------------------------------------------
+
+function renderWorkers() {
+  const w = state.workers;
+  $('workers-note').innerHTML = w.connected ? `${w.workers.filter((x) => x.state === 'live').length} live of ${w.workers.length}` : badge(`nameservice unreachable: ${w.error}`, 'bad');
+  const rows = [...w.workers].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+  $('workers-table').tBodies[0].innerHTML = rows.length
+    ? rows
+        .map((x) => {
+          const used = x.load.queued + x.load.inFlight;
+          const where = x.container ? `${esc(x.container.service ?? x.container.name)} ${stateBadge(x.container.state)}` : x.process ? `${esc(x.process.name)} <span class="muted">pid ${x.process.pid}</span>` : '<span class="muted">–</span>';
+          return `<tr data-worker="${esc(x.name)}" class="${x.state}"><td><code>${esc(x.name)}</code></td><td>${esc(x.type)}</td><td class="muted">${esc(x.host)}:${x.port}</td>
+            <td class="load-col">${loadBar(x.loadRatio, `${used} / ${x.load.capacity}`)}</td><td class="num">${x.load.queued}</td><td class="num">${x.load.inFlight}</td>
+            <td class="num">${duration(x.heartbeatAgeMs)}</td><td>${stateBadge(x.state)}</td><td>${where}</td></tr>`;
+        })
+        .join('')
+    : '<tr><td colspan="9" class="empty">no workers registered</td></tr>';
+}
+
+// ---- containers, or the runner's processes without Docker --------------------------------------
+
+let selectedContainer = null;
+
+function renderContainers() {
+  const d = state.docker;
+  if (!d) return;
+  const banner = $('docker-banner');
+  const table = $('containers-table');
+  if (d.connected) {
+    banner.hidden = state.containers.length > 0;
+    banner.textContent = `Docker is connected but no taskmesh containers were found${d.projects.length ? ` in project ${d.projects.join(', ')}` : ''}.`;
+    $('containers-title').textContent = 'Containers';
+    $('containers-note').textContent = d.projects.length ? `compose project ${d.projects.join(', ')} (${d.projectSource})` : '';
+    table.tHead.innerHTML = '<tr><th>container</th><th>state</th><th>health</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th>status</th></tr>';
+    table.tBodies[0].innerHTML = state.containers
+      .map(
+        (c) => `<tr data-container="${esc(c.id)}" class="clickable ${c.id === selectedContainer ? 'selected' : ''}"><td><strong>${esc(c.service ?? c.name)}</strong> <span class="muted">${esc(c.name)}</span></td>
+        <td>${stateBadge(c.state)}</td><td>${c.health ? stateBadge(c.health) : '<span class="muted">–</span>'}</td><td class="num">${duration(c.uptimeMs)}</td>
+        <td class="num ${c.restartCount ? 'warn-text' : ''}">${c.restartCount}</td><td class="num">${percent(c.cpuPercent)}</td>
+        <td class="num">${bytes(c.memoryBytes)}${c.memoryLimitBytes ? ` <span class="muted">/ ${bytes(c.memoryLimitBytes)}</span>` : ''}</td><td class="muted">${esc(c.status)}</td></tr>`,
+      )
+      .join('');
+    return;
+  }
+  const p = state.processes;
+  banner.hidden = false;
+  banner.innerHTML = `${badge('Docker not connected', 'warn')} <span>${esc(d.error ?? '')}</span> — ${
+    p?.available ? "showing the local runner's processes instead." : `and no runner state: ${esc(p?.error ?? 'unknown')}`
+  }`;
+  $('containers-title').textContent = 'Processes';
+  $('containers-note').textContent = p?.available ? `runner pid ${p.runnerPid}` : '';
+  table.tHead.innerHTML = '<tr><th>process</th><th class="num">pid</th><th>status</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th class="num">last exit</th></tr>';
+  table.tBodies[0].innerHTML = (p?.processes ?? [])
+    .map(
+      (x) => `<tr data-process="${esc(x.name)}"><td><strong>${esc(x.name)}</strong></td><td class="num">${x.pid ?? '–'}</td><td>${stateBadge(x.status)}${x.status === 'running' && !x.alive ? ' ' + badge('gone', 'bad') : ''}</td>
+      <td class="num">${duration(x.uptimeMs)}</td><td class="num ${x.restarts ? 'warn-text' : ''}">${x.restarts}</td><td class="num">${percent(x.cpuPercent)}</td><td class="num">${bytes(x.memoryBytes)}</td><td class="num">${x.lastExitCode ?? '–'}</td></tr>`,
+    )
+    .join('');
+}
+
+// ---- container logs ----------------------------------------------------------------------------
+
+let logSocket = null;
+
+$('containers-table').addEventListener('click', (e) => {
+  const row = e.target.closest('tr[data-container]');
+  if (!row) return;
+  selectedContainer = row.dataset.container;
+  renderContainers();
+  followLogs(selectedContainer, row.querySelector('strong')?.textContent ?? selectedContainer.slice(0, 12));
+});
+
+function followLogs(id, label) {
+  logSocket?.close();
+  const pre = $('logs');
+  pre.textContent = '';
+  $('logs-target').textContent = `· ${label}`;
+  $('logs-note').textContent = 'following';
+  const ws = new WebSocket(wsUrl(`/api/containers/${encodeURIComponent(id)}/logs?tail=200`));
+  logSocket = ws;
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.topic === 'log-end') {
+      $('logs-note').textContent = msg.data.error ?? msg.data.reason;
+      return;
+    }
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    const span = document.createElement('span');
+    span.className = msg.data.stream;
+    span.textContent = `${msg.data.text}\n`;
+    pre.append(span);
+    while (pre.childElementCount > LOG_LINES_MAX) pre.firstElementChild.remove();
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  };
+  ws.onclose = () => {
+    if (logSocket === ws) $('logs-note').textContent ||= 'closed';
+  };
+}
+
+// ---- live image --------------------------------------------------------------------------------
+
+let frameUrl = null;
+let frames = 0;
+
+function showFrame(blob) {
+  const url = URL.createObjectURL(blob);
+  const img = $('live-image');
+  img.onload = () => {
+    if (frameUrl && frameUrl !== url) URL.revokeObjectURL(frameUrl);
+    frameUrl = url;
+  };
+  img.src = url;
+  frames += 1;
+  $('image-note').textContent = `${frames} frames`;
+}
+
+keepOpen('/api/stream/image', {
+  message(data) {
+    if (data instanceof Blob) {
+      showFrame(data);
+      return;
+    }
+    const msg = JSON.parse(data);
+    if (msg.topic === 'image-status') {
+      if (!msg.data.connected) $('image-note').innerHTML = badge(msg.data.error ?? 'not connected', 'warn');
+      return;
+    }
+    // The dispatcher's own notes: {"event":"error","error":{code,message}} when a frame fails.
+    if (msg.event === 'error') $('image-note').innerHTML = badge(`${msg.error?.code}: ${msg.error?.message}`, 'bad');
+  },
+  close: () => {
+    $('image-note').innerHTML = badge('reconnecting…', 'warn');
+  },
+});

@@ -1,0 +1,75 @@
+import Docker from 'dockerode';
+import { ConfigError, DEFAULT_PORTS, createLogger, envInt, envLogLevel, envOptionalString, envPort, envString, loadConfig } from '@taskmesh/shared';
+import { createMonitoring } from './monitoring.js';
+
+/** The monitoring process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
+const spec = {
+  port: { env: 'TASKMESH_MONITORING_PORT', schema: envPort(DEFAULT_PORTS.monitoring) },
+  host: { env: 'TASKMESH_MONITORING_HOST', schema: envString('0.0.0.0') },
+  nameserviceUrl: { env: 'TASKMESH_NAMESERVICE_URL', schema: envString(`http://127.0.0.1:${DEFAULT_PORTS.nameservice}`) },
+  dispatcherUrl: { env: 'TASKMESH_DISPATCHER_URL', schema: envString(`http://127.0.0.1:${DEFAULT_PORTS.dispatcher}`) },
+  runnerStateFile: { env: 'TASKMESH_RUNNER_STATE_FILE', schema: envOptionalString() },
+  composeProject: { env: 'TASKMESH_COMPOSE_PROJECT', schema: envOptionalString() },
+  apiToken: { env: 'TASKMESH_API_TOKEN', schema: envOptionalString() },
+  pollIntervalMs: { env: 'TASKMESH_MONITORING_POLL_MS', schema: envInt(1000, 100, 60_000) },
+  imageFps: { env: 'TASKMESH_MONITORING_IMAGE_FPS', schema: envInt(5, 1, 30) },
+  /** Read by dockerode itself (unix://, tcp://, npipe://); here only to log where it points. */
+  dockerHost: { env: 'DOCKER_HOST', schema: envString('unix:///var/run/docker.sock') },
+  logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
+};
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(spec);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`monitoring: ${err.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ service: 'monitoring', level: config.logLevel });
+  let docker: Docker | null;
+  try {
+    // With no options dockerode honours DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+    docker = new Docker();
+  } catch (err) {
+    logger.warn(`DOCKER_HOST unusable, running without Docker: ${(err as Error).message}`);
+    docker = null;
+  }
+  const monitoring = await createMonitoring({
+    host: config.host,
+    port: config.port,
+    nameserviceUrl: config.nameserviceUrl,
+    dispatcherUrl: config.dispatcherUrl,
+    docker,
+    composeProject: config.composeProject,
+    runnerStateFile: config.runnerStateFile ?? null,
+    apiToken: config.apiToken,
+    pollIntervalMs: config.pollIntervalMs,
+    imageFps: config.imageFps,
+    logger,
+  });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: closing`, { event: 'closing', signal });
+    monitoring.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error(`close failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  if (config.apiToken === undefined) logger.warn('TASKMESH_API_TOKEN is not set: the dashboard and its API are open to anyone who can reach the port');
+  logger.info('ready', { event: 'ready', http: monitoring.port, docker: monitoring.dockerConnected, dockerHost: config.dockerHost });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`monitoring: cannot start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

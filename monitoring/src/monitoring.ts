@@ -1,0 +1,178 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
+import type Dockerode from 'dockerode';
+import { NameserviceClient, delay, silentLogger, type Logger } from '@taskmesh/shared';
+import { Hub } from './hub.js';
+import { createHttpApp } from './http-app.js';
+import { attachWsRoutes } from './ws-routes.js';
+import { joinWorkers } from './worker-join.js';
+import { DispatcherStats, ThroughputSeries, type ThroughputView } from './throughput-series.js';
+import { DockerSource } from './sources/docker-source.js';
+import { RunnerSource, type ProcessesSnapshot } from './sources/runner-source.js';
+import { NameserviceSource } from './sources/nameservice-source.js';
+import { DispatcherSource, type TasksSnapshot } from './sources/dispatcher-source.js';
+import { ImageRelay } from './sources/image-relay.js';
+import type { ContainerView } from './sources/docker-view.js';
+
+export interface MonitoringOptions {
+  /** Default 127.0.0.1 here; main.ts passes TASKMESH_MONITORING_HOST (0.0.0.0). */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  nameserviceUrl: string;
+  dispatcherUrl: string;
+  /** The Docker API client; null runs without Docker (the process view only). */
+  docker: Dockerode | null;
+  /** TASKMESH_COMPOSE_PROJECT. */
+  composeProject?: string;
+  /** The local runner's state file (TASKMESH_RUNNER_STATE_FILE). */
+  runnerStateFile?: string | null;
+  /** TASKMESH_API_TOKEN: required by the page and API, and sent to the dispatcher. */
+  apiToken?: string;
+  /** How often upstreams are polled (nameservice, dispatcher stats, runner file, container list). */
+  pollIntervalMs?: number;
+  /** Frame rate asked of the dispatcher's image stream. */
+  imageFps?: number;
+  /** Used to find our own container; defaults to os.hostname(). */
+  selfHostname?: string;
+  logger?: Logger;
+}
+
+export interface Monitoring {
+  readonly port: number;
+  readonly url: string;
+  readonly hub: Hub;
+  /** Whether the Docker API answered by the time the service was ready. */
+  readonly dockerConnected: boolean;
+  /** Idempotent: stops every source, closes every client and the server. */
+  close(): Promise<void>;
+}
+
+/** The wait for Docker's first answer before reporting ready; it keeps trying after that. */
+const DOCKER_FIRST_POLL_MS = 2000;
+
+/** The `tasks` topic: the dispatcher's state with the chart series computed here. */
+export interface TasksTopic extends Omit<TasksSnapshot, 'stats'> {
+  stats: DispatcherStats | null;
+  throughput: ThroughputView | null;
+}
+
+/**
+ * Builds the monitoring service: sources feed the hub, the hub feeds the page and the API.
+ * The HTTP server is listening when the returned promise resolves.
+ */
+export async function createMonitoring(options: MonitoringOptions): Promise<Monitoring> {
+  const logger = options.logger ?? silentLogger();
+  const interval = options.pollIntervalMs ?? 1000;
+  const hub = new Hub();
+  const log = (module: string): Logger => logger.child({ module });
+
+  const docker = options.docker
+    ? new DockerSource({
+        docker: options.docker,
+        project: options.composeProject,
+        selfHostname: options.selfHostname ?? hostname(),
+        intervalMs: Math.max(interval, 2000),
+        logger: log('docker'),
+      })
+    : null;
+  const runner = new RunnerSource({ file: options.runnerStateFile ?? null, intervalMs: interval, logger: log('runner') });
+  const nsClient = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: log('nameservice') });
+  const nameservice = new NameserviceSource({ url: nsClient.baseUrl, list: () => nsClient.list(), intervalMs: interval, logger: log('nameservice') });
+  const dispatcherUrl = options.dispatcherUrl.replace(/\/+$/, '');
+  const dispatcher = new DispatcherSource({ url: dispatcherUrl, token: options.apiToken, intervalMs: interval, logger: log('dispatcher') });
+  const relay = new ImageRelay({ dispatcherUrl, token: options.apiToken, fps: options.imageFps ?? 5, logger: log('image') });
+  const throughput = new ThroughputSeries();
+
+  let containers: ContainerView[] = [];
+  let processes: ProcessesSnapshot = runner.snapshot;
+  // Heartbeat ages are as of the last read of the list, so unrelated updates do not change them.
+  let workersReadAt = Date.now();
+  const publishWorkers = (): void => {
+    const { workers, ...status } = nameservice.snapshot;
+    hub.setSnapshot('workers', { ...status, workers: joinWorkers(workers, containers, processes.processes, workersReadAt) });
+  };
+  const publishTasks = (snap: TasksSnapshot): void => {
+    const parsed = snap.stats === null ? null : DispatcherStats.safeParse(snap.stats);
+    const stats = parsed?.success ? parsed.data : null;
+    const topic: TasksTopic = { ...snap, stats, throughput: stats ? throughput.add(stats) : null };
+    if (parsed && !parsed.success) {
+      topic.error = 'the dispatcher\'s /v1/stats answer does not match what monitoring expects';
+      topic.connected = false;
+    }
+    hub.setSnapshot('tasks', topic);
+  };
+
+  hub.setSnapshot('docker', docker ? docker.status : { connected: false, error: 'Docker is disabled', since: Date.now(), projects: [], projectSource: null });
+  hub.setSnapshot('containers', []);
+  hub.setSnapshot('processes', processes);
+  publishWorkers();
+  publishTasks(dispatcher.snapshot);
+
+  docker?.on('status', (s) => hub.setSnapshot('docker', s));
+  docker?.on('containers', (list) => {
+    containers = list;
+    hub.setSnapshot('containers', list);
+    publishWorkers();
+  });
+  docker?.on('event', (e) => hub.pushFeed('docker-event', e));
+  runner.on('update', (snap) => {
+    processes = snap;
+    hub.setSnapshot('processes', snap);
+    publishWorkers();
+  });
+  nameservice.on('update', () => {
+    workersReadAt = Date.now();
+    publishWorkers();
+  });
+  dispatcher.on('update', publishTasks);
+  dispatcher.on('event', (e) => hub.pushFeed('task-event', e));
+
+  const app = createHttpApp({ hub, apiToken: options.apiToken, retry: (id) => dispatcher.retry(id), logger: log('http') });
+  const server: Server = createServer(app);
+  const wss = attachWsRoutes({ server, hub, relay, docker, apiToken: options.apiToken, logger: log('ws') });
+  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  await once(server, 'listening');
+
+  const firstDockerAnswer = docker ? new Promise<void>((resolve) => docker.once('status', () => resolve())) : Promise.resolve();
+  docker?.start();
+  runner.start();
+  nameservice.start();
+  dispatcher.start();
+  await Promise.race([firstDockerAnswer, delay(DOCKER_FIRST_POLL_MS)]);
+
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1'}:${port}`,
+    hub,
+    dockerConnected: docker?.status.connected ?? false,
+    close() {
+      // Each step runs even if an earlier one fails.
+      closing ??= (async () => {
+        const steps: Array<() => unknown> = [
+          () => relay.close(),
+          () => hub.close(),
+          () => docker?.close(),
+          () => runner.close(),
+          () => nameservice.close(),
+          () => dispatcher.close(),
+          () => {
+            for (const ws of wss.clients) ws.terminate();
+            wss.close();
+          },
+          () => {
+            server.closeAllConnections();
+            return new Promise<void>((resolve) => server.close(() => resolve()));
+          },
+        ];
+        const results = await Promise.allSettled(steps.map(async (step) => step()));
+        for (const r of results) if (r.status === 'rejected') logger.warn('close step failed', { error: String(r.reason) });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { TaskEvent, TaskListResponse, backoffDelay, type Logger, type TaskRecord } from '@taskmesh/shared';
+import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
+
+/** What the tasks panel shows (without the event feed, which is its own topic). */
+export interface TasksSnapshot extends UpstreamStatus {
+  url: string;
+  /** The dispatcher's GET /v1/stats answer as it came (see ARCHITECTURE.md "Dispatcher"). */
+  stats: unknown;
+  /** Failed tasks, newest first. */
+  failed: TaskRecord[];
+  /** Whether the /v1/events WebSocket is open. */
+  eventsConnected: boolean;
+}
+
+export interface DispatcherSourceOptions {
+  url: string;
+  token?: string;
+  intervalMs: number;
+  logger: Logger;
+}
+
+/** The failed list is for a panel, not an archive. */
+export const MAX_FAILED_SHOWN = 50;
+const REQUEST_TIMEOUT_MS = 3000;
+const EVENTS_BACKOFF = { initialDelayMs: 250, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
+
+/**
+ * The dispatcher as the dashboard sees it: polls GET /v1/stats and the failed tasks, keeps the
+ * /v1/events WebSocket open (reconnecting with backoff) and relays each TaskEvent. Emits
+ * `update` (TasksSnapshot) and `event` (TaskEvent).
+ */
+export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; event: [TaskEvent] }> {
+  private state: TasksSnapshot;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private ws: WebSocket | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private eventRetries = 0;
+  /** Events that did not parse; a dispatcher/monitoring version mismatch shows up here. */
+  droppedEvents = 0;
+
+  constructor(private readonly options: DispatcherSourceOptions) {
+    super();
+    this.state = { url: options.url, connected: false, error: 'not polled yet', since: Date.now(), stats: null, failed: [], eventsConnected: false };
+  }
+
+  get snapshot(): TasksSnapshot {
+    return this.state;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = pollLoop(() => this.poll(), { intervalMs: this.options.intervalMs, signal: this.abort.signal });
+    this.connectEvents();
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.reconnectTimer);
+    this.ws?.terminate();
+    await this.loop;
+  }
+
+  /** Asks the dispatcher to run a failed task again; answers with the dispatcher's own status and body. */
+  async retry(id: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.options.url}/v1/tasks/${encodeURIComponent(id)}/retry`, {
+      method: 'POST',
+      headers: this.headers(),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    let body: unknown = null;
+    try {
+      body = text === '' ? null : JSON.parse(text);
+    } catch {
+      body = { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } };
+    }
+    // Refresh the failed list now so the retried task leaves it without waiting for the next poll.
+    void this.poll();
+    return { status: res.status, body };
+  }
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { accept: 'application/json' };
+    if (this.options.token) h.authorization = `Bearer ${this.options.token}`;
+    return h;
+  }
+
+  private async getJson(path: string): Promise<unknown> {
+    const res = await fetch(`${this.options.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const [stats, failedBody] = await Promise.all([this.getJson('/v1/stats'), this.getJson(`/v1/tasks?status=failed&limit=${MAX_FAILED_SHOWN}`)]);
+      const failed = TaskListResponse.safeParse(failedBody);
+      if (!failed.success) throw new Error('GET /v1/tasks: answer does not match the task list schema');
+      const list = [...failed.data.tasks].sort((a, b) => (b.finishedAt ?? b.createdAt) - (a.finishedAt ?? a.createdAt)).slice(0, MAX_FAILED_SHOWN);
+      if (!this.state.connected) this.options.logger.info('dispatcher reachable', { url: this.options.url });
+      const { error: _previous, ...rest } = this.state;
+      this.state = { ...rest, connected: true, since: this.state.connected ? this.state.since : Date.now(), stats, failed: list };
+    } catch (err) {
+      const error = describeError(err);
+      if (this.state.connected || this.state.error !== error) this.options.logger.warn('dispatcher unreachable', { url: this.options.url, error });
+      this.state = { ...this.state, connected: false, error, since: this.state.connected ? Date.now() : this.state.since };
+    }
+    if (!this.abort.signal.aborted) this.emit('update', this.state);
+  }
+
+  private connectEvents(): void {
+    if (this.abort.signal.aborted) return;
+    const url = new URL('/v1/events', this.options.url.replace(/^http/, 'ws'));
+    const ws = new WebSocket(url, { headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {} });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.eventRetries = 0;
+      this.setEventsConnected(true);
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let parsed;
+      try {
+        parsed = TaskEvent.safeParse(JSON.parse(data.toString()));
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.success) this.emit('event', parsed.data);
+      else this.droppedEvents += 1;
+    });
+    ws.on('error', () => undefined); // 'close' follows and schedules the reconnect
+    ws.on('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.setEventsConnected(false);
+      if (this.abort.signal.aborted) return;
+      this.reconnectTimer = setTimeout(() => this.connectEvents(), backoffDelay(EVENTS_BACKOFF, this.eventRetries++));
+    });
+  }
+
+  private setEventsConnected(value: boolean): void {
+    if (this.state.eventsConnected === value) return;
+    this.state = { ...this.state, eventsConnected: value };
+    if (!this.abort.signal.aborted) this.emit('update', this.state);
+  }
+}

@@ -1,0 +1,280 @@
+import { EventEmitter } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import type Dockerode from 'dockerode';
+import { TaskmeshError, type Logger } from '@taskmesh/shared';
+import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
+import {
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  containerView,
+  dockerEventView,
+  isInterestingAction,
+  statsSample,
+  type ContainerView,
+  type DockerEventView,
+  type StatsSample,
+} from './docker-view.js';
+
+/** A Compose project is taskmesh's (when none is configured) if it runs one of these services. */
+export const TASKMESH_CORE_SERVICES = ['nameservice', 'dispatcher'] as const;
+
+/** How the projects shown were chosen. */
+export type ProjectSource = 'env' | 'self' | 'detected';
+
+export interface DockerStatus extends UpstreamStatus {
+  /** The Compose projects whose containers are shown. */
+  projects: string[];
+  projectSource: ProjectSource | null;
+}
+
+export interface DockerSourceOptions {
+  /** Only read endpoints are called: ping, list, inspect, stats, logs, events. */
+  docker: Dockerode;
+  /** TASKMESH_COMPOSE_PROJECT; when unset the project is that of our own container, or detected. */
+  project?: string;
+  /** os.hostname(): inside a container it is the container's id (or its configured hostname). */
+  selfHostname: string;
+  intervalMs: number;
+  logger: Logger;
+}
+
+/** While Docker is unreachable, retry at most this often. */
+const RECONNECT_MS = 3000;
+/** Stats arrive once a second per container; the containers snapshot is emitted at most this often. */
+const EMIT_THROTTLE_MS = 500;
+
+/**
+ * Watches the suite's containers through the Docker API: lists and inspects them on every poll
+ * and on every container event, keeps one streaming stats request open per running container,
+ * and relays container events. Emits `status`, `containers` (the full list, stopped ones
+ * included) and `event`.
+ */
+export class DockerSource extends EventEmitter<{ status: [DockerStatus]; containers: [ContainerView[]]; event: [DockerEventView] }> {
+  private statusValue: DockerStatus = { connected: false, error: 'not connected yet', since: Date.now(), projects: [], projectSource: null };
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private containers = new Map<string, { info: Dockerode.ContainerInfo; inspect: Dockerode.ContainerInspectInfo | undefined }>();
+  private readonly stats = new Map<string, StatsSample>();
+  private readonly statsStreams = new Map<string, AbortController>();
+  private events: AbortController | undefined;
+  /** The project of our own container, once looked up; null: we do not run in one. */
+  private selfProject: string | null | undefined;
+  private emitTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: DockerSourceOptions) {
+    super();
+  }
+
+  get status(): DockerStatus {
+    return this.statusValue;
+  }
+
+  get list(): ContainerView[] {
+    const now = Date.now();
+    return [...this.containers.values()]
+      .map(({ info, inspect }) => containerView(info, inspect, this.stats.get(info.Id), now))
+      .sort((a, b) => (a.service ?? a.name).localeCompare(b.service ?? b.name) || a.name.localeCompare(b.name));
+  }
+
+  start(): void {
+    this.loop ??= pollLoop(() => this.refresh(), {
+      intervalMs: () => (this.statusValue.connected ? this.options.intervalMs : RECONNECT_MS),
+      signal: this.abort.signal,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.emitTimer);
+    clearTimeout(this.refreshTimer);
+    this.teardown();
+    await this.loop;
+  }
+
+  /**
+   * Streams a container's log lines (stdout and stderr demultiplexed) until `signal` aborts or
+   * the container's log ends. Only containers of the shown projects can be read.
+   */
+  async followLogs(
+    id: string,
+    options: { tail: number; signal: AbortSignal; onLine: (line: { stream: 'stdout' | 'stderr'; text: string }) => void },
+  ): Promise<void> {
+    const known = [...this.containers.keys()].find((k) => k === id || (id.length >= 6 && k.startsWith(id)));
+    if (!known) throw new TaskmeshError('NOT_FOUND', `no container "${id}" in the monitored Compose project`);
+    const container = this.options.docker.getContainer(known);
+    const inspect = await container.inspect();
+    const raw = (await container.logs({ follow: true, stdout: true, stderr: true, tail: options.tail, abortSignal: options.signal })) as Readable;
+    const lines = (stream: Readable, name: 'stdout' | 'stderr'): void => {
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (text) => options.onLine({ stream: name, text }));
+    };
+    if (inspect.Config.Tty) lines(raw, 'stdout');
+    else {
+      // Without a TTY Docker multiplexes both streams into one with 8-byte frame headers.
+      const out = new PassThrough();
+      const err = new PassThrough();
+      this.options.docker.modem.demuxStream(raw, out, err);
+      lines(out, 'stdout');
+      lines(err, 'stderr');
+      raw.on('end', () => {
+        out.end();
+        err.end();
+      });
+    }
+    await new Promise<void>((resolve) => {
+      raw.once('end', resolve);
+      raw.once('close', resolve);
+      raw.once('error', () => resolve());
+      options.signal.addEventListener('abort', () => {
+        raw.destroy();
+        resolve();
+      });
+    });
+  }
+
+  private async refresh(): Promise<void> {
+    const { docker } = this.options;
+    try {
+      const all = await docker.listContainers({ all: true, filters: { label: [COMPOSE_PROJECT_LABEL] } });
+      const { projects, source } = await this.chooseProjects(all);
+      const mine = all.filter((c) => projects.includes(c.Labels?.[COMPOSE_PROJECT_LABEL] ?? ''));
+      const inspected = await Promise.all(mine.map((info) => docker.getContainer(info.Id).inspect().catch(() => undefined)));
+      this.containers = new Map(mine.map((info, i) => [info.Id, { info, inspect: inspected[i] }]));
+      this.syncStats();
+      if (!this.events) this.openEvents();
+      this.setStatus({ connected: true, since: this.statusValue.connected ? this.statusValue.since : Date.now(), projects, projectSource: source });
+      this.emitContainers(true);
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      this.teardown();
+      const error = describeError(err);
+      if (this.statusValue.connected || this.statusValue.error !== error) this.options.logger.warn('docker unreachable', { error });
+      this.setStatus({ ...this.statusValue, connected: false, error, since: this.statusValue.connected ? Date.now() : this.statusValue.since });
+    }
+  }
+
+  private async chooseProjects(all: Dockerode.ContainerInfo[]): Promise<{ projects: string[]; source: ProjectSource | null }> {
+    if (this.options.project) return { projects: [this.options.project], source: 'env' };
+    if (this.selfProject === undefined) {
+      try {
+        const self = await this.options.docker.getContainer(this.options.selfHostname).inspect();
+        this.selfProject = self.Config.Labels?.[COMPOSE_PROJECT_LABEL] ?? null;
+      } catch (err) {
+        // 404: our hostname is no container's, so we run on the host; anything else is retried.
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        this.selfProject = null;
+      }
+    }
+    if (this.selfProject) return { projects: [this.selfProject], source: 'self' };
+    const core: readonly string[] = TASKMESH_CORE_SERVICES;
+    const projects = new Set<string>();
+    for (const c of all) {
+      const project = c.Labels?.[COMPOSE_PROJECT_LABEL];
+      if (project && core.includes(c.Labels?.[COMPOSE_SERVICE_LABEL] ?? '')) projects.add(project);
+    }
+    return { projects: [...projects].sort(), source: projects.size > 0 ? 'detected' : null };
+  }
+
+  /** One streaming stats request per running container; stopped containers lose theirs. */
+  private syncStats(): void {
+    const running = new Set([...this.containers.values()].filter((c) => (c.inspect?.State.Status ?? c.info.State) === 'running').map((c) => c.info.Id));
+    for (const [id, ac] of this.statsStreams) {
+      if (!running.has(id)) {
+        ac.abort();
+        this.statsStreams.delete(id);
+        this.stats.delete(id);
+      }
+    }
+    for (const id of running) {
+      if (this.statsStreams.has(id)) continue;
+      const ac = new AbortController();
+      this.statsStreams.set(id, ac);
+      this.options.docker
+        .getContainer(id)
+        .stats({ stream: true, abortSignal: ac.signal } as { stream: true })
+        .then((stream) => {
+          jsonLines(stream as Readable, (value) => {
+            this.stats.set(id, statsSample(value as Dockerode.ContainerStats));
+            this.emitContainers(false);
+          });
+          (stream as Readable).on('close', () => {
+            if (this.statsStreams.get(id) === ac) this.statsStreams.delete(id);
+          });
+        })
+        .catch(() => {
+          // The container stopped between list and stats; the next refresh sorts it out.
+          if (this.statsStreams.get(id) === ac) this.statsStreams.delete(id);
+        });
+    }
+  }
+
+  private openEvents(): void {
+    const ac = new AbortController();
+    this.events = ac;
+    const lost = (): void => {
+      if (this.events === ac) this.events = undefined;
+    };
+    this.options.docker
+      .getEvents({ filters: { type: ['container'] }, abortSignal: ac.signal } as Dockerode.GetEventsOptions)
+      .then((stream) => {
+        jsonLines(stream as Readable, (raw) => this.onEvent(raw));
+        (stream as Readable).on('close', lost);
+        (stream as Readable).on('error', lost);
+      })
+      .catch(lost);
+  }
+
+  private onEvent(raw: unknown): void {
+    const event = dockerEventView(raw);
+    if (!event || !isInterestingAction(event.action)) return;
+    const project = (raw as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[COMPOSE_PROJECT_LABEL];
+    const watching = this.statusValue.projects;
+    // With nothing chosen yet, a new Compose project may be starting: refresh to detect it.
+    if (watching.length > 0 && (project === undefined || !watching.includes(project))) return;
+    if (watching.length > 0) this.emit('event', event);
+    // Coalesce bursts (compose up starts many containers at once) into one refresh.
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refresh(), 100);
+  }
+
+  private emitContainers(now: boolean): void {
+    if (now) {
+      clearTimeout(this.emitTimer);
+      this.emitTimer = undefined;
+      this.emit('containers', this.list);
+      return;
+    }
+    this.emitTimer ??= setTimeout(() => {
+      this.emitTimer = undefined;
+      if (!this.abort.signal.aborted) this.emit('containers', this.list);
+    }, EMIT_THROTTLE_MS);
+  }
+
+  private setStatus(next: DockerStatus): void {
+    if (!this.statusValue.connected && next.connected) this.options.logger.info('docker connected', { projects: next.projects, projectSource: next.projectSource });
+    this.statusValue = next;
+    this.emit('status', next);
+  }
+
+  private teardown(): void {
+    this.events?.abort();
+    this.events = undefined;
+    for (const ac of this.statsStreams.values()) ac.abort();
+    this.statsStreams.clear();
+    this.stats.clear();
+  }
+}
+
+/** Calls `onValue` with each JSON value of a newline-delimited JSON stream; bad lines are skipped. */
+function jsonLines(stream: Readable, onValue: (value: unknown) => void): void {
+  stream.on('error', () => undefined);
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    if (line.trim() === '') return;
+    try {
+      onValue(JSON.parse(line));
+    } catch {
+      // A partial line at disconnect; nothing to show.
+    }
+  });
+}

@@ -1,0 +1,72 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '@taskmesh/shared';
+import { authenticate, sameOrigin } from './auth.js';
+import type { Hub } from './hub.js';
+import type { ImageRelay } from './sources/image-relay.js';
+import type { DockerSource } from './sources/docker-source.js';
+
+/**
+ * The WebSocket endpoints, on the HTTP server's upgrade event:
+ * - /api/events: every hub message `{topic, data, at}` (snapshots first, then live updates);
+ * - /api/stream/image: the dispatcher's image frames, relayed as they come;
+ * - /api/containers/:id/logs?tail=N: one container's log lines as `{topic:'log', data:{stream,text}}`.
+ * Auth: bearer header, the page's cookie (same origin only) or `?token=`.
+ */
+export interface WsRoutesOptions {
+  server: Server;
+  hub: Hub;
+  relay: ImageRelay;
+  docker: DockerSource | null;
+  apiToken?: string;
+  logger: Logger;
+}
+
+const LOGS_PATH = /^\/api\/containers\/([A-Za-z0-9_.-]{1,128})\/logs$/;
+const DEFAULT_LOG_TAIL = 200;
+const MAX_LOG_TAIL = 5000;
+
+export function attachWsRoutes({ server, hub, relay, docker, apiToken, logger }: WsRoutesOptions): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const credential = authenticate(apiToken, req, true);
+    if (credential === null) return refuse(socket, 401, 'Unauthorized');
+    if (credential === 'cookie' && !sameOrigin(req)) return refuse(socket, 403, 'Forbidden');
+    const logs = LOGS_PATH.exec(url.pathname);
+    if (url.pathname === '/api/events') wss.handleUpgrade(req, socket, head, (ws) => hub.addClient(ws));
+    else if (url.pathname === '/api/stream/image') wss.handleUpgrade(req, socket, head, (ws) => relay.watch(ws));
+    else if (logs) {
+      const tail = Math.min(MAX_LOG_TAIL, Math.max(0, Number.parseInt(url.searchParams.get('tail') ?? '', 10) || DEFAULT_LOG_TAIL));
+      wss.handleUpgrade(req, socket, head, (ws) => void streamLogs(ws, docker, logs[1]!, tail, logger));
+    } else refuse(socket, 404, 'Not Found');
+  });
+  return wss;
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+async function streamLogs(ws: WebSocket, docker: DockerSource | null, id: string, tail: number, logger: Logger): Promise<void> {
+  const send = (topic: string, data: unknown): void => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ topic, data, at: Date.now() }));
+  };
+  if (docker === null || !docker.status.connected) {
+    send('log-end', { error: 'Docker is not connected: container logs are unavailable' });
+    ws.close(1000);
+    return;
+  }
+  const ac = new AbortController();
+  ws.on('close', () => ac.abort());
+  try {
+    await docker.followLogs(id, { tail, signal: ac.signal, onLine: (line) => send('log', line) });
+    send('log-end', { reason: 'the log stream ended' });
+  } catch (err) {
+    logger.debug('log stream failed', { container: id, error: (err as Error).message });
+    send('log-end', { error: (err as Error).message });
+  }
+  ws.close(1000);
+}
