@@ -66,6 +66,41 @@ export { RunnerProcess, RunnerState } from './runner-state.js';
 export { backoffDelay, delay } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
 // transport (UDP framing, authentication, chunking, task caller/server)
+export {
+  MAX_CHUNK_PAYLOAD,
+  MAX_MESSAGE_BYTES,
+  MAX_DATAGRAM_BYTES,
+  FRAME_VERSION,
+  REPLAY_WINDOW_MS,
+  REPLAY_BITMAP_WIDTH,
+  MAX_REPLAY_SENDERS,
+  NACK_DELAY_MS,
+  MAX_NACKS,
+  OUTBOX_TTL_MS,
+  DEFAULT_RETRANSMIT,
+  KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  RESULT_CACHE_TTL_MS,
+  RESULT_CACHE_MAX,
+  UdpEndpoint,
+  TaskCaller,
+  TaskServer,
+} from './transport/index.js';
+export type {
+  RetransmitPolicy,
+  Address,
+  EndpointStats,
+  DropReason,
+  UdpEndpointOptions,
+  MessageListener,
+  DispatchRequest,
+  DispatchOutcome,
+  TaskCallerOptions,
+  TaskServerOptions,
+  TaskServerStats,
+  TaskContext,
+  TaskExecutor,
+} from './transport/index.js';
 // nameservice client
 export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS } from './nameservice-client.js';
 export type { NameserviceClientOptions } from './nameservice-client.js';

@@ -1,0 +1,35 @@
+/** Where a UDP peer is reached. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** Map key of an address. */
+export const addressKey = (a: Address): string => `${a.host}:${a.port}`;
+
+/** Why an incoming datagram (or one message in it) was dropped. */
+export type DropReason = 'size' | 'auth' | 'replay' | 'malformed' | 'version' | 'schema' | 'reassembly';
+
+/** Counters for /metrics and tests. */
+export interface EndpointStats {
+  datagramsSent: number;
+  datagramsReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  /** Message retransmissions (task, result, cancel) and chunk resends. */
+  retransmitted: number;
+  dropped: Record<DropReason, number>;
+  droppedTotal: number;
+}
+
+export const emptyStats = (): EndpointStats => ({
+  datagramsSent: 0,
+  datagramsReceived: 0,
+  messagesSent: 0,
+  messagesReceived: 0,
+  retransmitted: 0,
+  dropped: { size: 0, auth: 0, replay: 0, malformed: 0, version: 0, schema: 0, reassembly: 0 },
+  droppedTotal: 0,
+});
+
+export const copyStats = (s: EndpointStats): EndpointStats => ({ ...s, dropped: { ...s.dropped } });

@@ -1,0 +1,26 @@
+export {
+  MAX_CHUNK_PAYLOAD,
+  MAX_MESSAGE_BYTES,
+  MAX_DATAGRAM_BYTES,
+  FRAME_VERSION,
+  REPLAY_WINDOW_MS,
+  REPLAY_BITMAP_WIDTH,
+  MAX_REPLAY_SENDERS,
+  NACK_DELAY_MS,
+  MAX_NACKS,
+  OUTBOX_TTL_MS,
+  DEFAULT_RETRANSMIT,
+  KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  RESULT_CACHE_TTL_MS,
+  RESULT_CACHE_MAX,
+} from './constants.js';
+export type { RetransmitPolicy } from './constants.js';
+export type { Address, EndpointStats, DropReason } from './endpoint-stats.js';
+export { UdpEndpoint } from './udp-endpoint.js';
+export type { UdpEndpointOptions, MessageListener } from './udp-endpoint.js';
+export { TaskCaller } from './task-caller.js';
+export type { DispatchRequest, DispatchOutcome, TaskCallerOptions } from './task-caller.js';
+export { TaskServer } from './task-server.js';
+export type { TaskServerOptions, TaskServerStats } from './task-server.js';
+export type { TaskContext, TaskExecutor } from './task-context.js';

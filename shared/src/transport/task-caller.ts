@@ -1,0 +1,247 @@
+import { backoffDelay } from '../backoff.js';
+import { TaskmeshError, toTaskmeshError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { LoadReport, Message, Outgoing, ResultOutcome, TaskMessage, WireError } from '../protocol.js';
+import { DEFAULT_RETRANSMIT, KEEPALIVE_TIMEOUT_MS, type RetransmitPolicy } from './constants.js';
+import { addressKey, type Address } from './endpoint-stats.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
+
+export interface DispatchRequest {
+  to: Address;
+  taskId: string;
+  type: string;
+  payload: unknown;
+  attempt: number;
+  timeoutMs: number;
+  /** Abort → `cancel` is sent to the worker (retransmitted until cancel-ack); the dispatch rejects
+   *  with signal.reason if it is a TaskmeshError, else CANCELLED. */
+  signal?: AbortSignal;
+  onAccepted?: (load: LoadReport) => void;
+  onProgress?: (progress: number | null, state: 'queued' | 'running') => void;
+}
+
+export type DispatchOutcome =
+  /** Worker full: try another. */
+  | { kind: 'busy'; load: LoadReport }
+  /** The worker refused the task (bad payload, wrong type): final. */
+  | { kind: 'rejected'; error: WireError; load: LoadReport }
+  | { kind: 'result'; outcome: ResultOutcome; worker: string; durationMs: number };
+
+export interface TaskCallerOptions {
+  endpoint: UdpEndpoint;
+  logger?: Logger;
+  retransmit?: Partial<RetransmitPolicy>;
+  keepaliveTimeoutMs?: number;
+}
+
+interface Dispatch {
+  request: DispatchRequest;
+  task: Outgoing<TaskMessage>;
+  phase: 'sending' | 'accepted';
+  retransmits: number;
+  timer: NodeJS.Timeout | undefined;
+  resolve: (outcome: DispatchOutcome) => void;
+  reject: (err: TaskmeshError) => void;
+  onAbort: (() => void) | undefined;
+}
+
+interface PendingCancel {
+  to: Address;
+  retransmits: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The caller's half of the task protocol (dispatcher, bench). A task is retransmitted with backoff
+ * until the worker acknowledges it; an accepted task is then kept alive by the worker's `progress`
+ * messages until its `result`, which is acknowledged. Messages are matched by task id. Each
+ * dispatch holds one timer at a time (retransmission, then keep-alive), cleared when it settles.
+ */
+export class TaskCaller {
+  private readonly endpoint: UdpEndpoint;
+  private readonly logger: Logger;
+  private readonly policy: RetransmitPolicy;
+  private readonly keepaliveTimeoutMs: number;
+  private readonly dispatches = new Map<string, Dispatch>();
+  private readonly cancels = new Map<string, PendingCancel>();
+  private readonly unsubscribe: () => void;
+  private closed = false;
+
+  constructor(options: TaskCallerOptions) {
+    this.endpoint = options.endpoint;
+    this.logger = options.logger ?? silentLogger();
+    this.policy = { ...DEFAULT_RETRANSMIT, ...options.retransmit };
+    this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
+    this.unsubscribe = this.endpoint.onMessage(this.onMessage);
+  }
+
+  /**
+   * Sends the task, retransmitting until acknowledged. Rejects with TaskmeshError NO_ACK when no
+   * ack came after maxRetransmits, WORKER_LOST when an accepted task went silent for
+   * keepaliveTimeoutMs. The result is acknowledged (result-ack) automatically, duplicates ignored.
+   */
+  dispatch(request: DispatchRequest): Promise<DispatchOutcome> {
+    if (this.closed) return Promise.reject(new TaskmeshError('SHUTTING_DOWN', 'the task caller is closed'));
+    if (request.signal?.aborted === true) return Promise.reject(abortError(request.signal));
+    if (this.dispatches.has(request.taskId)) {
+      return Promise.reject(new TaskmeshError('CONFLICT', `task ${request.taskId} is already being dispatched`));
+    }
+    const { taskId, type, payload, attempt, timeoutMs } = request;
+    // JSON has no undefined: a missing payload would fail the schema at the worker.
+    const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
+    return new Promise<DispatchOutcome>((resolve, reject) => {
+      try {
+        this.endpoint.send(task, request.to);
+      } catch (err) {
+        reject(toTaskmeshError(err));
+        return;
+      }
+      const d: Dispatch = { request, task, phase: 'sending', retransmits: 0, timer: undefined, resolve, reject, onAbort: undefined };
+      this.dispatches.set(taskId, d);
+      d.timer = setTimeout(() => this.onAckTimeout(d), backoffDelay(this.policy, 0));
+      if (request.signal !== undefined) {
+        const signal = request.signal;
+        d.onAbort = () => this.onAbort(d, signal);
+        signal.addEventListener('abort', d.onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Dispatches not yet settled. */
+  inFlight(): number {
+    return this.dispatches.size;
+  }
+
+  /** Rejects pending dispatches with SHUTTING_DOWN and stops every timer. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    for (const d of [...this.dispatches.values()]) this.settle(d, new TaskmeshError('SHUTTING_DOWN', 'the task caller is closing'));
+    for (const c of this.cancels.values()) clearTimeout(c.timer);
+    this.cancels.clear();
+  }
+
+  private readonly onMessage = (message: Message, from: Address): void => {
+    switch (message.kind) {
+      case 'ack': {
+        const d = this.dispatches.get(message.taskId);
+        if (d === undefined) return;
+        if (d.phase === 'accepted') {
+          d.timer?.refresh();
+          return;
+        }
+        if (message.status === 'busy') this.settle(d, { kind: 'busy', load: message.load });
+        else if (message.status === 'rejected') {
+          const error = message.error ?? { code: 'INTERNAL', message: 'the worker rejected the task without a reason' };
+          this.settle(d, { kind: 'rejected', error, load: message.load });
+        } else {
+          d.phase = 'accepted';
+          clearTimeout(d.timer);
+          d.timer = setTimeout(() => this.onSilent(d), this.keepaliveTimeoutMs);
+          this.callback(() => d.request.onAccepted?.(message.load));
+        }
+        return;
+      }
+      case 'progress': {
+        const d = this.dispatches.get(message.taskId);
+        // Before the ack the retransmission answers acceptance; progress only counts once accepted.
+        if (d === undefined || d.phase !== 'accepted') return;
+        d.timer?.refresh();
+        this.callback(() => d.request.onProgress?.(message.progress, message.state));
+        return;
+      }
+      case 'result': {
+        // Always acknowledged, also for dispatches already settled, so the worker stops resending.
+        this.endpoint.send({ kind: 'result-ack', taskId: message.taskId }, from);
+        this.stopCancel(message.taskId);
+        const d = this.dispatches.get(message.taskId);
+        if (d !== undefined) this.settle(d, { kind: 'result', outcome: message.outcome, worker: message.worker, durationMs: message.durationMs });
+        return;
+      }
+      case 'cancel-ack':
+        this.stopCancel(message.taskId);
+        return;
+      case 'task':
+      case 'cancel':
+      case 'result-ack':
+        return; // the worker's side (TaskServer)
+      default: {
+        const never: never = message;
+        return never;
+      }
+    }
+  };
+
+  private onAckTimeout(d: Dispatch): void {
+    if (this.dispatches.get(d.request.taskId) !== d || d.phase !== 'sending') return;
+    if (d.retransmits >= this.policy.maxRetransmits) {
+      const to = addressKey(d.request.to);
+      this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.request.taskId} after ${d.retransmits} retransmissions`));
+      return;
+    }
+    d.retransmits++;
+    this.endpoint.noteRetransmit();
+    this.endpoint.send(d.task, d.request.to);
+    d.timer = setTimeout(() => this.onAckTimeout(d), backoffDelay(this.policy, d.retransmits));
+  }
+
+  private onSilent(d: Dispatch): void {
+    if (this.dispatches.get(d.request.taskId) !== d) return;
+    const to = addressKey(d.request.to);
+    this.settle(d, new TaskmeshError('WORKER_LOST', `the worker at ${to} went silent for ${this.keepaliveTimeoutMs} ms while holding task ${d.request.taskId}`));
+  }
+
+  private onAbort(d: Dispatch, signal: AbortSignal): void {
+    if (this.dispatches.get(d.request.taskId) !== d) return;
+    this.settle(d, abortError(signal));
+    this.startCancel(d.request.taskId, d.request.to);
+  }
+
+  private settle(d: Dispatch, outcome: DispatchOutcome | TaskmeshError): void {
+    clearTimeout(d.timer);
+    this.dispatches.delete(d.request.taskId);
+    if (d.onAbort !== undefined) d.request.signal?.removeEventListener('abort', d.onAbort);
+    if (outcome instanceof TaskmeshError) d.reject(outcome);
+    else d.resolve(outcome);
+  }
+
+  private startCancel(taskId: string, to: Address): void {
+    if (this.closed || this.cancels.has(taskId)) return;
+    const retry = (): void => {
+      const c = this.cancels.get(taskId);
+      if (c === undefined) return;
+      if (c.retransmits >= this.policy.maxRetransmits) {
+        this.cancels.delete(taskId);
+        this.logger.debug('cancel not acknowledged, giving up', { taskId, to: addressKey(to) });
+        return;
+      }
+      c.retransmits++;
+      this.endpoint.noteRetransmit();
+      this.endpoint.send({ kind: 'cancel', taskId }, to);
+      c.timer = setTimeout(retry, backoffDelay(this.policy, c.retransmits));
+    };
+    this.endpoint.send({ kind: 'cancel', taskId }, to);
+    this.cancels.set(taskId, { to, retransmits: 0, timer: setTimeout(retry, backoffDelay(this.policy, 0)) });
+  }
+
+  private stopCancel(taskId: string): void {
+    const c = this.cancels.get(taskId);
+    if (c === undefined) return;
+    clearTimeout(c.timer);
+    this.cancels.delete(taskId);
+  }
+
+  /** A throwing user callback must not break the protocol. */
+  private callback(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error('dispatch callback failed', { error: (err as Error).message });
+    }
+  }
+}
+
+const abortError = (signal: AbortSignal): TaskmeshError =>
+  signal.reason instanceof TaskmeshError ? signal.reason : new TaskmeshError('CANCELLED', 'the dispatch was cancelled', { cause: signal.reason });

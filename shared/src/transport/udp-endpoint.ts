@@ -1,0 +1,351 @@
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { TaskmeshError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { Message, Outgoing } from '../protocol.js';
+import { CHUNK_BURST, MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
+import { DatagramReader } from './datagram-reader.js';
+import { DropCounter } from './drop-counter.js';
+import { addressKey, copyStats, emptyStats, type Address, type EndpointStats } from './endpoint-stats.js';
+import { FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type Frame, type FrameType } from './frame.js';
+import { decodePayload, encodeMessage, packMessages } from './message-codec.js';
+import { Outbox } from './outbox.js';
+import { Reassembler } from './reassembler.js';
+
+export interface UdpEndpointOptions {
+  /** HMAC-SHA256 key (TASKMESH_SECRET). */
+  secret: string;
+  /** Bind address, default '0.0.0.0'. */
+  host?: string;
+  /** Default 0. */
+  port?: number;
+  logger?: Logger;
+  /** Default MAX_MESSAGE_BYTES (4 MiB). */
+  maxMessageBytes?: number;
+  /** Fault injection for tests: return true to drop this outgoing datagram. */
+  dropOutgoing?: (info: { to: Address; kinds: string[]; chunkIndex: number; chunkCount: number }) => boolean;
+}
+
+export type MessageListener = (message: Message, from: Address) => void;
+
+interface Queued {
+  json: string;
+  bytes: number;
+  kind: string;
+}
+
+/** Chunks of one multi-chunk message still to be (re)sent. */
+interface ChunkJob {
+  to: Address;
+  kinds: string[];
+  messageId: number;
+  payload: Buffer;
+  chunkCount: number;
+  indices: number[];
+  next: number;
+}
+
+const COUNTER_LIMIT = 0xffffffff;
+
+/**
+ * One authenticated UDP socket. Outgoing messages to one address in the same event-loop turn
+ * share a datagram; a message too large for one datagram travels as chunks that the receiver
+ * reassembles, NACKing missing ones. Every incoming datagram is authenticated, replay-checked and
+ * schema-checked; anything that fails is dropped and counted, never thrown.
+ */
+export class UdpEndpoint {
+  readonly address: Address;
+  private readonly codec: FrameCodec;
+  private readonly reader: DatagramReader;
+  private readonly reassembler: Reassembler;
+  private readonly outbox = new Outbox();
+  private readonly counters = emptyStats();
+  private readonly drops: DropCounter;
+  private readonly logger: Logger;
+  private readonly maxMessageBytes: number;
+  private readonly maxChunks: number;
+  private readonly dropOutgoing: UdpEndpointOptions['dropOutgoing'];
+  private listeners: MessageListener[] = [];
+  private readonly queues = new Map<string, { to: Address; items: Queued[] }>();
+  private flushScheduled = false;
+  private readonly chunkJobs: ChunkJob[] = [];
+  private pumpScheduled = false;
+  private sender = randomBytes(8);
+  private counter = 0;
+  private messageId = 0;
+  private closing: Promise<void> | undefined;
+
+  /** Binds a socket and resolves once it listens. */
+  static open(options: UdpEndpointOptions): Promise<UdpEndpoint> {
+    const host = options.host ?? '0.0.0.0';
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(new TaskmeshError('UNAVAILABLE', `cannot bind UDP ${host}:${options.port ?? 0}: ${err.message}`, { cause: err }));
+      socket.once('error', onError);
+      socket.bind({ address: host, port: options.port ?? 0 }, () => {
+        socket.off('error', onError);
+        resolve(new UdpEndpoint(socket, options));
+      });
+    });
+  }
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    options: UdpEndpointOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger();
+    this.codec = new FrameCodec(options.secret);
+    this.reader = new DatagramReader(this.codec);
+    this.drops = new DropCounter(this.counters, this.logger);
+    this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    // The whole array "[message]" is chunked, hence the 2 bytes.
+    this.maxChunks = Math.ceil((this.maxMessageBytes + 2) / MAX_CHUNK_PAYLOAD);
+    this.dropOutgoing = options.dropOutgoing;
+    this.reassembler = new Reassembler({
+      sendNack: (to, messageId, missing) => this.sendNack(to, messageId, missing),
+      onAbandon: (detail, from) => this.drops.drop('reassembly', detail, from),
+    });
+    const bound = socket.address();
+    this.address = { host: bound.address, port: bound.port };
+    for (const set of [() => socket.setRecvBufferSize(SOCKET_BUFFER_BYTES), () => socket.setSendBufferSize(SOCKET_BUFFER_BYTES)]) {
+      try {
+        set();
+      } catch (err) {
+        this.logger.debug('socket buffer size not applied', { error: (err as Error).message });
+      }
+    }
+    socket.on('message', this.onDatagram);
+    socket.on('error', (err) => this.logger.warn('UDP socket error', { error: err.message }));
+  }
+
+  /**
+   * Queues a message; messages to one address in the same tick share a datagram. Throws
+   * TaskmeshError PAYLOAD_TOO_LARGE if the encoded message exceeds maxMessageBytes, and
+   * INVALID_PAYLOAD if it cannot be serialised.
+   */
+  send(message: Outgoing, to: Address): void {
+    if (this.closing !== undefined) {
+      this.logger.debug('send after close ignored', { kind: message.kind });
+      return;
+    }
+    const json = encodeMessage(message);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes > this.maxMessageBytes) {
+      throw new TaskmeshError(
+        'PAYLOAD_TOO_LARGE',
+        `a ${message.kind} message of ${bytes} bytes exceeds the transport limit of ${this.maxMessageBytes} bytes`,
+        { details: { bytes, limit: this.maxMessageBytes } },
+      );
+    }
+    this.counters.messagesSent++;
+    const key = addressKey(to);
+    let queue = this.queues.get(key);
+    if (queue === undefined) {
+      queue = { to, items: [] };
+      this.queues.set(key, queue);
+    }
+    queue.items.push({ json, bytes, kind: message.kind });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Subscribes to every valid incoming message; returns the unsubscribe function. */
+  onMessage(listener: MessageListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Counts retransmissions done by the layers above (task, result, cancel). */
+  noteRetransmit(count = 1): void {
+    this.counters.retransmitted += count;
+  }
+
+  stats(): EndpointStats {
+    return copyStats(this.counters);
+  }
+
+  /** Sends what is queued, then closes the socket. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.flush();
+      this.chunkJobs.length = 0;
+      this.reassembler.close();
+      this.outbox.clear();
+      this.listeners = [];
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+    return this.closing;
+  }
+
+  // ---- sending ----
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const { to, items } of this.queues.values()) {
+      let batch: string[] = [];
+      let kinds: string[] = [];
+      let size = 1; // "[" ... each message adds its bytes plus "," or "]"
+      for (const item of items) {
+        if (item.bytes + 2 > MAX_CHUNK_PAYLOAD) {
+          this.sendLarge(to, item);
+          continue;
+        }
+        if (size + item.bytes + 1 > MAX_CHUNK_PAYLOAD) {
+          this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
+          batch = [];
+          kinds = [];
+          size = 1;
+        }
+        batch.push(item.json);
+        kinds.push(item.kind);
+        size += item.bytes + 1;
+      }
+      if (batch.length > 0) this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
+    }
+    this.queues.clear();
+  };
+
+  private sendLarge(to: Address, item: Queued): void {
+    const payload = Buffer.from(packMessages([item.json]), 'utf8');
+    const chunkCount = Math.ceil(payload.length / MAX_CHUNK_PAYLOAD);
+    const messageId = this.nextMessageId();
+    const kinds = [item.kind];
+    this.outbox.put(messageId, { to, kinds, payload, chunkCount });
+    this.queueChunks({ to, kinds, messageId, payload, chunkCount, indices: Array.from({ length: chunkCount }, (_, i) => i), next: 0 });
+  }
+
+  private queueChunks(job: ChunkJob): void {
+    this.chunkJobs.push(job);
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(this.pump);
+    }
+  }
+
+  /** Sends up to CHUNK_BURST chunks per turn so the peer's socket buffer can drain between bursts. */
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    let budget = CHUNK_BURST;
+    while (budget > 0 && this.chunkJobs.length > 0) {
+      const job = this.chunkJobs[0] as ChunkJob;
+      while (budget > 0 && job.next < job.indices.length) {
+        const index = job.indices[job.next++] as number;
+        const start = index * MAX_CHUNK_PAYLOAD;
+        this.sendData(job.to, job.kinds, job.messageId, index, job.chunkCount, job.payload.subarray(start, start + MAX_CHUNK_PAYLOAD));
+        budget--;
+      }
+      if (job.next >= job.indices.length) this.chunkJobs.shift();
+    }
+    if (this.chunkJobs.length > 0 && this.closing === undefined) {
+      this.pumpScheduled = true;
+      setImmediate(this.pump);
+    }
+  };
+
+  private sendNack(to: Address, messageId: number, missing: number[]): void {
+    this.sendFrame(to, ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
+  }
+
+  private sendData(to: Address, kinds: string[], messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+    this.sendFrame(to, kinds, FRAME_TYPE.data, messageId, chunkIndex, chunkCount, payload);
+  }
+
+  private sendFrame(to: Address, kinds: string[], type: FrameType, messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+    if (this.counter >= COUNTER_LIMIT) {
+      // A fresh sender id restarts the counter without ever reusing a (sender, counter) pair.
+      this.sender = randomBytes(8);
+      this.counter = 0;
+    }
+    const datagram = this.codec.encode(
+      { type, timestampMs: Date.now(), sender: this.sender, counter: this.counter++, messageId, chunkIndex, chunkCount },
+      payload,
+    );
+    this.counters.datagramsSent++;
+    if (this.dropOutgoing?.({ to, kinds, chunkIndex, chunkCount }) === true) return;
+    this.socket.send(datagram, to.port, to.host, this.onSent);
+  }
+
+  private readonly onSent = (err: Error | null): void => {
+    if (err !== null) this.logger.debug('UDP send failed', { error: err.message });
+  };
+
+  private nextMessageId(): number {
+    this.messageId = (this.messageId + 1) % COUNTER_LIMIT;
+    return this.messageId;
+  }
+
+  // ---- receiving ----
+
+  private readonly onDatagram = (datagram: Buffer, rinfo: dgram.RemoteInfo): void => {
+    this.counters.datagramsReceived++;
+    const from: Address = { host: rinfo.address, port: rinfo.port };
+    try {
+      this.receive(datagram, from);
+    } catch (err) {
+      // Nothing received may take the process down; a bug here is counted like bad input.
+      this.drops.drop('malformed', `receive failed: ${(err as Error).message}`, from);
+    }
+  };
+
+  private receive(datagram: Buffer, from: Address): void {
+    const read = this.reader.read(datagram, Date.now());
+    if (!read.ok) {
+      this.drops.drop(read.reason, read.detail, from);
+      return;
+    }
+    const { frame } = read;
+    if (frame.type === FRAME_TYPE.nack) {
+      this.answerNack(frame, from);
+      return;
+    }
+    let payload: Buffer | undefined = frame.payload;
+    if (frame.chunkCount > 1) {
+      if (frame.chunkCount > this.maxChunks) {
+        this.drops.drop('size', `${frame.chunkCount} chunks exceed the limit of ${this.maxChunks}`, from);
+        return;
+      }
+      payload = this.reassembler.add(frame, from);
+      if (payload === undefined) return;
+    }
+    const decoded = decodePayload(payload);
+    if (!decoded.ok) {
+      this.drops.drop(decoded.reason, decoded.detail, from);
+      return;
+    }
+    for (const failure of decoded.failures) this.drops.drop(failure.reason, failure.detail, from);
+    for (const message of decoded.messages) {
+      this.counters.messagesReceived++;
+      for (const listener of this.listeners) {
+        try {
+          listener(message, from);
+        } catch (err) {
+          this.logger.error('message listener failed', { kind: message.kind, error: (err as Error).message });
+        }
+      }
+    }
+  }
+
+  private answerNack(frame: Frame, from: Address): void {
+    const entry = this.outbox.get(frame.messageId);
+    if (entry === undefined) {
+      this.logger.debug('NACK for a message no longer kept', { messageId: frame.messageId, from: addressKey(from) });
+      return;
+    }
+    const indices = decodeNackPayload(frame.payload)
+      .filter((i) => i < entry.chunkCount)
+      .slice(0, MAX_NACK_INDICES);
+    if (indices.length === 0) return;
+    this.noteRetransmit(indices.length);
+    this.queueChunks({ to: entry.to, kinds: entry.kinds, messageId: frame.messageId, payload: entry.payload, chunkCount: entry.chunkCount, indices, next: 0 });
+  }
+}
