@@ -1,0 +1,66 @@
+# taskmesh images: one build, one target per service.
+#   docker build --target dispatcher -t taskmesh/dispatcher:local .
+# Targets: nameservice, dispatcher, monitoring, worker (the worker's command is its type).
+# NODE_IMAGE replaces the base, e.g. with the offline image of devtools/bin/build-base-image.sh;
+# the file uses nothing but node, npm and sh from it, so any glibc Node 20 image works
+# (@napi-rs/canvas needs glibc: not Alpine).
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: all dependencies, compile TypeScript, stage the runtime files
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+COPY shared/package.json shared/
+COPY nameservice/package.json nameservice/
+COPY worker/package.json worker/
+COPY dispatcher/package.json dispatcher/
+COPY client/package.json client/
+COPY monitoring/package.json monitoring/
+COPY devtools/package.json devtools/
+RUN ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+COPY . .
+RUN ["node", "node_modules/typescript/bin/tsc", "-b"]
+RUN ["node", "devtools/bin/stage-runtime.js", "/stage"]
+
+# ---- runtime: production dependencies and compiled output, run as a non-root user
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /stage/manifests/ ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache \
+ && npm cache clean --force --cache /tmp/npm-cache
+COPY --from=build /stage/app/ ./
+# The nameservice's registry volume mounts here; a named volume takes this owner when created.
+RUN ["node", "-e", "const fs = require('fs'); fs.mkdirSync('/app/data', { recursive: true }); fs.chownSync('/app/data', 10001, 10001)"]
+# Numeric, so the base needs no useradd nor a passwd entry.
+USER 10001:10001
+ENV HOME=/tmp
+# Exec form everywhere: node is PID 1 and receives SIGTERM itself, so a stopping container
+# drains and deregisters instead of being SIGKILLed after the grace period.
+STOPSIGNAL SIGTERM
+
+FROM runtime AS nameservice
+ENV TASKMESH_REGISTRY_FILE=/app/data/registry.json
+EXPOSE 7100
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "devtools/dist/healthcheck-main.js", "nameservice"]
+CMD ["node", "nameservice/dist/main.js"]
+
+FROM runtime AS monitoring
+EXPOSE 7300
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "devtools/dist/healthcheck-main.js", "monitoring"]
+CMD ["node", "monitoring/dist/main.js"]
+
+FROM runtime AS worker
+# Healthy once the nameservice holds a live registration at this container's address.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "devtools/dist/healthcheck-main.js", "worker"]
+ENTRYPOINT ["node", "worker/dist/main.js"]
+CMD ["reverse"]
+
+FROM runtime AS dispatcher
+EXPOSE 7200
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "devtools/dist/healthcheck-main.js", "dispatcher"]
+CMD ["node", "dispatcher/dist/main.js"]

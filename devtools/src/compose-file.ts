@@ -1,0 +1,165 @@
+import { Document, isPair, isScalar, isSeq, visit } from 'yaml';
+import { workerEnv, type WorkersConfig } from './workers-config.js';
+
+/**
+ * Generates the container deployment from workers.json:
+ * - `docker-compose.yml` for Docker Compose (v2 `docker compose` and v1.29 `docker-compose`):
+ *   builds the images, waits for health where the order matters (long-form depends_on);
+ * - `docker-stack.yml` for `docker stack deploy` on a Swarm, which rejects long-form depends_on
+ *   and ignores `build:`: the same services from the pre-built `taskmesh/<svc>:local` images.
+ * Start order does not matter for correctness (workers retry registration), only for quiet logs.
+ */
+
+export const COMPOSE_FILE = 'docker-compose.yml';
+export const STACK_FILE = 'docker-stack.yml';
+export const DEFAULT_NODE_IMAGE = 'node:20-bookworm-slim';
+/** The container user of the images; monitoring joins the Docker socket's group as well. */
+export const CONTAINER_UID = 10001;
+
+type Yaml = Record<string, unknown>;
+type Flavour = 'compose' | 'stack';
+
+const image = (target: string): string => `taskmesh/${target}:local`;
+
+const build = (target: string): Yaml => ({
+  context: '.',
+  target,
+  args: { NODE_IMAGE: `\${NODE_IMAGE:-${DEFAULT_NODE_IMAGE}}` },
+});
+
+const healthcheck = (target: string, startPeriod: string): Yaml => ({
+  test: ['CMD', 'node', 'devtools/dist/healthcheck-main.js', target],
+  interval: '5s',
+  timeout: '3s',
+  retries: 5,
+  start_period: startPeriod,
+});
+
+/** Variables every service shares. The secret defaults to empty: the services then fall back
+ * to the development secret and warn; set TASKMESH_SECRET in .env (or the shell) for real use. */
+const commonEnv = (): Yaml => ({
+  TASKMESH_SECRET: '${TASKMESH_SECRET:-}',
+  TASKMESH_LOG_LEVEL: '${TASKMESH_LOG_LEVEL:-info}',
+  TASKMESH_NAMESERVICE_URL: 'http://nameservice:7100',
+});
+
+/** depends_on: long form with conditions for Compose, absent for Swarm (services retry). */
+function dependsOn(flavour: Flavour, on: Record<string, 'service_healthy' | 'service_started'>): Yaml {
+  if (flavour === 'stack') return {};
+  return { depends_on: Object.fromEntries(Object.entries(on).map(([svc, condition]) => [svc, { condition }])) };
+}
+
+/** Compose-only keys (build, restart) or their Swarm equivalents (deploy). */
+function lifecycle(flavour: Flavour, target: string, replicas?: number): Yaml {
+  if (flavour === 'compose') {
+    return {
+      build: build(target),
+      image: image(target),
+      restart: 'unless-stopped',
+      ...(replicas === undefined ? {} : { deploy: { replicas } }),
+    };
+  }
+  return {
+    image: image(target),
+    deploy: {
+      ...(replicas === undefined ? {} : { replicas }),
+      restart_policy: { condition: 'any', delay: '2s' },
+      ...(target === 'monitoring' ? { placement: { constraints: ['node.role == manager'] } } : {}),
+    },
+  };
+}
+
+function services(workers: WorkersConfig, flavour: Flavour): Yaml {
+  const out: Yaml = {
+    nameservice: {
+      ...lifecycle(flavour, 'nameservice'),
+      environment: { ...commonEnv(), TASKMESH_REGISTRY_FILE: '/app/data/registry.json' },
+      volumes: ['nameservice-data:/app/data'],
+      healthcheck: healthcheck('nameservice', '10s'),
+      stop_grace_period: '15s',
+    },
+    dispatcher: {
+      ...lifecycle(flavour, 'dispatcher'),
+      environment: { ...commonEnv(), TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}' },
+      ports: ['${TASKMESH_DISPATCHER_PUBLISH:-7200}:7200'],
+      ...dependsOn(flavour, { nameservice: 'service_healthy' }),
+      healthcheck: healthcheck('dispatcher', '10s'),
+      stop_grace_period: '15s',
+    },
+    monitoring: {
+      ...lifecycle(flavour, 'monitoring'),
+      environment: {
+        ...commonEnv(),
+        TASKMESH_DISPATCHER_URL: 'http://dispatcher:7200',
+        TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}',
+      },
+      // Read access to the Docker socket needs its group: DOCKER_GID=$(stat -c %g /var/run/docker.sock).
+      user: `${CONTAINER_UID}:\${DOCKER_GID:-0}`,
+      volumes: ['/var/run/docker.sock:/var/run/docker.sock:ro'],
+      ports: ['${TASKMESH_MONITORING_PUBLISH:-7300}:7300'],
+      ...dependsOn(flavour, { nameservice: 'service_healthy', dispatcher: 'service_healthy' }),
+      healthcheck: healthcheck('monitoring', '10s'),
+      stop_grace_period: '15s',
+    },
+  };
+  for (const [type, spec] of Object.entries(workers.workers)) {
+    out[`worker-${type}`] = {
+      ...lifecycle(flavour, 'worker', spec.replicas),
+      command: [type],
+      environment: { ...commonEnv(), ...workerEnv(spec) },
+      ...dependsOn(flavour, { nameservice: 'service_healthy' }),
+      healthcheck: healthcheck('worker', '15s'),
+      // Long enough to finish queued tasks after SIGTERM before Docker sends SIGKILL.
+      stop_grace_period: '30s',
+    };
+  }
+  return out;
+}
+
+/** The Compose document: no `version` key (Compose specification, read by v2 and v1.27+). */
+export function composeDocument(workers: WorkersConfig): Yaml {
+  return { services: services(workers, 'compose'), volumes: { 'nameservice-data': {} } };
+}
+
+/** The Swarm document; `docker stack deploy` still wants a 3.x version key. */
+export function stackDocument(workers: WorkersConfig): Yaml {
+  return { version: '3.8', services: services(workers, 'stack'), volumes: { 'nameservice-data': {} } };
+}
+
+const HEADERS: Record<Flavour, string> = {
+  compose: [
+    ' Generated by `npm run compose` from workers.json: edit workers.json, not this file.',
+    ' docker compose up -d --build     (or docker-compose up -d --build)',
+    ' Scale a type: docker compose up -d --scale worker-reverse=3',
+    ' Variables (shell or .env): TASKMESH_SECRET, TASKMESH_API_TOKEN, TASKMESH_LOG_LEVEL, NODE_IMAGE,',
+    ' DOCKER_GID (group of /var/run/docker.sock, for monitoring), TASKMESH_DISPATCHER_PUBLISH / _MONITORING_PUBLISH.',
+  ].join('\n'),
+  stack: [
+    ' Generated by `npm run compose` from workers.json: edit workers.json, not this file.',
+    ' Swarm variant of docker-compose.yml: build the images first (docker compose build), then',
+    ' docker stack deploy -c docker-stack.yml taskmesh   (variables come from the shell, not .env)',
+  ].join('\n'),
+};
+
+/** Renders a document as YAML with its header comment. */
+export function renderYaml(doc: Yaml, flavour: Flavour): string {
+  const d = new Document(doc, { aliasDuplicateObjects: false });
+  d.commentBefore = HEADERS[flavour];
+  // Commands read best on one line: test: [CMD, node, ...].
+  visit(d, {
+    Pair(_key, pair) {
+      if (isPair(pair) && isScalar(pair.key) && ['test', 'command'].includes(String(pair.key.value)) && isSeq(pair.value)) {
+        pair.value.flow = true;
+      }
+    },
+  });
+  return d.toString({ lineWidth: 0 });
+}
+
+/** Both files, by name. */
+export function generateDeployment(workers: WorkersConfig): Record<string, string> {
+  return {
+    [COMPOSE_FILE]: renderYaml(composeDocument(workers), 'compose'),
+    [STACK_FILE]: renderYaml(stackDocument(workers), 'stack'),
+  };
+}
