@@ -11,6 +11,8 @@ const LOG_LINES_MAX = 1000;
 
 const state = { docker: null, containers: [], processes: null, workers: null, tasks: null };
 const chart = new ThroughputChart($('throughput-chart'));
+let selectedContainer = null;
+let logSocket = null;
 
 /** Opens a WebSocket and reopens it after a growing pause whenever it drops. */
 function keepOpen(path, handlers) {
@@ -152,8 +154,6 @@ function renderWorkers() {
 
 // ---- containers, or the runner's processes without Docker --------------------------------------
 
-let selectedContainer = null;
-
 function renderContainers() {
   const d = state.docker;
   if (!d) return;
@@ -176,6 +176,7 @@ function renderContainers() {
     return;
   }
   const p = state.processes;
+  if (!logSocket) $('logs-note').textContent = 'container logs need Docker';
   banner.hidden = false;
   banner.innerHTML = `${badge('Docker not connected', 'warn')} <span>${esc(d.error ?? '')}</span> — ${
     p?.available ? "showing the local runner's processes instead." : `and no runner state: ${esc(p?.error ?? 'unknown')}`
@@ -192,8 +193,6 @@ function renderContainers() {
 }
 
 // ---- container logs ----------------------------------------------------------------------------
-
-let logSocket = null;
 
 $('containers-table').addEventListener('click', (e) => {
   const row = e.target.closest('tr[data-container]');

@@ -1,0 +1,93 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO_ROOT, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+
+// Page-side checks are written as expressions: this workspace compiles without the DOM library.
+
+/**
+ * The dashboard in a real headless Chromium against a real local suite: workers listed, the
+ * throughput figure moving when tasks run, live image frames arriving. Saves a screenshot to
+ * test-output/dashboard.png. Needs Debian's chromium at /usr/bin/chromium; skips without it.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.log(`dashboard browser test: skipped, no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+
+const NO_DOCKER = 'unix:///nonexistent/taskmesh-test/docker.sock';
+const SCREENSHOT = join(REPO_ROOT, 'test-output', 'dashboard.png');
+
+describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at ${CHROMIUM}` }, () => {
+  let suite: LocalSuite;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    suite = await startLocalSuite({
+      workers: ['reverse', 'reverse', 'image'],
+      monitoring: true,
+      monitoringEnv: { DOCKER_HOST: NO_DOCKER, TASKMESH_MONITORING_POLL_MS: '500' },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1440, height: 1300 } });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(suite.monitoringUrl!);
+    assert.deepEqual(errors, [], 'the page loads without script errors');
+  });
+  after(async () => {
+    await browser?.close();
+    await suite?.stop();
+  });
+
+  test('lists the workers with load bars and state badges', async () => {
+    await page.waitForFunction("document.querySelectorAll('#workers-table tr[data-worker].live').length === 3", null, { timeout: 15_000 });
+    const types = await page.$$eval('#workers-table tr[data-worker] td:nth-child(2)', (tds) => tds.map((td) => td.textContent).sort());
+    assert.deepEqual(types, ['image', 'reverse', 'reverse']);
+    assert.equal(await page.locator('#workers-table tr[data-worker] .bar').count(), 3);
+  });
+
+  test('submitting tasks moves the throughput figures', async () => {
+    await page.waitForFunction("document.getElementById('kpi-finished').textContent !== '–'", null, { timeout: 15_000 });
+    const before = Number(await page.textContent('#kpi-finished'));
+    const tasks = Array.from({ length: 60 }, (_, i) => ({ type: 'reverse', payload: { text: `dashboard ${i}` } }));
+    const res = await fetch(`${suite.dispatcherUrl}/v1/tasks/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks }),
+    });
+    assert.ok(res.status < 300, `batch answered ${res.status}`);
+    await page.waitForFunction(`Number(document.getElementById('kpi-finished').textContent) >= ${before + 60}`, null, { timeout: 20_000 });
+    // The 10-second rate counts complete seconds only, so it moves a second after the tasks finish.
+    await page.waitForFunction("Number(document.getElementById('kpi-throughput').textContent) > 0", null, { timeout: 15_000 });
+    assert.ok((await page.locator('#task-events li').count()) > 0, 'task events are listed');
+    assert.equal(await page.locator('#throughput-chart canvas').count(), 1, 'the uPlot chart is drawn');
+  });
+
+  test('live image frames arrive', async () => {
+    await page.waitForFunction("document.getElementById('live-image').naturalWidth > 0", null, { timeout: 20_000 });
+    const first = await page.getAttribute('#live-image', 'src');
+    await page.waitForFunction(
+      `document.getElementById('live-image').src !== ${JSON.stringify(first)} && document.getElementById('live-image').naturalWidth > 0`,
+      null,
+      { timeout: 20_000 },
+    );
+  });
+
+  test('without Docker the processes panel says so', async () => {
+    await page.waitForFunction("document.getElementById('containers-title').textContent === 'Processes'", null, { timeout: 10_000 });
+    assert.match((await page.textContent('#docker-banner')) ?? '', /Docker not connected/);
+  });
+
+  test('a screenshot is saved', async () => {
+    await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.ok(existsSync(SCREENSHOT));
+  });
+});
