@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { TaskRecord, WorkerListResponse, type WorkerRecord } from '@taskmesh/shared';
+import { REPO_ROOT } from '@taskmesh/shared/testing';
+import { composeCommand, containersWith, dockerEngine, inspectContainers, run } from './docker-cli.js';
+import { freePort, waitFor } from './test-support.js';
+
+/**
+ * The container deployment against a real Docker engine (`npm run test:compose`): builds the
+ * images, runs docker-compose.yml as project `taskmesh-test`, drives it with the CLI, scales,
+ * kills and stops workers, reads the monitoring API, then deploys docker-stack.yml on a
+ * single-node Swarm. Without an engine it says so in one line and skips.
+ */
+const engine = dockerEngine();
+if (!engine.ok) console.log(`compose suite skipped: no Docker engine (${engine.reason})`);
+const skip = engine.ok ? false : `no Docker engine: ${engine.reason}`;
+
+const PROJECT = 'taskmesh-test';
+const STACK = 'taskmesh-test-stack';
+const SECRET = 'taskmesh-compose-test-secret';
+const CLI = join(REPO_ROOT, 'client', 'dist', 'main.js');
+const BUILD_TIMEOUT_MS = 20 * 60_000;
+
+/** A task of each type, as the CLI takes it, and a check of its result. */
+const TASKS: Array<{ type: string; args: string[]; check: (result: unknown) => void }> = [
+  { type: 'reverse', args: ['hello'], check: (r) => assert.deepEqual(r, { text: 'olleh' }) },
+  { type: 'upper', args: ['hello'], check: (r) => assert.deepEqual(r, { text: 'HELLO' }) },
+  {
+    type: 'hash',
+    args: ['hello'],
+    check: (r) => assert.equal((r as { digest: string }).digest, '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'),
+  },
+  { type: 'sum', args: ['1', '2', '3.5'], check: (r) => assert.equal((r as { sum: number }).sum, 6.5) },
+  { type: 'wait', args: ['300'], check: (r) => assert.ok((r as { waitedMs: number }).waitedMs >= 300) },
+  {
+    type: 'image',
+    args: ['--text', 'compose', '--width', '64', '--height', '48'],
+    check: (r) => {
+      const img = r as { format: string; width: number; height: number; data: string; bytes: number };
+      assert.deepEqual([img.format, img.width, img.height], ['png', 64, 48]);
+      const bytes = Buffer.from(img.data, 'base64');
+      assert.equal(bytes.length, img.bytes);
+      assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG');
+    },
+  },
+];
+
+/** Runs one task with the CLI (`submit --wait --json`) and returns its record. */
+async function cliTask(dispatcherUrl: string, type: string, args: string[]): Promise<TaskRecord> {
+  const { stdout } = await run(process.execPath, [CLI, '--dispatcher', dispatcherUrl, 'submit', type, ...args, '--wait', '--json'], {
+    timeoutMs: 60_000,
+  });
+  return TaskRecord.parse(JSON.parse(stdout));
+}
+
+/** Submits over HTTP and waits for the end; many at once share out over the workers. */
+async function httpTask(dispatcherUrl: string, type: string, payload: unknown): Promise<TaskRecord> {
+  const res = await fetch(`${dispatcherUrl}/v1/tasks?wait=30000`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type, payload }),
+  });
+  const body: unknown = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return TaskRecord.parse(body);
+}
+
+async function listWorkers(dispatcherUrl: string): Promise<WorkerRecord[]> {
+  const res = await fetch(`${dispatcherUrl}/v1/workers`);
+  if (!res.ok) throw new Error(`GET /v1/workers: ${res.status}`);
+  return WorkerListResponse.parse(await res.json()).workers;
+}
+
+const liveOf = (workers: WorkerRecord[], type: string): WorkerRecord[] => workers.filter((w) => w.type === type && w.state === 'live');
+
+async function runAllTypes(dispatcherUrl: string): Promise<void> {
+  for (const { type, args, check } of TASKS) {
+    const record = await cliTask(dispatcherUrl, type, args);
+    assert.equal(record.status, 'succeeded', `${type}: ${JSON.stringify(record.error)}`);
+    check(record.result);
+  }
+}
+
+/** The environment of every compose and stack command: free host ports, the socket's group. */
+async function deploymentEnv(): Promise<{ env: NodeJS.ProcessEnv; dispatcherUrl: string; monitoringUrl: string }> {
+  const [dp, mon] = [await freePort(), await freePort()];
+  let dockerGid = '0';
+  try {
+    dockerGid = String(statSync('/var/run/docker.sock').gid);
+  } catch {
+    // A remote engine (DOCKER_HOST): monitoring then shows what it can.
+  }
+  return {
+    env: {
+      ...process.env,
+      TASKMESH_SECRET: SECRET,
+      TASKMESH_DISPATCHER_PUBLISH: String(dp),
+      TASKMESH_MONITORING_PUBLISH: String(mon),
+      DOCKER_GID: dockerGid,
+    },
+    dispatcherUrl: `http://127.0.0.1:${dp}`,
+    monitoringUrl: `http://127.0.0.1:${mon}`,
+  };
+}
+
+describe('docker compose: docker-compose.yml', { skip }, () => {
+  const compose = engine.ok ? composeCommand() : [];
+  let env: NodeJS.ProcessEnv;
+  let dispatcherUrl: string;
+  let monitoringUrl: string;
+  let killed: { id: string; name: string } | undefined;
+  const dc = (args: string[], timeoutMs?: number) =>
+    run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), ...args], {
+      env,
+      cwd: REPO_ROOT,
+      ...(timeoutMs ? { timeoutMs } : {}),
+    });
+  const serviceContainers = async (service: string) =>
+    inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT, 'com.docker.compose.service': service }));
+
+  before(async () => {
+    ({ env, dispatcherUrl, monitoringUrl } = await deploymentEnv());
+    console.log(`compose suite: ${compose.join(' ')}, NODE_IMAGE=${env.NODE_IMAGE ?? '(default)'}, project ${PROJECT}`);
+    await dc(['down', '-v', '--remove-orphans'], 120_000).catch(() => undefined);
+    await dc(['build'], BUILD_TIMEOUT_MS);
+    await dc(['up', '-d'], 300_000);
+  });
+
+  after(async () => {
+    if (!env) return;
+    await dc(['down', '-v', '--remove-orphans', '--timeout', '20'], 180_000).catch((err: Error) => console.log(`compose down: ${err.message}`));
+  });
+
+  test('every container becomes healthy', async () => {
+    const all = await waitFor(
+      'all containers healthy',
+      async () => {
+        const states = await inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT }));
+        return states.length >= 9 && states.every((s) => s.health === 'healthy') ? states : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    ).catch(async (err: Error) => {
+      const logs = await dc(['logs', '--tail', '30'], 60_000).catch(() => ({ stdout: '' }));
+      throw new Error(`${err.message}\n${logs.stdout.slice(-6000)}`);
+    });
+    assert.equal(all.length, 9);
+    assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 1);
+  });
+
+  test('one task of each type through the CLI', async () => {
+    await runAllTypes(dispatcherUrl);
+  });
+
+  test('worker-reverse scaled to 3: three registered and sharing tasks', async () => {
+    await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3'], 180_000);
+    await waitFor('three live reverse workers', async () => ((liveOf(await listWorkers(dispatcherUrl), 'reverse').length === 3) ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+    const records = await Promise.all(Array.from({ length: 30 }, (_, i) => httpTask(dispatcherUrl, 'reverse', { text: `task ${i}` })));
+    assert.ok(records.every((r) => r.status === 'succeeded'));
+    const used = new Set(records.map((r) => r.worker));
+    assert.ok(used.size >= 2, `tasks ran on ${[...used].join(', ')}`);
+  });
+
+  test('a killed worker container expires from the registry; tasks keep succeeding', async () => {
+    const [victim] = await serviceContainers('worker-reverse');
+    assert.ok(victim, 'a reverse container');
+    const record = liveOf(await listWorkers(dispatcherUrl), 'reverse').find((w) => victim.ipAddresses.includes(w.host));
+    assert.ok(record, `a live registration at ${victim.ipAddresses.join(', ')}`);
+    await run('docker', ['kill', victim.id]);
+    killed = { id: victim.id, name: record.name };
+    await waitFor(`${record.name} to leave the live set`, async () => {
+      const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
+      return w === undefined || w.state === 'expired' ? true : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 2);
+    const records = await Promise.all(Array.from({ length: 12 }, (_, i) => httpTask(dispatcherUrl, 'reverse', { text: `after ${i}` })));
+    assert.ok(records.every((r) => r.status === 'succeeded' && r.worker !== record.name));
+    const [state] = await inspectContainers([victim.id]);
+    assert.deepEqual([state!.status, state!.exitCode], ['exited', 137]);
+  });
+
+  test('monitoring lists the suite containers with stats and the killed one as exited', async () => {
+    interface View { id: string; service: string | null; project: string | null; state: string; exitCode: number | null; cpuPercent: number | null; memoryBytes: number | null }
+    const views = await waitFor('monitoring to report stats and the killed container', async () => {
+      const res = await fetch(`${monitoringUrl}/api/containers`);
+      if (!res.ok) return undefined;
+      const { containers } = (await res.json()) as { containers: View[] };
+      const running = containers.filter((c) => c.state === 'running');
+      const dead = containers.find((c) => c.id === killed?.id);
+      const statsReady = running.length >= 9 && running.every((c) => c.memoryBytes !== null && c.cpuPercent !== null);
+      return statsReady && dead?.state === 'exited' ? containers : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    assert.ok(views.every((c) => c.project === PROJECT), 'only the suite\'s containers');
+    const services = new Set(views.map((c) => c.service));
+    for (const s of ['nameservice', 'dispatcher', 'monitoring', 'worker-reverse', 'worker-image']) assert.ok(services.has(s), s);
+    assert.equal(views.find((c) => c.id === killed?.id)?.exitCode, 137);
+  });
+
+  test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {
+    const [container] = await serviceContainers('worker-wait');
+    assert.ok(container);
+    const record = liveOf(await listWorkers(dispatcherUrl), 'wait').find((w) => container.ipAddresses.includes(w.host));
+    assert.ok(record, 'the wait worker is registered');
+    // A task in flight when the stop arrives is finished, not dropped.
+    const inFlight = httpTask(dispatcherUrl, 'wait', { ms: 2000 });
+    await waitFor('the wait task to start', async () => {
+      const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
+      return w && w.load.inFlight > 0 ? true : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    const started = Date.now();
+    await dc(['stop', 'worker-wait'], 120_000);
+    assert.ok(Date.now() - started < 25_000, 'stopped well before the grace period ran out');
+    const [state] = await inspectContainers([container.id]);
+    assert.deepEqual([state!.status, state!.exitCode], ['exited', 0]);
+    // Deregistered, not merely expired: the record is gone at once.
+    assert.equal((await listWorkers(dispatcherUrl)).find((w) => w.name === record.name), undefined);
+    const done = await inFlight;
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.worker, record.name);
+  });
+});
+
+describe('docker stack deploy: docker-stack.yml on a single-node Swarm', { skip }, () => {
+  let env: NodeJS.ProcessEnv;
+  let dispatcherUrl: string;
+  let joinedSwarm = false;
+
+  before(async () => {
+    ({ env, dispatcherUrl } = await deploymentEnv());
+    const compose = composeCommand();
+    // The stack ignores build:, so the images come from the compose file's build (cached).
+    await run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), 'build'], {
+      env,
+      cwd: REPO_ROOT,
+      timeoutMs: BUILD_TIMEOUT_MS,
+    });
+    const state = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
+    if (state !== 'active') {
+      await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+      joinedSwarm = true;
+    }
+    await run('docker', ['stack', 'deploy', '-c', join(REPO_ROOT, 'docker-stack.yml'), STACK], { env, cwd: REPO_ROOT, timeoutMs: 180_000 });
+  });
+
+  after(async () => {
+    if (!env) return;
+    await run('docker', ['stack', 'rm', STACK], { allowFailure: true, timeoutMs: 60_000 });
+    // Containers and the network go asynchronously; the volume can only go after them.
+    await waitFor('the stack to be gone', async () => {
+      const left = await containersWith({ 'com.docker.stack.namespace': STACK });
+      const nets = (await run('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout.trim();
+      return left.length === 0 && nets === '' ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err: Error) => console.log(err.message));
+    const volumes = (await run('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout.split('\n').filter(Boolean);
+    if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes], { allowFailure: true });
+    if (joinedSwarm) await run('docker', ['swarm', 'leave', '--force'], { allowFailure: true, timeoutMs: 60_000 });
+  });
+
+  test('every worker type registers and one task of each type succeeds through the published port', async () => {
+    await waitFor('six live workers behind the published dispatcher port', async () => {
+      const workers = await listWorkers(dispatcherUrl);
+      return TASKS.every((t) => liveOf(workers, t.type).length >= 1) ? true : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 1000 }).catch(async (err: Error) => {
+      const ps = await run('docker', ['stack', 'ps', '--no-trunc', STACK], { allowFailure: true });
+      throw new Error(`${err.message}\n${ps.stdout}${ps.stderr}`);
+    });
+    await runAllTypes(dispatcherUrl);
+  });
+});

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { RunnerState, TaskRecord } from '@taskmesh/shared';
+import { freePort, waitFor } from './test-support.js';
+
+/**
+ * `npm start` end to end: the real runner process with its real services on free ports,
+ * a small workers.json, and the state file it writes.
+ */
+const RUNNER = fileURLToPath(new URL('./runner-main.js', import.meta.url));
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('npm start runs the suite, restarts a killed worker and stops cleanly on SIGTERM', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const workersFile = join(dir, 'workers.json');
+  await writeFile(workersFile, JSON.stringify({ workers: { reverse: { replicas: 1 }, upper: { replicas: 2, concurrency: 2 } } }));
+  const stateFile = join(dir, 'state.json');
+  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
+  const runner = spawn(process.execPath, [RUNNER], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      TASKMESH_SECRET: 'runner-test-secret',
+      TASKMESH_NAMESERVICE_PORT: String(ns),
+      TASKMESH_DISPATCHER_PORT: String(dp),
+      TASKMESH_MONITORING_PORT: String(mon),
+      TASKMESH_WORKERS_FILE: workersFile,
+      TASKMESH_RUNNER_STATE_FILE: stateFile,
+      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+      TASKMESH_RUNNER_STOP_GRACE_MS: '8000',
+    },
+  });
+  const exited = once(runner, 'exit');
+  const output: string[] = [];
+  let stderr = '';
+  runner.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const lines = createInterface({ input: runner.stdout });
+  lines.on('line', (l) => output.push(l));
+  t.after(() => {
+    if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
+  });
+  const dump = (): string => `${output.slice(-40).join('\n')}\n${stderr}`;
+
+  const allReady = await waitFor('the runner to report all services ready', () => output.find((l) => /all \d+ services ready/.test(l)), {
+    timeoutMs: 45_000,
+  }).catch((err: Error) => assert.fail(`${err.message}\n${dump()}`));
+  assert.match(allReady, /^runner\s+\| /);
+  assert.ok(output.some((l) => l.includes(`API:       http://127.0.0.1:${dp}`)), dump());
+  // Every child's output is prefixed with its padded name and JSON lines are rendered readably.
+  assert.ok(output.some((l) => /^worker-upper-2\s*\| info\s+ready/.test(l)), dump());
+
+  // A task through the dispatcher the runner started.
+  const res = await fetch(`http://127.0.0.1:${dp}/v1/tasks?wait=10000`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'reverse', payload: { text: 'hello' } }),
+  });
+  assert.equal(res.status, 200);
+  const task = TaskRecord.parse(await res.json());
+  assert.equal(task.status, 'succeeded');
+  assert.deepEqual(task.result, { text: 'olleh' });
+
+  // SIGKILL a worker: the runner restarts it and the state file counts the restart.
+  const readState = async (): Promise<RunnerState> => RunnerState.parse(JSON.parse(await readFile(stateFile, 'utf8')));
+  const before = await readState();
+  const names = before.processes.map((p) => p.name).sort();
+  const expected = ['dispatcher', 'nameservice', 'worker-reverse', 'worker-upper-1', 'worker-upper-2'];
+  assert.deepEqual(names.filter((n) => n !== 'monitoring'), expected);
+  assert.equal(before.runnerPid, runner.pid);
+  const victim = before.processes.find((p) => p.name === 'worker-reverse')!;
+  assert.equal(victim.status, 'running');
+  process.kill(victim.pid!, 'SIGKILL');
+  const after = await waitFor('worker-reverse to be restarted', async () => {
+    const p = (await readState()).processes.find((x) => x.name === 'worker-reverse')!;
+    return p.restarts >= 1 && p.status === 'running' ? p : undefined;
+  });
+  assert.notEqual(after.pid, victim.pid);
+  assert.equal(after.lastExitCode, 137);
+
+  // SIGTERM to the runner stops every child and exits 0.
+  const pids = (await readState()).processes.map((p) => p.pid).filter((p): p is number => p !== null);
+  runner.kill('SIGTERM');
+  const [code] = await exited;
+  assert.equal(code, 0, dump());
+  for (const pid of pids) assert.equal(isAlive(pid), false, `child ${pid} still running`);
+  const final = await readState();
+  assert.ok(final.processes.every((p) => p.status === 'stopped' && p.pid === null), JSON.stringify(final));
+});
+
+test('the runner refuses a bad workers.json and names the field', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const workersFile = join(dir, 'workers.json');
+  await writeFile(workersFile, JSON.stringify({ workers: { reverse: { replicas: 1, concurrency: 'many' } } }));
+  const run = spawnSync(process.execPath, [RUNNER], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { ...process.env, TASKMESH_WORKERS_FILE: workersFile },
+  });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /workers\.reverse\.concurrency/);
+});
