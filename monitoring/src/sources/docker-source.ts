@@ -62,6 +62,8 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
   private selfProject: string | null | undefined;
   private emitTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Refreshes overlap (poll and event); only the latest started one may apply its answer. */
+  private refreshSeq = 0;
 
   constructor(private readonly options: DockerSourceOptions) {
     super();
@@ -107,7 +109,9 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     const inspect = await container.inspect();
     const raw = (await container.logs({ follow: true, stdout: true, stderr: true, tail: options.tail, abortSignal: options.signal })) as Readable;
     const lines = (stream: Readable, name: 'stdout' | 'stderr'): void => {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (text) => options.onLine({ stream: name, text }));
+      createInterface({ input: stream, crlfDelay: Infinity })
+        .on('line', (text) => options.onLine({ stream: name, text }))
+        .on('error', () => undefined); // an aborted stream: the promise below resolves on 'close'
     };
     if (inspect.Config.Tty) lines(raw, 'stdout');
     else {
@@ -135,18 +139,20 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
 
   private async refresh(): Promise<void> {
     const { docker } = this.options;
+    const seq = ++this.refreshSeq;
     try {
       const all = await docker.listContainers({ all: true, filters: { label: [COMPOSE_PROJECT_LABEL] } });
       const { projects, source } = await this.chooseProjects(all);
       const mine = all.filter((c) => projects.includes(c.Labels?.[COMPOSE_PROJECT_LABEL] ?? ''));
       const inspected = await Promise.all(mine.map((info) => docker.getContainer(info.Id).inspect().catch(() => undefined)));
+      if (seq !== this.refreshSeq || this.abort.signal.aborted) return;
       this.containers = new Map(mine.map((info, i) => [info.Id, { info, inspect: inspected[i] }]));
       this.syncStats();
       if (!this.events) this.openEvents();
       this.setStatus({ connected: true, since: this.statusValue.connected ? this.statusValue.since : Date.now(), projects, projectSource: source });
       this.emitContainers(true);
     } catch (err) {
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted || seq !== this.refreshSeq) return;
       this.teardown();
       const error = describeError(err);
       if (this.statusValue.connected || this.statusValue.error !== error) this.options.logger.warn('docker unreachable', { error });
@@ -268,8 +274,11 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
 
 /** Calls `onValue` with each JSON value of a newline-delimited JSON stream; bad lines are skipped. */
 function jsonLines(stream: Readable, onValue: (value: unknown) => void): void {
+  // Aborting (container stopped, source closed) errors the stream and the line reader: expected.
   stream.on('error', () => undefined);
-  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  lines.on('error', () => undefined);
+  lines.on('line', (line) => {
     if (line.trim() === '') return;
     try {
       onValue(JSON.parse(line));
