@@ -14,8 +14,9 @@ import { freePort, waitFor } from './test-support.js';
  * single-node Swarm. Without an engine it says so in one line and skips.
  */
 const engine = dockerEngine();
-if (!engine.ok) console.log(`compose suite skipped: no Docker engine (${engine.reason})`);
-const skip = engine.ok ? false : `no Docker engine: ${engine.reason}`;
+// One skipped test (a skipped suite would count no test at all and fail run-tests).
+if (!engine.ok) test('compose suite', { skip: `no Docker engine (docker info: ${engine.reason})` }, () => {});
+const skip = !engine.ok;
 
 const PROJECT = 'taskmesh-test';
 const STACK = 'taskmesh-test-stack';
@@ -105,8 +106,8 @@ async function deploymentEnv(): Promise<{ env: NodeJS.ProcessEnv; dispatcherUrl:
   };
 }
 
-describe('docker compose: docker-compose.yml', { skip }, () => {
-  const compose = engine.ok ? composeCommand() : [];
+if (!skip) describe('docker compose: docker-compose.yml', () => {
+  const compose = composeCommand();
   let env: NodeJS.ProcessEnv;
   let dispatcherUrl: string;
   let monitoringUrl: string;
@@ -223,7 +224,7 @@ describe('docker compose: docker-compose.yml', { skip }, () => {
   });
 });
 
-describe('docker stack deploy: docker-stack.yml on a single-node Swarm', { skip }, () => {
+if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swarm', () => {
   let env: NodeJS.ProcessEnv;
   let dispatcherUrl: string;
   let joinedSwarm = false;
