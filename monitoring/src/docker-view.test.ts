@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
-import { containerView, dockerEventView, dockerTime, isInterestingAction, statsSample } from './sources/docker-view.js';
+import { containerView, dockerEventView, dockerTime, isInterestingAction, projectOf, serviceOf, statsSample } from './sources/docker-view.js';
 import { containerOf } from './worker-join.js';
 import type { WorkerRecord } from '@taskmesh/shared';
 
@@ -73,4 +73,12 @@ test('a worker is matched to its container by meta, address or hostname', () => 
   assert.equal(containerOf(worker('172.18.0.5'), [other, running])?.id, running.id);
   assert.equal(containerOf(worker('a1b2c3d4e5f6'), [other, running])?.id, running.id);
   assert.equal(containerOf(worker('10.9.9.9'), [other, running]), undefined);
+});
+
+test('Swarm stack containers get their project and service from the stack labels', () => {
+  const labels = { 'com.docker.stack.namespace': 'taskmesh', 'com.docker.swarm.service.name': 'taskmesh_worker-reverse' };
+  assert.equal(projectOf(labels), 'taskmesh');
+  assert.equal(serviceOf(labels), 'worker-reverse');
+  assert.equal(projectOf({}), null);
+  assert.equal(serviceOf({ 'com.docker.compose.service': 'dispatcher', ...labels }), 'dispatcher');
 });

@@ -5,18 +5,18 @@ import type Dockerode from 'dockerode';
 import { TaskmeshError, type Logger } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 import {
-  COMPOSE_PROJECT_LABEL,
-  COMPOSE_SERVICE_LABEL,
   containerView,
   dockerEventView,
   isInterestingAction,
+  projectOf,
+  serviceOf,
   statsSample,
   type ContainerView,
   type DockerEventView,
   type StatsSample,
 } from './docker-view.js';
 
-/** A Compose project is taskmesh's (when none is configured) if it runs one of these services. */
+/** A Compose project (or Swarm stack) is taskmesh's, when none is configured, if it runs one of these services. */
 export const TASKMESH_CORE_SERVICES = ['nameservice', 'dispatcher'] as const;
 
 /** How the projects shown were chosen. */
@@ -141,9 +141,10 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     const { docker } = this.options;
     const seq = ++this.refreshSeq;
     try {
-      const all = await docker.listContainers({ all: true, filters: { label: [COMPOSE_PROJECT_LABEL] } });
+      // Docker ANDs label filters, and Compose and Swarm label differently: filter here instead.
+      const all = (await docker.listContainers({ all: true })).filter((c) => projectOf(c.Labels) !== null);
       const { projects, source } = await this.chooseProjects(all);
-      const mine = all.filter((c) => projects.includes(c.Labels?.[COMPOSE_PROJECT_LABEL] ?? ''));
+      const mine = all.filter((c) => projects.includes(projectOf(c.Labels)!));
       const inspected = await Promise.all(mine.map((info) => docker.getContainer(info.Id).inspect().catch(() => undefined)));
       if (seq !== this.refreshSeq || this.abort.signal.aborted) return;
       this.containers = new Map(mine.map((info, i) => [info.Id, { info, inspect: inspected[i] }]));
@@ -165,7 +166,7 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     if (this.selfProject === undefined) {
       try {
         const self = await this.options.docker.getContainer(this.options.selfHostname).inspect();
-        this.selfProject = self.Config.Labels?.[COMPOSE_PROJECT_LABEL] ?? null;
+        this.selfProject = projectOf(self.Config.Labels);
       } catch (err) {
         // 404: our hostname is no container's, so we run on the host; anything else is retried.
         if ((err as { statusCode?: number }).statusCode !== 404) throw err;
@@ -176,8 +177,8 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     const core: readonly string[] = TASKMESH_CORE_SERVICES;
     const projects = new Set<string>();
     for (const c of all) {
-      const project = c.Labels?.[COMPOSE_PROJECT_LABEL];
-      if (project && core.includes(c.Labels?.[COMPOSE_SERVICE_LABEL] ?? '')) projects.add(project);
+      const project = projectOf(c.Labels);
+      if (project && core.includes(serviceOf(c.Labels) ?? '')) projects.add(project);
     }
     return { projects: [...projects].sort(), source: projects.size > 0 ? 'detected' : null };
   }
@@ -234,10 +235,10 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
   private onEvent(raw: unknown): void {
     const event = dockerEventView(raw);
     if (!event || !isInterestingAction(event.action)) return;
-    const project = (raw as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[COMPOSE_PROJECT_LABEL];
+    const project = projectOf((raw as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes);
     const watching = this.statusValue.projects;
     // With nothing chosen yet, a new Compose project may be starting: refresh to detect it.
-    if (watching.length > 0 && (project === undefined || !watching.includes(project))) return;
+    if (watching.length > 0 && (project === null || !watching.includes(project))) return;
     if (watching.length > 0) this.emit('event', event);
     // Coalesce bursts (compose up starts many containers at once) into one refresh.
     clearTimeout(this.refreshTimer);

@@ -6,13 +6,31 @@ import type Dockerode from 'dockerode';
  */
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+/** `docker stack deploy` (Swarm) labels its containers with these instead. */
+export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
+export const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.name';
+
+/** The Compose project, or the Swarm stack, a container belongs to. */
+export function projectOf(labels: Record<string, string> | undefined): string | null {
+  return labels?.[COMPOSE_PROJECT_LABEL] ?? labels?.[STACK_NAMESPACE_LABEL] ?? null;
+}
+
+/** The Compose service, or the Swarm service without its `<stack>_` prefix. */
+export function serviceOf(labels: Record<string, string> | undefined): string | null {
+  const compose = labels?.[COMPOSE_SERVICE_LABEL];
+  if (compose) return compose;
+  const swarm = labels?.[SWARM_SERVICE_LABEL];
+  const stack = labels?.[STACK_NAMESPACE_LABEL];
+  if (!swarm) return null;
+  return stack && swarm.startsWith(`${stack}_`) ? swarm.slice(stack.length + 1) : swarm;
+}
 
 /** One container of the suite as `/api/containers` returns it. */
 export interface ContainerView {
   id: string;
   /** Without the leading slash. */
   name: string;
-  /** The Compose service (label), or null. */
+  /** The Compose (or Swarm stack) service, or null. */
   service: string | null;
   project: string | null;
   image: string;
@@ -90,8 +108,8 @@ export function containerView(
   return {
     id: info.Id,
     name: (info.Names[0] ?? info.Id.slice(0, 12)).replace(/^\//, ''),
-    service: labels[COMPOSE_SERVICE_LABEL] ?? null,
-    project: labels[COMPOSE_PROJECT_LABEL] ?? null,
+    service: serviceOf(labels),
+    project: projectOf(labels),
     image: info.Image,
     state,
     status: info.Status,
@@ -137,7 +155,7 @@ export function dockerEventView(raw: unknown): DockerEventView | null {
     action: e.Action,
     id: e.Actor.ID,
     name: attrs.name ?? null,
-    service: attrs[COMPOSE_SERVICE_LABEL] ?? null,
+    service: serviceOf(attrs),
     exitCode: Number.isInteger(exit) ? exit : null,
   };
 }
