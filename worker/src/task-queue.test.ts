@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { PROTOCOL_VERSION, TaskmeshError, silentLogger, type LoadReport, type TaskMessage } from '@taskmesh/shared';
+import { TaskQueue, type QueueTaskContext } from './task-queue.js';
+import { waitType } from './types/wait.js';
+import { defineTaskType } from './types/task-type.js';
+
+let seq = 0;
+const task = (type: string, payload: unknown, timeoutMs = 30_000): TaskMessage => ({
+  v: PROTOCOL_VERSION,
+  kind: 'task',
+  taskId: `t-${++seq}`,
+  type,
+  payload,
+  attempt: 1,
+  timeoutMs,
+});
+
+interface Recorded extends QueueTaskContext {
+  controller: AbortController;
+  startedAt: number | undefined;
+  progress: (f: number) => void;
+  reports: number[];
+}
+const context = (): Recorded => {
+  const controller = new AbortController();
+  const ctx: Recorded = {
+    controller,
+    signal: controller.signal,
+    logger: silentLogger(),
+    startedAt: undefined,
+    reports: [],
+    started: () => {
+      ctx.startedAt = performance.now();
+    },
+    progress: (f) => ctx.reports.push(f),
+  };
+  return ctx;
+};
+
+const accepted = (outcome: Promise<unknown> | 'busy'): Promise<unknown> => {
+  assert.notEqual(outcome, 'busy');
+  return outcome as Promise<unknown>;
+};
+
+test('concurrency is respected and the queue runs in arrival order', async () => {
+  const loads: LoadReport[] = [];
+  const queue = new TaskQueue({ type: waitType, concurrency: 2, queueSize: 3, workerName: 'w', onLoadChange: (l) => loads.push(l) });
+  const ctxs = Array.from({ length: 5 }, context);
+  const results = ctxs.map((ctx) => accepted(queue.offer(task('wait', { ms: 150 }), ctx)));
+  assert.deepEqual(queue.load(), { queued: 5, inFlight: 0, capacity: 5 });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(queue.load(), { queued: 3, inFlight: 2, capacity: 5 });
+  assert.ok(ctxs[0]!.startedAt !== undefined && ctxs[1]!.startedAt !== undefined);
+  assert.equal(ctxs[2]!.startedAt, undefined);
+  await Promise.all(results);
+  assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 5 });
+  // Never more than two ran at once, and every change was published.
+  assert.ok(loads.every((l) => l.inFlight <= 2));
+  assert.ok(Math.max(...loads.map((l) => l.inFlight)) === 2);
+  const starts = ctxs.map((c) => c.startedAt!);
+  assert.ok(starts[2]! - starts[0]! >= 140, 'third task waited for a free slot');
+  assert.ok(starts[4]! >= starts[3]! && starts[3]! >= starts[2]!, 'FIFO');
+});
+
+test('a full queue answers busy at once, and takes tasks again when room frees', async () => {
+  const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 1, workerName: 'w' });
+  const a = accepted(queue.offer(task('wait', { ms: 100 }), context()));
+  const b = accepted(queue.offer(task('wait', { ms: 100 }), context()));
+  const started = performance.now();
+  assert.equal(queue.offer(task('wait', { ms: 100 }), context()), 'busy');
+  assert.ok(performance.now() - started < 20);
+  assert.deepEqual(queue.load(), { queued: 2, inFlight: 0, capacity: 2 });
+  await a;
+  // After the first finished, there is room for one.
+  await new Promise((r) => setImmediate(r));
+  const c = accepted(queue.offer(task('wait', { ms: 10 }), context()));
+  assert.equal(queue.offer(task('wait', { ms: 10 }), context()), 'busy');
+  await Promise.all([b, c]);
+});
+
+test('a bad payload or a wrong type throws synchronously and takes no room', () => {
+  const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 0, workerName: 'w' });
+  assert.throws(() => queue.offer(task('wait', { ms: 'soon' }), context()), (e: unknown) => e instanceof TaskmeshError && e.code === 'INVALID_PAYLOAD' && /ms/.test(e.message));
+  assert.throws(() => queue.offer(task('hash', { text: 'x' }), context()), (e: unknown) => e instanceof TaskmeshError && e.code === 'UNKNOWN_TYPE');
+  assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 1 });
+});
+
+test('handler errors fail the task: TaskmeshError code kept, anything else HANDLER_FAILED', async () => {
+  const failing = defineTaskType({
+    name: 'fail',
+    description: 'fails as told',
+    payload: z.strictObject({ how: z.enum(['sync', 'async', 'coded']) }),
+    defaults: { concurrency: 1, queueSize: 1 },
+    handle: ({ how }) => {
+      if (how === 'sync') throw new Error('sync boom');
+      if (how === 'coded') return Promise.reject(new TaskmeshError('INVALID_PAYLOAD', 'no such thing'));
+      return Promise.reject(new RangeError('async boom'));
+    },
+  });
+  const queue = new TaskQueue({ type: failing, concurrency: 1, queueSize: 5, workerName: 'w' });
+  await assert.rejects(accepted(queue.offer(task('fail', { how: 'sync' }), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'HANDLER_FAILED' && e.message === 'sync boom');
+  await assert.rejects(accepted(queue.offer(task('fail', { how: 'async' }), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'HANDLER_FAILED');
+  await assert.rejects(accepted(queue.offer(task('fail', { how: 'coded' }), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'INVALID_PAYLOAD');
+  assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 6 });
+});
+
+test('cancelling a queued task removes it; cancelling a running one rejects promptly', async () => {
+  const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 2, workerName: 'w' });
+  const runningCtx = context();
+  const running = accepted(queue.offer(task('wait', { ms: 10_000 }), runningCtx));
+  const queuedCtx = context();
+  const queued = accepted(queue.offer(task('wait', { ms: 10 }), queuedCtx));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(queue.load(), { queued: 1, inFlight: 1, capacity: 3 });
+  queuedCtx.controller.abort();
+  await assert.rejects(queued, (e: unknown) => e instanceof TaskmeshError && e.code === 'CANCELLED');
+  assert.equal(queuedCtx.startedAt, undefined);
+  assert.deepEqual(queue.load(), { queued: 0, inFlight: 1, capacity: 3 });
+  const t0 = performance.now();
+  runningCtx.controller.abort();
+  await assert.rejects(running, (e: unknown) => e instanceof TaskmeshError && e.code === 'CANCELLED');
+  assert.ok(performance.now() - t0 < 500);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 3 });
+});
+
+test('a task past its deadline fails with TIMEOUT', async () => {
+  const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 0, workerName: 'w' });
+  await assert.rejects(accepted(queue.offer(task('wait', { ms: 5000 }, 80), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'TIMEOUT');
+});
+
+test('progress is passed on clamped to 0..1', async () => {
+  const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 0, workerName: 'w' });
+  const ctx = context();
+  await accepted(queue.offer(task('wait', { ms: 250 }), ctx));
+  assert.ok(ctx.reports.length >= 3);
+  assert.ok(ctx.reports.every((f) => f >= 0 && f <= 1));
+  assert.equal(ctx.reports.at(-1), 1);
+});
+
+test('options are checked', () => {
+  assert.throws(() => new TaskQueue({ type: waitType, concurrency: 0, queueSize: 1, workerName: 'w' }), /concurrency/);
+  assert.throws(() => new TaskQueue({ type: waitType, concurrency: 1, queueSize: -1, workerName: 'w' }), /queueSize/);
+});
