@@ -40,7 +40,10 @@ test('the Swarm variant has no build and no long-form depends_on', () => {
     assert.equal(svc.depends_on, undefined, name);
     assert.equal(svc.restart, undefined, name);
   }
-  assert.equal(((doc.services as Services)['worker-reverse']!.deploy as { replicas: number }).replicas, 2);
+  const services = doc.services as Services;
+  assert.deepEqual(services['worker-reverse']!.deploy, { replicas: 2, endpoint_mode: 'dnsrr', restart_policy: { condition: 'any', delay: '2s' } });
+  // Host-mode ports: no routing mesh needed.
+  assert.deepEqual(services.dispatcher!.ports, [{ target: 7200, published: '${TASKMESH_DISPATCHER_PUBLISH:-7200}', protocol: 'tcp', mode: 'host' }]);
 });
 
 test('the rendered YAML parses back to the document', () => {

@@ -243,7 +243,7 @@ if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swar
       await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
       joinedSwarm = true;
     }
-    await run('docker', ['stack', 'deploy', '-c', join(REPO_ROOT, 'docker-stack.yml'), STACK], { env, cwd: REPO_ROOT, timeoutMs: 180_000 });
+    await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', join(REPO_ROOT, 'docker-stack.yml'), STACK], { env, cwd: REPO_ROOT, timeoutMs: 180_000 });
   });
 
   after(async () => {
