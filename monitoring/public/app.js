@@ -5,6 +5,8 @@ import { badge, bytes, clock, duration, esc, loadBar, ms, percent, rate, stateBa
 import { ThroughputChart } from './throughput-chart.js';
 
 const $ = (id) => document.getElementById(id);
+/** UUIDs are long; the first block tells tasks apart on screen (the full id is in the tooltip). */
+const shortId = (id) => (/^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(id) ? id.slice(0, 8) : id);
 const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
 const FEED_MAX = 150;
 const LOG_LINES_MAX = 1000;
@@ -66,7 +68,7 @@ const topics = {
     renderTasks();
   },
   'task-event'(data) {
-    addFeed('task-events', `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<code>${esc(data.taskId)}</code><span class="muted">${esc(data.type)}</span>${
+    addFeed('task-events', `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<code title="${esc(data.taskId)}">${esc(shortId(data.taskId))}</code><span class="muted">${esc(data.type)}</span>${
       data.worker ? `<span class="muted">on ${esc(data.worker)}</span>` : ''
     }${data.latencyMs !== null ? `<span class="muted">${ms(data.latencyMs)}</span>` : ''}${data.error ? `<span class="err">${esc(data.error.code)}: ${esc(data.error.message)}</span>` : ''}`);
   },
@@ -117,7 +119,7 @@ function renderTasks() {
   $('failed-table').tBodies[0].innerHTML = t.failed.length
     ? t.failed
         .map(
-          (f) => `<tr data-task="${esc(f.id)}"><td><code>${esc(f.id)}</code></td><td>${esc(f.type)}</td><td class="err">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
+          (f) => `<tr data-task="${esc(f.id)}"><td><code title="${esc(f.id)}">${esc(shortId(f.id))}</code></td><td>${esc(f.type)}</td><td class="err error-cell" title="${esc(f.error?.message ?? '')}">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
           <td class="num">${f.attempts}/${f.maxAttempts}</td><td>${f.finishedAt ? clock(f.finishedAt) : '–'}</td><td><button class="retry" data-retry="${esc(f.id)}">retry</button></td></tr>`,
         )
         .join('')
@@ -184,7 +186,12 @@ function renderContainers() {
   $('containers-title').textContent = 'Processes';
   $('containers-note').textContent = p?.available ? `runner pid ${p.runnerPid}` : '';
   table.tHead.innerHTML = '<tr><th>process</th><th class="num">pid</th><th>status</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th class="num">last exit</th></tr>';
-  table.tBodies[0].innerHTML = (p?.processes ?? [])
+  const procs = p?.processes ?? [];
+  if (procs.length === 0) {
+    table.tBodies[0].innerHTML = '<tr><td colspan="8" class="empty">no processes to show</td></tr>';
+    return;
+  }
+  table.tBodies[0].innerHTML = procs
     .map(
       (x) => `<tr data-process="${esc(x.name)}"><td><strong>${esc(x.name)}</strong></td><td class="num">${x.pid ?? '–'}</td><td>${stateBadge(x.status)}${x.status === 'running' && !x.alive ? ' ' + badge('gone', 'bad') : ''}</td>
       <td class="num">${duration(x.uptimeMs)}</td><td class="num ${x.restarts ? 'warn-text' : ''}">${x.restarts}</td><td class="num">${percent(x.cpuPercent)}</td><td class="num">${bytes(x.memoryBytes)}</td><td class="num">${x.lastExitCode ?? '–'}</td></tr>`,
@@ -254,11 +261,17 @@ keepOpen('/api/stream/image', {
     }
     const msg = JSON.parse(data);
     if (msg.topic === 'image-status') {
-      if (!msg.data.connected) $('image-note').innerHTML = badge(msg.data.error ?? 'not connected', 'warn');
+      if (!msg.data.connected) {
+        $('image-note').innerHTML = badge('not connected', 'warn');
+        $('image-placeholder').textContent = msg.data.error ?? 'not connected';
+      }
       return;
     }
     // The dispatcher's own notes: {"event":"error","error":{code,message}} when a frame fails.
-    if (msg.event === 'error') $('image-note').innerHTML = badge(`${msg.error?.code}: ${msg.error?.message}`, 'bad');
+    if (msg.event === 'error') {
+      $('image-note').innerHTML = badge(msg.error?.code ?? 'error', 'bad');
+      $('image-placeholder').textContent = `${msg.error?.code}: ${msg.error?.message}`;
+    }
   },
   close: () => {
     $('image-note').innerHTML = badge('reconnecting…', 'warn');

@@ -170,4 +170,12 @@ describe('monitoring against a local suite', () => {
     const end = await socket.waitFor<{ error?: string }>('log-end', () => true);
     assert.match(end.error ?? '', /Docker is not connected/);
   });
+
+  test('SIGTERM closes the open WebSockets and exits 0', async () => {
+    const socket = await openRecordingSocket(`${wsBase}/api/events`);
+    const closed = new Promise<number>((resolve) => socket.ws.once('close', (code) => resolve(code)));
+    const { code } = await suite.monitoring!.kill('SIGTERM');
+    assert.equal(code, 0);
+    assert.equal(await closed, 1001);
+  });
 });
