@@ -1,5 +1,5 @@
 import { TaskmeshError, silentLogger, toTaskmeshError } from '@taskmesh/shared';
-import type { LoadReport, Logger, TaskMessage } from '@taskmesh/shared';
+import type { LoadReport, Logger, TaskExecutor, TaskMessage } from '@taskmesh/shared';
 import { parsePayload } from './types/parse-payload.js';
 import type { HandlerContext, TaskTypeModule } from './types/task-type.js';
 
@@ -44,7 +44,7 @@ interface Entry {
  * full, so a dispatcher can try another worker instead of piling work up here (backpressure).
  * Implements the transport's TaskExecutor.
  */
-export class TaskQueue {
+export class TaskQueue implements TaskExecutor {
   readonly type: TaskTypeModule;
   readonly concurrency: number;
   readonly queueSize: number;
