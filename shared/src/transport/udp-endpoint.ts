@@ -48,6 +48,8 @@ interface ChunkJob {
 }
 
 const COUNTER_LIMIT = 0xffffffff;
+/** close() waits at most this long for queued sends to leave. */
+const CLOSE_SEND_GRACE_MS = 500;
 
 /**
  * One authenticated UDP socket. Outgoing messages to one address in the same event-loop turn
@@ -76,6 +78,8 @@ export class UdpEndpoint {
   private counter = 0;
   private messageId = 0;
   private closing: Promise<void> | undefined;
+  private sendsPending = 0;
+  private onSendsDone: (() => void) | undefined;
 
   /** Binds a socket and resolves once it listens. */
   static open(options: UdpEndpointOptions): Promise<UdpEndpoint> {
@@ -178,11 +182,19 @@ export class UdpEndpoint {
       this.reassembler.close();
       this.outbox.clear();
       this.listeners = [];
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
+      const closeSocket = (): void => {
+        clearTimeout(giveUp);
+        this.onSendsDone = undefined;
+        try {
+          this.socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      };
+      // Sends resolve the address asynchronously: let the last ones (result-acks...) leave first.
+      const giveUp = setTimeout(closeSocket, CLOSE_SEND_GRACE_MS);
+      if (this.sendsPending === 0) closeSocket();
+      else this.onSendsDone = closeSocket;
     });
     return this.closing;
   }
@@ -272,11 +284,14 @@ export class UdpEndpoint {
     );
     this.counters.datagramsSent++;
     if (this.dropOutgoing?.({ to, kinds, chunkIndex, chunkCount }) === true) return;
+    this.sendsPending++;
     this.socket.send(datagram, to.port, to.host, this.onSent);
   }
 
   private readonly onSent = (err: Error | null): void => {
+    this.sendsPending--;
     if (err !== null) this.logger.debug('UDP send failed', { error: err.message });
+    if (this.sendsPending === 0) this.onSendsDone?.();
   };
 
   private nextMessageId(): number {

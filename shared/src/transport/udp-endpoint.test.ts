@@ -1,0 +1,238 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import fc from 'fast-check';
+import { TaskmeshError } from '../errors.js';
+import type { Message } from '../protocol.js';
+import { MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES } from './constants.js';
+import type { Address } from './endpoint-stats.js';
+import { FRAME_TYPE, FrameCodec } from './frame.js';
+import { TEST_SECRET, addressOf, openEndpoint, waitFor } from './test-support.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
+
+/** Resolves with the next `count` messages the endpoint delivers. */
+function collect(endpoint: UdpEndpoint, count: number, timeoutMs = 5000): Promise<Message[]> {
+  return new Promise((resolve, reject) => {
+    const got: Message[] = [];
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`only ${got.length} of ${count} messages arrived within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = endpoint.onMessage((m) => {
+      got.push(m);
+      if (got.length === count) {
+        clearTimeout(timer);
+        off();
+        resolve(got);
+      }
+    });
+  });
+}
+
+async function pair(t: { after: (fn: () => Promise<void>) => void }, a: Parameters<typeof openEndpoint>[0] = {}, b: Parameters<typeof openEndpoint>[0] = {}) {
+  const left = await openEndpoint(a);
+  const right = await openEndpoint(b);
+  t.after(async () => {
+    await left.close();
+    await right.close();
+  });
+  return { left, right, toRight: addressOf(right), toLeft: addressOf(left) };
+}
+
+async function rawSocket(t: { after: (fn: () => Promise<void>) => void }): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  return socket;
+}
+
+const sendRaw = (socket: dgram.Socket, bytes: Uint8Array, to: Address): Promise<void> =>
+  new Promise((resolve, reject) => socket.send(bytes, to.port, to.host, (err) => (err ? reject(err) : resolve())));
+
+/** An authenticated datagram with any payload, as a peer with the secret could send. */
+function signed(payload: string, counter: number, sender = randomBytes(8)): Buffer {
+  const codec = new FrameCodec(TEST_SECRET);
+  return codec.encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender, counter, messageId: counter, chunkIndex: 0, chunkCount: 1 }, Buffer.from(payload));
+}
+
+test('messages sent in one tick to one address share a datagram and arrive in order', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const arriving = collect(right, 20);
+  for (let i = 0; i < 20; i++) left.send({ kind: 'result-ack', taskId: `task-${i}` }, toRight);
+  const got = await arriving;
+  assert.deepEqual(got.map((m) => (m.kind === 'result-ack' ? m.taskId : '')), Array.from({ length: 20 }, (_, i) => `task-${i}`));
+  assert.equal(left.stats().datagramsSent, 1);
+  assert.equal(left.stats().messagesSent, 20);
+  assert.equal(right.stats().datagramsReceived, 1);
+  assert.equal(right.stats().messagesReceived, 20);
+});
+
+test('a burst larger than one datagram is packed into as few full datagrams as fit', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const count = 1000;
+  const arriving = collect(right, count);
+  for (let i = 0; i < count; i++) left.send({ kind: 'cancel', taskId: `task-${String(i).padStart(4, '0')}` }, toRight);
+  const got = await arriving;
+  assert.equal(new Set(got.map((m) => (m.kind === 'cancel' ? m.taskId : ''))).size, count);
+  const perMessage = JSON.stringify({ v: 1, kind: 'cancel', taskId: 'task-0000' }).length + 1;
+  const minimum = Math.ceil((count * perMessage + 1) / MAX_CHUNK_PAYLOAD);
+  const sent = left.stats().datagramsSent;
+  assert.ok(sent >= minimum && sent <= minimum + 1, `${sent} datagrams for ${count} messages, expected about ${minimum}`);
+});
+
+test('a 150 KB message crosses as chunks and arrives whole', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const payload = { text: 'é'.repeat(75_000) }; // 2 bytes each in UTF-8
+  const arriving = collect(right, 1);
+  left.send({ kind: 'task', taskId: 'big', type: 'echo', payload, attempt: 1, timeoutMs: 1000 }, toRight);
+  const [message] = await arriving;
+  assert.equal(message?.kind, 'task');
+  assert.deepEqual(message?.kind === 'task' && message.payload, payload);
+  assert.ok(left.stats().datagramsSent > 120, `${left.stats().datagramsSent} datagrams`);
+  assert.equal(right.stats().droppedTotal, 0);
+});
+
+test('lost chunks are NACKed and resent, including the last ones', async (t) => {
+  const dropped = new Set<number>();
+  let count = 0;
+  const { left, right, toRight } = await pair(t, {
+    // Lose every 20th chunk and the final two, each the first time only.
+    dropOutgoing: ({ chunkIndex, chunkCount }) => {
+      if (chunkCount <= 1 || dropped.has(chunkIndex)) return false;
+      count = chunkCount;
+      const lose = chunkIndex % 20 === 3 || chunkIndex >= chunkCount - 2;
+      if (lose) dropped.add(chunkIndex);
+      return lose;
+    },
+  });
+  const text = randomBytes(600_000).toString('base64');
+  const arriving = collect(right, 1);
+  left.send({ kind: 'task', taskId: 'lossy', type: 'echo', payload: { text }, attempt: 1, timeoutMs: 1000 }, toRight);
+  const [message] = await arriving;
+  assert.equal(message?.kind === 'task' && (message.payload as { text: string }).text, text);
+  assert.ok(count > 600 && dropped.size > 30, `${dropped.size} of ${count} chunks dropped`);
+  assert.equal(left.stats().retransmitted, dropped.size);
+  assert.equal(right.stats().dropped.reassembly, 0);
+});
+
+test('a message over the limit is refused on send with PAYLOAD_TOO_LARGE', async (t) => {
+  const { left, toRight } = await pair(t);
+  const payload = 'x'.repeat(MAX_MESSAGE_BYTES);
+  assert.throws(
+    () => left.send({ kind: 'task', taskId: 'huge', type: 'echo', payload, attempt: 1, timeoutMs: 1000 }, toRight),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE' && /exceeds the transport limit of 4194304 bytes/.test(err.message),
+  );
+  assert.equal(left.stats().messagesSent, 0);
+  assert.throws(
+    () => left.send({ kind: 'task', taskId: 'bigint', type: 'echo', payload: 1n, attempt: 1, timeoutMs: 1000 }, toRight),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_PAYLOAD',
+  );
+});
+
+test('a receiver with a smaller limit drops a message with too many chunks', async (t) => {
+  const { left, right, toRight } = await pair(t, {}, { maxMessageBytes: 10_000 });
+  left.send({ kind: 'task', taskId: 'big', type: 'echo', payload: 'y'.repeat(50_000), attempt: 1, timeoutMs: 1000 }, toRight);
+  const chunks = Math.ceil(50_100 / MAX_CHUNK_PAYLOAD);
+  await waitFor(() => right.stats().dropped.size >= chunks - 1, 'chunks dropped for size');
+  assert.ok(left.stats().datagramsSent >= chunks);
+  await waitFor(() => right.stats().datagramsReceived === left.stats().datagramsSent, 'every chunk');
+  assert.equal(right.stats().dropped.size, right.stats().datagramsReceived);
+  assert.equal(right.stats().messagesReceived, 0);
+});
+
+test('a datagram with a bad HMAC or a wrong secret is dropped and counted as auth', async (t) => {
+  const { right, toRight } = await pair(t);
+  const raw = await rawSocket(t);
+  const good = signed('[{"v":1,"kind":"cancel","taskId":"x"}]', 1);
+  const tampered = Buffer.from(good);
+  tampered[40] = (tampered[40] ?? 0) ^ 0xff;
+  const foreign = new FrameCodec('not-the-secret').encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender: randomBytes(8), counter: 1, messageId: 1, chunkIndex: 0, chunkCount: 1 }, Buffer.from('[]'));
+  await sendRaw(raw, tampered, toRight);
+  await sendRaw(raw, foreign, toRight);
+  await waitFor(() => right.stats().datagramsReceived === 2, 'both datagrams');
+  assert.equal(right.stats().dropped.auth, 2);
+  assert.equal(right.stats().messagesReceived, 0);
+});
+
+test('a captured datagram replayed is dropped as replay', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const relay = await rawSocket(t);
+  const captured = new Promise<Buffer>((resolve) => relay.once('message', (msg) => resolve(msg)));
+  left.send({ kind: 'cancel', taskId: 'once' }, { host: '127.0.0.1', port: relay.address().port });
+  const datagram = await captured;
+  const arriving = collect(right, 1);
+  await sendRaw(relay, datagram, toRight);
+  await arriving;
+  await sendRaw(relay, datagram, toRight);
+  await waitFor(() => right.stats().datagramsReceived === 2, 'the replay');
+  assert.equal(right.stats().dropped.replay, 1);
+  assert.equal(right.stats().messagesReceived, 1);
+});
+
+test('authenticated datagrams with bad JSON, a wrong version or a bad schema are counted; valid siblings pass', async (t) => {
+  const { right, toRight } = await pair(t);
+  const raw = await rawSocket(t);
+  const seen: Message[] = [];
+  right.onMessage((m) => seen.push(m));
+  const sender = randomBytes(8);
+  await sendRaw(raw, signed('not json', 1, sender), toRight);
+  await sendRaw(raw, signed('{"v":1}', 2, sender), toRight);
+  await sendRaw(raw, signed('[{"v":2,"kind":"cancel","taskId":"x"}]', 3, sender), toRight);
+  await sendRaw(raw, signed('[{"v":1,"kind":"cancel"},{"v":1,"kind":"cancel","taskId":"ok"},{"v":1,"kind":"nope"}]', 4, sender), toRight);
+  await waitFor(() => right.stats().datagramsReceived === 4, 'four datagrams');
+  const { dropped, droppedTotal } = right.stats();
+  assert.equal(dropped.malformed, 2);
+  assert.equal(dropped.version, 1);
+  assert.equal(dropped.schema, 2);
+  assert.equal(droppedTotal, 5);
+  assert.deepEqual(seen, [{ v: 1, kind: 'cancel', taskId: 'ok' }]);
+});
+
+test('property: arbitrary datagrams to a live endpoint are all dropped and never crash it', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const raw = await rawSocket(t);
+  let sent = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: MAX_DATAGRAM_BYTES + 50 }), async (bytes) => {
+      await sendRaw(raw, bytes, toRight);
+      sent++;
+    }),
+    { numRuns: 200 },
+  );
+  await waitFor(() => right.stats().datagramsReceived === sent, `${sent} datagrams received`);
+  assert.equal(right.stats().droppedTotal, sent);
+  assert.equal(right.stats().messagesReceived, 0);
+  // Still serving.
+  const arriving = collect(right, 1);
+  left.send({ kind: 'result-ack', taskId: 'after' }, toRight);
+  assert.equal((await arriving)[0]?.kind, 'result-ack');
+});
+
+test('a throwing listener does not stop delivery to the others; unsubscribe works', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  right.onMessage(() => {
+    throw new Error('listener bug');
+  });
+  let calls = 0;
+  const off = right.onMessage(() => calls++);
+  const first = collect(right, 1);
+  left.send({ kind: 'result-ack', taskId: 'a' }, toRight);
+  await first;
+  assert.equal(calls, 1);
+  off();
+  const second = collect(right, 1);
+  left.send({ kind: 'result-ack', taskId: 'b' }, toRight);
+  await second;
+  assert.equal(calls, 1);
+});
+
+test('close is idempotent and sends what was queued', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const arriving = collect(right, 1);
+  left.send({ kind: 'result-ack', taskId: 'last' }, toRight);
+  await Promise.all([left.close(), left.close()]);
+  assert.equal((await arriving)[0]?.kind, 'result-ack');
+  left.send({ kind: 'result-ack', taskId: 'ignored' }, toRight);
+  assert.equal(left.stats().messagesSent, 1);
+});
