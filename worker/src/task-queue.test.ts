@@ -39,6 +39,9 @@ const context = (): Recorded => {
   return ctx;
 };
 
+/** Resolves after the queue's deferred start (two setImmediate turns) has run. */
+const afterPump = (): Promise<void> => new Promise((r) => setImmediate(() => setImmediate(r)));
+
 const accepted = (outcome: Promise<unknown> | 'busy'): Promise<unknown> => {
   assert.notEqual(outcome, 'busy');
   return outcome as Promise<unknown>;
@@ -50,7 +53,7 @@ test('concurrency is respected and the queue runs in arrival order', async () =>
   const ctxs = Array.from({ length: 5 }, context);
   const results = ctxs.map((ctx) => accepted(queue.offer(task('wait', { ms: 150 }), ctx)));
   assert.deepEqual(queue.load(), { queued: 5, inFlight: 0, capacity: 5 });
-  await new Promise((r) => setImmediate(r));
+  await afterPump();
   assert.deepEqual(queue.load(), { queued: 3, inFlight: 2, capacity: 5 });
   assert.ok(ctxs[0]!.startedAt !== undefined && ctxs[1]!.startedAt !== undefined);
   assert.equal(ctxs[2]!.startedAt, undefined);
@@ -74,7 +77,7 @@ test('a full queue answers busy at once, and takes tasks again when room frees',
   assert.deepEqual(queue.load(), { queued: 2, inFlight: 0, capacity: 2 });
   await a;
   // After the first finished, there is room for one.
-  await new Promise((r) => setImmediate(r));
+  await afterPump();
   const c = accepted(queue.offer(task('wait', { ms: 10 }), context()));
   assert.equal(queue.offer(task('wait', { ms: 10 }), context()), 'busy');
   await Promise.all([b, c]);
@@ -112,7 +115,7 @@ test('cancelling a queued task removes it; cancelling a running one rejects prom
   const running = accepted(queue.offer(task('wait', { ms: 10_000 }), runningCtx));
   const queuedCtx = context();
   const queued = accepted(queue.offer(task('wait', { ms: 10 }), queuedCtx));
-  await new Promise((r) => setImmediate(r));
+  await afterPump();
   assert.deepEqual(queue.load(), { queued: 1, inFlight: 1, capacity: 3 });
   queuedCtx.controller.abort();
   await assert.rejects(queued, (e: unknown) => e instanceof TaskmeshError && e.code === 'CANCELLED');
@@ -122,7 +125,7 @@ test('cancelling a queued task removes it; cancelling a running one rejects prom
   runningCtx.controller.abort();
   await assert.rejects(running, (e: unknown) => e instanceof TaskmeshError && e.code === 'CANCELLED');
   assert.ok(performance.now() - t0 < 500);
-  await new Promise((r) => setImmediate(r));
+  await afterPump();
   assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 3 });
 });
 

@@ -142,16 +142,19 @@ export class TaskQueue implements TaskExecutor {
   }
 
   /**
-   * Handlers start from setImmediate rather than inside offer(), so the transport acknowledges
-   * the task before a synchronous handler holds the event loop.
+   * Handlers start one event-loop turn later rather than inside offer(): the transport flushes
+   * its acks from a setImmediate queued after offer() returns, and a synchronous handler (an
+   * image) must not hold those acks back, or the caller would retransmit and give up.
    */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+    setImmediate(() =>
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      }),
+    );
   }
 
   private pump(): void {
