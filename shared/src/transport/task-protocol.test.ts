@@ -1,0 +1,261 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { TaskmeshError } from '../errors.js';
+import type { Message } from '../protocol.js';
+import { MAX_MESSAGE_BYTES, type RetransmitPolicy } from './constants.js';
+import { TaskCaller, type DispatchRequest } from './task-caller.js';
+import { TaskServer, type TaskServerOptions } from './task-server.js';
+import { CountingExecutor, addressOf, openEndpoint, waitFor } from './test-support.js';
+import type { UdpEndpointOptions } from './udp-endpoint.js';
+
+type After = { after: (fn: () => Promise<void> | void) => void };
+
+/** Short timings so failure paths finish quickly. */
+const FAST: Partial<RetransmitPolicy> = { initialDelayMs: 20, maxDelayMs: 80, factor: 2, jitter: 0.1, maxRetransmits: 4 };
+/** A caller that will not retransmit the task within a test, so result counts are exact. */
+const PATIENT: Partial<RetransmitPolicy> = { initialDelayMs: 5000 };
+
+interface SetupOptions {
+  caller?: Partial<UdpEndpointOptions>;
+  worker?: Partial<UdpEndpointOptions>;
+  server?: Partial<TaskServerOptions>;
+  capacity?: number;
+  keepaliveTimeoutMs?: number;
+  callerRetransmit?: Partial<RetransmitPolicy>;
+}
+
+/** A caller and a worker, each on its own real endpoint on 127.0.0.1. */
+async function setup(t: After, options: SetupOptions = {}) {
+  const callerEndpoint = await openEndpoint(options.caller);
+  const workerEndpoint = await openEndpoint(options.worker);
+  const executor = new CountingExecutor(options.capacity);
+  const server = new TaskServer({ endpoint: workerEndpoint, executor, workerName: 'worker-1', retransmit: FAST, ...options.server });
+  const caller = new TaskCaller({ endpoint: callerEndpoint, retransmit: options.callerRetransmit ?? FAST, keepaliveTimeoutMs: options.keepaliveTimeoutMs });
+  t.after(async () => {
+    caller.close();
+    server.close();
+    await callerEndpoint.close();
+    await workerEndpoint.close();
+  });
+  const to = addressOf(workerEndpoint);
+  const task = (taskId: string, type = 'echo', payload: unknown = { n: 1 }, more: Partial<DispatchRequest> = {}): DispatchRequest => ({
+    to,
+    taskId,
+    type,
+    payload,
+    attempt: 1,
+    timeoutMs: 10_000,
+    ...more,
+  });
+  return { caller, server, executor, callerEndpoint, workerEndpoint, task };
+}
+
+/** Drops the first `n` outgoing datagrams that carry a message of `kind`. */
+function dropFirst(kind: string, n: number): { dropOutgoing: UdpEndpointOptions['dropOutgoing']; dropped: () => number } {
+  let dropped = 0;
+  return {
+    dropOutgoing: ({ kinds }) => {
+      if (dropped >= n || !kinds.includes(kind)) return false;
+      dropped++;
+      return true;
+    },
+    dropped: () => dropped,
+  };
+}
+
+test('a task is acknowledged, run once and its result delivered and acknowledged', async (t) => {
+  const { caller, server, executor, callerEndpoint, task } = await setup(t);
+  const accepted: unknown[] = [];
+  const outcome = await caller.dispatch({ ...task('t1', 'echo', { hello: 'world' }), onAccepted: (load) => accepted.push(load) });
+  assert.equal(outcome.kind, 'result');
+  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { hello: 'world' } });
+  assert.equal(outcome.kind === 'result' && outcome.worker, 'worker-1');
+  assert.equal(accepted.length, 1);
+  assert.deepEqual(executor.executions, ['t1']);
+  assert.equal(caller.inFlight(), 0);
+  await server.drain(); // resolves only once the result was acknowledged
+  // A slow first run may make the caller retransmit; each retransmission is answered as a duplicate.
+  const duplicates = callerEndpoint.stats().retransmitted;
+  assert.deepEqual(server.stats(), { accepted: 1, busy: 0, rejected: 0, duplicates, completed: 1, failed: 0, cancelled: 0 });
+});
+
+test('lost acks: the retransmitted task is answered from state and runs exactly once', async (t) => {
+  const drop = dropFirst('ack', 2);
+  const { caller, server, executor, callerEndpoint, task } = await setup(t, { worker: { dropOutgoing: drop.dropOutgoing } });
+  const outcome = await caller.dispatch(task('t-ack', 'echo', { delayMs: 200 }));
+  assert.equal(outcome.kind, 'result');
+  assert.equal(drop.dropped(), 2);
+  assert.equal(executor.count('t-ack'), 1);
+  assert.ok(server.stats().duplicates >= 2, JSON.stringify(server.stats()));
+  assert.ok(callerEndpoint.stats().retransmitted >= 2);
+});
+
+test('a lost result is retransmitted until acknowledged; the caller resolves once', async (t) => {
+  const drop = dropFirst('result', 1);
+  const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t, { worker: { dropOutgoing: drop.dropOutgoing }, callerRetransmit: PATIENT });
+  let results = 0;
+  callerEndpoint.onMessage((m) => {
+    if (m.kind === 'result') results++;
+  });
+  const outcome = await caller.dispatch(task('t-result', 'echo', { delayMs: 30 }));
+  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { delayMs: 30 } });
+  assert.equal(drop.dropped(), 1);
+  assert.equal(results, 1);
+  assert.equal(executor.count('t-result'), 1);
+  assert.ok(workerEndpoint.stats().retransmitted >= 1);
+  await server.drain();
+});
+
+test('a lost result-ack makes the worker resend; the duplicate is acknowledged again and ignored', async (t) => {
+  const drop = dropFirst('result-ack', 1);
+  const { caller, server, callerEndpoint, task } = await setup(t, { caller: { dropOutgoing: drop.dropOutgoing }, callerRetransmit: PATIENT });
+  const results: Message[] = [];
+  callerEndpoint.onMessage((m) => {
+    if (m.kind === 'result') results.push(m);
+  });
+  const outcome = await caller.dispatch(task('t-dup'));
+  assert.equal(outcome.kind, 'result');
+  await server.drain(); // the worker got a result-ack for its retransmission
+  assert.equal(drop.dropped(), 1);
+  assert.equal(results.length, 2);
+  assert.equal(caller.inFlight(), 0);
+});
+
+test('a full worker answers BUSY with its load; a refused task is rejected with its error', async (t) => {
+  const { caller, executor, task } = await setup(t, { capacity: 1 });
+  const holding = caller.dispatch(task('hold-1', 'hold'));
+  await waitFor(() => executor.executions.length === 1, 'the first task to run');
+  const busy = await caller.dispatch(task('t-busy'));
+  assert.deepEqual(busy, { kind: 'busy', load: { queued: 0, inFlight: 1, capacity: 1 } });
+  const rejected = await caller.dispatch(task('t-bad', 'bad'));
+  assert.equal(rejected.kind, 'rejected');
+  assert.deepEqual(rejected.kind === 'rejected' && rejected.error, { code: 'INVALID_PAYLOAD', message: 'payload.text is required' });
+  executor.release('hold-1', 'done');
+  const held = await holding;
+  assert.deepEqual(held.kind === 'result' && held.outcome, { ok: true, value: 'done' });
+  assert.deepEqual(executor.executions, ['hold-1']);
+});
+
+test('a failed task reports its error; a retry with a higher attempt runs again, a repeat does not', async (t) => {
+  const { caller, server, executor, task } = await setup(t);
+  const first = await caller.dispatch(task('t-fail', 'fail'));
+  assert.deepEqual(first.kind === 'result' && first.outcome, { ok: false, error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 1' } });
+  const repeat = await caller.dispatch(task('t-fail', 'fail'));
+  assert.deepEqual(repeat.kind === 'result' && repeat.outcome, first.kind === 'result' && first.outcome);
+  assert.equal(executor.count('t-fail'), 1);
+  const retry = await caller.dispatch(task('t-fail', 'fail', {}, { attempt: 2 }));
+  assert.deepEqual(retry.kind === 'result' && retry.outcome, { ok: false, error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 2' } });
+  assert.equal(executor.count('t-fail'), 2);
+  // A finished successful task is never run again, whatever the attempt.
+  await caller.dispatch(task('t-ok'));
+  await caller.dispatch(task('t-ok', 'echo', { n: 1 }, { attempt: 5 }));
+  assert.equal(executor.count('t-ok'), 1);
+  assert.equal(server.stats().duplicates, 2);
+});
+
+test('no worker listening: NO_ACK after the bounded retransmissions', async (t) => {
+  const { caller, callerEndpoint, workerEndpoint, server, task } = await setup(t);
+  server.close();
+  await workerEndpoint.close();
+  await assert.rejects(caller.dispatch(task('t-noack')), (err: unknown) => err instanceof TaskmeshError && err.code === 'NO_ACK' && /after 4 retransmissions/.test(err.message));
+  assert.equal(callerEndpoint.stats().retransmitted, 4);
+  assert.equal(caller.inFlight(), 0);
+});
+
+test('an accepted task whose worker goes silent fails with WORKER_LOST', async (t) => {
+  const { caller, server, workerEndpoint, task } = await setup(t, { keepaliveTimeoutMs: 300 });
+  const started = Date.now();
+  await assert.rejects(
+    caller.dispatch({
+      ...task('t-lost', 'hold'),
+      onAccepted: () => {
+        server.close();
+        void workerEndpoint.close();
+      },
+    }),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'WORKER_LOST',
+  );
+  assert.ok(Date.now() - started >= 300);
+});
+
+test('keep-alive progress holds a long task open past the silence limit and reports progress', async (t) => {
+  const { caller, executor, task } = await setup(t, { keepaliveTimeoutMs: 250, server: { keepaliveIntervalMs: 50 } });
+  const progress: [number | null, string][] = [];
+  const running = caller.dispatch({ ...task('t-long', 'hold'), onProgress: (p, state) => progress.push([p, state]) });
+  await waitFor(() => progress.length >= 10, 'ten keep-alives'); // ~500 ms, twice the silence limit
+  executor.release('t-long', 42);
+  const outcome = await running;
+  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: 42 });
+  assert.deepEqual(progress.at(-1), [0.5, 'running']);
+});
+
+test('abort cancels the task at the worker and rejects with the abort reason', async (t) => {
+  const { caller, server, executor, task } = await setup(t);
+  const controller = new AbortController();
+  const running = caller.dispatch({
+    ...task('t-cancel', 'hold'),
+    signal: controller.signal,
+    onAccepted: () => controller.abort(new TaskmeshError('TIMEOUT', 'task t-cancel timed out')),
+  });
+  await assert.rejects(running, (err: unknown) => err instanceof TaskmeshError && err.code === 'TIMEOUT');
+  await waitFor(() => executor.aborts.has('t-cancel'), 'the executor to see the abort');
+  const reason = executor.aborts.get('t-cancel');
+  assert.ok(reason instanceof TaskmeshError && reason.code === 'CANCELLED');
+  assert.equal(server.stats().cancelled, 1);
+  await server.drain(); // the CANCELLED result is still delivered and acknowledged
+
+  const plain = new AbortController();
+  plain.abort();
+  await assert.rejects(caller.dispatch({ ...task('t-pre'), signal: plain.signal }), (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED');
+  assert.equal(executor.count('t-pre'), 0);
+});
+
+test('drain answers new tasks BUSY and waits for in-flight results to be acknowledged', async (t) => {
+  const { caller, server, executor, task } = await setup(t);
+  const running = caller.dispatch(task('t-drain', 'hold'));
+  await waitFor(() => executor.count('t-drain') === 1, 'the task to run');
+  let drained = false;
+  const draining = server.drain().then(() => (drained = true));
+  assert.equal((await caller.dispatch(task('t-late'))).kind, 'busy');
+  assert.equal(drained, false);
+  executor.release('t-drain', 'ok');
+  await running;
+  await draining;
+  assert.equal(executor.count('t-late'), 0);
+});
+
+test('a large result crosses in chunks; a payload over the limit is refused before sending', async (t) => {
+  const { caller, task } = await setup(t);
+  const outcome = await caller.dispatch(task('t-big', 'big', { bytes: 300_000 }));
+  assert.equal(outcome.kind === 'result' && outcome.outcome.ok && (outcome.outcome.value as string).length, 300_000);
+  await assert.rejects(caller.dispatch(task('t-huge', 'echo', 'z'.repeat(MAX_MESSAGE_BYTES))), (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE');
+  assert.equal(caller.inFlight(), 0);
+});
+
+test('a result too large for the transport fails the task instead of vanishing', async (t) => {
+  const { caller, task } = await setup(t, { worker: { maxMessageBytes: 10_000 } });
+  const outcome = await caller.dispatch(task('t-toolarge', 'big', { bytes: 50_000 }));
+  assert.equal(outcome.kind === 'result' && !outcome.outcome.ok && outcome.outcome.error.code, 'PAYLOAD_TOO_LARGE');
+});
+
+test('a task datagram with a bad HMAC is dropped and counted, never executed', async (t) => {
+  const { executor, workerEndpoint } = await setup(t);
+  const raw = dgram.createSocket('udp4');
+  t.after(() => new Promise<void>((resolve) => raw.close(() => resolve())));
+  // Right size and shape, signed with the wrong key.
+  const forged = Buffer.concat([Buffer.from('TM'), Buffer.alloc(30), Buffer.from('[{"v":1,"kind":"task","taskId":"evil","type":"echo","payload":1,"attempt":1,"timeoutMs":10}]'), Buffer.alloc(32)]);
+  await new Promise<void>((resolve, reject) => raw.send(forged, workerEndpoint.address.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  await waitFor(() => workerEndpoint.stats().datagramsReceived === 1, 'the datagram');
+  assert.equal(workerEndpoint.stats().dropped.auth, 1);
+  assert.equal(executor.executions.length, 0);
+});
+
+test('close rejects pending dispatches with SHUTTING_DOWN; dispatching twice is a conflict', async (t) => {
+  const { caller, task } = await setup(t);
+  const running = caller.dispatch(task('t-close', 'hold'));
+  await assert.rejects(caller.dispatch(task('t-close', 'hold')), (err: unknown) => err instanceof TaskmeshError && err.code === 'CONFLICT');
+  caller.close();
+  await assert.rejects(running, (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
+  await assert.rejects(caller.dispatch(task('t-after')), (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
+});
