@@ -96,6 +96,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // A closed terminal: the children run in their own process groups and would not hear of it.
+  process.on('SIGHUP', () => stop('SIGHUP'));
+  // Whatever ends this process, no child outlives it (a no-op after a clean stop).
+  process.on('exit', () => supervisor.killAll('SIGKILL'));
 
   say(`starting ${services.map((s) => s.name).join(', ')}${monitoring ? '' : ' (monitoring is not built)'}`);
   say(`state file: ${stateFile}`);

@@ -48,8 +48,13 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/**
+ * Spawns a child in its own process group: Ctrl-C in a terminal signals the whole foreground
+ * group, and a service that got SIGINT from the terminal and SIGTERM from the runner would take
+ * the second signal as "exit now" instead of draining. The runner alone forwards signals.
+ */
 export const spawnNode: SpawnFn = (spec) =>
-  spawnChild(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnChild(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 
 /** Restart delays: 0.5 s doubling to 30 s. */
 export const DEFAULT_RESTART_POLICY: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2 };
@@ -134,6 +139,12 @@ export class Supervisor {
       updatedAt: this.clock.now(),
       processes: this.entries.map((e) => ({ ...e.record })),
     };
+  }
+
+  /** Sends `signal` to every running child at once, synchronously: the last resort when the
+   * runner itself is exiting unexpectedly, so no child outlives it. */
+  killAll(signal: NodeJS.Signals = 'SIGKILL'): void {
+    for (const entry of this.entries) entry.child?.kill(signal);
   }
 
   /** SIGTERMs every child, SIGKILLs those still running after the grace period; idempotent. */
