@@ -42,25 +42,25 @@ STOPSIGNAL SIGTERM
 FROM runtime AS nameservice
 ENV TASKMESH_REGISTRY_FILE=/app/data/registry.json
 EXPOSE 7100
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "devtools/dist/healthcheck-main.js", "nameservice"]
 CMD ["node", "nameservice/dist/main.js"]
 
 FROM runtime AS monitoring
 EXPOSE 7300
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "devtools/dist/healthcheck-main.js", "monitoring"]
 CMD ["node", "monitoring/dist/main.js"]
 
 FROM runtime AS worker
 # Healthy once the nameservice holds a live registration at this container's address.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "devtools/dist/healthcheck-main.js", "worker"]
 ENTRYPOINT ["node", "worker/dist/main.js"]
 CMD ["reverse"]
 
 FROM runtime AS dispatcher
 EXPOSE 7200
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "devtools/dist/healthcheck-main.js", "dispatcher"]
 CMD ["node", "dispatcher/dist/main.js"]

@@ -33,10 +33,21 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOTFS/usr/local/bin/npx"
 cp "$SH_BIN" "$ROOTFS/bin/sh"
 cp "$ENV_BIN" "$ROOTFS/usr/bin/env"
 
-# Shared libraries and the dynamic loader, at the paths the binaries expect.
-for bin in "$NODE_BIN" "$SH_BIN" "$ENV_BIN"; do
-  ldd "$bin" | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }'
-done | sort -u | while read -r lib; do
+# Shared libraries and the dynamic loader, at the paths the binaries expect; plus the rest of
+# glibc, libstdc++ and libgcc_s, as in a slim Debian image, for prebuilt native npm packages
+# (@napi-rs/canvas needs librt, for one).
+LIBC="$(ldd "$NODE_BIN" | awk '/libc\.so/ { print $3 }')"
+LIBDIR="$(dirname "$LIBC")"
+{
+  for bin in "$NODE_BIN" "$SH_BIN" "$ENV_BIN"; do
+    ldd "$bin" | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }'
+  done
+  for name in libc libm libdl libpthread librt libresolv libutil libanl libnss_files libnss_dns libmvec libstdc++ libgcc_s libz; do
+    for lib in "$LIBDIR/$name".so.*; do
+      if [ -e "$lib" ]; then echo "$lib"; fi
+    done
+  done
+} | sort -u | while read -r lib; do
   mkdir -p "$ROOTFS$(dirname "$lib")"
   cp -L "$lib" "$ROOTFS$lib"
 done

@@ -30,7 +30,7 @@ const build = (target: string): Yaml => ({
 const healthcheck = (target: string, startPeriod: string): Yaml => ({
   test: ['CMD', 'node', 'devtools/dist/healthcheck-main.js', target],
   interval: '5s',
-  timeout: '3s',
+  timeout: '5s',
   retries: 5,
   start_period: startPeriod,
 });

@@ -1,22 +1,23 @@
 #!/usr/bin/env node
-import { DEFAULT_PORTS } from '@taskmesh/shared';
 import { checkHttp, checkWorkerRegistered, localAddresses, type HealthResult } from './healthcheck.js';
 
 /**
  * `node devtools/dist/healthcheck-main.js <nameservice|dispatcher|monitoring|worker>`: the
  * HEALTHCHECK command of the images. Reads the service's own TASKMESH_* variables (Docker runs
  * it with the container's environment); exits 0 when healthy, 1 otherwise, with one line.
+ * It imports nothing heavy (no @taskmesh/shared index): it runs every few seconds in every
+ * container, and must answer well within the check's timeout on a busy machine.
  */
 const HTTP_SERVICES = {
-  nameservice: { portEnv: 'TASKMESH_NAMESERVICE_PORT', port: DEFAULT_PORTS.nameservice },
-  dispatcher: { portEnv: 'TASKMESH_DISPATCHER_PORT', port: DEFAULT_PORTS.dispatcher },
-  monitoring: { portEnv: 'TASKMESH_MONITORING_PORT', port: DEFAULT_PORTS.monitoring },
+  nameservice: { portEnv: 'TASKMESH_NAMESERVICE_PORT', port: 7100 },
+  dispatcher: { portEnv: 'TASKMESH_DISPATCHER_PORT', port: 7200 },
+  monitoring: { portEnv: 'TASKMESH_MONITORING_PORT', port: 7300 },
 } as const;
 
 async function check(target: string | undefined): Promise<HealthResult> {
   if (target === 'worker') {
     return checkWorkerRegistered({
-      nameserviceUrl: process.env.TASKMESH_NAMESERVICE_URL || `http://127.0.0.1:${DEFAULT_PORTS.nameservice}`,
+      nameserviceUrl: process.env.TASKMESH_NAMESERVICE_URL || `http://127.0.0.1:${HTTP_SERVICES.nameservice.port}`,
       addresses: localAddresses(),
       ...(process.env.TASKMESH_WORKER_NAME ? { name: process.env.TASKMESH_WORKER_NAME } : {}),
     });
