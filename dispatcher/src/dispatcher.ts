@@ -1,0 +1,169 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NameserviceClient, TaskCaller, UdpEndpoint, silentLogger, type Logger } from '@taskmesh/shared';
+import { TokenAuth } from './auth.js';
+import { DEFAULT_TASK_TYPES } from './config.js';
+import { EventsHub } from './events-hub.js';
+import { createHttpApp } from './http-app.js';
+import { DispatcherMetrics } from './metrics.js';
+import { PendingQueue } from './pending-queue.js';
+import { Router } from './router.js';
+import { TaskRunner } from './task-runner.js';
+import { TaskStats } from './task-stats.js';
+import { TaskStore } from './task-store.js';
+import { WebSockets } from './websockets.js';
+import { WorkerDirectory } from './worker-directory.js';
+
+export interface DispatcherOptions {
+  nameserviceUrl: string;
+  /** HMAC key of the UDP protocol (TASKMESH_SECRET). */
+  secret: string;
+  host?: string;
+  /** HTTP port; 0 picks a free one. */
+  port?: number;
+  udpHost?: string;
+  udpPort?: number;
+  /** When set, the API and WebSockets require `Authorization: Bearer <apiToken>`. */
+  apiToken?: string | undefined;
+  taskTypes?: readonly string[];
+  maxAttempts?: number;
+  taskTimeoutMs?: number;
+  pendingLimit?: number;
+  loadThreshold?: number;
+  maxBodyBytes?: number;
+  taskRetention?: number;
+  taskRetentionMs?: number;
+  lookupCacheMs?: number;
+  logger?: Logger;
+}
+
+export interface Dispatcher {
+  readonly port: number;
+  readonly udpPort: number;
+  /** http://host:port, with 127.0.0.1 for a wildcard bind. */
+  readonly url: string;
+  readonly server: Server;
+  /** Stops accepting, closes WebSockets and the UDP endpoint. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How often finished tasks past their retention age are evicted while nothing else does it. */
+const RETENTION_SWEEP_MS = 1000;
+/** /healthz should answer quickly even when the nameservice does not. */
+const HEALTH_LOOKUP_TIMEOUT_MS = 1000;
+
+/** Starts a dispatcher: UDP endpoint, worker routing, HTTP API and WebSockets on one port. */
+export async function createDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
+  const logger = options.logger ?? silentLogger();
+  const endpoint = await UdpEndpoint.open({ secret: options.secret, host: options.udpHost ?? '0.0.0.0', port: options.udpPort ?? 0, logger: logger.child({ module: 'udp' }) });
+  const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }) });
+  const nameservice = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: logger.child({ module: 'nameservice' }) });
+  const health = new NameserviceClient({ baseUrl: options.nameserviceUrl, timeoutMs: HEALTH_LOOKUP_TIMEOUT_MS });
+
+  let runner: TaskRunner | undefined;
+  const directory = new WorkerDirectory({
+    lookup: (type) => nameservice.lookup(type),
+    cacheMs: options.lookupCacheMs ?? 750,
+    onRefreshed: (type) => runner?.pump(type),
+    logger: logger.child({ module: 'directory' }),
+  });
+  const store = new TaskStore({ retention: options.taskRetention ?? 10_000, retentionMs: options.taskRetentionMs ?? 600_000 });
+  const pending = new PendingQueue(options.pendingLimit ?? 10_000);
+  const events = new EventsHub();
+  const stats = new TaskStats();
+  let sockets: WebSockets | undefined;
+  const metrics = new DispatcherMetrics({
+    endpointStats: () => endpoint.stats(),
+    pending: () => pending.size,
+    inFlight: () => runner?.inFlight ?? 0,
+    eventsDropped: () => events.dropped,
+    streams: () => sockets?.streamCount ?? 0,
+  });
+  runner = new TaskRunner({
+    sender: caller,
+    store,
+    pending,
+    router: new Router({ directory, loadThreshold: options.loadThreshold ?? 0.9 }),
+    directory,
+    events,
+    stats,
+    metrics,
+    knownTypes: options.taskTypes ?? DEFAULT_TASK_TYPES,
+    defaultTimeoutMs: options.taskTimeoutMs ?? 30_000,
+    defaultMaxAttempts: options.maxAttempts ?? 3,
+    logger: logger.child({ module: 'runner' }),
+  });
+  const app = createHttpApp({
+    runner,
+    store,
+    pending,
+    directory,
+    stats,
+    metrics,
+    auth: new TokenAuth(options.apiToken),
+    listWorkers: () => health.list(),
+    maxBodyBytes: options.maxBodyBytes ?? 5 * 1024 * 1024,
+    logger: logger.child({ module: 'http' }),
+    extraStats: () => ({ eventSubscribers: events.size, imageStreams: sockets?.streamCount ?? 0 }),
+  });
+  const server = createServer(app);
+  // Submit-and-wait clients reuse connections; keep them a little longer than their idle pools.
+  server.keepAliveTimeout = 65_000;
+  sockets = new WebSockets({ server, auth: new TokenAuth(options.apiToken), events, runner, metrics, logger: logger.child({ module: 'ws' }) });
+  const sweep = setInterval(() => store.evict(), RETENTION_SWEEP_MS);
+  sweep.unref();
+
+  const host = options.host ?? '0.0.0.0';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    clearInterval(sweep);
+    runner.close();
+    caller.close();
+    await endpoint.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const steps: Array<[string, () => unknown]> = [
+        ['http', () => new Promise<void>((resolve) => server.close(() => resolve()))],
+        ['websockets', () => sockets?.close()],
+        ['connections', () => server.closeAllConnections()],
+        ['timers', () => clearInterval(sweep)],
+        ['runner', () => runner?.close()],
+        ['directory', () => directory.close()],
+        ['caller', () => caller.close()],
+        ['udp', () => endpoint.close()],
+      ];
+      // Every step runs even if an earlier one failed; the HTTP close is awaited last, as held
+      // requests only end once connections are closed.
+      const pendingSteps: Promise<unknown>[] = [];
+      for (const [name, step] of steps) {
+        try {
+          pendingSteps.push(Promise.resolve(step()).catch((err: unknown) => logger.warn('close step failed', { step: name, error: String(err) })));
+        } catch (err) {
+          logger.warn('close step failed', { step: name, error: String(err) });
+        }
+      }
+      await Promise.all(pendingSteps);
+    })();
+    return closing;
+  };
+
+  return {
+    port,
+    udpPort: endpoint.address.port,
+    url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
+    server,
+    close,
+  };
+}

@@ -1,0 +1,89 @@
+import type { TaskEvent, TaskEventKind } from '@taskmesh/shared';
+import type WebSocket from 'ws';
+import type { TaskEntry } from './task-entry.js';
+
+/** A subscriber whose send buffer holds more than this gets no more events until it drains. */
+export const EVENT_BUFFER_LIMIT_BYTES = 1024 * 1024;
+
+export interface EventFilter {
+  types: Set<string> | null;
+  taskIds: Set<string> | null;
+}
+
+interface Subscriber {
+  ws: WebSocket;
+  filter: EventFilter;
+}
+
+/** Reads repeatable or comma-separated `?type=` and `?taskId=` parameters. */
+export function parseEventFilter(params: URLSearchParams): EventFilter {
+  const set = (name: string): Set<string> | null => {
+    const values = params
+      .getAll(name)
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+    return values.length === 0 ? null : new Set(values);
+  };
+  return { types: set('type'), taskIds: set('taskId') };
+}
+
+/**
+ * Fans task events out to WebSocket subscribers. An event object is only built when someone
+ * listens, and serialised once, on the first subscriber it matches. Slow subscribers lose events
+ * (counted) instead of growing an unbounded buffer.
+ */
+export class EventsHub {
+  private readonly subscribers = new Set<Subscriber>();
+  /** Events not sent because a subscriber's buffer was full. */
+  dropped = 0;
+  sent = 0;
+
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  add(ws: WebSocket, filter: EventFilter): void {
+    const sub = { ws, filter };
+    this.subscribers.add(sub);
+    ws.on('close', () => this.subscribers.delete(sub));
+  }
+
+  publish(kind: TaskEventKind, entry: TaskEntry, latencyMs: number | null = null): void {
+    if (this.subscribers.size === 0 || entry.ephemeral) return;
+    const r = entry.record;
+    let text: string | undefined;
+    for (const { ws, filter } of this.subscribers) {
+      if (filter.types !== null && !filter.types.has(r.type)) continue;
+      if (filter.taskIds !== null && !filter.taskIds.has(r.id)) continue;
+      if (ws.readyState !== ws.OPEN) continue;
+      if (ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES) {
+        this.dropped++;
+        continue;
+      }
+      if (text === undefined) {
+        const event: TaskEvent = {
+          event: kind,
+          taskId: r.id,
+          type: r.type,
+          status: r.status,
+          at: Date.now(),
+          attempt: r.attempts,
+          worker: r.worker,
+          progress: r.progress,
+          error: r.error,
+          latencyMs,
+        };
+        text = JSON.stringify(event);
+      }
+      ws.send(text);
+      this.sent++;
+    }
+  }
+
+  /** Closes every subscriber (shutdown). */
+  closeAll(code = 1001, reason = 'dispatcher shutting down'): void {
+    for (const { ws } of this.subscribers) ws.close(code, reason);
+    this.subscribers.clear();
+  }
+}

@@ -1,0 +1,79 @@
+import express, { type Express } from 'express';
+import { TaskmeshError, type Logger, type WorkerRecord } from '@taskmesh/shared';
+import type { TokenAuth } from './auth.js';
+import { errorHandler, notFound } from './http-errors.js';
+import type { DispatcherMetrics } from './metrics.js';
+import type { PendingQueue } from './pending-queue.js';
+import type { TaskRunner } from './task-runner.js';
+import type { TaskStats } from './task-stats.js';
+import type { TaskStore } from './task-store.js';
+import { tasksRoutes } from './tasks-routes.js';
+import type { WorkerDirectory } from './worker-directory.js';
+
+export interface HttpAppDeps {
+  runner: TaskRunner;
+  store: TaskStore;
+  pending: PendingQueue;
+  directory: WorkerDirectory;
+  stats: TaskStats;
+  metrics: DispatcherMetrics;
+  auth: TokenAuth;
+  /** The nameservice's full list (GET /v1/workers, /healthz). */
+  listWorkers: () => Promise<WorkerRecord[]>;
+  maxBodyBytes: number;
+  logger: Logger;
+  /** Extra figures for /v1/stats (WebSocket counts). */
+  extraStats?: () => Record<string, number>;
+}
+
+/**
+ * The dispatcher's HTTP API (express 5). /healthz is open; everything else needs the bearer
+ * token when one is configured.
+ */
+export function createHttpApp(deps: HttpAppDeps): Express {
+  const { runner, pending, directory, stats, metrics, auth } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', async (_req, res) => {
+    let reachable = false;
+    let workers = 0;
+    try {
+      workers = (await deps.listWorkers()).filter((w) => w.state === 'live').length;
+      reachable = true;
+    } catch {
+      reachable = false;
+    }
+    res.json({ status: reachable ? 'ok' : 'degraded', nameservice: reachable, workers, pending: pending.size, inFlight: runner.inFlight });
+  });
+
+  app.use(auth.middleware());
+  app.use(express.json({ limit: deps.maxBodyBytes, strict: false }));
+  app.use(tasksRoutes({ runner, store: deps.store }));
+
+  app.get('/v1/workers', async (_req, res) => {
+    let workers: WorkerRecord[];
+    try {
+      workers = await deps.listWorkers();
+    } catch (err) {
+      throw new TaskmeshError('UNAVAILABLE', `cannot list workers: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    res.json({ workers: workers.map((w) => ({ ...w, dispatcherInFlight: directory.get(w.name)?.ownInFlight ?? 0 })) });
+  });
+
+  app.get('/v1/stats', (_req, res) => {
+    res.json({ ...stats.snapshot(pending.size, runner.inFlight), ...deps.extraStats?.() });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const text = await metrics.text();
+    res.setHeader('Content-Type', metrics.contentType);
+    res.send(text);
+  });
+
+  app.use(notFound);
+  app.use(errorHandler(deps.logger, deps.maxBodyBytes));
+  return app;
+}

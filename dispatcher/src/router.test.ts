@@ -1,0 +1,88 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NameserviceClient } from '@taskmesh/shared';
+import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { Router } from './router.js';
+import { estimatedRatio, WorkerDirectory, type WorkerView } from './worker-directory.js';
+
+// Worker selection against a real nameservice holding registrations with known load.
+let suite: LocalSuite;
+let client: NameserviceClient;
+
+before(async () => {
+  suite = await startLocalSuite({ dispatcher: false });
+  client = new NameserviceClient({ baseUrl: suite.nameserviceUrl });
+  const register = async (name: string, port: number, queued: number, inFlight: number): Promise<void> => {
+    await client.register({ name, type: 'hash', host: '127.0.0.1', port, capacity: 10, pid: process.pid });
+    await client.heartbeat(name, { queued, inFlight, capacity: 10 });
+  };
+  await register('full', 40001, 6, 4);
+  await register('idle', 40002, 0, 0);
+  await register('half', 40003, 1, 4);
+});
+
+after(async () => {
+  await suite?.stop();
+});
+
+function directoryFor(): { directory: WorkerDirectory; refreshed: () => Promise<string> } {
+  let notify: ((type: string) => void) | undefined;
+  const directory = new WorkerDirectory({
+    lookup: (type) => client.lookup(type),
+    cacheMs: 60_000,
+    onRefreshed: (type) => notify?.(type),
+  });
+  return { directory, refreshed: () => new Promise((resolve) => (notify = resolve)) };
+}
+
+test('the first pick waits for a lookup; unknown types have no live worker', async () => {
+  const { directory, refreshed } = directoryFor();
+  const router = new Router({ directory, loadThreshold: 0.9 });
+  const done = refreshed();
+  assert.equal(router.pick('hash'), 'lookup-pending');
+  assert.equal(await done, 'hash');
+  const picked = router.pick('hash');
+  assert.ok(typeof picked !== 'string');
+  const none = refreshed();
+  router.pick('sum');
+  await none;
+  assert.equal(router.pick('sum'), 'none-live');
+});
+
+test('two choices: skips a full worker, prefers the less loaded, counts our own in-flight tasks', async () => {
+  const { directory, refreshed } = directoryFor();
+  const router = new Router({ directory, loadThreshold: 0.9 });
+  const done = refreshed();
+  router.pick('hash');
+  await done;
+  const names = new Map<string, number>();
+  for (let i = 0; i < 200; i++) {
+    const w = router.pick('hash') as WorkerView;
+    names.set(w.name, (names.get(w.name) ?? 0) + 1);
+  }
+  // Only idle and half are eligible, and with two candidates the less loaded always wins.
+  assert.deepEqual([...names.entries()], [['idle', 200]]);
+
+  const idle = directory.get('idle')!;
+  for (let i = 0; i < 8; i++) directory.startTask(idle);
+  assert.equal(estimatedRatio(idle), 0.8);
+  assert.equal((router.pick('hash') as WorkerView).name, 'half');
+  for (let i = 0; i < 8; i++) directory.endTask(idle);
+
+  // BUSY rests a worker for a while; the other eligible one takes the work.
+  directory.reportBusy(idle, { queued: 10, inFlight: 0, capacity: 10 });
+  assert.equal((router.pick('hash') as WorkerView).name, 'half');
+  // A worker that just lost the task is only the last resort.
+  assert.equal((router.pick('hash', 'half') as WorkerView).name, 'half');
+});
+
+test('all workers above the threshold: nothing is picked', async () => {
+  const { directory, refreshed } = directoryFor();
+  const router = new Router({ directory, loadThreshold: 0.3 });
+  const done = refreshed();
+  router.pick('hash');
+  await done;
+  const idle = directory.get('idle')!;
+  for (let i = 0; i < 4; i++) directory.startTask(idle);
+  assert.equal(router.pick('hash'), 'all-loaded');
+});

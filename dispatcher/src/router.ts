@@ -1,0 +1,54 @@
+import { estimatedRatio, type WorkerDirectory, type WorkerView } from './worker-directory.js';
+
+export interface RouterOptions {
+  directory: WorkerDirectory;
+  /** Workers whose estimated load ratio is above this are skipped. */
+  loadThreshold: number;
+  random?: () => number;
+  now?: () => number;
+}
+
+/** Why no worker was chosen. */
+export type NoWorker = 'lookup-pending' | 'none-live' | 'all-loaded';
+
+/**
+ * Worker selection by "power of two choices": two random eligible workers of the type, the less
+ * loaded one wins. Compared with always taking the least loaded it avoids herding on one worker
+ * between load reports, at the cost of a slightly worse pick.
+ */
+export class Router {
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly eligible: WorkerView[] = [];
+
+  constructor(private readonly options: RouterOptions) {
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A worker for a task of `type`, preferring one other than `avoid`; or why there is none. */
+  pick(type: string, avoid: string | null = null): WorkerView | NoWorker {
+    const workers = this.options.directory.candidates(type);
+    if (workers === undefined) return 'lookup-pending';
+    if (workers.length === 0) return 'none-live';
+    const now = this.now();
+    const eligible = this.eligible;
+    eligible.length = 0;
+    let avoided: WorkerView | undefined;
+    for (const w of workers) {
+      if (w.avoidUntil > now || estimatedRatio(w) > this.options.loadThreshold) continue;
+      if (w.name === avoid) avoided = w;
+      else eligible.push(w);
+    }
+    // The worker that just failed this task is the last resort, not excluded for good.
+    if (eligible.length === 0) return avoided ?? 'all-loaded';
+    if (eligible.length === 1) return eligible[0]!;
+    const n = eligible.length;
+    const i = Math.floor(this.random() * n);
+    let j = Math.floor(this.random() * (n - 1));
+    if (j >= i) j++;
+    const a = eligible[i]!;
+    const b = eligible[j]!;
+    return estimatedRatio(b) < estimatedRatio(a) ? b : a;
+  }
+}

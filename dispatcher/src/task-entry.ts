@@ -1,0 +1,56 @@
+import type { TaskRecord, WireError } from '@taskmesh/shared';
+
+/** How a task ended, handed to whoever waits for it. */
+export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+/**
+ * The dispatcher's working state for one task. `record` is the public TaskRecord, mutated in
+ * place and served as is; everything else is bookkeeping the API never shows.
+ */
+export interface TaskEntry {
+  readonly record: TaskRecord;
+  /** Stream frames: not stored, no events; only metrics see them. */
+  readonly ephemeral: boolean;
+  /** Attempts made since the task was (re)submitted; bounded by record.maxAttempts. */
+  runAttempts: number;
+  /** BUSY answers since the last counted attempt; drives the backoff of the next one. */
+  busyRetries: number;
+  /** Absolute time (ms) at which the task fails with TIMEOUT. */
+  deadline: number;
+  /** Monotonic submission time, for latency. */
+  submittedAtHr: number;
+  timer: NodeJS.Timeout | null;
+  /** Aborts the attempt in flight (cancel, timeout). Null while the task is not at a worker. */
+  controller: AbortController | null;
+  /** Whether the entry sits in the pending queue; `queueToken` tells a live slot from a stale one. */
+  pending: boolean;
+  queueToken: number;
+  /** A worker that just lost the task: the next attempt prefers another one. */
+  avoidWorker: string | null;
+  /** Called once when the task reaches a final status. */
+  waiters: Array<(entry: TaskEntry) => void> | null;
+}
+
+export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: number): TaskEntry {
+  return {
+    record,
+    ephemeral,
+    runAttempts: 0,
+    busyRetries: 0,
+    deadline,
+    submittedAtHr: performance.now(),
+    timer: null,
+    controller: null,
+    pending: false,
+    queueToken: 0,
+    avoidWorker: null,
+    waiters: null,
+  };
+}
+
+/** The outcome of a final entry, for waiters. */
+export function outcomeOf(entry: TaskEntry): TaskOutcome {
+  const { record } = entry;
+  if (record.status === 'succeeded') return { ok: true, value: record.result };
+  return { ok: false, error: record.error ?? { code: 'INTERNAL', message: `task ${record.status}` } };
+}

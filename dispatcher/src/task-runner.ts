@@ -1,0 +1,412 @@
+import { randomUUID } from 'node:crypto';
+import {
+  TaskmeshError,
+  backoffDelay,
+  silentLogger,
+  toTaskmeshError,
+  type BackoffPolicy,
+  type DispatchOutcome,
+  type DispatchRequest,
+  type Logger,
+  type TaskRecord,
+  type TaskStatus,
+  type WireError,
+} from '@taskmesh/shared';
+import type { EventsHub } from './events-hub.js';
+import type { DispatcherMetrics } from './metrics.js';
+import type { PendingQueue } from './pending-queue.js';
+import type { Router } from './router.js';
+import { newTaskEntry, outcomeOf, type TaskEntry, type TaskOutcome } from './task-entry.js';
+import type { TaskStats } from './task-stats.js';
+import type { TaskStore } from './task-store.js';
+import type { WorkerDirectory, WorkerView } from './worker-directory.js';
+
+/** The part of TaskCaller the runner uses. */
+export interface TaskSender {
+  dispatch(request: DispatchRequest): Promise<DispatchOutcome>;
+}
+
+/** Between counted attempts (no acknowledgement, worker lost). */
+export const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
+/** How often waiting tasks are re-checked when no event (a lookup, a finished task) does it. */
+export const PENDING_RECHECK_MS = 100;
+
+export interface TaskRunnerOptions {
+  sender: TaskSender;
+  store: TaskStore;
+  pending: PendingQueue;
+  router: Router;
+  directory: WorkerDirectory;
+  events: EventsHub;
+  stats: TaskStats;
+  metrics: DispatcherMetrics;
+  knownTypes: readonly string[];
+  defaultTimeoutMs: number;
+  defaultMaxAttempts: number;
+  logger?: Logger;
+}
+
+export interface NewTask {
+  type: string;
+  payload: unknown;
+  timeoutMs?: number | undefined;
+  maxAttempts?: number | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/**
+ * The attempt loop: takes tasks from the pending queue, sends each to a worker chosen by the
+ * router, and turns the outcome into the next step. BUSY puts the task back at the head of its
+ * lane without spending an attempt (backpressure, bounded by the task's timeout); no
+ * acknowledgement or a lost worker spends one and retries elsewhere after a backoff; a rejection
+ * or a handler failure is final.
+ */
+export class TaskRunner {
+  readonly knownTypes: ReadonlySet<string>;
+  private inFlightCount = 0;
+  private readonly logger: Logger;
+  private readonly recheck: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly o: TaskRunnerOptions) {
+    this.knownTypes = new Set(o.knownTypes);
+    this.logger = o.logger ?? silentLogger();
+    this.recheck = setInterval(() => this.pumpAll(), PENDING_RECHECK_MS);
+    this.recheck.unref();
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Throws UNKNOWN_TYPE naming the known types. */
+  checkType(type: string, where = 'type'): void {
+    if (!this.knownTypes.has(type)) {
+      throw new TaskmeshError('UNKNOWN_TYPE', `${where}: unknown task type "${type}"; known types: ${[...this.knownTypes].join(', ')}`, {
+        details: { knownTypes: [...this.knownTypes] },
+      });
+    }
+  }
+
+  /** Throws QUEUE_FULL when `n` more tasks would not fit in the pending queue. */
+  checkRoom(n: number): void {
+    if (!this.o.pending.hasRoom(n)) {
+      throw new TaskmeshError('QUEUE_FULL', `pending queue full (${this.o.pending.size} of ${this.o.pending.limit} tasks waiting for a worker)`, {
+        details: { limit: this.o.pending.limit },
+      });
+    }
+  }
+
+  /** Creates, stores and starts a task (checks done by the caller: type, room). */
+  submit(input: NewTask): TaskEntry {
+    const entry = this.create(input, false);
+    this.o.store.add(entry);
+    this.start(entry);
+    return entry;
+  }
+
+  /** A task kept out of the store and event stream (image stream frames): resolves with its outcome. */
+  runEphemeral(input: NewTask): Promise<TaskOutcome> {
+    this.checkRoom(1);
+    const entry = this.create(input, true);
+    return new Promise((resolve) => {
+      entry.waiters = [(e) => resolve(outcomeOf(e))];
+      this.start(entry);
+    });
+  }
+
+  /** Calls `fn` once the task is final (now, if it already is). */
+  onFinal(entry: TaskEntry, fn: (entry: TaskEntry) => void): () => void {
+    if (isFinal(entry.record.status)) {
+      fn(entry);
+      return () => undefined;
+    }
+    (entry.waiters ??= []).push(fn);
+    return () => {
+      const i = entry.waiters?.indexOf(fn) ?? -1;
+      if (i >= 0) entry.waiters!.splice(i, 1);
+    };
+  }
+
+  /** DELETE /v1/tasks/:id: stops a queued or running task. */
+  cancel(entry: TaskEntry): void {
+    if (isFinal(entry.record.status)) throw new TaskmeshError('CONFLICT', `task ${entry.record.id} is already ${entry.record.status}`);
+    this.finish(entry, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by request' });
+  }
+
+  /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again, with a fresh attempt budget. */
+  retry(entry: TaskEntry, options: { timeoutMs?: number | undefined; maxAttempts?: number | undefined } = {}): void {
+    const r = entry.record;
+    if (r.status !== 'failed' && r.status !== 'cancelled') {
+      throw new TaskmeshError('CONFLICT', `task ${r.id} is ${r.status}; only failed or cancelled tasks can be retried`);
+    }
+    this.checkRoom(1);
+    this.o.metrics.retry(r.type, 'manual');
+    this.o.store.markUnfinished(entry);
+    this.setStatus(entry, 'queued');
+    if (options.timeoutMs !== undefined) r.timeoutMs = options.timeoutMs;
+    if (options.maxAttempts !== undefined) r.maxAttempts = options.maxAttempts;
+    r.result = null;
+    r.error = null;
+    r.progress = null;
+    r.finishedAt = null;
+    entry.runAttempts = 0;
+    entry.busyRetries = 0;
+    entry.avoidWorker = null;
+    entry.deadline = Date.now() + r.timeoutMs;
+    entry.submittedAtHr = performance.now();
+    this.arm(entry);
+    this.o.events.publish('retrying', entry);
+    this.enqueue(entry, false);
+  }
+
+  /** Dispatches waiting tasks of a type while workers have room. */
+  pump(type: string): void {
+    const { pending, router } = this.o;
+    for (;;) {
+      const entry = pending.peek(type);
+      if (entry === undefined) return;
+      const worker = router.pick(type, entry.avoidWorker);
+      if (typeof worker === 'string') return;
+      pending.remove(entry);
+      this.attempt(entry, worker);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.recheck);
+  }
+
+  private pumpAll(): void {
+    if (this.closed) return;
+    for (const type of this.o.pending.busyTypes()) this.pump(type);
+  }
+
+  private create(input: NewTask, ephemeral: boolean): TaskEntry {
+    const now = Date.now();
+    const timeoutMs = input.timeoutMs ?? this.o.defaultTimeoutMs;
+    const record: TaskRecord = {
+      id: randomUUID(),
+      type: input.type,
+      status: 'queued',
+      payload: input.payload,
+      result: null,
+      error: null,
+      attempts: 0,
+      maxAttempts: input.maxAttempts ?? this.o.defaultMaxAttempts,
+      timeoutMs,
+      worker: null,
+      progress: null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
+    return newTaskEntry(record, ephemeral, now + timeoutMs);
+  }
+
+  private start(entry: TaskEntry): void {
+    this.o.stats.transition(entry.record.type, null, 'queued');
+    this.o.metrics.submitted(entry.record.type);
+    this.arm(entry);
+    this.o.events.publish('submitted', entry);
+    this.enqueue(entry, false);
+  }
+
+  /** The per-task deadline: TIMEOUT, cancelling at the worker. */
+  private arm(entry: TaskEntry): void {
+    if (entry.timer !== null) clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      if (isFinal(entry.record.status)) return;
+      const where = entry.controller !== null ? `at worker ${entry.record.worker ?? '?'}` : 'waiting for a worker';
+      const last = entry.record.error;
+      const busy = entry.busyRetries > 0 ? `; ${entry.busyRetries} BUSY answers` : '';
+      const message = `no result within ${entry.record.timeoutMs} ms (${where})${busy}${last ? `; last problem: ${last.code}: ${last.message}` : ''}`;
+      this.finish(entry, 'failed', null, { code: 'TIMEOUT', message });
+    }, Math.max(0, entry.deadline - Date.now()));
+  }
+
+  private enqueue(entry: TaskEntry, first: boolean): void {
+    this.o.pending.add(entry, first);
+    this.pump(entry.record.type);
+  }
+
+  private attempt(entry: TaskEntry, worker: WorkerView): void {
+    const r = entry.record;
+    const { directory } = this.o;
+    const controller = new AbortController();
+    entry.controller = controller;
+    directory.startTask(worker);
+    this.inFlightCount++;
+    const attempt = r.attempts + 1;
+    const state = { accepted: false };
+    let sent: Promise<DispatchOutcome>;
+    try {
+      sent = this.o.sender.dispatch({
+        to: { host: worker.host, port: worker.port },
+        taskId: r.id,
+        type: r.type,
+        payload: r.payload,
+        attempt,
+        timeoutMs: Math.max(1, entry.deadline - Date.now()),
+        signal: controller.signal,
+        onAccepted: (load) => {
+          directory.reportLoad(worker, load);
+          if (entry.controller === controller && !state.accepted) {
+            state.accepted = true;
+            this.accepted(entry, worker.name, attempt);
+          }
+        },
+        onProgress: (progress) => {
+          if (entry.controller !== controller || progress === r.progress) return;
+          r.progress = progress;
+          this.o.events.publish('progress', entry);
+        },
+      });
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (outcome) => this.settled(entry, worker, controller, outcome, state.accepted, attempt),
+      (err: unknown) => this.settled(entry, worker, controller, err, state.accepted, attempt),
+    );
+  }
+
+  /** The worker took the task (or answered with its result straight away). */
+  private accepted(entry: TaskEntry, workerName: string, attempt: number): void {
+    const r = entry.record;
+    r.attempts = attempt;
+    entry.runAttempts++;
+    entry.busyRetries = 0;
+    r.worker = workerName;
+    r.startedAt = Date.now();
+    r.progress = null;
+    this.setStatus(entry, 'running');
+    this.o.events.publish('dispatched', entry);
+  }
+
+  private settled(entry: TaskEntry, worker: WorkerView, controller: AbortController, outcome: unknown, accepted: boolean, attempt: number): void {
+    this.o.directory.endTask(worker);
+    this.inFlightCount--;
+    const type = entry.record.type;
+    // A task cancelled or timed out meanwhile is final already: only the worker's slot matters.
+    if (entry.controller !== controller || isFinal(entry.record.status)) {
+      this.pump(type);
+      return;
+    }
+    entry.controller = null;
+    if (outcome instanceof Error || !isOutcome(outcome)) {
+      this.lost(entry, worker, toTaskmeshError(outcome), accepted, attempt);
+    } else {
+      switch (outcome.kind) {
+        case 'busy':
+          this.o.directory.reportBusy(worker, outcome.load);
+          this.o.metrics.retry(type, 'busy');
+          entry.busyRetries++;
+          this.backToQueue(entry);
+          break;
+        case 'rejected':
+          this.o.directory.reportLoad(worker, outcome.load);
+          if (!accepted) this.accepted(entry, worker.name, attempt);
+          this.finish(entry, 'failed', null, outcome.error);
+          break;
+        case 'result':
+          if (!accepted) this.accepted(entry, outcome.worker, attempt);
+          entry.record.worker = outcome.worker;
+          if (outcome.outcome.ok) this.finish(entry, 'succeeded', outcome.outcome.value, null);
+          else this.finish(entry, 'failed', null, outcome.outcome.error);
+          break;
+        default: {
+          const never: never = outcome;
+          throw new Error(`unexpected dispatch outcome ${JSON.stringify(never)}`);
+        }
+      }
+    }
+    this.pump(type);
+  }
+
+  /** NO_ACK, WORKER_LOST and other transport failures: spend an attempt, retry elsewhere. */
+  private lost(entry: TaskEntry, worker: WorkerView, err: TaskmeshError, accepted: boolean, attempt: number): void {
+    const r = entry.record;
+    if (!accepted) {
+      // Unacknowledged attempts still count: the worker may have received and run it.
+      r.attempts = attempt;
+      entry.runAttempts++;
+    }
+    r.error = { code: err.code, message: `${err.message} (worker ${worker.name}, attempt ${r.attempts})` };
+    if (!err.retryable) {
+      this.finish(entry, 'failed', null, r.error);
+      return;
+    }
+    this.o.directory.reportLost(worker);
+    entry.avoidWorker = worker.name;
+    if (entry.runAttempts >= r.maxAttempts) {
+      this.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${entry.runAttempts} attempts: ${r.error.message}` });
+      return;
+    }
+    this.o.metrics.retry(r.type, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
+    this.logger.debug('retrying task', { taskId: r.id, code: err.code, worker: worker.name, attempt: r.attempts });
+    this.setStatus(entry, 'queued');
+    r.worker = null;
+    r.progress = null;
+    this.o.events.publish('retrying', entry);
+    const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
+    const retryTimer = setTimeout(() => {
+      if (!isFinal(r.status) && entry.controller === null && !entry.pending) this.enqueue(entry, true);
+    }, Math.min(wait, Math.max(0, entry.deadline - Date.now())));
+    retryTimer.unref();
+  }
+
+  /** BUSY: back to the head of its lane, attempt not spent; the worker rests, the task waits for room. */
+  private backToQueue(entry: TaskEntry): void {
+    this.setStatus(entry, 'queued');
+    entry.record.worker = null;
+    this.o.pending.add(entry, true);
+  }
+
+  private setStatus(entry: TaskEntry, to: TaskStatus): void {
+    const from = entry.record.status;
+    if (from === to) return;
+    entry.record.status = to;
+    this.o.stats.transition(entry.record.type, from, to);
+  }
+
+  private finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: WireError | null): void {
+    const r = entry.record;
+    if (isFinal(r.status)) return;
+    if (entry.timer !== null) {
+      clearTimeout(entry.timer);
+      entry.timer = null;
+    }
+    if (entry.pending) this.o.pending.remove(entry);
+    if (entry.controller !== null) {
+      // Cancel at the worker; the dispatch settles later and is ignored (the task is final).
+      const reason = status === 'cancelled' ? new TaskmeshError('CANCELLED', 'cancelled by request') : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
+      entry.controller.abort(reason);
+      entry.controller = null;
+    }
+    this.setStatus(entry, status);
+    r.result = result ?? null;
+    r.error = error;
+    r.finishedAt = Date.now();
+    if (status === 'succeeded') r.progress = 1;
+    const latencyMs = performance.now() - entry.submittedAtHr;
+    this.o.stats.finished(latencyMs);
+    this.o.metrics.finished(r.type, status, latencyMs);
+    if (!entry.ephemeral) {
+      this.o.store.markFinished(entry);
+      this.o.events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
+    }
+    const waiters = entry.waiters;
+    entry.waiters = null;
+    if (waiters !== null) for (const fn of waiters) fn(entry);
+  }
+}
+
+const isFinal = (s: TaskStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+
+function isOutcome(value: unknown): value is DispatchOutcome {
+  return typeof value === 'object' && value !== null && 'kind' in value;
+}

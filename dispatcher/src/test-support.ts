@@ -1,0 +1,96 @@
+import WebSocket from 'ws';
+
+/** Helpers for the dispatcher's integration tests (compiled beside them, not exported). */
+export interface ApiAnswer<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export async function api<T = any>(base: string, path: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string>; token?: string } = {}): Promise<ApiAnswer<T>> {
+  const headers: Record<string, string> = { ...init.headers };
+  let body: string | undefined;
+  if (init.raw !== undefined) body = init.raw;
+  else if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+  const res = await fetch(`${base}${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (e.g. /metrics)
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** A WebSocket that records every message, with a way to wait for one matching a predicate. */
+export interface RecordingSocket {
+  ws: WebSocket;
+  messages: Array<{ data: Buffer; binary: boolean }>;
+  next(predicate: (m: { data: Buffer; binary: boolean }) => boolean, timeoutMs?: number): Promise<{ data: Buffer; binary: boolean }>;
+  close(): void;
+}
+
+export async function openSocket(url: string, headers: Record<string, string> = {}): Promise<RecordingSocket> {
+  const ws = new WebSocket(url, { headers });
+  const messages: RecordingSocket['messages'] = [];
+  const waiters = new Set<{ p: (m: { data: Buffer; binary: boolean }) => boolean; resolve: (m: { data: Buffer; binary: boolean }) => void }>();
+  ws.on('message', (data, binary) => {
+    const m = { data: Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer), binary };
+    messages.push(m);
+    for (const w of waiters) if (w.p(m)) {
+      waiters.delete(w);
+      w.resolve(m);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })));
+  });
+  return {
+    ws,
+    messages,
+    next: (p, timeoutMs = 10_000) => {
+      const seen = messages.find(p);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const w = {
+          p,
+          resolve: (m: { data: Buffer; binary: boolean }) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no matching WebSocket message within ${timeoutMs} ms (${messages.length} received)`));
+        }, timeoutMs);
+        waiters.add(w);
+      });
+    },
+    close: () => ws.close(),
+  };
+}
+
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -1,0 +1,188 @@
+import { backoffDelay, silentLogger, type BackoffPolicy, type LoadReport, type Logger, type WorkerRecord } from '@taskmesh/shared';
+
+/** What the dispatcher knows about one worker between lookups. */
+export interface WorkerView {
+  readonly name: string;
+  type: string;
+  host: string;
+  port: number;
+  capacity: number;
+  /** queued + inFlight in the worker's latest report (heartbeat via lookup, or an ack). */
+  reportedCount: number;
+  /** Our own in-flight count to this worker when that report was taken. */
+  ownAtReport: number;
+  /** Tasks this dispatcher has at the worker now. */
+  ownInFlight: number;
+  /** Not chosen before this time: it answered BUSY or lost a task. */
+  avoidUntil: number;
+  busyStreak: number;
+}
+
+/** The load we expect at the worker now: others' load from its latest report, plus ours now. */
+export function estimatedRatio(w: WorkerView): number {
+  const others = Math.max(0, w.reportedCount - w.ownAtReport);
+  return (others + w.ownInFlight) / w.capacity;
+}
+
+export interface WorkerDirectoryOptions {
+  lookup: (type: string) => Promise<WorkerRecord[]>;
+  /** How long a lookup answer is used before it is refreshed. */
+  cacheMs: number;
+  /** Called after a lookup of `type` finished (with or without workers). */
+  onRefreshed?: (type: string) => void;
+  logger?: Logger;
+  now?: () => number;
+}
+
+interface TypeEntry {
+  workers: WorkerView[];
+  fetchedAt: number;
+  /** Set once a lookup succeeded at least once. */
+  known: boolean;
+  refreshing: boolean;
+  failures: number;
+}
+
+/** After BUSY, a worker rests this long (growing with consecutive BUSY answers). */
+const BUSY_BACKOFF: BackoffPolicy = { initialDelayMs: 20, maxDelayMs: 1000, factor: 2, jitter: 0.3 };
+/** A worker that did not acknowledge or went silent is avoided this long (the nameservice expires it meanwhile). */
+const LOST_AVOID_MS = 3000;
+/** While the nameservice is unreachable, lookups are retried this often at most. */
+const LOOKUP_RETRY_MS = 500;
+
+/**
+ * The nameservice's answers per type, cached for `cacheMs` and refreshed in the background
+ * (stale-while-revalidate: the hot path never waits for the nameservice once a type was looked up).
+ * It also keeps the dispatcher's own in-flight count per worker, which routing adds to reported load.
+ */
+export class WorkerDirectory {
+  private readonly types = new Map<string, TypeEntry>();
+  private readonly byName = new Map<string, WorkerView>();
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly options: WorkerDirectoryOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * The cached workers of a type; starts a refresh when the answer is stale. `undefined` until the
+   * first lookup of the type finished: the caller waits for onRefreshed.
+   */
+  candidates(type: string): WorkerView[] | undefined {
+    let entry = this.types.get(type);
+    if (entry === undefined) {
+      entry = { workers: [], fetchedAt: 0, known: false, refreshing: false, failures: 0 };
+      this.types.set(type, entry);
+    }
+    const age = this.now() - entry.fetchedAt;
+    const maxAge = entry.failures > 0 ? Math.max(this.options.cacheMs, LOOKUP_RETRY_MS) : this.options.cacheMs;
+    if (age >= maxAge && !entry.refreshing) void this.refresh(type, entry);
+    return entry.known ? entry.workers : undefined;
+  }
+
+  /** Forces the next candidates() call to look the type up again. */
+  invalidate(type: string): void {
+    const entry = this.types.get(type);
+    if (entry !== undefined && entry.failures === 0) entry.fetchedAt = 0;
+  }
+
+  get(name: string): WorkerView | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Every worker seen by a lookup (or still holding our tasks). */
+  all(): IterableIterator<WorkerView> {
+    return this.byName.values();
+  }
+
+  /** Whether the last lookup reached the nameservice. */
+  reachable(): boolean | null {
+    let seen = false;
+    for (const entry of this.types.values()) {
+      if (entry.failures > 0) return false;
+      if (entry.known) seen = true;
+    }
+    return seen ? true : null;
+  }
+
+  startTask(w: WorkerView): void {
+    w.ownInFlight++;
+  }
+
+  endTask(w: WorkerView): void {
+    w.ownInFlight = Math.max(0, w.ownInFlight - 1);
+  }
+
+  /** A fresher load figure, from an acknowledgement. */
+  reportLoad(w: WorkerView, load: LoadReport): void {
+    w.reportedCount = load.queued + load.inFlight;
+    w.capacity = load.capacity;
+    w.ownAtReport = w.ownInFlight;
+    w.busyStreak = 0;
+  }
+
+  /** The worker answered BUSY: rest it with a growing, jittered delay. */
+  reportBusy(w: WorkerView, load: LoadReport): void {
+    this.reportLoad(w, load);
+    w.avoidUntil = this.now() + backoffDelay(BUSY_BACKOFF, w.busyStreak);
+    w.busyStreak++;
+  }
+
+  /** The worker did not acknowledge or went silent: avoid it and look the type up again. */
+  reportLost(w: WorkerView): void {
+    w.avoidUntil = this.now() + LOST_AVOID_MS;
+    this.invalidate(w.type);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async refresh(type: string, entry: TypeEntry): Promise<void> {
+    entry.refreshing = true;
+    try {
+      const records = await this.options.lookup(type);
+      if (this.closed) return;
+      entry.workers = records.filter((r) => r.state === 'live').map((r) => this.merge(r));
+      entry.known = true;
+      entry.failures = 0;
+      this.forgetIdle(type, entry.workers);
+    } catch (err) {
+      entry.failures++;
+      // Keep the previous answer: the workers are probably still there even if the nameservice is not.
+      if (entry.failures === 1) this.logger.warn('worker lookup failed', { type, error: err instanceof Error ? err.message : String(err) });
+    } finally {
+      entry.fetchedAt = this.now();
+      entry.refreshing = false;
+    }
+    if (!this.closed) this.options.onRefreshed?.(type);
+  }
+
+  private merge(r: WorkerRecord): WorkerView {
+    let w = this.byName.get(r.name);
+    if (w === undefined) {
+      w = { name: r.name, type: r.type, host: r.host, port: r.port, capacity: r.load.capacity, reportedCount: 0, ownAtReport: 0, ownInFlight: 0, avoidUntil: 0, busyStreak: 0 };
+      this.byName.set(r.name, w);
+    }
+    w.type = r.type;
+    w.host = r.host;
+    w.port = r.port;
+    w.capacity = Math.max(1, r.load.capacity);
+    // The heartbeat behind this record is up to a second old; our count now is the best guess of
+    // what it included.
+    w.reportedCount = r.load.queued + r.load.inFlight;
+    w.ownAtReport = w.ownInFlight;
+    return w;
+  }
+
+  /** Drops views of workers no longer listed for a type once none of our tasks is at them. */
+  private forgetIdle(type: string, listed: WorkerView[]): void {
+    const keep = new Set(listed.map((w) => w.name));
+    for (const [name, w] of this.byName) {
+      if (w.type === type && !keep.has(name) && w.ownInFlight === 0) this.byName.delete(name);
+    }
+  }
+}
