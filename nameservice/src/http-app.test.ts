@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ErrorResponse, LEASE_TTL_MS, LeaseResponse, RegistryFile, WorkerListResponse, silentLogger } from '@taskmesh/shared';
 import { MAX_BODY_BYTES } from './constants.js';
 import { createNameservice, type Nameservice } from './nameservice.js';
-import { registration, tempDir } from './test-support.js';
+import { onCleanup, registration, tempDir } from './test-support.js';
 import type { TestContext } from 'node:test';
 
 /** An in-process nameservice on 127.0.0.1 port 0 with a temp registry file and a movable clock. */
@@ -19,7 +19,7 @@ async function start(t: TestContext) {
     logger: silentLogger(),
     clock: () => now,
   });
-  t.after(() => ns.close());
+  onCleanup(t, () => ns.close());
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${ns.url}${path}`, {
       method,

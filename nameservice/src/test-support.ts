@@ -5,10 +5,38 @@ import type { TestContext } from 'node:test';
 
 /** Helpers shared by this workspace's tests; not part of the public API. */
 
-/** A fresh temp directory, removed when the test ends. */
+const stacks = new WeakMap<TestContext, Array<() => unknown>>();
+
+/**
+ * Registers a cleanup step. Steps run last-registered first (a process is stopped before its
+ * temp dir is removed) and every step runs even if an earlier one fails; t.after alone runs
+ * hooks first-registered first and stops at the first failure.
+ */
+export function onCleanup(t: TestContext, step: () => unknown): void {
+  let stack = stacks.get(t);
+  if (!stack) {
+    const steps: Array<() => unknown> = [];
+    stack = steps;
+    stacks.set(t, steps);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      for (const fn of steps.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length > 0) throw errors[0];
+    });
+  }
+  stack.push(step);
+}
+
+/** A fresh temp directory, removed when the test ends (after everything registered later). */
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-ns-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  onCleanup(t, () => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
