@@ -69,6 +69,11 @@ export const DEFAULT_RETRANSMIT: RetransmitPolicy = {
   maxRetransmits: 6,
 };
 
+/** Ceiling of the adaptive retransmission timeout (see RttEstimator). */
+export const RTO_MAX_MS = 2000;
+/** Peers whose round-trip estimate is kept. */
+export const MAX_RTT_PEERS = 1024;
+
 /** The worker sends `progress` for each queued or running task this often. */
 export const KEEPALIVE_INTERVAL_MS = 1000;
 /** The caller gives up on an accepted task that has been silent this long (WORKER_LOST). */

@@ -1,10 +1,10 @@
-import { backoffDelay } from '../backoff.js';
 import { TaskmeshError, toTaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { LoadReport, Message, Outgoing, ResultOutcome, TaskMessage, WireError } from '../protocol.js';
 import { DEFAULT_RETRANSMIT, KEEPALIVE_TIMEOUT_MS, type RetransmitPolicy } from './constants.js';
 import { addressKey, type Address } from './endpoint-stats.js';
+import { RttEstimator } from './rtt-estimator.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
 export interface DispatchRequest {
@@ -39,6 +39,7 @@ interface Dispatch {
   request: DispatchRequest;
   task: Outgoing<TaskMessage>;
   phase: 'sending' | 'accepted';
+  sentAt: number;
   retransmits: number;
   timer: NodeJS.Timeout | undefined;
   resolve: (outcome: DispatchOutcome) => void;
@@ -62,6 +63,7 @@ export class TaskCaller {
   private readonly endpoint: UdpEndpoint;
   private readonly logger: Logger;
   private readonly policy: RetransmitPolicy;
+  private readonly rtt: RttEstimator;
   private readonly keepaliveTimeoutMs: number;
   private readonly dispatches = new Map<string, Dispatch>();
   private readonly cancels = new Map<string, PendingCancel>();
@@ -72,6 +74,7 @@ export class TaskCaller {
     this.endpoint = options.endpoint;
     this.logger = options.logger ?? silentLogger();
     this.policy = { ...DEFAULT_RETRANSMIT, ...options.retransmit };
+    this.rtt = new RttEstimator(this.policy);
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
   }
@@ -97,9 +100,9 @@ export class TaskCaller {
         reject(toTaskmeshError(err));
         return;
       }
-      const d: Dispatch = { request, task, phase: 'sending', retransmits: 0, timer: undefined, resolve, reject, onAbort: undefined };
+      const d: Dispatch = { request, task, phase: 'sending', sentAt: Date.now(), retransmits: 0, timer: undefined, resolve, reject, onAbort: undefined };
       this.dispatches.set(taskId, d);
-      d.timer = setTimeout(() => this.onAckTimeout(d), backoffDelay(this.policy, 0));
+      d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(request.to, 0), d);
       if (request.signal !== undefined) {
         const signal = request.signal;
         d.onAbort = () => this.onAbort(d, signal);
@@ -132,6 +135,7 @@ export class TaskCaller {
           d.timer?.refresh();
           return;
         }
+        if (d.retransmits === 0) this.rtt.sample(d.request.to, Date.now() - d.sentAt);
         if (message.status === 'busy') this.settle(d, { kind: 'busy', load: message.load });
         else if (message.status === 'rejected') {
           const error = message.error ?? { code: 'INTERNAL', message: 'the worker rejected the task without a reason' };
@@ -139,7 +143,7 @@ export class TaskCaller {
         } else {
           d.phase = 'accepted';
           clearTimeout(d.timer);
-          d.timer = setTimeout(() => this.onSilent(d), this.keepaliveTimeoutMs);
+          d.timer = setTimeout(this.onSilent, this.keepaliveTimeoutMs, d);
           this.callback(() => d.request.onAccepted?.(message.load));
         }
         return;
@@ -157,7 +161,10 @@ export class TaskCaller {
         this.endpoint.send({ kind: 'result-ack', taskId: message.taskId }, from);
         this.stopCancel(message.taskId);
         const d = this.dispatches.get(message.taskId);
-        if (d !== undefined) this.settle(d, { kind: 'result', outcome: message.outcome, worker: message.worker, durationMs: message.durationMs });
+        if (d === undefined) return;
+        // A fast task is answered by its result alone (no ack): that is a round trip too.
+        if (d.phase === 'sending' && d.retransmits === 0) this.rtt.sample(d.request.to, Date.now() - d.sentAt);
+        this.settle(d, { kind: 'result', outcome: message.outcome, worker: message.worker, durationMs: message.durationMs });
         return;
       }
       case 'cancel-ack':
@@ -174,7 +181,17 @@ export class TaskCaller {
     }
   };
 
-  private onAckTimeout(d: Dispatch): void {
+  /**
+   * The retransmission decision runs in the check phase after the timer fired: an ack already
+   * waiting in the socket buffer is read in the poll phase in between, instead of being
+   * overtaken by a needless retransmission when the event loop is busy. (Bound functions with
+   * the dispatch as argument: no closures per dispatch on the hot path.)
+   */
+  private readonly ackTimerFired = (d: Dispatch): void => {
+    setImmediate(this.onAckTimeout, d);
+  };
+
+  private readonly onAckTimeout = (d: Dispatch): void => {
     if (this.dispatches.get(d.request.taskId) !== d || d.phase !== 'sending') return;
     if (d.retransmits >= this.policy.maxRetransmits) {
       const to = addressKey(d.request.to);
@@ -182,16 +199,17 @@ export class TaskCaller {
       return;
     }
     d.retransmits++;
+    this.rtt.timedOut(d.request.to);
     this.endpoint.noteRetransmit();
     this.endpoint.send(d.task, d.request.to);
-    d.timer = setTimeout(() => this.onAckTimeout(d), backoffDelay(this.policy, d.retransmits));
-  }
+    d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(d.request.to, d.retransmits), d);
+  };
 
-  private onSilent(d: Dispatch): void {
+  private readonly onSilent = (d: Dispatch): void => {
     if (this.dispatches.get(d.request.taskId) !== d) return;
     const to = addressKey(d.request.to);
     this.settle(d, new TaskmeshError('WORKER_LOST', `the worker at ${to} went silent for ${this.keepaliveTimeoutMs} ms while holding task ${d.request.taskId}`));
-  }
+  };
 
   private onAbort(d: Dispatch, signal: AbortSignal): void {
     if (this.dispatches.get(d.request.taskId) !== d) return;
@@ -220,10 +238,10 @@ export class TaskCaller {
       c.retransmits++;
       this.endpoint.noteRetransmit();
       this.endpoint.send({ kind: 'cancel', taskId }, to);
-      c.timer = setTimeout(retry, backoffDelay(this.policy, c.retransmits));
+      c.timer = setTimeout(retry, this.rtt.delay(to, c.retransmits));
     };
     this.endpoint.send({ kind: 'cancel', taskId }, to);
-    this.cancels.set(taskId, { to, retransmits: 0, timer: setTimeout(retry, backoffDelay(this.policy, 0)) });
+    this.cancels.set(taskId, { to, retransmits: 0, timer: setTimeout(retry, this.rtt.delay(to, 0)) });
   }
 
   private stopCancel(taskId: string): void {

@@ -67,9 +67,9 @@ function dropFirst(kind: string, n: number): { dropOutgoing: UdpEndpointOptions[
 test('a task is acknowledged, run once and its result delivered and acknowledged', async (t) => {
   const { caller, server, executor, callerEndpoint, task } = await setup(t);
   const accepted: unknown[] = [];
-  const outcome = await caller.dispatch({ ...task('t1', 'echo', { hello: 'world' }), onAccepted: (load) => accepted.push(load) });
+  const outcome = await caller.dispatch({ ...task('t1', 'echo', { delayMs: 20 }), onAccepted: (load) => accepted.push(load) });
   assert.equal(outcome.kind, 'result');
-  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { hello: 'world' } });
+  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { delayMs: 20 } });
   assert.equal(outcome.kind === 'result' && outcome.worker, 'worker-1');
   assert.equal(accepted.length, 1);
   assert.deepEqual(executor.executions, ['t1']);
@@ -78,6 +78,17 @@ test('a task is acknowledged, run once and its result delivered and acknowledged
   // A slow first run may make the caller retransmit; each retransmission is answered as a duplicate.
   const duplicates = callerEndpoint.stats().retransmitted;
   assert.deepEqual(server.stats(), { accepted: 1, busy: 0, rejected: 0, duplicates, completed: 1, failed: 0, cancelled: 0 });
+});
+
+test('a task that finishes within the turn is answered by its result alone, without an ack', async (t) => {
+  const { caller, callerEndpoint, task } = await setup(t, { callerRetransmit: PATIENT });
+  const kinds: string[] = [];
+  callerEndpoint.onMessage((m) => kinds.push(m.kind));
+  const accepted: unknown[] = [];
+  const outcome = await caller.dispatch({ ...task('t-fast', 'echo', { hello: 'world' }), onAccepted: (load) => accepted.push(load) });
+  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { hello: 'world' } });
+  assert.deepEqual(kinds, ['result']);
+  assert.equal(accepted.length, 0);
 });
 
 test('lost acks: the retransmitted task is answered from state and runs exactly once', async (t) => {

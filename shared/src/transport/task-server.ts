@@ -1,4 +1,3 @@
-import { backoffDelay } from '../backoff.js';
 import { TaskmeshError, toTaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -12,7 +11,9 @@ import {
   type RetransmitPolicy,
 } from './constants.js';
 import type { Address } from './endpoint-stats.js';
-import type { TaskContext, TaskExecutor } from './task-context.js';
+import { RttEstimator } from './rtt-estimator.js';
+import { ServerTask, type ServerTaskHost } from './server-task.js';
+import type { TaskExecutor } from './task-context.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
 export interface TaskServerOptions {
@@ -36,23 +37,7 @@ export interface TaskServerStats {
   cancelled: number;
 }
 
-/** One task the server knows: queued, running, or finished and cached. */
-interface Entry {
-  taskId: string;
-  attempt: number;
-  /** Results go where the task (or its latest retransmission) came from. */
-  from: Address;
-  state: 'queued' | 'running' | 'done';
-  receivedAt: number;
-  progress: number | null;
-  progressSentAt: number;
-  controller: AbortController | undefined;
-  result: Outgoing<ResultMessage> | undefined;
-  awaitingAck: boolean;
-  retransmits: number;
-  timer: NodeJS.Timeout | undefined;
-  finishedAt: number;
-}
+type AckStatus = 'accepted' | 'busy' | 'rejected';
 
 /**
  * The worker's half of the task protocol. Tasks are deduplicated by id: a retransmitted task that
@@ -60,19 +45,23 @@ interface Entry {
  * result cache (bounded in size and age), so nothing runs twice; only a task with a higher attempt
  * than a cached *failed* result runs again. Results are retransmitted until `result-ack`.
  */
-export class TaskServer {
+export class TaskServer implements ServerTaskHost {
+  readonly logger: Logger;
   private readonly endpoint: UdpEndpoint;
   private readonly executor: TaskExecutor;
   private readonly workerName: string;
-  private readonly logger: Logger;
   private readonly policy: RetransmitPolicy;
+  private readonly rtt: RttEstimator;
   private readonly cacheTtlMs: number;
   private readonly cacheMax: number;
-  private readonly entries = new Map<string, Entry>();
+  private readonly tasks = new Map<string, ServerTask>();
   /** Queued or running, for the keep-alive. */
-  private readonly live = new Set<Entry>();
-  /** Finished, in finishing order, so the cache expires from the front. */
-  private readonly finished = new Map<string, Entry>();
+  private readonly live = new Set<ServerTask>();
+  /** Finished, in finishing order, so the cache expires from the front. An array with a moving
+   *  head: a Map deleted from the front degrades (V8 skips the holes on every iteration). */
+  private finished: ServerTask[] = [];
+  private finishedHead = 0;
+  private pendingAcks: ServerTask[] = [];
   private unacked = 0;
   private readonly counts: TaskServerStats = { accepted: 0, busy: 0, rejected: 0, duplicates: 0, completed: 0, failed: 0, cancelled: 0 };
   private readonly keepalive: NodeJS.Timeout;
@@ -87,6 +76,7 @@ export class TaskServer {
     this.workerName = options.workerName;
     this.logger = options.logger ?? silentLogger();
     this.policy = { ...DEFAULT_RETRANSMIT, ...options.retransmit };
+    this.rtt = new RttEstimator(this.policy);
     this.cacheTtlMs = options.resultCacheTtlMs ?? RESULT_CACHE_TTL_MS;
     this.cacheMax = options.resultCacheMax ?? RESULT_CACHE_MAX;
     // One timer for all tasks; the socket, not this timer, keeps the process alive.
@@ -114,8 +104,8 @@ export class TaskServer {
     clearInterval(this.keepalive);
     this.unsubscribe();
     const reason = new TaskmeshError('SHUTTING_DOWN', 'the worker is shutting down');
-    for (const entry of this.live) abortEntry(entry, reason);
-    for (const entry of this.entries.values()) clearTimeout(entry.timer);
+    for (const task of this.live) task.abort(reason);
+    for (const task of this.tasks.values()) clearTimeout(task.timer);
     this.live.clear();
     this.unacked = 0;
     this.checkDrained();
@@ -125,23 +115,32 @@ export class TaskServer {
     return { ...this.counts };
   }
 
+  /** Throttled: the ack counts as the first report and the keep-alive carries the latest figure. */
+  reportProgress(task: ServerTask): void {
+    if (this.closed) return;
+    const now = Date.now();
+    if (now - task.progressSentAt >= PROGRESS_MIN_INTERVAL_MS) this.sendProgress(task, now);
+  }
+
   private readonly onMessage = (message: Message, from: Address): void => {
     switch (message.kind) {
       case 'task':
         this.onTask(message, from);
         return;
       case 'result-ack': {
-        const entry = this.entries.get(message.taskId);
-        if (entry?.awaitingAck === true) this.stopResend(entry);
+        const task = this.tasks.get(message.taskId);
+        if (task?.awaitingAck !== true) return;
+        if (task.retransmits === 0) this.rtt.sample(task.from, Date.now() - task.resultSentAt);
+        this.stopResend(task);
         return;
       }
       case 'cancel': {
-        const entry = this.entries.get(message.taskId);
-        if (entry !== undefined && entry.state !== 'done' && entry.controller?.signal.aborted !== true) {
+        const task = this.tasks.get(message.taskId);
+        if (task !== undefined && task.state !== 'done' && !task.aborted) {
           this.counts.cancelled++;
-          abortEntry(entry, new TaskmeshError('CANCELLED', `task ${entry.taskId} was cancelled by the caller`));
+          task.abort(new TaskmeshError('CANCELLED', `task ${task.taskId} was cancelled by the caller`));
         }
-        this.endpoint.send({ kind: 'cancel-ack', taskId: message.taskId, found: entry !== undefined }, from);
+        this.endpoint.send({ kind: 'cancel-ack', taskId: message.taskId, found: task !== undefined }, from);
         return;
       }
       case 'ack':
@@ -156,185 +155,163 @@ export class TaskServer {
     }
   };
 
-  private onTask(task: TaskMessage, from: Address): void {
-    const known = this.entries.get(task.taskId);
+  private onTask(message: TaskMessage, from: Address): void {
+    const known = this.tasks.get(message.taskId);
     if (known !== undefined) {
       const failed = known.result !== undefined && !known.result.outcome.ok;
-      if (known.state === 'done' && failed && task.attempt > known.attempt) {
+      if (known.state === 'done' && failed && message.attempt > known.attempt) {
         this.forget(known); // a retry of a failed task runs again
       } else {
         this.counts.duplicates++;
         known.from = from;
-        if (known.state !== 'done') this.ack(task.taskId, 'accepted', from);
+        if (known.state !== 'done') this.ack(message.taskId, 'accepted', from);
         else if (known.result !== undefined) this.endpoint.send(known.result, from);
         return;
       }
     }
     if (this.draining) {
       this.counts.busy++;
-      this.ack(task.taskId, 'busy', from);
+      this.ack(message.taskId, 'busy', from);
       return;
     }
-    const now = Date.now();
-    const entry: Entry = {
-      taskId: task.taskId,
-      attempt: task.attempt,
-      from,
-      state: 'queued',
-      receivedAt: now,
-      progress: null,
-      progressSentAt: now,
-      controller: undefined,
-      result: undefined,
-      awaitingAck: false,
-      retransmits: 0,
-      timer: undefined,
-      finishedAt: 0,
-    };
+    const task = new ServerTask(this, message.taskId, message.attempt, from, Date.now());
     let running: Promise<unknown> | 'busy';
     try {
-      running = this.executor.offer(task, this.contextOf(entry));
+      running = this.executor.offer(message, task);
     } catch (err) {
       this.counts.rejected++;
       const error = toTaskmeshError(err, 'INTERNAL');
-      if (!(err instanceof TaskmeshError)) this.logger.warn('executor threw a non-TaskmeshError', { taskId: task.taskId, error: error.message });
-      this.ack(task.taskId, 'rejected', from, { code: error.code, message: error.message });
+      if (!(err instanceof TaskmeshError)) this.logger.warn('executor threw a non-TaskmeshError', { taskId: message.taskId, error: error.message });
+      this.ack(message.taskId, 'rejected', from, { code: error.code, message: error.message });
       return;
     }
     if (running === 'busy') {
       this.counts.busy++;
-      this.ack(task.taskId, 'busy', from);
+      this.ack(message.taskId, 'busy', from);
       return;
     }
     this.counts.accepted++;
-    this.entries.set(task.taskId, entry);
-    this.live.add(entry);
-    this.ack(task.taskId, 'accepted', from);
+    this.tasks.set(message.taskId, task);
+    this.live.add(task);
+    // The accepted ack waits for the end of this turn: a task that finishes meanwhile is answered
+    // by its result alone, saving a message per task on the hot path.
+    this.pendingAcks.push(task);
+    if (this.pendingAcks.length === 1) setImmediate(this.sendPendingAcks);
     running.then(
-      (value) => this.finish(entry, { ok: true, value: value ?? null }),
+      (value) => this.finish(task, { ok: true, value: value ?? null }),
       (err: unknown) => {
         const error = toTaskmeshError(err, 'HANDLER_FAILED');
-        this.finish(entry, { ok: false, error: { code: error.code, message: error.message } });
+        this.finish(task, { ok: false, error: { code: error.code, message: error.message } });
       },
     );
   }
 
-  private contextOf(entry: Entry): TaskContext {
-    const server = this;
-    let logger: Logger | undefined;
-    // Signal and logger are made on first use: most tasks never look at them.
-    return {
-      get signal() {
-        entry.controller ??= new AbortController();
-        return entry.controller.signal;
-      },
-      get logger() {
-        logger ??= server.logger.child({ taskId: entry.taskId });
-        return logger;
-      },
-      started() {
-        if (entry.state !== 'queued') return;
-        entry.state = 'running';
-        server.reportProgress(entry);
-      },
-      progress(fraction: number) {
-        if (entry.state === 'done' || !Number.isFinite(fraction)) return;
-        entry.progress = Math.min(1, Math.max(0, fraction));
-        server.reportProgress(entry);
-      },
-    };
-  }
+  private readonly sendPendingAcks = (): void => {
+    const tasks = this.pendingAcks;
+    this.pendingAcks = [];
+    if (this.closed) return;
+    for (const task of tasks) {
+      if (task.state !== 'done' && this.tasks.get(task.taskId) === task) this.ack(task.taskId, 'accepted', task.from);
+    }
+  };
 
-  private ack(taskId: string, status: 'accepted' | 'busy' | 'rejected', to: Address, error?: { code: string; message: string }): void {
+  private ack(taskId: string, status: AckStatus, to: Address, error?: { code: string; message: string }): void {
     const load = this.executor.load();
     this.endpoint.send(error === undefined ? { kind: 'ack', taskId, status, load } : { kind: 'ack', taskId, status, load, error }, to);
   }
 
-  /** Throttled: the ack counts as the first report and the keep-alive carries the latest figure. */
-  private reportProgress(entry: Entry): void {
-    if (this.closed) return;
-    const now = Date.now();
-    if (now - entry.progressSentAt < PROGRESS_MIN_INTERVAL_MS) return;
-    this.sendProgress(entry, now);
+  private sendProgress(task: ServerTask, now: number): void {
+    task.progressSentAt = now;
+    const state = task.state === 'running' ? 'running' : 'queued';
+    this.endpoint.send({ kind: 'progress', taskId: task.taskId, progress: task.progressFraction, state }, task.from);
   }
 
-  private sendProgress(entry: Entry, now: number): void {
-    entry.progressSentAt = now;
-    const state = entry.state === 'running' ? 'running' : 'queued';
-    this.endpoint.send({ kind: 'progress', taskId: entry.taskId, progress: entry.progress, state }, entry.from);
-  }
-
-  private finish(entry: Entry, outcome: ResultOutcome): void {
-    if (this.closed || entry.state === 'done') return;
-    entry.state = 'done';
-    entry.finishedAt = Date.now();
-    entry.controller = undefined;
-    this.live.delete(entry);
-    this.finished.set(entry.taskId, entry);
+  private finish(task: ServerTask, outcome: ResultOutcome): void {
+    if (this.closed || task.state === 'done') return;
+    task.state = 'done';
+    task.finishedAt = Date.now();
+    task.controller = undefined;
+    this.live.delete(task);
+    this.finished.push(task);
     let result: Outgoing<ResultMessage> = {
       kind: 'result',
-      taskId: entry.taskId,
+      taskId: task.taskId,
       outcome,
       worker: this.workerName,
-      durationMs: entry.finishedAt - entry.receivedAt,
+      durationMs: task.finishedAt - task.receivedAt,
     };
     try {
-      this.endpoint.send(result, entry.from);
+      this.endpoint.send(result, task.from);
     } catch (err) {
       // A value too large or not serialisable fails the task instead of vanishing.
       const error = toTaskmeshError(err, 'HANDLER_FAILED');
       result = { ...result, outcome: { ok: false, error: { code: error.code, message: error.message } } };
-      this.endpoint.send(result, entry.from);
+      this.endpoint.send(result, task.from);
     }
     if (result.outcome.ok) this.counts.completed++;
     else this.counts.failed++;
-    entry.result = result;
-    entry.awaitingAck = true;
+    task.result = result;
+    task.awaitingAck = true;
     this.unacked++;
-    entry.timer = setTimeout(() => this.resend(entry), backoffDelay(this.policy, 0));
-    this.expire(entry.finishedAt);
+    task.resultSentAt = task.finishedAt;
+    task.timer = setTimeout(this.resendTimerFired, this.rtt.delay(task.from, 0), task);
+    this.expire(task.finishedAt);
   }
 
-  private resend(entry: Entry): void {
-    if (!entry.awaitingAck || entry.result === undefined) return;
-    if (entry.retransmits >= this.policy.maxRetransmits) {
-      this.logger.debug('result not acknowledged, giving up', { taskId: entry.taskId, retransmits: entry.retransmits });
-      this.stopResend(entry);
+  /** Decides in the check phase, so a result-ack already waiting in the socket is read first. */
+  private readonly resendTimerFired = (task: ServerTask): void => {
+    setImmediate(this.resend, task);
+  };
+
+  private readonly resend = (task: ServerTask): void => {
+    if (!task.awaitingAck || task.result === undefined) return;
+    if (task.retransmits >= this.policy.maxRetransmits) {
+      this.logger.debug('result not acknowledged, giving up', { taskId: task.taskId, retransmits: task.retransmits });
+      this.stopResend(task);
       return;
     }
-    entry.retransmits++;
+    task.retransmits++;
+    this.rtt.timedOut(task.from);
     this.endpoint.noteRetransmit();
-    this.endpoint.send(entry.result, entry.from);
-    entry.timer = setTimeout(() => this.resend(entry), backoffDelay(this.policy, entry.retransmits));
-  }
+    this.endpoint.send(task.result, task.from);
+    task.timer = setTimeout(this.resendTimerFired, this.rtt.delay(task.from, task.retransmits), task);
+  };
 
-  private stopResend(entry: Entry): void {
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
-    if (entry.awaitingAck) {
-      entry.awaitingAck = false;
+  private stopResend(task: ServerTask): void {
+    clearTimeout(task.timer);
+    task.timer = undefined;
+    if (task.awaitingAck) {
+      task.awaitingAck = false;
       this.unacked--;
     }
     this.checkDrained();
   }
 
-  private forget(entry: Entry): void {
-    this.stopResend(entry);
-    this.entries.delete(entry.taskId);
-    this.finished.delete(entry.taskId);
+  /** Removes a task from the server's memory (its place in `finished` is skipped later). */
+  private forget(task: ServerTask): void {
+    this.stopResend(task);
+    if (this.tasks.get(task.taskId) === task) this.tasks.delete(task.taskId);
   }
 
   /** Drops finished tasks past the cache's age or size (oldest first). */
   private expire(now: number): void {
-    for (const entry of this.finished.values()) {
-      if (this.finished.size <= this.cacheMax && now - entry.finishedAt < this.cacheTtlMs) break;
-      this.forget(entry);
+    while (this.finishedHead < this.finished.length) {
+      const task = this.finished[this.finishedHead] as ServerTask;
+      const current = this.tasks.get(task.taskId) === task;
+      const cached = this.finished.length - this.finishedHead;
+      if (current && cached <= this.cacheMax && now - task.finishedAt < this.cacheTtlMs) break;
+      this.finishedHead++;
+      if (current) this.forget(task);
+    }
+    if (this.finishedHead > 1024 && this.finishedHead * 2 > this.finished.length) {
+      this.finished = this.finished.slice(this.finishedHead);
+      this.finishedHead = 0;
     }
   }
 
   private tick(): void {
     const now = Date.now();
-    for (const entry of this.live) this.sendProgress(entry, now);
+    for (const task of this.live) this.sendProgress(task, now);
     this.expire(now);
   }
 
@@ -345,9 +322,4 @@ export class TaskServer {
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function abortEntry(entry: Entry, reason: TaskmeshError): void {
-  entry.controller ??= new AbortController();
-  if (!entry.controller.signal.aborted) entry.controller.abort(reason);
 }

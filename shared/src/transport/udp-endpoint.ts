@@ -8,6 +8,7 @@ import type { Message, Outgoing } from '../protocol.js';
 import { CHUNK_BURST, MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
 import { DropCounter } from './drop-counter.js';
+import { AddressMap } from './address-map.js';
 import { addressKey, copyStats, emptyStats, type Address, type EndpointStats } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type Frame, type FrameType } from './frame.js';
 import { decodePayload, encodeMessage, packMessages } from './message-codec.js';
@@ -70,7 +71,7 @@ export class UdpEndpoint {
   private readonly maxChunks: number;
   private readonly dropOutgoing: UdpEndpointOptions['dropOutgoing'];
   private listeners: MessageListener[] = [];
-  private readonly queues = new Map<string, { to: Address; items: Queued[] }>();
+  private readonly queues = new AddressMap<{ to: Address; items: Queued[] }>();
   private flushScheduled = false;
   private readonly chunkJobs: ChunkJob[] = [];
   private pumpScheduled = false;
@@ -144,11 +145,10 @@ export class UdpEndpoint {
       );
     }
     this.counters.messagesSent++;
-    const key = addressKey(to);
-    let queue = this.queues.get(key);
+    let queue = this.queues.get(to);
     if (queue === undefined) {
       queue = { to, items: [] };
-      this.queues.set(key, queue);
+      this.queues.set(to, queue);
     }
     queue.items.push({ json, bytes, kind: message.kind });
     if (!this.flushScheduled) {

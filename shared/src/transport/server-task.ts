@@ -1,0 +1,74 @@
+import type { TaskmeshError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Outgoing, ResultMessage } from '../protocol.js';
+import type { Address } from './endpoint-stats.js';
+import type { TaskContext } from './task-context.js';
+
+/** What a task needs from the server that holds it. */
+export interface ServerTaskHost {
+  readonly logger: Logger;
+  reportProgress(task: ServerTask): void;
+}
+
+/**
+ * One task a TaskServer knows: queued, running, or finished with its result cached. It is also
+ * the task's TaskContext (one object per task on the hot path; signal and logger are made on
+ * first use, as most tasks never look at them).
+ */
+export class ServerTask implements TaskContext {
+  state: 'queued' | 'running' | 'done' = 'queued';
+  progressFraction: number | null = null;
+  progressSentAt: number;
+  controller: AbortController | undefined = undefined;
+  result: Outgoing<ResultMessage> | undefined = undefined;
+  awaitingAck = false;
+  resultSentAt = 0;
+  retransmits = 0;
+  timer: NodeJS.Timeout | undefined = undefined;
+  finishedAt = 0;
+  private childLogger: Logger | undefined = undefined;
+
+  constructor(
+    private readonly host: ServerTaskHost,
+    readonly taskId: string,
+    readonly attempt: number,
+    /** Results go where the task (or its latest retransmission) came from. */
+    public from: Address,
+    readonly receivedAt: number,
+  ) {
+    // The ack counts as the first report, so fast tasks send no progress at all.
+    this.progressSentAt = receivedAt;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  get logger(): Logger {
+    this.childLogger ??= this.host.logger.child({ taskId: this.taskId });
+    return this.childLogger;
+  }
+
+  started(): void {
+    if (this.state !== 'queued') return;
+    this.state = 'running';
+    this.host.reportProgress(this);
+  }
+
+  progress(fraction: number): void {
+    if (this.state === 'done' || !Number.isFinite(fraction)) return;
+    this.progressFraction = Math.min(1, Math.max(0, fraction));
+    this.host.reportProgress(this);
+  }
+
+  /** Aborts the task's signal with `reason` (once). */
+  abort(reason: TaskmeshError): void {
+    this.controller ??= new AbortController();
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  get aborted(): boolean {
+    return this.controller?.signal.aborted === true;
+  }
+}
