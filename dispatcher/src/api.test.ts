@@ -10,7 +10,9 @@ let suite: LocalSuite;
 let base: string;
 
 before(async () => {
-  suite = await startLocalSuite({ workers: ['reverse', 'upper', 'hash', 'sum', 'wait', 'image'] });
+  suite = await startLocalSuite({});
+  // One at a time: six processes starting at once on a busy 2-core machine can miss the ready timeout.
+  for (const type of ['reverse', 'upper', 'hash', 'sum', 'wait', 'image']) await suite.addWorker(type);
   base = suite.dispatcherUrl!;
 });
 

@@ -10,7 +10,8 @@ let base: string;
 let nameservice: NameserviceClient;
 
 before(async () => {
-  suite = await startLocalSuite({ workers: ['wait', 'wait'] });
+  suite = await startLocalSuite({ workers: ['wait'] });
+  await suite.addWorker('wait');
   base = suite.dispatcherUrl!;
   nameservice = new NameserviceClient({ baseUrl: suite.nameserviceUrl });
 });

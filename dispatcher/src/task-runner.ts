@@ -226,6 +226,8 @@ export class TaskRunner {
       const message = `no result within ${entry.record.timeoutMs} ms (${where})${busy}${last ? `; last problem: ${last.code}: ${last.message}` : ''}`;
       this.finish(entry, 'failed', null, { code: 'TIMEOUT', message });
     }, Math.max(0, entry.deadline - Date.now()));
+    // The server keeps the process alive while serving; a task's deadline alone must not.
+    entry.timer.unref();
   }
 
   private enqueue(entry: TaskEntry, first: boolean): void {
