@@ -8,7 +8,7 @@ export interface TestCaller {
   endpoint: UdpEndpoint;
   caller: TaskCaller;
   /** Dispatches one task to a worker process and returns the outcome. */
-  run(worker: RunningService, type: string, payload: unknown, extra?: { timeoutMs?: number; signal?: AbortSignal; taskId?: string }): Promise<DispatchOutcome>;
+  run(worker: RunningService, type: string, payload: unknown, extra?: { timeoutMs?: number; signal?: AbortSignal; taskId?: string; onAccepted?: () => void }): Promise<DispatchOutcome>;
   close(): Promise<void>;
 }
 
@@ -27,6 +27,7 @@ export async function openTestCaller(options: Partial<UdpEndpointOptions> & { ke
         attempt: 1,
         timeoutMs: extra.timeoutMs ?? 30_000,
         signal: extra.signal,
+        onAccepted: extra.onAccepted,
       }),
     close: async () => {
       caller.close();

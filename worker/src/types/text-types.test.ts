@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TaskmeshError } from '@taskmesh/shared';
-import { reverseGraphemes, reverseType } from './reverse.js';
+import fc from 'fast-check';
+import { graphemeClusters, reverseGraphemes, reverseType } from './reverse.js';
 import { upperType } from './upper.js';
 import { hashType } from './hash.js';
 import { parsePayload } from './parse-payload.js';
@@ -22,6 +23,30 @@ test('reverse keeps grapheme clusters whole', () => {
   for (const [input, expected] of cases) assert.equal(reverseGraphemes(input), expected, JSON.stringify(input));
   // A naive code-unit reverse would split the surrogate pairs and modifiers.
   assert.notEqual([...'👍🏽'].reverse().join(''), reverseGraphemes('👍🏽'));
+});
+
+test('windowed segmentation finds the same clusters as segmenting the whole text (property)', () => {
+  const whole = (text: string): string[] => [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)].map((s) => s.segment);
+  const pieces = ['a', 'é', 'e\u0301', '\u0301', '👍🏽', '👨‍👩‍👧', '🇩🇪', '🇫', '\u200d', '한', '\u1100\u1161', '\r\n', '\n', '\ud83d', 'ि', 'क्ष'];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 60 }), fc.integer({ min: 1, max: 9 }), (parts, window) => {
+      const text = parts.join('');
+      assert.deepEqual(graphemeClusters(text, window), whole(text));
+    }),
+  );
+  // One cluster longer than the window: e with 600 combining marks.
+  const long = `x${'e'}${'\u0301'.repeat(600)}y`;
+  assert.deepEqual(graphemeClusters(long, 16), whole(long));
+});
+
+test('reverse of a megabyte of text takes linear time', () => {
+  const text = 'ab👍🏽e\u0301🇩🇪'.repeat(100_000);
+  const started = performance.now();
+  const reversed = reverseGraphemes(text);
+  assert.equal(reversed.length, text.length);
+  assert.ok(reversed.startsWith('🇩🇪e\u0301👍🏽ba'));
+  // Unwindowed, this takes many minutes.
+  assert.ok(performance.now() - started < 20_000);
 });
 
 test('reverse handler validates and answers {text}', async () => {
