@@ -32,7 +32,7 @@ class Lane {
       this.slots[this.head++] = undefined;
       this.stale--;
     }
-    this.reset();
+    if (this.slots.length > 0) this.reset();
     return undefined;
   }
 
