@@ -70,6 +70,9 @@ test('SIGTERM: the worker deregisters, finishes its in-flight task, delivers the
   // Gone from the nameservice while the task still runs.
   const gone = await waitForRecord(client, name, (r) => r === undefined, 3000);
   assert.ok(gone.afterMs < 1400, `deregistered after ${gone.afterMs} ms`);
+  // Draining: a new task is answered BUSY so the caller tries another worker.
+  const late = await caller.run(w, 'wait', { ms: 10 });
+  assert.equal(late.kind, 'busy');
   const outcome = await running;
   assert.equal((valueOf(outcome) as { waitedMs: number }).waitedMs >= 1490, true);
   const { code } = await exited;

@@ -113,9 +113,11 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       };
       clearInterval(dropTimer);
       clearInterval(statsTimer);
-      // Deregister first so dispatchers stop choosing this worker while it drains.
+      // Stop accepting (new tasks are answered BUSY, so callers go elsewhere) and deregister at
+      // once, so dispatchers stop choosing this worker; then wait for the accepted tasks.
+      const draining = step('drain', () => drainWithin(server, settings.drainTimeoutMs, queue, logger));
       await step('deregister', () => thread.stop({ deregister: true }));
-      await step('drain', () => drainWithin(server, settings.drainTimeoutMs, queue, logger));
+      await draining;
       await step('close task server', () => server.close());
       await step('close socket', () => endpoint.close());
       monitor.stop();
