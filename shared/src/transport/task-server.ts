@@ -264,7 +264,7 @@ export class TaskServer implements ServerTaskHost {
   };
 
   private readonly resend = (task: ServerTask): void => {
-    if (!task.awaitingAck || task.result === undefined) return;
+    if (this.closed || !task.awaitingAck || task.result === undefined) return;
     if (task.retransmits >= this.policy.maxRetransmits) {
       this.logger.debug('result not acknowledged, giving up', { taskId: task.taskId, retransmits: task.retransmits });
       this.stopResend(task);

@@ -247,6 +247,7 @@ export class UdpEndpoint {
   /** Sends up to CHUNK_BURST chunks per turn so the peer's socket buffer can drain between bursts. */
   private readonly pump = (): void => {
     this.pumpScheduled = false;
+    if (this.closing !== undefined) return;
     let budget = CHUNK_BURST;
     while (budget > 0 && this.chunkJobs.length > 0) {
       const job = this.chunkJobs[0] as ChunkJob;
@@ -285,7 +286,12 @@ export class UdpEndpoint {
     this.counters.datagramsSent++;
     if (this.dropOutgoing?.({ to, kinds, chunkIndex, chunkCount }) === true) return;
     this.sendsPending++;
-    this.socket.send(datagram, to.port, to.host, this.onSent);
+    try {
+      this.socket.send(datagram, to.port, to.host, this.onSent);
+    } catch (err) {
+      // e.g. the socket closed under a late timer: a lost datagram, not a crash.
+      this.onSent(err as Error);
+    }
   }
 
   private readonly onSent = (err: Error | null): void => {
@@ -302,6 +308,7 @@ export class UdpEndpoint {
   // ---- receiving ----
 
   private readonly onDatagram = (datagram: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.closing !== undefined) return; // closing: nothing may be answered any more
     this.counters.datagramsReceived++;
     const from: Address = { host: rinfo.address, port: rinfo.port };
     try {
