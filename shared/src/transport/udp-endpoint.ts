@@ -363,8 +363,14 @@ export class UdpEndpoint {
       this.logger.debug('NACK for a message no longer kept', { messageId: frame.messageId, from: addressKey(from) });
       return;
     }
+    // Chunks still queued here (paced, not yet sent) will arrive anyway: a NACK that raced the
+    // pacing must not send them twice.
+    const queued = new Set<number>();
+    for (const job of this.chunkJobs) {
+      if (job.messageId === frame.messageId) for (let i = job.next; i < job.indices.length; i++) queued.add(job.indices[i] as number);
+    }
     const indices = decodeNackPayload(frame.payload)
-      .filter((i) => i < entry.chunkCount)
+      .filter((i) => i < entry.chunkCount && !queued.has(i))
       .slice(0, MAX_NACK_INDICES);
     if (indices.length === 0) return;
     this.noteRetransmit(indices.length);
