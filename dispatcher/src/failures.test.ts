@@ -91,3 +91,26 @@ test('no worker of a type: the task fails with TIMEOUT, lands in the failed list
   assert.equal(conflict.status, 409);
   assert.equal((await api(base, '/v1/tasks?status=failed&type=upper')).body.tasks.length, 0);
 });
+
+test('a task past its timeout at the worker fails with TIMEOUT and is stopped there', async () => {
+  const res = await api(base, '/v1/tasks', { body: { type: 'wait', payload: { ms: 60_000 }, timeoutMs: 1500 } });
+  const id = res.body.id as string;
+  const worker = await runningAt(id);
+  const done = await api(base, `/v1/tasks/${id}?wait=10000`);
+  assert.equal(done.body.status, 'failed');
+  assert.equal(done.body.error.code, 'TIMEOUT');
+  assert.match(done.body.error.message, new RegExp(`at worker ${worker}`));
+  await eventually('the worker to stop the timed-out task', async () => {
+    const w = (await nameservice.list()).find((x) => x.name === worker);
+    return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
+  }, 5000);
+});
+
+// Last: it stops the dispatcher.
+test('SIGTERM closes the WebSockets and exits 0', async () => {
+  const sock = await openSocket(`${base.replace('http', 'ws')}/v1/events`);
+  const closed = new Promise<number>((resolve) => sock.ws.once('close', (code) => resolve(code)));
+  const exit = await suite.dispatcher!.kill('SIGTERM');
+  assert.equal(exit.code, 0);
+  assert.equal(await closed, 1001);
+});
