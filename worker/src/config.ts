@@ -15,7 +15,8 @@ export const workerEnvSpec = {
   name: { env: 'TASKMESH_WORKER_NAME', schema: WorkerName.optional() },
   concurrency: { env: 'TASKMESH_WORKER_CONCURRENCY', schema: z.coerce.number().int().min(1).max(1024).optional() },
   queueSize: { env: 'TASKMESH_WORKER_QUEUE_SIZE', schema: z.coerce.number().int().min(0).max(100_000).optional() },
-  drainTimeoutMs: { env: 'TASKMESH_WORKER_DRAIN_TIMEOUT_MS', schema: envInt(30_000, 0, 3_600_000) },
+  // Below the 30 s stop grace period of the compose files, so the worker exits before a SIGKILL.
+  drainTimeoutMs: { env: 'TASKMESH_WORKER_DRAIN_TIMEOUT_MS', schema: envInt(25_000, 0, 3_600_000) },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 

@@ -119,3 +119,25 @@ test('heartbeats continue while CPU-bound tasks hold the main thread for seconds
   assert.ok(beats.length >= 3, `several heartbeats were seen while the tasks ran (${beats.length})`);
   for (let i = 1; i < beats.length; i++) assert.ok(beats[i]! - beats[i - 1]! < LEASE_TTL_MS - 500, `heartbeat gap ${beats[i]! - beats[i - 1]!} ms`);
 });
+
+test('a drain that outlasts TASKMESH_WORKER_DRAIN_TIMEOUT_MS is abandoned, and the worker still exits', async () => {
+  const w = await suite.addWorker('wait', { TASKMESH_WORKER_DRAIN_TIMEOUT_MS: '300' });
+  const own = await openTestCaller({ keepaliveTimeoutMs: 30_000 });
+  try {
+    let onAccepted!: () => void;
+    const accepted = new Promise<void>((r) => (onAccepted = r));
+    const running = own.run(w, 'wait', { ms: 60_000 }, { onAccepted }).catch((err: unknown) => err);
+    await accepted;
+    const started = Date.now();
+    const { code } = await w.kill('SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 5000, 'exited soon after the drain timeout');
+    const closed = await w.waitForLine((l) => l.event === 'closed', 1000);
+    assert.deepEqual(closed.failed, ['drain']);
+    // The caller would notice when keep-alives stop; closing it ends the wait here.
+    own.caller.close();
+    assert.ok((await running) instanceof TaskmeshError);
+  } finally {
+    await own.close();
+  }
+});

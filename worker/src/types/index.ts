@@ -7,7 +7,7 @@ import { waitType } from './wait.js';
 import { imageType } from './image.js';
 
 /** Every task type a worker can run. Adding a type: write its module, list it here. */
-export const TASK_TYPES: readonly TaskTypeModule[] = [reverseType, upperType, hashType, sumType, waitType, imageType] as readonly TaskTypeModule[];
+export const TASK_TYPES: readonly TaskTypeModule[] = [reverseType, upperType, hashType, sumType, waitType, imageType];
 
 /** The names, in the order listed. */
 export const knownTypes = (): string[] => TASK_TYPES.map((t) => t.name);
