@@ -23,6 +23,8 @@ const STACK = 'taskmesh-test-stack';
 const SECRET = 'taskmesh-compose-test-secret';
 const CLI = join(REPO_ROOT, 'client', 'dist', 'main.js');
 const BUILD_TIMEOUT_MS = 20 * 60_000;
+/** Set once this run has built the images, so the Swarm part does not build them again. */
+let imagesBuilt = false;
 
 /** A task of each type, as the CLI takes it, and a check of its result. */
 const TASKS: Array<{ type: string; args: string[]; check: (result: unknown) => void }> = [
@@ -126,6 +128,7 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
     console.log(`compose suite: ${compose.join(' ')}, NODE_IMAGE=${env.NODE_IMAGE ?? '(default)'}, project ${PROJECT}`);
     await dc(['down', '-v', '--remove-orphans'], 120_000).catch(() => undefined);
     await dc(['build'], BUILD_TIMEOUT_MS);
+    imagesBuilt = true;
     await dc(['up', '-d'], 300_000);
   });
 
@@ -228,20 +231,25 @@ if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swar
   let env: NodeJS.ProcessEnv;
   let dispatcherUrl: string;
   let joinedSwarm = false;
+  let createdGwBridge = false;
 
   before(async () => {
     ({ env, dispatcherUrl } = await deploymentEnv());
-    const compose = composeCommand();
-    // The stack ignores build:, so the images come from the compose file's build (cached).
-    await run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), 'build'], {
-      env,
-      cwd: REPO_ROOT,
-      timeoutMs: BUILD_TIMEOUT_MS,
-    });
+    if (!imagesBuilt) {
+      // The stack ignores build:, so the images come from the compose file's build.
+      const compose = composeCommand();
+      await run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), 'build'], {
+        env,
+        cwd: REPO_ROOT,
+        timeoutMs: BUILD_TIMEOUT_MS,
+      });
+    }
     const state = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
     if (state !== 'active') {
+      const gw = await run('docker', ['network', 'inspect', 'docker_gwbridge'], { allowFailure: true });
       await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
       joinedSwarm = true;
+      createdGwBridge = gw.code !== 0;
     }
     await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', join(REPO_ROOT, 'docker-stack.yml'), STACK], { env, cwd: REPO_ROOT, timeoutMs: 180_000 });
   });
@@ -258,6 +266,7 @@ if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swar
     const volumes = (await run('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout.split('\n').filter(Boolean);
     if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes], { allowFailure: true });
     if (joinedSwarm) await run('docker', ['swarm', 'leave', '--force'], { allowFailure: true, timeoutMs: 60_000 });
+    if (createdGwBridge) await run('docker', ['network', 'rm', 'docker_gwbridge'], { allowFailure: true });
   });
 
   test('every worker type registers and one task of each type succeeds through the published port', async () => {
