@@ -114,9 +114,9 @@ export class ApiClient {
     return this.recordOrFetch(id, await this.send(() => this.http.delete(`/v1/tasks/${encodeURIComponent(id)}`)));
   }
 
-  /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again. */
-  async retry(id: string): Promise<TaskRecord> {
-    return this.recordOrFetch(id, await this.send(() => this.http.post(`/v1/tasks/${encodeURIComponent(id)}/retry`)));
+  /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again; its id and new status. */
+  async retry(id: string): Promise<{ id: string; status: TaskStatus }> {
+    return this.parse(await this.send(() => this.http.post(`/v1/tasks/${encodeURIComponent(id)}/retry`)), SubmitTaskResponse);
   }
 
   /** GET /v1/tasks?status=&type= */

@@ -34,10 +34,7 @@ export function formatResult(result: unknown): string {
     if (typeof result.waitedMs === 'number') return `waited ${Math.round(result.waitedMs)} ms`;
     for (const field of MAIN_FIELDS) {
       const v = result[field];
-      if (typeof v === 'string' || typeof v === 'number') {
-        // A sum that lost precision says so rather than passing for exact.
-        return field === 'sum' && result.exact === false ? `${v} (inexact)` : String(v);
-      }
+      if (typeof v === 'string' || typeof v === 'number') return String(v);
     }
   }
   return JSON.stringify(result);

@@ -6,10 +6,10 @@ export function registerRetry(program: Command, context: ContextFactory): void {
     .command('retry')
     .description('run a failed or cancelled task again')
     .argument('<id>', 'task id')
-    .option('--json', 'print the task record as JSON')
+    .option('--json', 'print the id and new status as JSON')
     .action(async (id: string, options: { json?: boolean }) => {
       const ctx = context({});
-      const record = await ctx.api.retry(id);
-      ctx.out(options.json ? JSON.stringify(record) : `${record.id} ${record.status}`);
+      const { status } = await ctx.api.retry(id);
+      ctx.out(options.json ? JSON.stringify({ id, status }) : `${id} ${status}`);
     });
 }
