@@ -1,5 +1,5 @@
 import type { EndpointStats } from '@taskmesh/shared';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type RetryReason = 'busy' | 'no_ack' | 'worker_lost' | 'manual' | 'other';
 export type FrameOutcome = 'sent' | 'skipped' | 'failed';
@@ -20,22 +20,57 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
  * Hot-path updates go through cached label children; transport and queue figures are read at
  * scrape time by collect() callbacks.
  */
+/** Per-type latency histogram kept as plain counts; prom-client only reads it at scrape time. */
+interface LatencyCells {
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
 export class DispatcherMetrics {
   readonly registry = new Registry();
-  private readonly tasks: Counter<'type' | 'status'>;
-  private readonly submittedTotal: Counter<'type'>;
-  private readonly latency: Histogram<'type'>;
   private readonly retries: Counter<'type' | 'reason'>;
   private readonly frames: Counter<'outcome'>;
-  private readonly children = new Map<string, { inc(): void }>();
-  private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
+  // Per-task figures are plain numbers (prom-client's label hashing costs more than the rest of a
+  // task's bookkeeping); collect() hands them over at scrape time.
+  private readonly finishedCounts = new Map<string, { type: string; status: string; n: number }>();
+  private readonly submittedCounts = new Map<string, number>();
+  private readonly latencies = new Map<string, LatencyCells>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
+    const self = this;
     collectDefaultMetrics({ register: this.registry });
-    this.tasks = new Counter({ name: 'taskmesh_dispatcher_tasks_total', help: 'Tasks that reached a final status, by type and status (stream frames included)', labelNames: ['type', 'status'], registers });
-    this.submittedTotal = new Counter({ name: 'taskmesh_dispatcher_tasks_submitted_total', help: 'Tasks accepted for processing, by type', labelNames: ['type'], registers });
-    this.latency = new Histogram({ name: 'taskmesh_dispatcher_task_latency_seconds', help: 'Submission to final status, by type', labelNames: ['type'], buckets: LATENCY_BUCKETS, registers });
+    new Counter({
+      name: 'taskmesh_dispatcher_tasks_total',
+      help: 'Tasks that reached a final status, by type and status (stream frames included)',
+      labelNames: ['type', 'status'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { type, status, n } of self.finishedCounts.values()) this.inc({ type, status }, n);
+      },
+    });
+    new Counter({
+      name: 'taskmesh_dispatcher_tasks_submitted_total',
+      help: 'Tasks accepted for processing, by type',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [type, n] of self.submittedCounts) this.inc({ type }, n);
+      },
+    });
+    this.registry.registerMetric({
+      name: 'taskmesh_dispatcher_task_latency_seconds',
+      get: async () => ({
+        name: 'taskmesh_dispatcher_task_latency_seconds',
+        help: 'Submission to final status, by type',
+        type: 'histogram',
+        aggregator: 'sum',
+        values: this.latencyValues(),
+      }),
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
     this.retries = new Counter({ name: 'taskmesh_dispatcher_retries_total', help: 'Tasks sent again: busy (not an attempt), no_ack, worker_lost, manual', labelNames: ['type', 'reason'], registers });
     this.frames = new Counter({ name: 'taskmesh_dispatcher_stream_frames_total', help: 'Image stream frames: sent, skipped (client or worker still busy), failed', labelNames: ['outcome'], registers });
     new Gauge({ name: 'taskmesh_dispatcher_tasks_in_flight', help: 'Tasks at workers now', registers, collect() { this.set(sources.inFlight()); } });
@@ -61,28 +96,42 @@ export class DispatcherMetrics {
   }
 
   submitted(type: string): void {
-    let c = this.children.get(type);
-    if (c === undefined) {
-      c = this.submittedTotal.labels(type);
-      this.children.set(type, c);
-    }
-    c.inc();
+    this.submittedCounts.set(type, (this.submittedCounts.get(type) ?? 0) + 1);
   }
 
   finished(type: string, status: string, latencyMs: number): void {
     const key = `${type}\u0000${status}`;
-    let c = this.children.get(key);
-    if (c === undefined) {
-      c = this.tasks.labels(type, status);
-      this.children.set(key, c);
-    }
-    c.inc();
-    let h = this.latencyChildren.get(type);
+    const c = this.finishedCounts.get(key);
+    if (c === undefined) this.finishedCounts.set(key, { type, status, n: 1 });
+    else c.n++;
+    let h = this.latencies.get(type);
     if (h === undefined) {
-      h = this.latency.labels(type);
-      this.latencyChildren.set(type, h);
+      h = { counts: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 };
+      this.latencies.set(type, h);
     }
-    h.observe(latencyMs / 1000);
+    const seconds = latencyMs / 1000;
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    h.counts[i]!++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** Prometheus histogram lines: cumulative buckets, +Inf, sum and count per type. */
+  private latencyValues(): Array<{ metricName: string; labels: Record<string, string | number>; value: number }> {
+    const name = 'taskmesh_dispatcher_task_latency_seconds';
+    const out: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const [type, h] of this.latencies) {
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((le, i) => {
+        cumulative += h.counts[i]!;
+        out.push({ metricName: `${name}_bucket`, labels: { le, type }, value: cumulative });
+      });
+      out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', type }, value: h.count });
+      out.push({ metricName: `${name}_sum`, labels: { type }, value: h.sum });
+      out.push({ metricName: `${name}_count`, labels: { type }, value: h.count });
+    }
+    return out;
   }
 
   retry(type: string, reason: RetryReason): void {

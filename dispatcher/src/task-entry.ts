@@ -1,4 +1,5 @@
 import type { TaskRecord, WireError } from '@taskmesh/shared';
+import type { AttemptAbort } from './attempt-signal.js';
 
 /** How a task ended, handed to whoever waits for it. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -21,12 +22,14 @@ export interface TaskEntry {
   submittedAtHr: number;
   timer: NodeJS.Timeout | null;
   /** Aborts the attempt in flight (cancel, timeout). Null while the task is not at a worker. */
-  controller: AbortController | null;
+  controller: AttemptAbort | null;
   /** Whether the entry sits in the pending queue; `queueToken` tells a live slot from a stale one. */
   pending: boolean;
   queueToken: number;
   /** A worker that just lost the task: the next attempt prefers another one. */
   avoidWorker: string | null;
+  /** Position in the store's finished queue; 0 while unfinished. */
+  finishSeq: number;
   /** Called once when the task reaches a final status. */
   waiters: Array<(entry: TaskEntry) => void> | null;
 }
@@ -44,6 +47,7 @@ export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: n
     pending: false,
     queueToken: 0,
     avoidWorker: null,
+    finishSeq: 0,
     waiters: null,
   };
 }

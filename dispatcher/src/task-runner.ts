@@ -12,6 +12,7 @@ import {
   type TaskStatus,
   type WireError,
 } from '@taskmesh/shared';
+import { AttemptAbort } from './attempt-signal.js';
 import type { EventsHub } from './events-hub.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
@@ -238,7 +239,7 @@ export class TaskRunner {
   private attempt(entry: TaskEntry, worker: WorkerView): void {
     const r = entry.record;
     const { directory } = this.o;
-    const controller = new AbortController();
+    const controller = new AttemptAbort();
     entry.controller = controller;
     directory.startTask(worker);
     this.inFlightCount++;
@@ -289,7 +290,7 @@ export class TaskRunner {
     this.o.events.publish('dispatched', entry);
   }
 
-  private settled(entry: TaskEntry, worker: WorkerView, controller: AbortController, outcome: unknown, accepted: boolean, attempt: number): void {
+  private settled(entry: TaskEntry, worker: WorkerView, controller: AttemptAbort, outcome: unknown, accepted: boolean, attempt: number): void {
     this.o.directory.endTask(worker);
     this.inFlightCount--;
     const type = entry.record.type;

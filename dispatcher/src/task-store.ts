@@ -17,13 +17,20 @@ export interface TaskQuery {
 
 /**
  * In-memory task records with bounded retention. Unfinished tasks are never evicted; finished
- * ones live in a second Map in the order they finished, so eviction only ever looks at its head
- * (O(1) per task). Idempotency keys live exactly as long as their task.
+ * ones are also queued in the order they finished, so eviction only ever looks at the head of
+ * that queue (O(1) amortised per task). Idempotency keys live exactly as long as their task.
  */
 export class TaskStore {
   private readonly tasks = new Map<string, TaskEntry>();
-  private readonly finished = new Map<string, TaskEntry>();
   private readonly keys = new Map<string, TaskEntry>();
+  // Finished tasks in the order they finished, as an array queue. (A Map used as a FIFO degrades:
+  // iterating from its head skips every deleted slot not yet compacted.) A slot is stale when its
+  // entry was retried or finished again since (its finishSeq changed).
+  private fifo: Array<TaskEntry | undefined> = [];
+  private fifoSeq: number[] = [];
+  private head = 0;
+  private finishedLive = 0;
+  private nextSeq = 1;
   private readonly now: () => number;
 
   constructor(private readonly options: TaskStoreOptions) {
@@ -35,7 +42,7 @@ export class TaskStore {
   }
 
   get finishedCount(): number {
-    return this.finished.size;
+    return this.finishedLive;
   }
 
   add(entry: TaskEntry): void {
@@ -54,30 +61,43 @@ export class TaskStore {
 
   /** Records that a task reached a final status (again, after a retry): it becomes evictable. */
   markFinished(entry: TaskEntry): void {
-    const id = entry.record.id;
-    if (!this.tasks.has(id)) return;
-    this.finished.delete(id);
-    this.finished.set(id, entry);
+    if (this.tasks.get(entry.record.id) !== entry) return;
+    if (entry.finishSeq !== 0) this.finishedLive--;
+    entry.finishSeq = this.nextSeq++;
+    this.fifo.push(entry);
+    this.fifoSeq.push(entry.finishSeq);
+    this.finishedLive++;
     this.evict();
   }
 
   /** A retried task is unfinished again and must not be evicted. */
   markUnfinished(entry: TaskEntry): void {
-    this.finished.delete(entry.record.id);
+    if (entry.finishSeq === 0) return;
+    entry.finishSeq = 0;
+    this.finishedLive--;
   }
 
   /** Drops finished tasks beyond the count bound or older than the age bound. */
   evict(): number {
     const oldest = this.now() - this.options.retentionMs;
     let evicted = 0;
-    for (const [id, entry] of this.finished) {
-      const tooMany = this.finished.size > this.options.retention;
-      if (!tooMany && (entry.record.finishedAt ?? 0) >= oldest) break;
-      this.finished.delete(id);
-      this.tasks.delete(id);
-      const key = entry.record.idempotencyKey;
-      if (key !== null && this.keys.get(key) === entry) this.keys.delete(key);
-      evicted++;
+    while (this.head < this.fifo.length) {
+      const entry = this.fifo[this.head]!;
+      if (entry.finishSeq === this.fifoSeq[this.head]) {
+        if (this.finishedLive <= this.options.retention && (entry.record.finishedAt ?? 0) >= oldest) break;
+        entry.finishSeq = 0;
+        this.finishedLive--;
+        this.tasks.delete(entry.record.id);
+        const key = entry.record.idempotencyKey;
+        if (key !== null && this.keys.get(key) === entry) this.keys.delete(key);
+        evicted++;
+      }
+      this.fifo[this.head++] = undefined;
+    }
+    if (this.head > 4096 && this.head * 2 > this.fifo.length) {
+      this.fifo = this.fifo.slice(this.head);
+      this.fifoSeq = this.fifoSeq.slice(this.head);
+      this.head = 0;
     }
     return evicted;
   }
