@@ -7,6 +7,7 @@ export type { WaitOptions } from './task-waiter.js';
 export { parsePayload, parseJsonPayload, parseNumber, parseNumbers, SHORTHANDS } from './payload.js';
 export type { PayloadOptions } from './payload.js';
 export { parseBatchFile, chunk, mapConcurrent } from './batch-file.js';
+export { submitBatchWithBackpressure, QUEUE_FULL_BACKOFF } from './backpressure.js';
 export type { ParsedBatch, BatchLineError } from './batch-file.js';
 export * as format from './format.js';
 export { EXIT, CliError, exitCodeOf, errorLine } from './exit-codes.js';

@@ -93,7 +93,11 @@ async function main(): Promise<number> {
       ...suite.workers.map((w, i) => ({ name: `worker ${i + 1} (reverse)`, pid: w.pid })),
       { name: 'bench client', pid: process.pid },
     ]);
-    log(`bench: ${phases.join(' + ')}: ${tasks} tasks in batches of ${batchSize} (${concurrency} in flight), ${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})`);
+    const plan = [
+      phases.includes('batch') ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight)` : '',
+      phases.includes('latency') ? `${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})` : '',
+    ];
+    log(`bench: ${plan.filter(Boolean).join(', then ')}`);
     await meter.start();
     const started = performance.now();
     const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, sequential, latencyConcurrency });

@@ -36,8 +36,10 @@ test('retransmission counters are summed from Prometheus text across labels', ()
 const report: BenchReport = {
   dispatcher: 'http://127.0.0.1:1',
   type: 'reverse',
-  batch: { tasks: 1000, batchSize: 500, concurrency: 4, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0 },
-  latency: { tasks: 100, concurrency: 1, latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 }, tasksPerSecond: 1200, succeeded: 100, failed: 0 },
+  batch: { tasks: 1000, batchSize: 500, concurrency: 4, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0, throttled: 2 },
+  latency: { tasks: 100, concurrency: 1, latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 },
+    serverMs: { count: 100, mean: 0.5, p50: 0, p90: 1, p99: 1, max: 3 },
+    httpBaselineMs: { count: 100, mean: 0.2, p50: 0.2, p90: 0.3, p99: 0.4, max: 1 }, tasksPerSecond: 1200, succeeded: 100, failed: 0 },
   retransmissions: 3,
   failures: 0,
 };

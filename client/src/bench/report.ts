@@ -46,6 +46,7 @@ export function formatBenchReport(report: BenchReport): string {
     figures.push(
       ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight)`],
       ['batch', 'submitted in', `${formatDuration(b.submitSeconds * 1000)} (${Math.round(b.submittedPerSecond).toLocaleString('en-US')} tasks/s)`],
+      ['batch', 'queue-full retries', String(b.throttled)],
       ['batch', 'all ended in', formatDuration(b.totalSeconds * 1000)],
       ['batch', 'throughput', `${Math.round(b.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
       ['batch', 'succeeded / failed', `${b.succeeded} / ${b.failed}`],
@@ -58,6 +59,8 @@ export function formatBenchReport(report: BenchReport): string {
       ['latency', 'tasks', `${l.tasks} (${l.concurrency} loop${l.concurrency === 1 ? '' : 's'})`],
       ['latency', 'p50 / p90 / p99', `${formatDuration(ms.p50)} / ${formatDuration(ms.p90)} / ${formatDuration(ms.p99)}`],
       ['latency', 'mean / max', `${formatDuration(ms.mean)} / ${formatDuration(ms.max)}`],
+      ['latency', 'dispatcher-side p50 / p99', `${formatDuration(l.serverMs.p50)} / ${formatDuration(l.serverMs.p99)} (ms clock)`],
+      ['latency', 'GET /v1/tasks/:id p50 / p99', `${formatDuration(l.httpBaselineMs.p50)} / ${formatDuration(l.httpBaselineMs.p99)}`],
       ['latency', 'throughput', `${Math.round(l.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
       ['latency', 'succeeded / failed', `${l.succeeded} / ${l.failed}`],
     );

@@ -1,5 +1,6 @@
 import { isFinalStatus, type SubmitTaskRequest } from '@taskmesh/shared';
 import type { ApiClient } from '../api-client.js';
+import { submitBatchWithBackpressure } from '../backpressure.js';
 import { chunk, mapConcurrent } from '../batch-file.js';
 import { CompletionTracker } from '../task-waiter.js';
 import { parsePrometheusText, RETRANSMISSION_PATTERN, sumMatching } from './metrics-text.js';
@@ -45,6 +46,8 @@ export interface BatchPhaseReport {
   tasksPerSecond: number;
   succeeded: number;
   failed: number;
+  /** Batch requests refused with QUEUE_FULL and sent again. */
+  throttled: number;
 }
 
 export interface LatencyPhaseReport {
@@ -52,6 +55,10 @@ export interface LatencyPhaseReport {
   concurrency: number;
   /** Submit-and-wait round trips, in milliseconds. */
   latencyMs: LatencySummary;
+  /** The dispatcher's own view of the same tasks: createdAt → finishedAt (millisecond clock). */
+  serverMs: LatencySummary;
+  /** An HTTP round trip that dispatches nothing (GET of a finished task), for the share of HTTP and the client. */
+  httpBaselineMs: LatencySummary;
   tasksPerSecond: number;
   succeeded: number;
   failed: number;
@@ -96,9 +103,10 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
   try {
     const started = performance.now();
     let submitted = 0;
+    let throttled = 0;
     const ids = (
       await mapConcurrent(chunk(requests, batchSize), concurrency, async (batch) => {
-        const got = await api.submitBatch(batch);
+        const got = await submitBatchWithBackpressure(api, batch, { onThrottled: () => throttled++ });
         submitted += got.length;
         options.onProgress?.('batch', 0, tasks);
         return got;
@@ -122,6 +130,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       tasksPerSecond: ids.length / totalSeconds,
       succeeded,
       failed: ids.length - succeeded,
+      throttled,
     };
   } finally {
     await tracker.close();
@@ -133,21 +142,28 @@ export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPha
   const { api, sequential } = options;
   const concurrency = options.latencyConcurrency ?? options.concurrency;
   const payload = options.payload ?? defaultPayload;
-  const runOne = async (i: number): Promise<{ ms: number; ok: boolean }> => {
+  interface Sample {
+    ms: number;
+    ok: boolean;
+    serverMs?: number;
+  }
+  const runOne = async (i: number): Promise<Sample> => {
     const t0 = process.hrtime.bigint();
     let ok: boolean;
+    let serverMs: number | undefined;
     try {
       const answer = await api.submitAndWait({ type: options.type, payload: payload(i) }, LATENCY_WAIT_MS);
       ok = isFinalStatus(answer.status) && answer.status === 'succeeded';
+      if ('finishedAt' in answer && answer.finishedAt !== null) serverMs = answer.finishedAt - answer.createdAt;
     } catch {
       // A refused submission counts as a failed task; the run goes on.
       ok = false;
     }
-    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ok };
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, serverMs };
   };
   const warmup = options.warmup ?? Math.min(500, Math.ceil(sequential / 10));
   let next = 0;
-  const loops = async (count: number, record: (r: { ms: number; ok: boolean }) => void): Promise<void> => {
+  const loops = async (count: number, record: (r: Sample) => void): Promise<void> => {
     next = 0;
     await Promise.all(
       Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, async () => {
@@ -159,12 +175,22 @@ export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPha
     );
   };
   await loops(warmup, () => undefined);
+  // The cheapest real round trip: reading back one finished task, no dispatch involved.
+  const known = await api.submitAndWait({ type: options.type, payload: payload(0) }, LATENCY_WAIT_MS).catch(() => undefined);
+  const baseline: number[] = [];
+  for (let i = 0; known !== undefined && i < Math.min(1000, sequential); i++) {
+    const t0 = process.hrtime.bigint();
+    await api.getTask(known.id).catch(() => undefined);
+    baseline.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
   const samples: number[] = [];
+  const serverSamples: number[] = [];
   let succeeded = 0;
   const deadline = options.phaseTimeoutMs === undefined ? Infinity : performance.now() + options.phaseTimeoutMs;
   const started = performance.now();
   await loops(sequential, (r) => {
     samples.push(r.ms);
+    if (r.serverMs !== undefined) serverSamples.push(r.serverMs);
     if (r.ok) succeeded++;
     if (samples.length % 100 === 0) options.onProgress?.('latency', samples.length, sequential);
     if (performance.now() > deadline) next = sequential;
@@ -174,6 +200,8 @@ export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPha
     tasks: samples.length,
     concurrency,
     latencyMs: summarize(samples),
+    serverMs: summarize(serverSamples),
+    httpBaselineMs: summarize(baseline),
     tasksPerSecond: samples.length / seconds,
     succeeded,
     failed: samples.length - succeeded,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MAX_BATCH_TASKS, TaskmeshError, type SubmitTaskRequest, type TaskStatus } from '@taskmesh/shared';
+import { submitBatchWithBackpressure } from '../backpressure.js';
 import { chunk, mapConcurrent, parseBatchFile } from '../batch-file.js';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { formatBatchSummary } from '../format.js';
@@ -63,7 +64,7 @@ async function runBatch(ctx: CliContext, tasks: SubmitTaskRequest[], lines: numb
     const ids = await mapConcurrent(chunks, BATCH_CONCURRENCY, async (tasksOfChunk, index) => {
       if (failure !== undefined) return [];
       try {
-        const got = await ctx.api.submitBatch(tasksOfChunk);
+        const got = await submitBatchWithBackpressure(ctx.api, tasksOfChunk, { signal: ctx.signal });
         sent += got.length;
         bar?.update(sent);
         return got;
