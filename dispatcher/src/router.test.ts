@@ -86,3 +86,25 @@ test('all workers above the threshold: nothing is picked', async () => {
   for (let i = 0; i < 4; i++) directory.startTask(idle);
   assert.equal(router.pick('hash'), 'all-loaded');
 });
+
+test('an ack\'s fresh load figure is not replaced by an older heartbeat relayed by a lookup', async () => {
+  const { directory, refreshed } = directoryFor();
+  let done = refreshed();
+  directory.candidates('hash');
+  await done;
+  const full = directory.get('full')!;
+  assert.equal(estimatedRatio(full), 1, 'heartbeat says 10 of 10');
+  directory.reportLoad(full, { queued: 0, inFlight: 1, capacity: 10 });
+  assert.equal(estimatedRatio(full), 0.1);
+  directory.invalidate('hash');
+  done = refreshed();
+  directory.candidates('hash');
+  await done;
+  assert.equal(estimatedRatio(full), 0.1, 'the ack (fresher) still counts');
+  // Repeated BUSY answers rest the worker longer each time.
+  directory.reportBusy(full, { queued: 10, inFlight: 0, capacity: 10 });
+  directory.reportBusy(full, { queued: 10, inFlight: 0, capacity: 10 });
+  directory.reportBusy(full, { queued: 10, inFlight: 0, capacity: 10 });
+  assert.equal(full.busyStreak, 3);
+  assert.ok(full.avoidUntil - Date.now() >= 50, 'third BUSY rests at least ~80 ms');
+});

@@ -90,6 +90,9 @@ export function tasksRoutes({ runner, store }: TasksRoutesDeps): ExpressRouter {
         details: { limit: MAX_BATCH_TASKS },
       });
     }
+    // A full queue is answered before validating hundreds of tasks: clients retrying on 429 should cost little.
+    // (Tasks with idempotency keys may need no room, so those batches take the full path.)
+    if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t)) runner.checkRoom(tasks.length);
     const batch = parseInput(SubmitBatchRequest, body, 'batch');
     // Everything is checked before the first task is created: all or none.
     const seen = new Map<string, string>();

@@ -1,4 +1,4 @@
-import { backoffDelay, silentLogger, type BackoffPolicy, type LoadReport, type Logger, type WorkerRecord } from '@taskmesh/shared';
+import { HEARTBEAT_INTERVAL_MS, backoffDelay, silentLogger, type BackoffPolicy, type LoadReport, type Logger, type WorkerRecord } from '@taskmesh/shared';
 
 /** What the dispatcher knows about one worker between lookups. */
 export interface WorkerView {
@@ -16,6 +16,8 @@ export interface WorkerView {
   /** Not chosen before this time: it answered BUSY or lost a task. */
   avoidUntil: number;
   busyStreak: number;
+  /** When the latest load report came with an acknowledgement (0: never). */
+  ackReportAt: number;
 }
 
 /** The load we expect at the worker now: others' load from its latest report, plus ours now. */
@@ -47,6 +49,13 @@ interface TypeEntry {
 const BUSY_BACKOFF: BackoffPolicy = { initialDelayMs: 20, maxDelayMs: 1000, factor: 2, jitter: 0.3 };
 /** A worker that did not acknowledge or went silent is avoided this long (the nameservice expires it meanwhile). */
 const LOST_AVOID_MS = 3000;
+/**
+ * An ack's load figure is fresher than a heartbeat relayed by the nameservice (up to a heartbeat
+ * interval plus the cache age old). Right after a burst the heartbeat still shows the burst while
+ * our count is back to 0, which would read as load from other clients; so heartbeats only replace
+ * ack figures older than this.
+ */
+const ACK_REPORT_TRUST_MS = 2 * HEARTBEAT_INTERVAL_MS;
 /** While the nameservice is unreachable, lookups are retried this often at most. */
 const LOOKUP_RETRY_MS = 500;
 
@@ -121,14 +130,16 @@ export class WorkerDirectory {
     w.reportedCount = load.queued + load.inFlight;
     w.capacity = load.capacity;
     w.ownAtReport = w.ownInFlight;
+    w.ackReportAt = this.now();
     w.busyStreak = 0;
   }
 
   /** The worker answered BUSY: rest it with a growing, jittered delay. */
   reportBusy(w: WorkerView, load: LoadReport): void {
+    const streak = w.busyStreak;
     this.reportLoad(w, load);
-    w.avoidUntil = this.now() + backoffDelay(BUSY_BACKOFF, w.busyStreak);
-    w.busyStreak++;
+    w.avoidUntil = this.now() + backoffDelay(BUSY_BACKOFF, streak);
+    w.busyStreak = streak + 1;
   }
 
   /** The worker did not acknowledge or went silent: avoid it and look the type up again. */
@@ -164,17 +175,18 @@ export class WorkerDirectory {
   private merge(r: WorkerRecord): WorkerView {
     let w = this.byName.get(r.name);
     if (w === undefined) {
-      w = { name: r.name, type: r.type, host: r.host, port: r.port, capacity: r.load.capacity, reportedCount: 0, ownAtReport: 0, ownInFlight: 0, avoidUntil: 0, busyStreak: 0 };
+      w = { name: r.name, type: r.type, host: r.host, port: r.port, capacity: r.load.capacity, reportedCount: 0, ownAtReport: 0, ownInFlight: 0, avoidUntil: 0, busyStreak: 0, ackReportAt: 0 };
       this.byName.set(r.name, w);
     }
     w.type = r.type;
     w.host = r.host;
     w.port = r.port;
-    w.capacity = Math.max(1, r.load.capacity);
-    // The heartbeat behind this record is up to a second old; our count now is the best guess of
-    // what it included.
-    w.reportedCount = r.load.queued + r.load.inFlight;
-    w.ownAtReport = w.ownInFlight;
+    if (this.now() - w.ackReportAt > ACK_REPORT_TRUST_MS) {
+      w.capacity = Math.max(1, r.load.capacity);
+      // Our count now is the best guess of how many of ours the heartbeat included.
+      w.reportedCount = r.load.queued + r.load.inFlight;
+      w.ownAtReport = w.ownInFlight;
+    }
     return w;
   }
 
