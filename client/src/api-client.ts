@@ -28,6 +28,8 @@ export interface ApiClientOptions {
   requestTimeoutMs?: number;
   /** Most sockets kept open to the dispatcher; the bench raises it to its concurrency. */
   maxSockets?: number;
+  /** Aborts every request in flight (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** An error the dispatcher answered with: its code and message, plus the HTTP status. */
@@ -82,6 +84,7 @@ export class ApiClient {
       validateStatus: () => true,
       maxRedirects: 0,
       proxy: false,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   }
 

@@ -34,7 +34,8 @@ async function main(argv: string[]): Promise<number> {
       // commander already printed its message; help and version are not errors.
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
-    if (abort.signal.aborted && err === abort.signal.reason) {
+    // Ctrl-C aborted a request or a wait: not an error worth a message beyond saying so.
+    if (abort.signal.aborted) {
       process.stderr.write('interrupted\n');
       return 130;
     }

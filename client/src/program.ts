@@ -31,6 +31,9 @@ export interface GlobalOptions {
   verbose?: boolean;
 }
 
+/** A dispatcher that accepts a connection and never answers must not hang the CLI (long-polls add their wait). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 /** Builds the `taskmesh` commander program; main.ts parses argv with it. */
 export function buildProgram(io: ProgramIo): Command {
   const program = new Command('taskmesh');
@@ -54,7 +57,7 @@ export function buildProgram(io: ProgramIo): Command {
   const context: ContextFactory = ({ maxSockets }) => {
     const globals = program.opts<GlobalOptions>();
     const baseUrl = validUrl(globals.dispatcher);
-    const api = new ApiClient({ baseUrl, token: globals.token ?? io.env.token, maxSockets });
+    const api = new ApiClient({ baseUrl, token: globals.token ?? io.env.token, maxSockets, signal: io.signal, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     io.clients.push(api);
     const ctx: CliContext = { api, out: io.out, err: io.err, isTTY: io.isTTY, signal: io.signal, now: Date.now };
     return ctx;
