@@ -76,9 +76,8 @@ async function main(): Promise<number> {
   log(`bench: starting a local suite with ${workerCount} reverse workers…`);
   const suite: LocalSuite = await startLocalSuite({
     workers: Array.from({ length: workerCount }, () => 'reverse'),
-    // Services log their ready line at info, and the harness waits for it: a quieter level
-    // would hide it. Info logs nothing per task, so it costs the figures nothing.
-    env: { TASKMESH_LOG_LEVEL: 'info' },
+    // Only warnings and errors: the ready line the harness waits for is announced at any level.
+    env: { TASKMESH_LOG_LEVEL: 'warn' },
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= suite.stop());

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, loadConfig, resolveSecret } from '@taskmesh/shared';
+import { ConfigError, createLogger, logReady, loadConfig, resolveSecret } from '@taskmesh/shared';
 import { dispatcherEnvSpec } from './config.js';
 import { createDispatcher } from './dispatcher.js';
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  logger.info('ready', { event: 'ready', http: dispatcher.port, udp: dispatcher.udpPort });
+  logReady(logger, { http: dispatcher.port, udp: dispatcher.udpPort });
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { ConfigError, DEFAULT_PORTS, createLogger, envInt, envLogLevel, envOptionalString, envPort, envString, loadConfig } from '@taskmesh/shared';
+import { ConfigError, DEFAULT_PORTS, createLogger, logReady, envInt, envLogLevel, envOptionalString, envPort, envString, loadConfig } from '@taskmesh/shared';
 import { createMonitoring } from './monitoring.js';
 
 /** The monitoring process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   if (config.apiToken === undefined) logger.warn('TASKMESH_API_TOKEN is not set: the dashboard and its API are open to anyone who can reach the port');
-  logger.info('ready', { event: 'ready', http: monitoring.port, docker: monitoring.dockerConnected, dockerHost: config.dockerHost });
+  logReady(logger, { http: monitoring.port, docker: monitoring.dockerConnected, dockerHost: config.dockerHost });
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_PORTS, createLogger, envLogLevel, envPort, envString, loadConfig } from '@taskmesh/shared';
+import { ConfigError, DEFAULT_PORTS, createLogger, logReady, envLogLevel, envPort, envString, loadConfig } from '@taskmesh/shared';
 import { createNameservice } from './nameservice.js';
 
 /** The nameservice process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  logger.info('ready', { event: 'ready', http: ns.port, registryFile: config.registryFile, restoredFrom: ns.loadedFrom });
+  logReady(logger, { http: ns.port, registryFile: config.registryFile, restoredFrom: ns.loadedFrom });
 }
 
 main().catch((err: unknown) => {

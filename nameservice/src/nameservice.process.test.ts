@@ -140,3 +140,21 @@ for (const [label, text] of damaged) {
     });
   }
 }
+
+for (const level of ['warn', 'silent'] as const) {
+  test(`at TASKMESH_LOG_LEVEL=${level} the ready line is still announced, and nothing else at info`, async (t) => {
+    const dir = await tempDir(t);
+    const svc = await spawnService({
+      name: 'nameservice',
+      script: serviceScript('nameservice'),
+      env: { TASKMESH_NAMESERVICE_PORT: '0', TASKMESH_NAMESERVICE_HOST: '127.0.0.1', TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'), TASKMESH_LOG_LEVEL: level },
+    });
+    onCleanup(t, () => svc.kill('SIGKILL'));
+    assert.equal(typeof svc.ready.http, 'number');
+    assert.equal(svc.ready.service, 'nameservice');
+    const client = new NameserviceClient({ baseUrl: `http://127.0.0.1:${svc.ready.http!}` });
+    await client.register(registration('quiet'));
+    assert.deepEqual(await svc.kill('SIGTERM'), { code: 0, signal: null });
+    assert.deepEqual(svc.lines.filter((l) => l.level === 'info' && l.event !== 'ready'), []);
+  });
+}

@@ -1,6 +1,6 @@
 export { ERROR_CODES, TaskmeshError, toTaskmeshError, httpStatusOf, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorBody, TaskmeshErrorOptions } from './errors.js';
-export { createLogger, silentLogger } from './logger.js';
+export { createLogger, logReady, silentLogger } from './logger.js';
 export type { Logger, LogLevel, LoggerOptions } from './logger.js';
 export {
   ConfigError,

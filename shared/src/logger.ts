@@ -42,3 +42,19 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** A logger that drops everything: for tests and library defaults. */
 export const silentLogger = (): Logger => winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
+
+/**
+ * Announces that a service is serving: the one line supervisors and test harnesses wait for,
+ * `{"event":"ready", ...}` with the ports it bound. It is written at info level when info is
+ * enabled and straight to stdout otherwise, so a quieter `TASKMESH_LOG_LEVEL` (warn, error,
+ * silent) never hides it.
+ */
+export function logReady(logger: Logger, fields: Record<string, unknown>): void {
+  const line = { event: 'ready', ...fields };
+  if (!logger.silent && logger.isInfoEnabled()) {
+    logger.info('ready', line);
+    return;
+  }
+  const service = (logger.defaultMeta as { service?: unknown } | undefined)?.service;
+  process.stdout.write(`${JSON.stringify({ level: 'info', message: 'ready', service, ...line, timestamp: new Date().toISOString() })}\n`);
+}

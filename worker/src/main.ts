@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, loadConfig, resolveSecret } from '@taskmesh/shared';
+import { ConfigError, createLogger, logReady, loadConfig, resolveSecret } from '@taskmesh/shared';
 import { workerEnvSpec, workerSettings } from './config.js';
 import { TASK_TYPES, findTaskType, knownTypes } from './types/index.js';
 import { startWorkerService, type WorkerService } from './worker-service.js';
@@ -76,8 +76,7 @@ async function main(): Promise<void> {
   } catch {
     return; // stopped before it could register
   }
-  logger.info('ready', {
-    event: 'ready',
+  logReady(logger, {
     udp: service.udpPort,
     name: service.name,
     type: service.type,

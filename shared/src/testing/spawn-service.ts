@@ -40,6 +40,9 @@ export interface RunningService {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Generous: on a loaded 2-core machine a worker (canvas, heartbeat thread) can take many seconds. */
+export const DEFAULT_READY_TIMEOUT_MS = 45_000;
+
 export async function spawnService(options: SpawnServiceOptions): Promise<RunningService> {
   const proc = spawn(process.execPath, [options.script, ...(options.args ?? [])], {
     cwd: options.cwd,
@@ -95,18 +98,35 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Runnin
     });
   };
 
-  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
-  const ready = await Promise.race([
-    waitForLine((l) => l.event === 'ready', readyTimeoutMs),
-    exited.then(({ code, signal }) => {
-      throw new Error(`${options.name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderr.join('\n')}\n${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
-    }),
-  ]);
-
+  // A test runner that exits (or is stopped by its timeout) takes its services with it.
   let exitedFlag = false;
+  const killOnExit = (): void => {
+    if (!exitedFlag) proc.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   void exited.then(() => {
     exitedFlag = true;
+    process.off('exit', killOnExit);
   });
+
+  const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  let ready: Record<string, unknown>;
+  try {
+    ready = await Promise.race([
+      waitForLine((l) => l.event === 'ready', readyTimeoutMs),
+      exited.then(({ code, signal }) => {
+        throw new Error(`${options.name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderr.join('\n')}\n${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
+      }),
+    ]);
+  } catch (err) {
+    // Never leave a half-started service behind.
+    if (!exitedFlag) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    throw err;
+  }
+
   return {
     name: options.name,
     proc,
