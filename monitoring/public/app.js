@@ -47,6 +47,9 @@ const topics = {
   docker(data) {
     state.docker = data;
     setLink('link-docker', data.connected, data.connected ? `projects: ${data.projects.join(', ') || 'none found'}` : data.error ?? 'not connected');
+    const feed = $('docker-events');
+    feed.dataset.empty = data.connected ? 'waiting for events…' : 'Docker not connected: no container events';
+    $('docker-events-note').textContent = data.connected ? '' : 'needs Docker';
     renderContainers();
   },
   containers(data) {

@@ -83,6 +83,8 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
   test('without Docker the processes panel says so', async () => {
     await page.waitForFunction("document.getElementById('containers-title').textContent === 'Processes'", null, { timeout: 10_000 });
     assert.match((await page.textContent('#docker-banner')) ?? '', /Docker not connected/);
+    assert.equal(await page.getAttribute('#docker-events', 'data-empty'), 'Docker not connected: no container events');
+    assert.equal(await page.textContent('#docker-events-note'), 'needs Docker');
   });
 
   test('a screenshot is saved', async () => {
