@@ -164,7 +164,9 @@ function renderContainers() {
   if (!d) return;
   const banner = $('docker-banner');
   const table = $('containers-table');
-  if (d.connected) {
+  const p = state.processes;
+  // Under `npm start` on a machine that also runs Docker, the suite is the runner's processes.
+  if (d.connected && !(state.containers.length === 0 && p?.available)) {
     banner.hidden = state.containers.length > 0;
     banner.textContent = `Docker is connected but no taskmesh containers were found${d.projects.length ? ` in project ${d.projects.join(', ')}` : ''}.`;
     $('containers-title').textContent = 'Containers';
@@ -180,12 +182,13 @@ function renderContainers() {
       .join('');
     return;
   }
-  const p = state.processes;
   if (!logSocket) $('logs-note').textContent = 'container logs need Docker';
   banner.hidden = false;
-  banner.innerHTML = `${badge('Docker not connected', 'warn')} <span>${esc(d.error ?? '')}</span> — ${
-    p?.available ? "showing the local runner's processes instead." : `and no runner state: ${esc(p?.error ?? 'unknown')}`
-  }`;
+  banner.innerHTML = d.connected
+    ? `Docker is connected but runs no taskmesh containers — showing the local runner's processes.`
+    : `${badge('Docker not connected', 'warn')} <span>${esc(d.error ?? '')}</span> — ${
+        p?.available ? "showing the local runner's processes instead." : `and no runner state: ${esc(p?.error ?? 'unknown')}`
+      }`;
   $('containers-title').textContent = 'Processes';
   $('containers-note').textContent = p?.available ? `runner pid ${p.runnerPid}` : '';
   table.tHead.innerHTML = '<tr><th>process</th><th class="num">pid</th><th>status</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th class="num">last exit</th></tr>';

@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { ConfigError, DEFAULT_PORTS, createLogger, logReady, envInt, envLogLevel, envOptionalString, envPort, envString, loadConfig } from '@taskmesh/shared';
+import { DEFAULT_PORTS, createLogger, envInt, envLogLevel, envOptionalString, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
 import { createMonitoring } from './monitoring.js';
 
 /** The monitoring process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -19,14 +19,7 @@ const spec = {
 };
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(spec);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`monitoring: ${err.message}\n`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('monitoring', spec);
   const logger = createLogger({ service: 'monitoring', level: config.logLevel });
   let docker: Docker | null;
   try {
@@ -50,26 +43,9 @@ async function main(): Promise<void> {
     logger,
   });
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: closing`, { event: 'closing', signal });
-    monitoring.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error(`close failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  exitOnSignals({ logger, close: () => monitoring.close() });
   if (config.apiToken === undefined) logger.warn('TASKMESH_API_TOKEN is not set: the dashboard and its API are open to anyone who can reach the port');
   logReady(logger, { http: monitoring.port, docker: monitoring.dockerConnected, dockerHost: config.dockerHost });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`monitoring: cannot start: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain('monitoring', main);

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_PORTS, createLogger, logReady, envLogLevel, envPort, envString, loadConfig } from '@taskmesh/shared';
+import { DEFAULT_PORTS, createLogger, envLogLevel, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
 import { createNameservice } from './nameservice.js';
 
 /** The nameservice process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -10,36 +10,12 @@ const spec = {
 };
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(spec);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`nameservice: ${err.message}\n`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('nameservice', spec);
   const logger = createLogger({ service: 'nameservice', level: config.logLevel });
   const ns = await createNameservice({ registryFile: config.registryFile, port: config.port, host: config.host, logger });
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: closing`, { event: 'closing', signal });
-    ns.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error(`close failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  exitOnSignals({ logger, close: () => ns.close() });
   logReady(logger, { http: ns.port, registryFile: config.registryFile, restoredFrom: ns.loadedFrom });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`nameservice: cannot start: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain('nameservice', main);

@@ -16,6 +16,8 @@ export {
   resolveSecret,
 } from './config.js';
 export type { EnvSpec, ConfigOf } from './config.js';
+export { exitOnSignals, loadConfigOrExit, runMain } from './service-main.js';
+export type { ShutdownOptions } from './service-main.js';
 export {
   PROTOCOL_VERSION,
   TaskId,

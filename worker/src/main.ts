@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, logReady, loadConfig, resolveSecret } from '@taskmesh/shared';
+import { createLogger, exitOnSignals, loadConfigOrExit, logReady, resolveSecret, runMain } from '@taskmesh/shared';
 import { workerEnvSpec, workerSettings } from './config.js';
 import { TASK_TYPES, findTaskType, knownTypes } from './types/index.js';
 import { startWorkerService, type WorkerService } from './worker-service.js';
@@ -25,14 +25,7 @@ async function main(): Promise<void> {
     process.stderr.write(`worker: ${what}; known types: ${knownTypes().join(', ')}\n`);
     process.exit(2);
   }
-  let config;
-  try {
-    config = loadConfig(workerEnvSpec);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`worker: ${err.message}\n`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('worker', workerEnvSpec);
   const settings = workerSettings(config, type);
   const jsonLogs = !process.stdout.isTTY;
   const logger = createLogger({ service: 'worker', level: settings.logLevel, json: jsonLogs }).child({ worker: settings.name });
@@ -44,20 +37,8 @@ async function main(): Promise<void> {
   }
 
   let service: WorkerService | undefined;
-  let stopping = false;
-  const stop = (reason: string, code: number): void => {
-    if (stopping) {
-      // A second signal: the operator does not want to wait for the drain.
-      logger.warn(`${reason} again: exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info(`${reason}: closing`, { event: 'closing', reason });
-    const closed = service === undefined ? Promise.resolve() : service.close();
-    void closed.finally(() => process.exit(code));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM', 0));
-  process.on('SIGINT', () => stop('SIGINT', 0));
+  // The drain has its own bound (TASKMESH_WORKER_DRAIN_TIMEOUT_MS); a second signal skips it.
+  const stop = exitOnSignals({ logger, close: () => service?.close() ?? Promise.resolve() });
 
   service = await startWorkerService({
     type,
@@ -86,7 +67,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`worker: cannot start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runMain('worker', main);

@@ -141,3 +141,24 @@ test('a drain that outlasts TASKMESH_WORKER_DRAIN_TIMEOUT_MS is abandoned, and t
     await own.close();
   }
 });
+
+test('a second SIGTERM during the drain exits 1 at once instead of waiting', async () => {
+  const w = await suite.addWorker('wait');
+  const own = await openTestCaller({ keepaliveTimeoutMs: 30_000 });
+  try {
+    let onAccepted!: () => void;
+    const accepted = new Promise<void>((r) => (onAccepted = r));
+    const running = own.run(w, 'wait', { ms: 60_000 }, { onAccepted }).catch((err: unknown) => err);
+    await accepted;
+    w.proc.kill('SIGTERM');
+    await w.waitForLine((l) => l.event === 'closing', 5000);
+    const { code } = await w.kill('SIGTERM');
+    assert.equal(code, 1);
+    assert.ok(w.lines.some((l) => l.event === 'forced-exit'), 'the forced exit is logged');
+    assert.ok(!w.lines.some((l) => l.event === 'closed'), 'the drain was not waited for');
+    own.caller.close();
+    assert.ok((await running) instanceof TaskmeshError);
+  } finally {
+    await own.close();
+  }
+});
