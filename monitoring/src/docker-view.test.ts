@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
 import { containerView, dockerEventView, dockerTime, isInterestingAction, projectOf, serviceOf, statsSample } from './sources/docker-view.js';
 import { containerOf } from './worker-join.js';
+import { withSocketHint } from './sources/docker-source.js';
 import type { WorkerRecord } from '@taskmesh/shared';
 
 // Shapes as the Docker Engine API (v1.4x) answers them, trimmed to the fields read.
@@ -81,4 +82,9 @@ test('Swarm stack containers get their project and service from the stack labels
   assert.equal(serviceOf(labels), 'worker-reverse');
   assert.equal(projectOf({}), null);
   assert.equal(serviceOf({ 'com.docker.compose.service': 'dispatcher', ...labels }), 'dispatcher');
+});
+
+test('a socket this process may not open says which group to add', () => {
+  assert.match(withSocketHint('connect EACCES /var/run/docker.sock'), /DOCKER_GID=\$\(stat -c %g \/var\/run\/docker.sock\)/);
+  assert.equal(withSocketHint('connect ENOENT /nope.sock'), 'connect ENOENT /nope.sock');
 });

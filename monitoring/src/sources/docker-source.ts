@@ -155,7 +155,7 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     } catch (err) {
       if (this.abort.signal.aborted || seq !== this.refreshSeq) return;
       this.teardown();
-      const error = describeError(err);
+      const error = withSocketHint(describeError(err));
       if (this.statusValue.connected || this.statusValue.error !== error) this.options.logger.warn('docker unreachable', { error });
       this.setStatus({ ...this.statusValue, connected: false, error, since: this.statusValue.connected ? Date.now() : this.statusValue.since });
     }
@@ -287,4 +287,14 @@ function jsonLines(stream: Readable, onValue: (value: unknown) => void): void {
       // A partial line at disconnect; nothing to show.
     }
   });
+}
+
+/**
+ * A socket the process may not open (EACCES) is the usual first-run trap under Compose:
+ * monitoring runs as a non-root user and needs the socket's group.
+ */
+export function withSocketHint(error: string): string {
+  return /EACCES/.test(error)
+    ? `${error} (the Docker socket belongs to a group this process is not in: set DOCKER_GID=$(stat -c %g /var/run/docker.sock) in .env)`
+    : error;
 }
