@@ -17,7 +17,9 @@ const HELP = `npm run bench -- [options]
   --latency-concurrency <c>   submit-and-wait loops (TASKMESH_BENCH_LATENCY_CONCURRENCY, default 1)
   --workers <n>               reverse workers (TASKMESH_BENCH_WORKERS, default 2)
   --phase batch|latency|both  (default both)
-  --json                      print only the JSON report`;
+  --json                      print only the JSON report
+TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
+                              "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when they stop)`;
 
 /** Workers must be registered and seen by the dispatcher before the clock starts. */
 const WORKERS_READY_TIMEOUT_MS = 15_000;
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
     workers: Array.from({ length: workerCount }, () => 'reverse'),
     // Only warnings and errors: the ready line the harness waits for is announced at any level.
     env: { TASKMESH_LOG_LEVEL: 'warn' },
+    nodeArgs: (process.env.TASKMESH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= suite.stop());

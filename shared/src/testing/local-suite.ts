@@ -25,6 +25,8 @@ export interface LocalSuiteOptions {
   workerEnv?: NodeJS.ProcessEnv;
   monitoringEnv?: NodeJS.ProcessEnv;
   nameserviceEnv?: NodeJS.ProcessEnv;
+  /** Options for node itself in every process (e.g. `--cpu-prof --cpu-prof-dir=…` for profiling). */
+  nodeArgs?: string[];
 }
 
 export interface LocalSuite {
@@ -59,6 +61,7 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
   const registryFile = join(dir, 'registry.json');
   try {
     let nameservice = await spawnService({
+      nodeArgs: options.nodeArgs,
       name: 'nameservice',
       script: serviceScript('nameservice'),
       env: { ...env, TASKMESH_NAMESERVICE_PORT: '0', TASKMESH_REGISTRY_FILE: registryFile, ...options.nameserviceEnv },
@@ -71,6 +74,7 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
     const workers: RunningService[] = [];
     const addWorker = async (type: string, extra?: NodeJS.ProcessEnv): Promise<RunningService> => {
       const w = await spawnService({
+        nodeArgs: options.nodeArgs,
         name: `worker-${type}`,
         script: serviceScript('worker'),
         args: [type],
@@ -86,6 +90,7 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
     let dispatcherUrl: string | undefined;
     if (options.dispatcher ?? true) {
       dispatcher = await spawnService({
+        nodeArgs: options.nodeArgs,
         name: 'dispatcher',
         script: serviceScript('dispatcher'),
         env: { ...common, TASKMESH_DISPATCHER_PORT: '0', TASKMESH_DISPATCHER_HOST: '127.0.0.1', ...options.dispatcherEnv },
@@ -98,6 +103,7 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
     let monitoringUrl: string | undefined;
     if (options.monitoring ?? false) {
       monitoring = await spawnService({
+        nodeArgs: options.nodeArgs,
         name: 'monitoring',
         script: serviceScript('monitoring'),
         env: {
@@ -128,6 +134,7 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
       async restartNameservice() {
         await stopService(nameservice);
         nameservice = await spawnService({
+          nodeArgs: options.nodeArgs,
           name: 'nameservice',
           script: serviceScript('nameservice'),
           env: {

@@ -16,6 +16,8 @@ export interface SpawnServiceOptions {
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
   cwd?: string;
+  /** Options for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 export interface ReadyLine {
@@ -44,7 +46,7 @@ export interface RunningService {
 export const DEFAULT_READY_TIMEOUT_MS = 45_000;
 
 export async function spawnService(options: SpawnServiceOptions): Promise<RunningService> {
-  const proc = spawn(process.execPath, [options.script, ...(options.args ?? [])], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { TASKMESH_LOG_LEVEL: 'info', ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
