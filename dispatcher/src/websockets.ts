@@ -46,7 +46,7 @@ export class WebSockets {
         const filter = parseEventFilter(url.searchParams);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           ws.on('error', () => ws.terminate());
-          this.d.events.add(ws, filter);
+          this.d.events.add(ws, filter, socket);
         });
       } else if (url.pathname === '/v1/stream/image') {
         const query = parseInput(StreamQuery, Object.fromEntries(url.searchParams), 'stream query');

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { TaskEvent, type TaskRecord } from '@taskmesh/shared';
+import { EventsHub } from './events-hub.js';
+import { newTaskEntry, type TaskEntry } from './task-entry.js';
+
+const entry = (id: string): TaskEntry => {
+  const record: TaskRecord = {
+    id,
+    type: 'reverse',
+    status: 'queued',
+    payload: { text: id },
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: 3,
+    timeoutMs: 1000,
+    worker: null,
+    progress: null,
+    idempotencyKey: null,
+    createdAt: Date.now(),
+    startedAt: null,
+    finishedAt: null,
+  };
+  return newTaskEntry(record, false, Date.now() + 1000);
+};
+
+/** A real WebSocket pair on 127.0.0.1: the hub's subscriber and the client that reads it. */
+async function subscribe(t: { after(fn: () => unknown): void }, hub: EventsHub): Promise<{ client: WebSocket; server: Socket }> {
+  const http = createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  let serverSocket: Socket | undefined;
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    serverSocket = socket as Socket;
+    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, { types: null, taskIds: null }, socket));
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  t.after(async () => {
+    client.terminate();
+    hub.closeAll();
+    wss.close();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  });
+  await once(client, 'open');
+  while (hub.size === 0) await new Promise((resolve) => setImmediate(resolve));
+  return { client, server: serverSocket! };
+}
+
+test('events of one turn leave in one write, each still its own message, in order', async (t) => {
+  const hub = new EventsHub();
+  const { client, server } = await subscribe(t, hub);
+  const received: TaskEvent[] = [];
+  client.on('message', (data: Buffer) => received.push(TaskEvent.parse(JSON.parse(data.toString('utf8')))));
+  // Count what the stream hands the socket handle: one call per write syscall.
+  let writes = 0;
+  const internals = server as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = internals[method].bind(server);
+    internals[method] = (...args: unknown[]) => {
+      writes++;
+      return original(...args);
+    };
+  }
+
+  const ids = Array.from({ length: 50 }, (_, i) => `task-${i}`);
+  for (const id of ids) hub.publish('submitted', entry(id));
+  assert.equal(server.writableCorked, 1, 'corked for the rest of the turn');
+  assert.equal(writes, 0);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(server.writableCorked, 0);
+  assert.equal(writes, 1, 'one write for the whole turn');
+
+  while (received.length < ids.length) await once(client, 'message');
+  assert.deepEqual(
+    received.map((e) => e.taskId),
+    ids,
+  );
+  assert.equal(hub.sent, ids.length);
+
+  // The next turn corks again.
+  hub.publish('succeeded', entry('late'), 1.5);
+  assert.equal(server.writableCorked, 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(server.writableCorked, 0);
+  const [late] = (await once(client, 'message')) as [Buffer];
+  assert.equal(TaskEvent.parse(JSON.parse(late.toString('utf8'))).latencyMs, 1.5);
+});
+
+test('a subscriber without its socket is written to directly', async (t) => {
+  const hub = new EventsHub();
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http });
+  wss.on('connection', (ws) => hub.add(ws, { types: null, taskIds: null }));
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  t.after(async () => {
+    client.terminate();
+    hub.closeAll();
+    wss.close();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  });
+  await once(client, 'open');
+  while (hub.size === 0) await new Promise((resolve) => setImmediate(resolve));
+  hub.publish('submitted', entry('a'));
+  const [data] = (await once(client, 'message')) as [Buffer];
+  assert.equal(TaskEvent.parse(JSON.parse(data.toString('utf8'))).taskId, 'a');
+});
