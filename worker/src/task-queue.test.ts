@@ -28,6 +28,10 @@ const context = (): Recorded => {
   const ctx: Recorded = {
     controller,
     signal: controller.signal,
+    onAbort: (listener) => {
+      if (controller.signal.aborted) listener(controller.signal.reason);
+      else controller.signal.addEventListener('abort', () => listener(controller.signal.reason), { once: true });
+    },
     logger: silentLogger(),
     startedAt: undefined,
     reports: [],

@@ -7,6 +7,8 @@ import type { HandlerContext, TaskTypeModule } from './types/task-type.js';
 export interface QueueTaskContext {
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** Calls `listener` once if the task is aborted (cancel, shutdown); no AbortController needed. */
+  onAbort(listener: (reason: unknown) => void): void;
   started(): void;
   progress(fraction: number): void;
 }
@@ -30,12 +32,14 @@ interface Entry {
   task: TaskMessage;
   payload: unknown;
   ctx: QueueTaskContext;
-  /** Aborted by the caller's cancel or the task's deadline. */
-  controller: AbortController;
+  /** Made when the handler first looks at its signal: most handlers never do. */
+  controller: AbortController | undefined;
+  /** Why the task was aborted (the caller's cancel or the task's deadline), once it was. */
+  abortReason: TaskmeshError | undefined;
+  deadline: NodeJS.Timeout | undefined;
   settled: boolean;
   resolve(value: unknown): void;
   reject(err: TaskmeshError): void;
-  cleanup(): void;
 }
 
 /**
@@ -55,6 +59,8 @@ export class TaskQueue implements TaskExecutor {
   private readonly waiting: Entry[] = [];
   private running = 0;
   private pumpScheduled = false;
+  /** winston formats every call whatever the level: hot-path debug lines are skipped up front. */
+  private readonly debug: boolean;
 
   constructor(options: TaskQueueOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new RangeError('concurrency must be an integer >= 1');
@@ -64,6 +70,7 @@ export class TaskQueue implements TaskExecutor {
     this.queueSize = options.queueSize;
     this.workerName = options.workerName;
     this.logger = options.logger ?? silentLogger();
+    this.debug = this.logger.isDebugEnabled();
     this.now = options.now ?? (() => new Date());
     this.onLoadChange = options.onLoadChange;
   }
@@ -90,31 +97,19 @@ export class TaskQueue implements TaskExecutor {
     if (this.running + this.waiting.length >= this.capacity) return 'busy';
 
     return new Promise<unknown>((resolve, reject) => {
-      const controller = new AbortController();
-      const deadline = setTimeout(() => {
-        controller.abort(new TaskmeshError('TIMEOUT', `task ran past its ${task.timeoutMs} ms deadline`));
-      }, task.timeoutMs);
-      deadline.unref();
-      const onCancel = (): void => {
-        const reason: unknown = ctx.signal.reason;
-        controller.abort(reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', 'cancelled by the caller'));
-      };
       const entry: Entry = {
         task,
         payload,
         ctx,
-        controller,
+        controller: undefined,
+        abortReason: undefined,
+        deadline: undefined,
         settled: false,
         resolve,
         reject,
-        cleanup: () => {
-          clearTimeout(deadline);
-          ctx.signal.removeEventListener('abort', onCancel);
-        },
       };
-      controller.signal.addEventListener('abort', () => this.abandon(entry), { once: true });
-      if (ctx.signal.aborted) onCancel();
-      else ctx.signal.addEventListener('abort', onCancel, { once: true });
+      entry.deadline = setTimeout(this.onDeadline, task.timeoutMs, entry).unref();
+      ctx.onAbort((reason) => this.abort(entry, reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', 'cancelled by the caller')));
       if (!entry.settled) {
         this.waiting.push(entry);
         this.changed();
@@ -123,20 +118,27 @@ export class TaskQueue implements TaskExecutor {
     });
   }
 
+  private readonly onDeadline = (entry: Entry): void => {
+    this.abort(entry, new TaskmeshError('TIMEOUT', `task ran past its ${entry.task.timeoutMs} ms deadline`));
+  };
+
   /** Settles an aborted task at once; a running handler keeps its slot until it returns. */
-  private abandon(entry: Entry): void {
+  private abort(entry: Entry, reason: TaskmeshError): void {
+    if (entry.settled) return;
+    entry.abortReason = reason;
+    entry.controller?.abort(reason);
     const index = this.waiting.indexOf(entry);
     if (index >= 0) {
       this.waiting.splice(index, 1);
       this.changed();
     }
-    this.settle(entry, { error: toTaskmeshError(entry.controller.signal.reason, 'CANCELLED') });
+    this.settle(entry, { error: reason });
   }
 
   private settle(entry: Entry, outcome: { value: unknown } | { error: TaskmeshError }): void {
     if (entry.settled) return;
     entry.settled = true;
-    entry.cleanup();
+    clearTimeout(entry.deadline);
     if ('value' in outcome) entry.resolve(outcome.value);
     else entry.reject(outcome.error);
   }
@@ -157,8 +159,10 @@ export class TaskQueue implements TaskExecutor {
     );
   }
 
+  /** Starts at most the free slots: a synchronous handler frees its slot at once, and the next
+   *  tasks wait for the next pump so acks and keep-alives get their turn between them. */
   private pump(): void {
-    while (this.running < this.concurrency) {
+    for (let free = this.concurrency - this.running; free > 0; free--) {
       const entry = this.waiting.shift();
       if (entry === undefined) return;
       this.start(entry);
@@ -171,43 +175,61 @@ export class TaskQueue implements TaskExecutor {
     const { task, ctx } = entry;
     const startedAt = performance.now();
     ctx.started();
-    this.logger.debug('task started', { event: 'task-started', taskId: task.taskId, type: task.type, attempt: task.attempt });
-    const handlerCtx: HandlerContext = {
-      signal: entry.controller.signal,
-      workerName: this.workerName,
-      now: this.now,
-      progress: (fraction) => {
-        if (!entry.settled && Number.isFinite(fraction)) ctx.progress(Math.min(1, Math.max(0, fraction)));
-      },
-    };
-    let outcome: Promise<unknown>;
+    if (this.debug) this.logger.debug('task started', { event: 'task-started', taskId: task.taskId, type: task.type, attempt: task.attempt });
+    let value: unknown;
     try {
-      outcome = Promise.resolve(this.type.handle(entry.payload, handlerCtx));
+      value = this.type.handle(entry.payload, new RunContext(entry, this.workerName, this.now));
     } catch (err) {
-      outcome = Promise.reject(err);
+      this.ended(entry, startedAt, toTaskmeshError(err, 'HANDLER_FAILED'), undefined);
+      return;
     }
-    outcome
-      .then(
-        (value) => {
-          this.settle(entry, { value });
-          return undefined;
-        },
-        (err: unknown) => {
-          const error = toTaskmeshError(err, 'HANDLER_FAILED');
-          this.settle(entry, { error });
-          return error;
-        },
-      )
-      .then((error) => {
-        const ms = Math.round(performance.now() - startedAt);
-        this.logger.debug('task finished', { event: 'task-finished', taskId: task.taskId, ok: error === undefined, code: error?.code, ms });
-        this.running -= 1;
-        this.changed();
-        this.schedulePump();
-      });
+    if (!isPromiseLike(value)) {
+      this.ended(entry, startedAt, undefined, value);
+      return;
+    }
+    value.then(
+      (result) => this.ended(entry, startedAt, undefined, result),
+      (err: unknown) => this.ended(entry, startedAt, toTaskmeshError(err, 'HANDLER_FAILED'), undefined),
+    );
+  }
+
+  private ended(entry: Entry, startedAt: number, error: TaskmeshError | undefined, value: unknown): void {
+    this.settle(entry, error === undefined ? { value } : { error });
+    if (this.debug) {
+      const ms = Math.round(performance.now() - startedAt);
+      this.logger.debug('task finished', { event: 'task-finished', taskId: entry.task.taskId, ok: error === undefined, code: error?.code, ms });
+    }
+    this.running -= 1;
+    this.changed();
+    this.schedulePump();
   }
 
   private changed(): void {
     this.onLoadChange?.(this.load());
+  }
+}
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+
+/** What a running handler sees; its AbortSignal is made only if the handler asks for it. */
+class RunContext implements HandlerContext {
+  constructor(
+    private readonly entry: Entry,
+    readonly workerName: string,
+    readonly now: () => Date,
+  ) {}
+
+  get signal(): AbortSignal {
+    const entry = this.entry;
+    if (entry.controller === undefined) {
+      entry.controller = new AbortController();
+      if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
+    }
+    return entry.controller.signal;
+  }
+
+  progress(fraction: number): void {
+    if (!this.entry.settled && Number.isFinite(fraction)) this.entry.ctx.progress(Math.min(1, Math.max(0, fraction)));
   }
 }

@@ -27,6 +27,8 @@ export class ServerTask implements TaskContext {
   timer: NodeJS.Timeout | undefined = undefined;
   finishedAt = 0;
   private childLogger: Logger | undefined = undefined;
+  private abortListener: ((reason: unknown) => void) | undefined = undefined;
+  private abortReason: TaskmeshError | undefined = undefined;
 
   constructor(
     private readonly host: ServerTaskHost,
@@ -41,8 +43,16 @@ export class ServerTask implements TaskContext {
   }
 
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
     return this.controller.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): void {
+    if (this.abortReason !== undefined) listener(this.abortReason);
+    else this.abortListener = listener;
   }
 
   get logger(): Logger {
@@ -64,11 +74,21 @@ export class ServerTask implements TaskContext {
 
   /** Aborts the task's signal with `reason` (once). */
   abort(reason: TaskmeshError): void {
-    this.controller ??= new AbortController();
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    const listener = this.abortListener;
+    this.abortListener = undefined;
+    listener?.(reason);
+  }
+
+  /** The task finished: nothing will abort it any more, so its abort plumbing can go. */
+  release(): void {
+    this.controller = undefined;
+    this.abortListener = undefined;
   }
 
   get aborted(): boolean {
-    return this.controller?.signal.aborted === true;
+    return this.abortReason !== undefined;
   }
 }

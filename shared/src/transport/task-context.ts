@@ -6,6 +6,11 @@ export interface TaskContext {
   /** Aborted on cancel (reason: TaskmeshError CANCELLED) or shutdown (SHUTTING_DOWN). */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /**
+   * Calls `listener` once with the abort reason if the task is aborted (as `signal` would), without
+   * making an AbortController: the executor's cheap way to hear of a cancel for every task.
+   */
+  onAbort(listener: (reason: unknown) => void): void;
   /** The task left the queue and runs now. */
   started(): void;
   /** 0..1 */

@@ -230,7 +230,7 @@ export class TaskServer implements ServerTaskHost {
     if (this.closed || task.state === 'done') return;
     task.state = 'done';
     task.finishedAt = Date.now();
-    task.controller = undefined;
+    task.release();
     this.live.delete(task);
     this.finished.push(task);
     let result: Outgoing<ResultMessage> = {

@@ -56,8 +56,13 @@ export function graphemeClusters(text: string, window: number = SEGMENT_WINDOW):
  * "👍🏽" (skin tone), "👨‍👩‍👧" (ZWJ family), "🇩🇪" (flag) and "é" (e + combining accent).
  */
 export function reverseGraphemes(text: string): string {
+  // Printable ASCII has one grapheme cluster per character (UAX #29's only multi-character ASCII
+  // cluster is CR LF): no need for the segmenter, which costs tens of µs per call.
+  if (PRINTABLE_ASCII.test(text)) return text.split('').reverse().join('');
   return graphemeClusters(text).reverse().join('');
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 export const reverseType = defineTaskType({
   name: 'reverse',

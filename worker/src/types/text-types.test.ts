@@ -39,6 +39,18 @@ test('windowed segmentation finds the same clusters as segmenting the whole text
   assert.deepEqual(graphemeClusters(long, 16), whole(long));
 });
 
+test('the ASCII shortcut reverses like the segmenter (property)', () => {
+  const bySegmenter = (text: string): string => graphemeClusters(text).reverse().join('');
+  // Printable ASCII takes the shortcut; the other strings (controls, CR LF, a non-ASCII letter) must not.
+  const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 80 });
+  fc.assert(
+    fc.property(ascii, fc.constantFrom('', '\r\n', 'é', 'e\u0301'), (text, extra) => {
+      assert.equal(reverseGraphemes(text + extra), bySegmenter(text + extra));
+    }),
+  );
+  assert.equal(reverseGraphemes('a\r\nb'), 'b\r\na');
+});
+
 test('reverse of a megabyte of text takes linear time', () => {
   const text = 'ab👍🏽e\u0301🇩🇪'.repeat(100_000);
   const started = performance.now();
