@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TaskEvent, type TaskRecord } from '@taskmesh/shared';
-import { EventsHub } from './events-hub.js';
+import { EVENT_BUFFER_LIMIT_BYTES, EventsHub } from './events-hub.js';
 import { newTaskEntry, type TaskEntry } from './task-entry.js';
 
 const entry = (id: string): TaskEntry => {
@@ -114,4 +114,34 @@ test('a subscriber without its socket is written to directly', async (t) => {
   hub.publish('submitted', entry('a'));
   const [data] = (await once(client, 'message')) as [Buffer];
   assert.equal(TaskEvent.parse(JSON.parse(data.toString('utf8'))).taskId, 'a');
+});
+
+test("a turn's own events never count against the buffer limit", async (t) => {
+  const hub = new EventsHub();
+  const { client } = await subscribe(t, hub);
+  let received = 0;
+  client.on('message', () => received++);
+  const count = Math.ceil((2 * EVENT_BUFFER_LIMIT_BYTES) / 200);
+  for (let i = 0; i < count; i++) hub.publish('submitted', entry(`task-${i}`));
+  assert.equal(hub.dropped, 0);
+  while (received < count) await once(client, 'message');
+  assert.equal(hub.sent, count);
+});
+
+test('a subscriber over the limit when a turn begins misses that turn, and gets events again once drained', async () => {
+  const hub = new EventsHub();
+  const sent: string[] = [];
+  const ws = { readyState: 1, OPEN: 1, bufferedAmount: EVENT_BUFFER_LIMIT_BYTES + 1, send: (text: string) => sent.push(text), on: () => undefined };
+  let corks = 0;
+  hub.add(ws as unknown as WebSocket, { types: null, taskIds: null }, { cork: () => corks++, uncork: () => corks-- });
+  hub.publish('submitted', entry('a'));
+  ws.bufferedAmount = 0; // drained meanwhile, but the turn was judged at its start
+  hub.publish('submitted', entry('b'));
+  assert.deepEqual(sent, []);
+  assert.equal(hub.dropped, 2);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(corks, 0);
+  hub.publish('submitted', entry('c'));
+  assert.equal(sent.length, 1);
+  assert.equal(hub.dropped, 2);
 });

@@ -21,6 +21,8 @@ interface Subscriber {
   filter: EventFilter;
   socket: Corkable | undefined;
   corked: boolean;
+  /** Its buffer was over the limit when this turn's first event came: it misses the turn's events. */
+  full: boolean;
 }
 
 /** Reads repeatable or comma-separated `?type=` and `?taskId=` parameters. */
@@ -43,7 +45,8 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
  *
  * Each event stays one WebSocket message, but a subscriber's connection is corked from its first
  * event in an event-loop turn until the next check phase: a batch of 500 tasks makes 500 events
- * in one turn, and they leave in one write instead of 500 syscalls.
+ * in one turn, and they leave in one write instead of 500 syscalls. Whether a subscriber is too
+ * slow is decided at its first event of a turn, from what it had not yet taken.
  */
 export class EventsHub {
   private readonly subscribers = new Set<Subscriber>();
@@ -59,7 +62,7 @@ export class EventsHub {
 
   /** `socket` is the connection under `ws`; without it every event is written on its own. */
   add(ws: WebSocket, filter: EventFilter, socket?: Corkable): void {
-    const sub: Subscriber = { ws, filter, socket, corked: false };
+    const sub: Subscriber = { ws, filter, socket, corked: false, full: false };
     this.subscribers.add(sub);
     ws.on('close', () => this.subscribers.delete(sub));
   }
@@ -73,7 +76,10 @@ export class EventsHub {
       if (filter.types !== null && !filter.types.has(r.type)) continue;
       if (filter.taskIds !== null && !filter.taskIds.has(r.id)) continue;
       if (ws.readyState !== ws.OPEN) continue;
-      if (ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES) {
+      // Corked, the buffer also holds this turn's events: a subscriber is judged by what it had
+      // not taken when the turn began.
+      if (sub.socket !== undefined && !sub.corked) this.cork(sub);
+      if (sub.socket !== undefined ? sub.full : ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES) {
         this.dropped++;
         continue;
       }
@@ -92,13 +98,13 @@ export class EventsHub {
         };
         text = JSON.stringify(event);
       }
-      if (sub.socket !== undefined && !sub.corked) this.cork(sub);
       ws.send(text);
       this.sent++;
     }
   }
 
   private cork(sub: Subscriber): void {
+    sub.full = sub.ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES;
     sub.socket?.cork();
     sub.corked = true;
     this.corked.push(sub);
