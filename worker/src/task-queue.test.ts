@@ -151,3 +151,47 @@ test('options are checked', () => {
   assert.throws(() => new TaskQueue({ type: waitType, concurrency: 0, queueSize: 1, workerName: 'w' }), /concurrency/);
   assert.throws(() => new TaskQueue({ type: waitType, concurrency: 1, queueSize: -1, workerName: 'w' }), /queueSize/);
 });
+
+test('a quick task runs inside offer() when a slot is free; otherwise it waits its turn', async () => {
+  const ran: string[] = [];
+  const echo = defineTaskType({
+    name: 'echo',
+    description: 'test',
+    payload: z.strictObject({ id: z.string(), quick: z.boolean() }),
+    defaults: { concurrency: 1, queueSize: 4 },
+    quick: ({ quick }) => quick,
+    handle: ({ id }) => {
+      ran.push(id);
+      return { id };
+    },
+  });
+  const queue = new TaskQueue({ type: echo, concurrency: 1, queueSize: 4, workerName: 'w' });
+  const first = accepted(queue.offer(task('echo', { id: 'a', quick: true }), context()));
+  assert.deepEqual(ran, ['a'], 'ran before offer() returned');
+  assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 5 });
+  assert.deepEqual(await first, { id: 'a' });
+
+  // Not quick: it starts on the pump; a quick task offered meanwhile queues behind it (FIFO).
+  const slow = accepted(queue.offer(task('echo', { id: 'b', quick: false }), context()));
+  const behind = accepted(queue.offer(task('echo', { id: 'c', quick: true }), context()));
+  assert.deepEqual(ran, ['a']);
+  assert.deepEqual(await Promise.all([slow, behind]), [{ id: 'b' }, { id: 'c' }]);
+  assert.deepEqual(ran, ['a', 'b', 'c']);
+});
+
+test('a quick task whose caller already cancelled never runs', async () => {
+  let ran = 0;
+  const echo = defineTaskType({
+    name: 'echo',
+    description: 'test',
+    payload: z.unknown(),
+    defaults: { concurrency: 1, queueSize: 1 },
+    quick: () => true,
+    handle: () => ++ran,
+  });
+  const queue = new TaskQueue({ type: echo, concurrency: 1, queueSize: 1, workerName: 'w' });
+  const ctx = context();
+  ctx.controller.abort(new TaskmeshError('CANCELLED', 'gone'));
+  await assert.rejects(accepted(queue.offer(task('echo', null), ctx)), (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED');
+  assert.equal(ran, 0);
+});

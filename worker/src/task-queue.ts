@@ -96,6 +96,7 @@ export class TaskQueue implements TaskExecutor {
     const payload = parsePayload(this.type, task.payload);
     if (this.running + this.waiting.length >= this.capacity) return 'busy';
 
+    const quick = this.type.quick?.(payload) === true;
     return new Promise<unknown>((resolve, reject) => {
       const entry: Entry = {
         task,
@@ -108,14 +109,24 @@ export class TaskQueue implements TaskExecutor {
         resolve,
         reject,
       };
-      entry.deadline = setTimeout(this.onDeadline, task.timeoutMs, entry).unref();
       ctx.onAbort((reason) => this.abort(entry, reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', 'cancelled by the caller')));
-      if (!entry.settled) {
-        this.waiting.push(entry);
-        this.changed();
-        this.schedulePump();
+      if (entry.settled) return;
+      if (quick && this.waiting.length === 0 && this.running < this.concurrency) {
+        // Runs now: its result leaves with this turn's messages and doubles as the ack.
+        this.start(entry);
+        if (!entry.settled) this.arm(entry);
+        return;
       }
+      this.arm(entry);
+      this.waiting.push(entry);
+      this.changed();
+      this.schedulePump();
     });
+  }
+
+  /** The task's deadline (its timeoutMs), as TIMEOUT. */
+  private arm(entry: Entry): void {
+    entry.deadline = setTimeout(this.onDeadline, entry.task.timeoutMs, entry).unref();
   }
 
   private readonly onDeadline = (entry: Entry): void => {
@@ -201,7 +212,7 @@ export class TaskQueue implements TaskExecutor {
     }
     this.running -= 1;
     this.changed();
-    this.schedulePump();
+    if (this.waiting.length > 0) this.schedulePump();
   }
 
   private changed(): void {

@@ -49,6 +49,15 @@ test('a task of each type over UDP returns its result', async () => {
   assert.equal(image.width, 100);
 });
 
+test('a quick task is answered by its result alone; a long one is acknowledged first', async () => {
+  const acks: string[] = [];
+  const short = await caller.run(worker('reverse'), 'reverse', { text: 'quick' }, { onAccepted: () => acks.push('short') });
+  assert.deepEqual(valueOf(short), { text: 'kciuq' });
+  const long = await caller.run(worker('reverse'), 'reverse', { text: 'x'.repeat(5000) }, { onAccepted: () => acks.push('long') });
+  assert.equal((valueOf(long) as { text: string }).text.length, 5000);
+  assert.deepEqual(acks, ['long']);
+});
+
 test('a bad payload is rejected naming the field, and the worker keeps serving', async () => {
   const bad = await caller.run(worker('sum'), 'sum', { numbers: [1, 'abc'] });
   assert.equal(bad.kind, 'rejected');

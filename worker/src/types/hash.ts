@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MAX_TEXT_LENGTH } from './reverse.js';
+import { MAX_TEXT_LENGTH, QUICK_TEXT_LENGTH } from './reverse.js';
 import { defineTaskType } from './task-type.js';
 
 export const HASH_ALGORITHMS = ['sha256', 'sha1', 'sha512', 'md5'] as const;
@@ -25,6 +25,7 @@ export const hashType = defineTaskType({
   description: 'digest of {text} as UTF-8: {algorithm?: sha256|sha1|sha512|md5, encoding?: hex|base64}',
   payload: HashPayload,
   defaults: { concurrency: 4, queueSize: 64 },
+  quick: ({ text }: HashPayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text, algorithm, encoding }: HashPayload): HashResult => ({
     algorithm,
     encoding,

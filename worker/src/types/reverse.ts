@@ -15,6 +15,9 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  */
 export const SEGMENT_WINDOW = 256;
 
+/** Texts up to this many UTF-16 units take well under a millisecond (see TaskTypeModule.quick). */
+export const QUICK_TEXT_LENGTH = 1024;
+
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
 
 /**
@@ -69,5 +72,6 @@ export const reverseType = defineTaskType({
   description: 'reverses {text} by grapheme clusters (emoji and combining marks stay whole)',
   payload: ReversePayload,
   defaults: { concurrency: 4, queueSize: 64 },
+  quick: ({ text }: ReversePayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text }: ReversePayload): { text: string } => ({ text: reverseGraphemes(text) }),
 });

@@ -32,6 +32,13 @@ export interface TaskTypeModule<S extends z.ZodType = z.ZodType, R = unknown> {
   /** Parses the task's payload; a failure rejects the task with INVALID_PAYLOAD naming the field. */
   readonly payload: S;
   readonly defaults: QueueDefaults;
+  /**
+   * True when the handler answers synchronously within microseconds for this payload. Such a task
+   * runs inside the queue's offer() when a slot is free and nothing waits, so its result leaves in
+   * the same turn and is its only answer (no separate ack). Leave it out for anything that may hold
+   * the event loop.
+   */
+  quick?(payload: z.output<S>): boolean;
   handle(payload: z.output<S>, ctx: HandlerContext): Promise<R> | R;
 }
 

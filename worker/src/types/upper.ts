@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_TEXT_LENGTH } from './reverse.js';
+import { MAX_TEXT_LENGTH, QUICK_TEXT_LENGTH } from './reverse.js';
 import { defineTaskType } from './task-type.js';
 
 export const UpperPayload = z.strictObject({ text: z.string().max(MAX_TEXT_LENGTH) });
@@ -11,5 +11,6 @@ export const upperType = defineTaskType({
   description: 'upper-cases {text} with the Unicode case mapping (ß → SS)',
   payload: UpperPayload,
   defaults: { concurrency: 4, queueSize: 64 },
+  quick: ({ text }: UpperPayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text }: UpperPayload): { text: string } => ({ text: text.toUpperCase() }),
 });
