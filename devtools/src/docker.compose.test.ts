@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TaskRecord, WorkerListResponse, type WorkerRecord } from '@taskmesh/shared';
+import { DEFAULT_PORTS, TaskRecord, WorkerListResponse, type WorkerRecord } from '@taskmesh/shared';
 import { REPO_ROOT } from '@taskmesh/shared/testing';
 import { composeCommand, containersWith, dockerEngine, inspectContainers, run } from './docker-cli.js';
 import { freePort, waitFor } from './test-support.js';
@@ -88,7 +88,8 @@ async function runAllTypes(dispatcherUrl: string): Promise<void> {
 
 /** The environment of every compose and stack command: free host ports, the socket's group. */
 async function deploymentEnv(): Promise<{ env: NodeJS.ProcessEnv; dispatcherUrl: string; monitoringUrl: string }> {
-  const [dp, mon] = [await freePort(), await freePort()];
+  // The usual ports (the CLI's default dispatcher URL) unless something else holds them.
+  const [dp, mon] = [await freePort(DEFAULT_PORTS.dispatcher), await freePort(DEFAULT_PORTS.monitoring)];
   let dockerGid = '0';
   try {
     dockerGid = String(statSync('/var/run/docker.sock').gid);
