@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ErrorResponse, TaskEvent } from '@taskmesh/shared';
+import { ErrorResponse, TaskEvent, type TaskEventKind } from '@taskmesh/shared';
 import { DispatcherError, transportError } from './api-client.js';
 
 /** Options of the dispatcher's `/v1/events` WebSocket. */
@@ -11,6 +11,8 @@ export interface EventStreamOptions {
   type?: string;
   /** Only events of this task. */
   taskId?: string;
+  /** Only these kinds of events (all when absent). */
+  events?: readonly TaskEventKind[];
 }
 
 /** The WebSocket URL for a subscription (the token travels in a header, not the URL). */
@@ -18,6 +20,7 @@ export function eventsUrl(options: EventStreamOptions): string {
   const url = new URL('/v1/events', options.baseUrl.replace(/^http/, 'ws'));
   if (options.type) url.searchParams.set('type', options.type);
   if (options.taskId) url.searchParams.set('taskId', options.taskId);
+  if (options.events?.length) url.searchParams.set('event', options.events.join(','));
   return url.toString();
 }
 

@@ -15,6 +15,8 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+const FINAL_EVENTS = ['succeeded', 'failed', 'cancelled'] as const;
+
 const giveUp = (what: string, ms: number): CliError => new CliError(EXIT.UNAVAILABLE, `gave up waiting for ${what} after ${ms} ms`);
 
 /**
@@ -46,7 +48,8 @@ export class CompletionTracker {
   /** Subscribes to events; a stream that cannot be opened leaves the tracker polling. */
   async start(taskId?: string): Promise<void> {
     try {
-      this.stream = await EventStream.open({ baseUrl: this.api.baseUrl, token: this.api.token, type: this.type, taskId });
+      // Only the ends matter here: a third of the events, for the dispatcher to send and us to parse.
+      this.stream = await EventStream.open({ baseUrl: this.api.baseUrl, token: this.api.token, type: this.type, taskId, events: FINAL_EVENTS });
     } catch {
       this.stream = undefined;
       return;

@@ -212,6 +212,19 @@ describe('events and streams', () => {
     }
   });
 
+  test('/v1/events?event= only sends those kinds; an unknown kind is refused', async () => {
+    const sock = await openSocket(`${base.replace('http', 'ws')}/v1/events?event=succeeded,failed&type=reverse`);
+    try {
+      const res = await api(base, '/v1/tasks?wait=5000', { body: { type: 'reverse', payload: { text: 'only the end' } } });
+      await sock.next((m) => JSON.parse(m.data.toString()).taskId === res.body.id);
+      const events = sock.messages.map((m) => TaskEvent.parse(JSON.parse(m.data.toString())));
+      assert.ok(events.every((e) => e.event === 'succeeded' || e.event === 'failed'), JSON.stringify(events));
+    } finally {
+      sock.close();
+    }
+    await assert.rejects(openSocket(`${base.replace('http', 'ws')}/v1/events?event=finished`), (err: { statusCode?: number }) => err.statusCode === 400);
+  });
+
   test('/v1/stream/image sends PNG frames as binary messages', async () => {
     const sock = await openSocket(`${base.replace('http', 'ws')}/v1/stream/image?fps=10&width=96&height=64&text=stream`);
     try {

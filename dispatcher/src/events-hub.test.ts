@@ -37,7 +37,7 @@ async function subscribe(t: { after(fn: () => unknown): void }, hub: EventsHub):
   let serverSocket: Socket | undefined;
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     serverSocket = socket as Socket;
-    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, { types: null, taskIds: null }, socket));
+    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, { types: null, taskIds: null, events: null }, socket));
   });
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
@@ -98,7 +98,7 @@ test('a subscriber without its socket is written to directly', async (t) => {
   const hub = new EventsHub();
   const http = createServer();
   const wss = new WebSocketServer({ server: http });
-  wss.on('connection', (ws) => hub.add(ws, { types: null, taskIds: null }));
+  wss.on('connection', (ws) => hub.add(ws, { types: null, taskIds: null, events: null }));
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
@@ -133,7 +133,7 @@ test('a subscriber over the limit when a turn begins misses that turn, and gets 
   const sent: string[] = [];
   const ws = { readyState: 1, OPEN: 1, bufferedAmount: EVENT_BUFFER_LIMIT_BYTES + 1, send: (text: string) => sent.push(text), on: () => undefined };
   let corks = 0;
-  hub.add(ws as unknown as WebSocket, { types: null, taskIds: null }, { cork: () => corks++, uncork: () => corks-- });
+  hub.add(ws as unknown as WebSocket, { types: null, taskIds: null, events: null }, { cork: () => corks++, uncork: () => corks-- });
   hub.publish('submitted', entry('a'));
   ws.bufferedAmount = 0; // drained meanwhile, but the turn was judged at its start
   hub.publish('submitted', entry('b'));

@@ -1,4 +1,4 @@
-import type { TaskEvent, TaskEventKind } from '@taskmesh/shared';
+import { TaskEventKind, TaskmeshError, type TaskEvent } from '@taskmesh/shared';
 import type WebSocket from 'ws';
 import type { TaskEntry } from './task-entry.js';
 
@@ -8,6 +8,8 @@ export const EVENT_BUFFER_LIMIT_BYTES = 1024 * 1024;
 export interface EventFilter {
   types: Set<string> | null;
   taskIds: Set<string> | null;
+  /** Event kinds wanted, e.g. only the final ones for a client that waits for tasks to end. */
+  events: Set<TaskEventKind> | null;
 }
 
 /** The connection under a WebSocket: held back (corked) while a turn's events are written. */
@@ -25,7 +27,10 @@ interface Subscriber {
   full: boolean;
 }
 
-/** Reads repeatable or comma-separated `?type=` and `?taskId=` parameters. */
+/**
+ * Reads repeatable or comma-separated `?type=`, `?taskId=` and `?event=` parameters. Throws
+ * INVALID_REQUEST for an event kind that does not exist.
+ */
 export function parseEventFilter(params: URLSearchParams): EventFilter {
   const set = (name: string): Set<string> | null => {
     const values = params
@@ -35,7 +40,13 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
       .filter((v) => v !== '');
     return values.length === 0 ? null : new Set(values);
   };
-  return { types: set('type'), taskIds: set('taskId') };
+  const events = set('event');
+  for (const kind of events ?? []) {
+    if (!TaskEventKind.safeParse(kind).success) {
+      throw new TaskmeshError('INVALID_REQUEST', `event: unknown event "${kind}"; known events: ${TaskEventKind.options.join(', ')}`);
+    }
+  }
+  return { types: set('type'), taskIds: set('taskId'), events: events as Set<TaskEventKind> | null };
 }
 
 /**
@@ -73,6 +84,7 @@ export class EventsHub {
     let text: string | undefined;
     for (const sub of this.subscribers) {
       const { ws, filter } = sub;
+      if (filter.events !== null && !filter.events.has(kind)) continue;
       if (filter.types !== null && !filter.types.has(r.type)) continue;
       if (filter.taskIds !== null && !filter.taskIds.has(r.id)) continue;
       if (ws.readyState !== ws.OPEN) continue;
