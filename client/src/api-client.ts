@@ -1,6 +1,3 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import {
   ErrorResponse,
   SubmitBatchResponse,
@@ -15,6 +12,7 @@ import {
   type WorkerRecord,
 } from '@taskmesh/shared';
 import { z } from 'zod';
+import { JsonHttp, JsonHttpError, type JsonRequest, type JsonResponse } from './json-http.js';
 
 /** Default dispatcher address when neither --dispatcher nor TASKMESH_DISPATCHER_URL is given. */
 export const DEFAULT_DISPATCHER_URL = 'http://127.0.0.1:7200';
@@ -57,40 +55,32 @@ export interface ListFilter {
 }
 
 /**
- * The dispatcher's HTTP API as typed calls. One axios instance with keep-alive sockets, used by
- * every command and the benchmark. Every failure becomes a TaskmeshError: a DispatcherError for
- * an answer the server gave, UNAVAILABLE (naming the address) when it could not be reached.
+ * The dispatcher's HTTP API as typed calls, over keep-alive sockets (JsonHttp), used by every
+ * command and the benchmark. Every failure becomes a TaskmeshError: a DispatcherError for an
+ * answer the server gave, UNAVAILABLE (naming the address) when it could not be reached.
  */
 export class ApiClient {
   readonly baseUrl: string;
   readonly token: string | undefined;
-  private readonly http: AxiosInstance;
-  private readonly agents: Array<http.Agent>;
+  private readonly http: JsonHttp;
+  private readonly timeoutMs: number;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
-    const httpAgent = new http.Agent(agentOptions);
-    const httpsAgent = new https.Agent(agentOptions);
-    this.agents = [httpAgent, httpsAgent];
-    this.http = axios.create({
-      baseURL: this.baseUrl,
-      timeout: options.requestTimeoutMs ?? 0,
-      httpAgent,
-      httpsAgent,
+    this.timeoutMs = options.requestTimeoutMs ?? 0;
+    this.http = new JsonHttp({
+      baseUrl: this.baseUrl,
+      timeoutMs: this.timeoutMs,
+      maxSockets: options.maxSockets ?? 64,
       headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
-      // Status handling is ours: a 4xx carries the server's error body.
-      validateStatus: () => true,
-      maxRedirects: 0,
-      proxy: false,
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: options.signal,
     });
   }
 
   /** POST /v1/tasks → the new task's id and status. */
   async submit(task: SubmitTaskRequest): Promise<{ id: string; status: TaskStatus }> {
-    return this.parse(await this.send(() => this.http.post('/v1/tasks', task)), SubmitTaskResponse);
+    return this.parse(await this.send({ method: 'POST', path: '/v1/tasks', body: task }), SubmitTaskResponse);
   }
 
   /**
@@ -98,83 +88,81 @@ export class ApiClient {
    * id and status (the server answers 202 then).
    */
   async submitAndWait(task: SubmitTaskRequest, waitMs: number): Promise<TaskRecord | { id: string; status: TaskStatus }> {
-    const res = await this.send(() => this.http.post('/v1/tasks', task, { params: { wait: waitMs }, timeout: this.longTimeout(waitMs) }));
+    const res = await this.send({ method: 'POST', path: '/v1/tasks', query: { wait: waitMs }, body: task, timeoutMs: this.longTimeout(waitMs) });
     return res.status === 200 ? this.parse(res, TaskRecord) : this.parse(res, SubmitTaskResponse);
   }
 
   /** POST /v1/tasks/batch → the ids, in the order of `tasks`. */
   async submitBatch(tasks: SubmitTaskRequest[]): Promise<string[]> {
-    return this.parse(await this.send(() => this.http.post('/v1/tasks/batch', { tasks })), SubmitBatchResponse).ids;
+    return this.parse(await this.send({ method: 'POST', path: '/v1/tasks/batch', body: { tasks } }), SubmitBatchResponse).ids;
   }
 
   /** GET /v1/tasks/:id */
   async getTask(id: string): Promise<TaskRecord> {
-    return this.parse(await this.send(() => this.http.get(`/v1/tasks/${encodeURIComponent(id)}`)), TaskRecord);
+    return this.parse(await this.send({ method: 'GET', path: `/v1/tasks/${encodeURIComponent(id)}` }), TaskRecord);
   }
 
   /** DELETE /v1/tasks/:id: cancels a queued or running task; returns its record. */
   async cancel(id: string): Promise<TaskRecord> {
-    return this.recordOrFetch(id, await this.send(() => this.http.delete(`/v1/tasks/${encodeURIComponent(id)}`)));
+    return this.recordOrFetch(id, await this.send({ method: 'DELETE', path: `/v1/tasks/${encodeURIComponent(id)}` }));
   }
 
   /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again; its id and new status. */
   async retry(id: string): Promise<{ id: string; status: TaskStatus }> {
-    return this.parse(await this.send(() => this.http.post(`/v1/tasks/${encodeURIComponent(id)}/retry`)), SubmitTaskResponse);
+    return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/${encodeURIComponent(id)}/retry` }), SubmitTaskResponse);
   }
 
   /** GET /v1/tasks?status=&type= */
   async list(filter: ListFilter = {}): Promise<TaskRecord[]> {
-    const params = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
-    return this.parse(await this.send(() => this.http.get('/v1/tasks', { params })), TaskListResponse).tasks;
+    return this.parse(await this.send({ method: 'GET', path: '/v1/tasks', query: { ...filter } }), TaskListResponse).tasks;
   }
 
   /** GET /v1/workers */
   async workers(): Promise<WorkerRecord[]> {
-    const body = this.parse(await this.send(() => this.http.get('/v1/workers')), WorkersResponse);
+    const body = this.parse(await this.send({ method: 'GET', path: '/v1/workers' }), WorkersResponse);
     return body.workers as unknown as WorkerRecord[];
   }
 
   /** GET /healthz: resolves when the dispatcher answers 2xx. */
   async health(): Promise<unknown> {
-    const res = await this.send(() => this.http.get('/healthz'));
+    const res = await this.send({ method: 'GET', path: '/healthz' });
     this.check(res);
     return res.data;
   }
 
   /** GET /metrics as Prometheus text. */
   async metricsText(): Promise<string> {
-    const res = await this.send(() => this.http.get('/metrics', { responseType: 'text', transformResponse: (d: unknown) => d }));
+    const res = await this.send({ method: 'GET', path: '/metrics', text: true });
     this.check(res);
     return String(res.data);
   }
 
   /** Closes the kept-alive sockets so the process can exit. */
   close(): void {
-    for (const agent of this.agents) agent.destroy();
+    this.http.close();
   }
 
   private longTimeout(waitMs: number): number {
-    const base = this.http.defaults.timeout ?? 0;
-    return base === 0 ? 0 : base + waitMs;
+    return this.timeoutMs === 0 ? 0 : this.timeoutMs + waitMs;
   }
 
   /** Runs a request, turning transport failures into UNAVAILABLE naming the address. */
-  private async send(request: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
+  private async send(request: JsonRequest): Promise<JsonResponse> {
     try {
-      return await request();
+      return await this.http.request(request);
     } catch (err) {
       throw transportError(this.baseUrl, err);
     }
   }
 
-  private check(res: AxiosResponse): void {
+  private check(res: JsonResponse): void {
     if (res.status >= 200 && res.status < 300) return;
     const body = ErrorResponse.safeParse(res.data);
     if (body.success) throw new DispatcherError(res.status, body.data.error.code, body.data.error.message, body.data.error.details);
-    throw new DispatcherError(res.status, res.status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', `HTTP ${res.status} from ${this.baseUrl}${res.request?.path ?? ''}`);
+    throw new DispatcherError(res.status, res.status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', `HTTP ${res.status} from ${this.baseUrl}${res.path}`);
   }
 
-  private parse<T>(res: AxiosResponse, schema: z.ZodType<T>): T {
+  private parse<T>(res: JsonResponse, schema: z.ZodType<T>): T {
     this.check(res);
     const parsed = schema.safeParse(res.data);
     if (!parsed.success) {
@@ -185,7 +173,7 @@ export class ApiClient {
 
   // DELETE and retry may answer with the record or only with {id,status}; either way the caller
   // gets the full record.
-  private async recordOrFetch(id: string, res: AxiosResponse): Promise<TaskRecord> {
+  private async recordOrFetch(id: string, res: JsonResponse): Promise<TaskRecord> {
     this.check(res);
     const full = TaskRecord.safeParse(res.data);
     if (full.success) return full.data;
@@ -210,9 +198,8 @@ const REASONS: Record<string, string> = {
 /** The error for a request that got no answer: `cannot reach the dispatcher at URL: reason`. */
 export function transportError(baseUrl: string, err: unknown): TaskmeshError {
   if (err instanceof TaskmeshError) return err;
-  const code = err instanceof AxiosError ? err.code : (err as { code?: unknown } | null)?.code;
-  const cause = err instanceof AxiosError ? (err.cause as { code?: string } | undefined) : undefined;
-  const key = typeof cause?.code === 'string' && REASONS[cause.code] ? cause.code : typeof code === 'string' ? code : '';
+  const code = err instanceof JsonHttpError ? err.code : (err as { code?: unknown } | null)?.code;
+  const key = typeof code === 'string' ? code : '';
   const reason = REASONS[key] ?? (err instanceof Error ? err.message || key || 'unknown error' : String(err));
   return new TaskmeshError('UNAVAILABLE', `cannot reach the dispatcher at ${baseUrl}: ${reason}`, { cause: err });
 }
