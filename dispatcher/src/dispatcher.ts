@@ -4,7 +4,7 @@ import { NameserviceClient, TaskCaller, UdpEndpoint, silentLogger, type Logger }
 import { TokenAuth } from './auth.js';
 import { DEFAULT_TASK_TYPES } from './config.js';
 import { EventsHub } from './events-hub.js';
-import { createHttpApp } from './http-app.js';
+import { createRequestListener } from './http-app.js';
 import { DispatcherMetrics } from './metrics.js';
 import { PendingQueue } from './pending-queue.js';
 import { Router } from './router.js';
@@ -93,7 +93,7 @@ export async function createDispatcher(options: DispatcherOptions): Promise<Disp
     defaultMaxAttempts: options.maxAttempts ?? 3,
     logger: logger.child({ module: 'runner' }),
   });
-  const app = createHttpApp({
+  const listener = createRequestListener({
     runner,
     store,
     pending,
@@ -106,7 +106,7 @@ export async function createDispatcher(options: DispatcherOptions): Promise<Disp
     logger: logger.child({ module: 'http' }),
     extraStats: () => ({ eventSubscribers: events.size, imageStreams: sockets?.streamCount ?? 0 }),
   });
-  const server = createServer(app);
+  const server = createServer(listener);
   // Submit-and-wait clients reuse connections; keep them a little longer than their idle pools.
   server.keepAliveTimeout = 65_000;
   sockets = new WebSockets({ server, auth: new TokenAuth(options.apiToken), events, runner, metrics, logger: logger.child({ module: 'ws' }) });

@@ -1,12 +1,15 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import { TaskmeshError, type Logger, type WorkerRecord } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
+import { createFastLane } from './fast-lane.js';
 import { errorHandler, notFound } from './http-errors.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStats } from './task-stats.js';
 import type { TaskStore } from './task-store.js';
+import { TaskHandlers } from './task-handlers.js';
 import { tasksRoutes } from './tasks-routes.js';
 import type { WorkerDirectory } from './worker-directory.js';
 
@@ -30,8 +33,9 @@ export interface HttpAppDeps {
  * The dispatcher's HTTP API (express 5). /healthz is open; everything else needs the bearer
  * token when one is configured.
  */
-export function createHttpApp(deps: HttpAppDeps): Express {
+export function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express {
   const { runner, pending, directory, stats, metrics, auth } = deps;
+  const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -51,7 +55,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   app.use(auth.middleware());
   app.use(express.json({ limit: deps.maxBodyBytes, strict: false }));
-  app.use(tasksRoutes({ runner, store: deps.store }));
+  app.use(tasksRoutes({ runner, store: deps.store, handlers }));
 
   app.get('/v1/workers', async (_req, res) => {
     let workers: WorkerRecord[];
@@ -76,4 +80,14 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(notFound);
   app.use(errorHandler(deps.logger, deps.maxBodyBytes));
   return app;
+}
+
+/** The HTTP server's listener: the fast lane for the busiest task routes, express for the rest. */
+export function createRequestListener(deps: HttpAppDeps): RequestListener {
+  const handlers = new TaskHandlers(deps.runner, deps.store);
+  const app = createHttpApp({ ...deps, handlers });
+  const lane = createFastLane({ handlers, auth: deps.auth, maxBodyBytes: deps.maxBodyBytes, logger: deps.logger });
+  return (req, res) => {
+    if (!lane(req, res)) app(req, res);
+  };
 }

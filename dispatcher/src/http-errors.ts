@@ -45,16 +45,22 @@ function fromBodyParser(err: unknown, maxBodyBytes: number): TaskmeshError | und
   }
 }
 
+/** What an error answers with: its TaskmeshError (status, body) and any extra headers. */
+export function errorAnswer(err: unknown, maxBodyBytes: number): { error: TaskmeshError; headers: Record<string, string> } {
+  const error = fromBodyParser(err, maxBodyBytes) ?? toTaskmeshError(err);
+  return { error, headers: error.code === 'QUEUE_FULL' ? { 'Retry-After': String(QUEUE_FULL_RETRY_AFTER_S) } : {} };
+}
+
 /** The last middleware: every error becomes `{"error":{"code","message"}}` with its status. */
 export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const error = fromBodyParser(err, maxBodyBytes) ?? toTaskmeshError(err);
+    const { error, headers } = errorAnswer(err, maxBodyBytes);
     if (error.status >= 500 && error.code === 'INTERNAL') logger.error('request failed', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) });
     if (res.headersSent) {
       res.end();
       return;
     }
-    if (error.code === 'QUEUE_FULL') res.setHeader('Retry-After', String(QUEUE_FULL_RETRY_AFTER_S));
+    res.set(headers);
     res.status(error.status).json({ error: error.toJSON() });
   };
 }

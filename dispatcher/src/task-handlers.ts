@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError } from '@taskmesh/shared';
+import { parseInput } from './http-errors.js';
+import type { TaskEntry } from './task-entry.js';
+import type { NewTask, TaskRunner } from './task-runner.js';
+import type { TaskStore } from './task-store.js';
+
+/** The longest a `?wait=` may hold a request. */
+export const MAX_WAIT_MS = 600_000;
+
+const WaitQuery = z.object({ wait: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() });
+
+/** How a handler answers, whichever HTTP layer carries it (express or the fast lane). */
+export interface Reply {
+  /** Sends `body` as JSON with `status` (once). */
+  json(status: number, body: unknown): void;
+  /** Runs `fn` when the connection closes (after the answer, or before it if the client left). */
+  onClose(fn: () => void): void;
+}
+
+const isFinal = (e: TaskEntry): boolean => e.record.status === 'succeeded' || e.record.status === 'failed' || e.record.status === 'cancelled';
+
+/**
+ * The logic of the busiest routes — POST /v1/tasks[?wait], POST /v1/tasks/batch and
+ * GET /v1/tasks/:id[?wait] — apart from HTTP: inputs arrive unparsed (`unknown`), answers leave
+ * through a Reply, and failures are thrown as TaskmeshError for the caller's error writer.
+ */
+export class TaskHandlers {
+  constructor(
+    private readonly runner: TaskRunner,
+    private readonly store: TaskStore,
+  ) {}
+
+  find(id: string): TaskEntry {
+    const entry = this.store.get(id);
+    if (entry === undefined) throw new TaskmeshError('NOT_FOUND', `no task ${id} (unknown, or finished and evicted)`);
+    return entry;
+  }
+
+  /** POST /v1/tasks[?wait=ms]. */
+  submit(wait: unknown, body: unknown, reply: Reply): void {
+    const query = parseInput(WaitQuery, { wait }, 'query');
+    const task = parseInput(SubmitTaskRequest, body, 'task');
+    this.runner.checkType(task.type);
+    const dup = this.existing(task, '');
+    if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
+    this.runner.checkRoom(1);
+    this.answer(reply, this.runner.submit(task), query.wait, 202);
+  }
+
+  /** POST /v1/tasks/batch: all validated first, all or none. */
+  submitBatch(body: unknown, reply: Reply): void {
+    const tasks = typeof body === 'object' && body !== null ? (body as { tasks?: unknown }).tasks : undefined;
+    if (Array.isArray(tasks) && tasks.length > MAX_BATCH_TASKS) {
+      throw new TaskmeshError('PAYLOAD_TOO_LARGE', `batch of ${tasks.length} tasks: at most MAX_BATCH_TASKS=${MAX_BATCH_TASKS} per request`, {
+        details: { limit: MAX_BATCH_TASKS },
+      });
+    }
+    // A full queue is answered before validating hundreds of tasks: clients retrying on 429 should cost little.
+    // (Tasks with idempotency keys may need no room, so those batches take the full path.)
+    if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t)) this.runner.checkRoom(tasks.length);
+    const batch = parseInput(SubmitBatchRequest, body, 'batch');
+    // Everything is checked before the first task is created: all or none.
+    const seen = new Map<string, string>();
+    let fresh = 0;
+    batch.tasks.forEach((t, i) => {
+      this.runner.checkType(t.type, `tasks.${i}.type`);
+      if (t.idempotencyKey !== undefined) {
+        const earlier = seen.get(t.idempotencyKey);
+        if (earlier !== undefined && earlier !== t.type) throw new TaskmeshError('CONFLICT', `tasks.${i}: idempotencyKey "${t.idempotencyKey}" used for two types`);
+        if (earlier !== undefined || this.existing(t, `tasks.${i}: `) !== undefined) return;
+        seen.set(t.idempotencyKey, t.type);
+      }
+      fresh++;
+    });
+    this.runner.checkRoom(fresh);
+    const ids = batch.tasks.map((t) => (this.existing(t, '') ?? this.runner.submit(t)).record.id);
+    reply.json(202, { ids });
+  }
+
+  /** GET /v1/tasks/:id[?wait=ms]: the record, once final or when the wait runs out. */
+  get(id: string, wait: unknown, reply: Reply): void {
+    const entry = this.find(id);
+    const query = parseInput(WaitQuery, { wait }, 'query');
+    if (query.wait === undefined || query.wait === 0 || isFinal(entry)) return reply.json(200, entry.record);
+    let done = false;
+    const send = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      unsubscribe();
+      reply.json(200, entry.record);
+    };
+    const timer = setTimeout(send, query.wait);
+    const unsubscribe = this.runner.onFinal(entry, send);
+    reply.onClose(() => {
+      done = true;
+      clearTimeout(timer);
+      unsubscribe();
+    });
+  }
+
+  /** Answers now, or once the task ends within `waitMs` (200 with the record), else 202. */
+  private answer(reply: Reply, entry: TaskEntry, waitMs: number | undefined, status: 200 | 202): void {
+    const brief = (code: number): void => reply.json(code, { id: entry.record.id, status: entry.record.status });
+    if (waitMs === undefined) return brief(status);
+    if (isFinal(entry)) return reply.json(200, entry.record);
+    if (waitMs === 0) return brief(status);
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      unsubscribe();
+      brief(202);
+    }, waitMs);
+    const unsubscribe = this.runner.onFinal(entry, (e) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      reply.json(200, e.record);
+    });
+    reply.onClose(() => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      unsubscribe();
+    });
+  }
+
+  private existing(task: NewTask, where: string): TaskEntry | undefined {
+    if (task.idempotencyKey === undefined) return undefined;
+    const entry = this.store.byIdempotencyKey(task.idempotencyKey);
+    if (entry !== undefined && entry.record.type !== task.type) {
+      throw new TaskmeshError('CONFLICT', `${where}idempotencyKey "${task.idempotencyKey}" belongs to task ${entry.record.id} of type ${entry.record.type}`);
+    }
+    return entry;
+  }
+}
