@@ -4,9 +4,11 @@ import type { ApiClient } from './api-client.js';
 /**
  * A full pending queue (429 QUEUE_FULL) is back-pressure, not failure: the batch is sent again
  * after a short, growing, jittered pause. Retry-After (whole seconds) is far coarser than the time
- * the dispatcher needs to drain a batch, so the pause starts at a few milliseconds.
+ * the dispatcher needs to drain a batch, so the pause starts at 25 ms: about what a busy dispatcher
+ * needs to make room for a batch of 500 (a shorter first pause mostly buys a second refusal, and
+ * each refusal costs the dispatcher a parse of the whole body).
  */
-export const QUEUE_FULL_BACKOFF: BackoffPolicy = { initialDelayMs: 5, maxDelayMs: 250, factor: 2, jitter: 0.3 };
+export const QUEUE_FULL_BACKOFF: BackoffPolicy = { initialDelayMs: 25, maxDelayMs: 250, factor: 2, jitter: 0.3 };
 /** A batch still refused after this long fails with the dispatcher's QUEUE_FULL error. */
 export const QUEUE_FULL_GIVE_UP_MS = 60_000;
 
