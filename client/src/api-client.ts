@@ -12,7 +12,7 @@ import {
   type WorkerRecord,
 } from '@taskmesh/shared';
 import { z } from 'zod';
-import { JsonHttp, JsonHttpError, type JsonRequest, type JsonResponse } from './json-http.js';
+import { JsonHttpError, createJsonHttp, type JsonHttp, type JsonHttpBackend, type JsonRequest, type JsonResponse } from './json-http.js';
 
 /** Default dispatcher address when neither --dispatcher nor TASKMESH_DISPATCHER_URL is given. */
 export const DEFAULT_DISPATCHER_URL = 'http://127.0.0.1:7200';
@@ -28,6 +28,8 @@ export interface ApiClientOptions {
   maxSockets?: number;
   /** Aborts every request in flight (Ctrl-C). */
   signal?: AbortSignal;
+  /** The HTTP client library: axios (default) or undici (the benchmark's load loops). */
+  backend?: JsonHttpBackend;
 }
 
 /** An error the dispatcher answered with: its code and message, plus the HTTP status. */
@@ -55,7 +57,7 @@ export interface ListFilter {
 }
 
 /**
- * The dispatcher's HTTP API as typed calls, over keep-alive sockets (JsonHttp), used by every
+ * The dispatcher's HTTP API as typed calls, over keep-alive sockets (json-http.ts), used by every
  * command and the benchmark. Every failure becomes a TaskmeshError: a DispatcherError for an
  * answer the server gave, UNAVAILABLE (naming the address) when it could not be reached.
  */
@@ -69,8 +71,9 @@ export class ApiClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.requestTimeoutMs ?? 0;
-    this.http = new JsonHttp({
+    this.http = createJsonHttp({
       baseUrl: this.baseUrl,
+      backend: options.backend,
       timeoutMs: this.timeoutMs,
       maxSockets: options.maxSockets ?? 64,
       headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},

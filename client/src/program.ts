@@ -54,10 +54,10 @@ export function buildProgram(io: ProgramIo): Command {
       outputError: (s, write) => write(`${s.trim().replace(/^error: /, '')} (see --help)`),
     });
 
-  const context: ContextFactory = ({ maxSockets }) => {
+  const context: ContextFactory = ({ maxSockets, backend }) => {
     const globals = program.opts<GlobalOptions>();
     const baseUrl = validUrl(globals.dispatcher);
-    const api = new ApiClient({ baseUrl, token: globals.token ?? io.env.token, maxSockets, signal: io.signal, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const api = new ApiClient({ baseUrl, token: globals.token ?? io.env.token, maxSockets, backend, signal: io.signal, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     io.clients.push(api);
     const ctx: CliContext = { api, out: io.out, err: io.err, isTTY: io.isTTY, signal: io.signal, now: Date.now };
     return ctx;

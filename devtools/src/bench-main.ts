@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   const onSignal = (): void => void stop().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const api = new ApiClient({ baseUrl: suite.dispatcherUrl!, maxSockets: Math.max(concurrency, latencyConcurrency) + 2 });
+  const api = new ApiClient({ baseUrl: suite.dispatcherUrl!, maxSockets: Math.max(concurrency, latencyConcurrency) + 2, backend: 'undici' });
   try {
     await waitForWorkers(api, 'reverse', workerCount);
     const meter = new CpuMeter([

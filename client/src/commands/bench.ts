@@ -30,7 +30,8 @@ export function registerBench(program: Command, context: ContextFactory): void {
     .addOption(new Option('--phase <phase>', 'which phase to run').choices(['batch', 'latency', 'both']).default('both'))
     .option('--json', 'print only the JSON report')
     .action(async (options: BenchCommandOptions) => {
-      const ctx = context({ maxSockets: Math.max(options.concurrency, options.latencyConcurrency ?? 0) + 2 });
+      // The load loops run on undici, so the figures are the dispatcher's, not axios's.
+      const ctx = context({ maxSockets: Math.max(options.concurrency, options.latencyConcurrency ?? 0) + 2, backend: 'undici' });
       const phases: BenchPhase[] = options.phase === 'both' ? ['batch', 'latency'] : [options.phase];
       const bar = ctx.isTTY && !options.json
         ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)

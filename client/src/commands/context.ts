@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import type { ApiClient } from '../api-client.js';
+import type { JsonHttpBackend } from '../json-http.js';
 
 /**
  * What every command runs with: the API client and the process's I/O, handed in by main.ts so
@@ -19,7 +20,7 @@ export interface CliContext {
 }
 
 /** Builds a context for a command once its global options are known. */
-export type ContextFactory = (options: { maxSockets?: number }) => CliContext;
+export type ContextFactory = (options: { maxSockets?: number; backend?: JsonHttpBackend }) => CliContext;
 
 /** A commander option parser for whole numbers within a range; bad values are usage errors. */
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
