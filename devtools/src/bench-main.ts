@@ -79,7 +79,9 @@ async function main(): Promise<number> {
   const suite: LocalSuite = await startLocalSuite({
     workers: Array.from({ length: workerCount }, () => 'reverse'),
     // Only warnings and errors: the ready line the harness waits for is announced at any level.
-    env: { TASKMESH_LOG_LEVEL: 'warn' },
+    // Every task stays readable to the end: a re-check by GET of a task whose events were missed
+    // must not find it evicted.
+    env: { TASKMESH_LOG_LEVEL: 'warn', TASKMESH_TASK_RETENTION: String(Math.max(10_000, tasks + sequential + 1000)) },
     nodeArgs: (process.env.TASKMESH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   let stopping: Promise<void> | undefined;

@@ -30,6 +30,11 @@ export async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise
       slept += slice;
       ctx.progress(slept / ms);
     }
+    // Timers may fire a fraction of a millisecond early against the wall clock, once per
+    // slice: top up so that the wait is never shorter than asked (bounded: the shortfall is tiny).
+    for (let round = 0, short = ms - (ctx.now().getTime() - start); short > 0 && round < 3; round++, short = ms - (ctx.now().getTime() - start)) {
+      await delay(short, ctx.signal);
+    }
   } catch (err) {
     if (!ctx.signal.aborted) throw err;
     const reason: unknown = ctx.signal.reason;
