@@ -1,5 +1,5 @@
 import type { TaskRecord, WireError } from '@taskmesh/shared';
-import type { AttemptAbort } from './attempt-signal.js';
+import type { Attempt } from './attempt.js';
 
 /** How a task ended, handed to whoever waits for it. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -21,8 +21,8 @@ export interface TaskEntry {
   /** Monotonic submission time, for latency. */
   submittedAtHr: number;
   timer: NodeJS.Timeout | null;
-  /** Aborts the attempt in flight (cancel, timeout). Null while the task is not at a worker. */
-  controller: AttemptAbort | null;
+  /** The attempt in flight; null while the task is not at a worker. */
+  current: Attempt | null;
   /** Whether the entry sits in the pending queue; `queueToken` tells a live slot from a stale one. */
   pending: boolean;
   queueToken: number;
@@ -43,7 +43,7 @@ export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: n
     deadline,
     submittedAtHr: performance.now(),
     timer: null,
-    controller: null,
+    current: null,
     pending: false,
     queueToken: 0,
     avoidWorker: null,

@@ -5,14 +5,16 @@ import {
   silentLogger,
   toTaskmeshError,
   type BackoffPolicy,
+  type DispatchListener,
   type DispatchOutcome,
-  type DispatchRequest,
+  type DispatchTarget,
+  type LoadReport,
   type Logger,
   type TaskRecord,
   type TaskStatus,
   type WireError,
 } from '@taskmesh/shared';
-import { AttemptAbort } from './attempt-signal.js';
+import { Attempt, type AttemptHost } from './attempt.js';
 import type { EventsHub } from './events-hub.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
@@ -24,7 +26,8 @@ import type { WorkerDirectory, WorkerView } from './worker-directory.js';
 
 /** The part of TaskCaller the runner uses. */
 export interface TaskSender {
-  dispatch(request: DispatchRequest): Promise<DispatchOutcome>;
+  start(target: DispatchTarget, listener: DispatchListener): void;
+  abort(taskId: string, reason: TaskmeshError, listener?: DispatchListener): void;
 }
 
 /** Between counted attempts (no acknowledgement, worker lost). */
@@ -62,7 +65,7 @@ export interface NewTask {
  * acknowledgement or a lost worker spends one and retries elsewhere after a backoff; a rejection
  * or a handler failure is final.
  */
-export class TaskRunner {
+export class TaskRunner implements AttemptHost {
   readonly knownTypes: ReadonlySet<string>;
   private inFlightCount = 0;
   private readonly logger: Logger;
@@ -218,18 +221,21 @@ export class TaskRunner {
   /** The per-task deadline: TIMEOUT, cancelling at the worker. */
   private arm(entry: TaskEntry): void {
     if (entry.timer !== null) clearTimeout(entry.timer);
-    entry.timer = setTimeout(() => {
-      entry.timer = null;
-      if (isFinal(entry.record.status)) return;
-      const where = entry.controller !== null ? `at worker ${entry.record.worker ?? '?'}` : 'waiting for a worker';
-      const last = entry.record.error;
-      const busy = entry.busyRetries > 0 ? `; ${entry.busyRetries} BUSY answers` : '';
-      const message = `no result within ${entry.record.timeoutMs} ms (${where})${busy}${last ? `; last problem: ${last.code}: ${last.message}` : ''}`;
-      this.finish(entry, 'failed', null, { code: 'TIMEOUT', message });
-    }, Math.max(0, entry.deadline - Date.now()));
+    entry.timer = setTimeout(this.deadlinePassed, Math.max(0, entry.deadline - Date.now()), entry);
     // The server keeps the process alive while serving; a task's deadline alone must not.
     entry.timer.unref();
   }
+
+  /** (A bound function with the entry as argument: no closure per task.) */
+  private readonly deadlinePassed = (entry: TaskEntry): void => {
+    entry.timer = null;
+    if (isFinal(entry.record.status)) return;
+    const where = entry.current !== null ? `at worker ${entry.record.worker ?? '?'}` : 'waiting for a worker';
+    const last = entry.record.error;
+    const busy = entry.busyRetries > 0 ? `; ${entry.busyRetries} BUSY answers` : '';
+    const message = `no result within ${entry.record.timeoutMs} ms (${where})${busy}${last ? `; last problem: ${last.code}: ${last.message}` : ''}`;
+    this.finish(entry, 'failed', null, { code: 'TIMEOUT', message });
+  };
 
   private enqueue(entry: TaskEntry, first: boolean): void {
     this.o.pending.add(entry, first);
@@ -237,44 +243,33 @@ export class TaskRunner {
   }
 
   private attempt(entry: TaskEntry, worker: WorkerView): void {
-    const r = entry.record;
-    const { directory } = this.o;
-    const controller = new AttemptAbort();
-    entry.controller = controller;
-    directory.startTask(worker);
+    const attempt = new Attempt(this, entry, worker, entry.record.attempts + 1, Date.now());
+    entry.current = attempt;
+    this.o.directory.startTask(worker);
     this.inFlightCount++;
-    const attempt = r.attempts + 1;
-    const state = { accepted: false };
-    let sent: Promise<DispatchOutcome>;
     try {
-      sent = this.o.sender.dispatch({
-        to: { host: worker.host, port: worker.port },
-        taskId: r.id,
-        type: r.type,
-        payload: r.payload,
-        attempt,
-        timeoutMs: Math.max(1, entry.deadline - Date.now()),
-        signal: controller.signal,
-        onAccepted: (load) => {
-          directory.reportLoad(worker, load);
-          if (entry.controller === controller && !state.accepted) {
-            state.accepted = true;
-            this.accepted(entry, worker.name, attempt);
-          }
-        },
-        onProgress: (progress) => {
-          if (entry.controller !== controller || progress === r.progress) return;
-          r.progress = progress;
-          this.o.events.publish('progress', entry);
-        },
-      });
+      this.o.sender.start(attempt, attempt);
     } catch (err) {
-      sent = Promise.reject(err);
+      // Settled later, as a dispatch would be: never inside the pump that started it.
+      queueMicrotask(() => this.attemptSettled(attempt, toTaskmeshError(err)));
     }
-    sent.then(
-      (outcome) => this.settled(entry, worker, controller, outcome, state.accepted, attempt),
-      (err: unknown) => this.settled(entry, worker, controller, err, state.accepted, attempt),
-    );
+  }
+
+  /** @internal (AttemptHost) */
+  attemptAccepted(a: Attempt, load: LoadReport): void {
+    this.o.directory.reportLoad(a.worker, load);
+    if (a.entry.current === a && !a.wasAccepted) {
+      a.wasAccepted = true;
+      this.accepted(a.entry, a.worker.name, a.attempt);
+    }
+  }
+
+  /** @internal (AttemptHost) */
+  attemptProgress(a: Attempt, progress: number | null): void {
+    const { entry } = a;
+    if (entry.current !== a || progress === entry.record.progress) return;
+    entry.record.progress = progress;
+    this.o.events.publish('progress', entry);
   }
 
   /** The worker took the task (or answered with its result straight away). */
@@ -290,18 +285,21 @@ export class TaskRunner {
     this.o.events.publish('dispatched', entry);
   }
 
-  private settled(entry: TaskEntry, worker: WorkerView, controller: AttemptAbort, outcome: unknown, accepted: boolean, attempt: number): void {
+  /** @internal (AttemptHost) */
+  attemptSettled(a: Attempt, outcome: DispatchOutcome | TaskmeshError): void {
+    const { entry, worker, attempt } = a;
+    const accepted = a.wasAccepted;
     this.o.directory.endTask(worker);
     this.inFlightCount--;
     const type = entry.record.type;
     // A task cancelled or timed out meanwhile is final already: only the worker's slot matters.
-    if (entry.controller !== controller || isFinal(entry.record.status)) {
+    if (entry.current !== a || isFinal(entry.record.status)) {
       this.pump(type);
       return;
     }
-    entry.controller = null;
-    if (outcome instanceof Error || !isOutcome(outcome)) {
-      this.lost(entry, worker, toTaskmeshError(outcome), accepted, attempt);
+    entry.current = null;
+    if (outcome instanceof TaskmeshError) {
+      this.lost(entry, worker, outcome, accepted, attempt);
     } else {
       switch (outcome.kind) {
         case 'busy':
@@ -357,7 +355,7 @@ export class TaskRunner {
     this.o.events.publish('retrying', entry);
     const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
     const retryTimer = setTimeout(() => {
-      if (!isFinal(r.status) && entry.controller === null && !entry.pending) this.enqueue(entry, true);
+      if (!isFinal(r.status) && entry.current === null && !entry.pending) this.enqueue(entry, true);
     }, Math.min(wait, Math.max(0, entry.deadline - Date.now())));
     retryTimer.unref();
   }
@@ -384,12 +382,8 @@ export class TaskRunner {
       entry.timer = null;
     }
     if (entry.pending) this.o.pending.remove(entry);
-    if (entry.controller !== null) {
-      // Cancel at the worker; the dispatch settles later and is ignored (the task is final).
-      const reason = status === 'cancelled' ? new TaskmeshError('CANCELLED', 'cancelled by request') : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
-      entry.controller.abort(reason);
-      entry.controller = null;
-    }
+    const current = entry.current;
+    entry.current = null;
     this.setStatus(entry, status);
     r.result = result ?? null;
     r.error = error;
@@ -405,11 +399,12 @@ export class TaskRunner {
     const waiters = entry.waiters;
     entry.waiters = null;
     if (waiters !== null) for (const fn of waiters) fn(entry);
+    if (current !== null) {
+      // Cancel at the worker; the dispatch settles at once and is ignored (the task is final).
+      const reason = status === 'cancelled' ? new TaskmeshError('CANCELLED', 'cancelled by request') : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
+      this.o.sender.abort(r.id, reason, current);
+    }
   }
 }
 
 const isFinal = (s: TaskStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
-
-function isOutcome(value: unknown): value is DispatchOutcome {
-  return typeof value === 'object' && value !== null && 'kind' in value;
-}

@@ -7,18 +7,34 @@ import { addressKey, type Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
-export interface DispatchRequest {
+/** What to send where: one attempt of one task. */
+export interface DispatchTarget {
   to: Address;
   taskId: string;
   type: string;
   payload: unknown;
   attempt: number;
   timeoutMs: number;
+}
+
+export interface DispatchRequest extends DispatchTarget {
   /** Abort → `cancel` is sent to the worker (retransmitted until cancel-ack); the dispatch rejects
    *  with signal.reason if it is a TaskmeshError, else CANCELLED. */
   signal?: AbortSignal;
   onAccepted?: (load: LoadReport) => void;
   onProgress?: (progress: number | null, state: 'queued' | 'running') => void;
+}
+
+/**
+ * The callback form of a dispatch (`TaskCaller.start`), for callers that run many: no Promise,
+ * closure or signal per dispatch. `settled` is called exactly once, synchronously from the
+ * message (or timer) that settles it; a throwing listener is logged, never breaks the protocol.
+ */
+export interface DispatchListener {
+  /** The worker acknowledged the task (`accepted`). */
+  accepted(load: LoadReport): void;
+  progress(progress: number | null, state: 'queued' | 'running'): void;
+  settled(outcome: DispatchOutcome | TaskmeshError): void;
 }
 
 export type DispatchOutcome =
@@ -36,15 +52,38 @@ export interface TaskCallerOptions {
 }
 
 interface Dispatch {
-  request: DispatchRequest;
+  target: DispatchTarget;
+  listener: DispatchListener;
   task: Outgoing<TaskMessage>;
   phase: 'sending' | 'accepted';
   sentAt: number;
   retransmits: number;
   timer: NodeJS.Timeout | undefined;
-  resolve: (outcome: DispatchOutcome) => void;
-  reject: (err: TaskmeshError) => void;
-  onAbort: (() => void) | undefined;
+}
+
+/** Adapts the listener form to dispatch()'s Promise, callbacks and signal. */
+class PromiseListener implements DispatchListener {
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly request: DispatchRequest,
+    private readonly resolve: (outcome: DispatchOutcome) => void,
+    private readonly reject: (err: TaskmeshError) => void,
+  ) {}
+
+  accepted(load: LoadReport): void {
+    this.request.onAccepted?.(load);
+  }
+
+  progress(progress: number | null, state: 'queued' | 'running'): void {
+    this.request.onProgress?.(progress, state);
+  }
+
+  settled(outcome: DispatchOutcome | TaskmeshError): void {
+    if (this.onAbort !== undefined) this.request.signal?.removeEventListener('abort', this.onAbort);
+    if (outcome instanceof TaskmeshError) this.reject(outcome);
+    else this.resolve(outcome);
+  }
 }
 
 interface PendingCancel {
@@ -85,30 +124,49 @@ export class TaskCaller {
    * keepaliveTimeoutMs. The result is acknowledged (result-ack) automatically, duplicates ignored.
    */
   dispatch(request: DispatchRequest): Promise<DispatchOutcome> {
-    if (this.closed) return Promise.reject(new TaskmeshError('SHUTTING_DOWN', 'the task caller is closed'));
-    if (request.signal?.aborted === true) return Promise.reject(abortError(request.signal));
-    if (this.dispatches.has(request.taskId)) {
-      return Promise.reject(new TaskmeshError('CONFLICT', `task ${request.taskId} is already being dispatched`));
-    }
-    const { taskId, type, payload, attempt, timeoutMs } = request;
-    // JSON has no undefined: a missing payload would fail the schema at the worker.
-    const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
+    if (request.signal?.aborted === true && !this.closed) return Promise.reject(abortError(request.signal));
     return new Promise<DispatchOutcome>((resolve, reject) => {
+      const listener = new PromiseListener(request, resolve, reject);
       try {
-        this.endpoint.send(task, request.to);
+        this.start(request, listener);
       } catch (err) {
         reject(toTaskmeshError(err));
         return;
       }
-      const d: Dispatch = { request, task, phase: 'sending', sentAt: Date.now(), retransmits: 0, timer: undefined, resolve, reject, onAbort: undefined };
-      this.dispatches.set(taskId, d);
-      d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(request.to, 0), d);
-      if (request.signal !== undefined) {
+      if (request.signal !== undefined && this.dispatches.get(request.taskId)?.listener === listener) {
         const signal = request.signal;
-        d.onAbort = () => this.onAbort(d, signal);
-        signal.addEventListener('abort', d.onAbort, { once: true });
+        listener.onAbort = () => this.abort(request.taskId, abortError(signal), listener);
+        signal.addEventListener('abort', listener.onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * dispatch() without a Promise: the listener hears of acceptance, progress and the outcome.
+   * Throws (nothing is sent) SHUTTING_DOWN when closed, CONFLICT when the task is being
+   * dispatched already, PAYLOAD_TOO_LARGE / INVALID_PAYLOAD when the task cannot be sent.
+   */
+  start(target: DispatchTarget, listener: DispatchListener): void {
+    if (this.closed) throw new TaskmeshError('SHUTTING_DOWN', 'the task caller is closed');
+    const { taskId, type, payload, attempt, timeoutMs } = target;
+    if (this.dispatches.has(taskId)) throw new TaskmeshError('CONFLICT', `task ${taskId} is already being dispatched`);
+    // JSON has no undefined: a missing payload would fail the schema at the worker.
+    const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
+    this.endpoint.send(task, target.to);
+    const d: Dispatch = { target, listener, task, phase: 'sending', sentAt: Date.now(), retransmits: 0, timer: undefined };
+    this.dispatches.set(taskId, d);
+    d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(target.to, 0), d);
+  }
+
+  /**
+   * Settles a dispatch in flight with `reason` and cancels the task at the worker (`cancel`,
+   * retransmitted until cancel-ack). With `listener`, only that dispatch of the task.
+   */
+  abort(taskId: string, reason: TaskmeshError, listener?: DispatchListener): void {
+    const d = this.dispatches.get(taskId);
+    if (d === undefined || (listener !== undefined && d.listener !== listener)) return;
+    this.settle(d, reason);
+    this.startCancel(taskId, d.target.to);
   }
 
   /** Dispatches not yet settled. */
@@ -135,7 +193,7 @@ export class TaskCaller {
           d.timer?.refresh();
           return;
         }
-        if (d.retransmits === 0) this.rtt.sample(d.request.to, Date.now() - d.sentAt);
+        if (d.retransmits === 0) this.rtt.sample(d.target.to, Date.now() - d.sentAt);
         if (message.status === 'busy') this.settle(d, { kind: 'busy', load: message.load });
         else if (message.status === 'rejected') {
           const error = message.error ?? { code: 'INTERNAL', message: 'the worker rejected the task without a reason' };
@@ -144,7 +202,11 @@ export class TaskCaller {
           d.phase = 'accepted';
           clearTimeout(d.timer);
           d.timer = setTimeout(this.onSilent, this.keepaliveTimeoutMs, d);
-          this.callback(() => d.request.onAccepted?.(message.load));
+          try {
+            d.listener.accepted(message.load);
+          } catch (err) {
+            this.callbackFailed(err);
+          }
         }
         return;
       }
@@ -153,7 +215,11 @@ export class TaskCaller {
         // Before the ack the retransmission answers acceptance; progress only counts once accepted.
         if (d === undefined || d.phase !== 'accepted') return;
         d.timer?.refresh();
-        this.callback(() => d.request.onProgress?.(message.progress, message.state));
+        try {
+          d.listener.progress(message.progress, message.state);
+        } catch (err) {
+          this.callbackFailed(err);
+        }
         return;
       }
       case 'result': {
@@ -163,7 +229,7 @@ export class TaskCaller {
         const d = this.dispatches.get(message.taskId);
         if (d === undefined) return;
         // A fast task is answered by its result alone (no ack): that is a round trip too.
-        if (d.phase === 'sending' && d.retransmits === 0) this.rtt.sample(d.request.to, Date.now() - d.sentAt);
+        if (d.phase === 'sending' && d.retransmits === 0) this.rtt.sample(d.target.to, Date.now() - d.sentAt);
         this.settle(d, { kind: 'result', outcome: message.outcome, worker: message.worker, durationMs: message.durationMs });
         return;
       }
@@ -192,37 +258,33 @@ export class TaskCaller {
   };
 
   private readonly onAckTimeout = (d: Dispatch): void => {
-    if (this.dispatches.get(d.request.taskId) !== d || d.phase !== 'sending') return;
+    if (this.dispatches.get(d.target.taskId) !== d || d.phase !== 'sending') return;
     if (d.retransmits >= this.policy.maxRetransmits) {
-      const to = addressKey(d.request.to);
-      this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.request.taskId} after ${d.retransmits} retransmissions`));
+      const to = addressKey(d.target.to);
+      this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.target.taskId} after ${d.retransmits} retransmissions`));
       return;
     }
     d.retransmits++;
-    this.rtt.timedOut(d.request.to);
+    this.rtt.timedOut(d.target.to);
     this.endpoint.noteRetransmit();
-    this.endpoint.send(d.task, d.request.to);
-    d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(d.request.to, d.retransmits), d);
+    this.endpoint.send(d.task, d.target.to);
+    d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(d.target.to, d.retransmits), d);
   };
 
   private readonly onSilent = (d: Dispatch): void => {
-    if (this.dispatches.get(d.request.taskId) !== d) return;
-    const to = addressKey(d.request.to);
-    this.settle(d, new TaskmeshError('WORKER_LOST', `the worker at ${to} went silent for ${this.keepaliveTimeoutMs} ms while holding task ${d.request.taskId}`));
+    if (this.dispatches.get(d.target.taskId) !== d) return;
+    const to = addressKey(d.target.to);
+    this.settle(d, new TaskmeshError('WORKER_LOST', `the worker at ${to} went silent for ${this.keepaliveTimeoutMs} ms while holding task ${d.target.taskId}`));
   };
-
-  private onAbort(d: Dispatch, signal: AbortSignal): void {
-    if (this.dispatches.get(d.request.taskId) !== d) return;
-    this.settle(d, abortError(signal));
-    this.startCancel(d.request.taskId, d.request.to);
-  }
 
   private settle(d: Dispatch, outcome: DispatchOutcome | TaskmeshError): void {
     clearTimeout(d.timer);
-    this.dispatches.delete(d.request.taskId);
-    if (d.onAbort !== undefined) d.request.signal?.removeEventListener('abort', d.onAbort);
-    if (outcome instanceof TaskmeshError) d.reject(outcome);
-    else d.resolve(outcome);
+    this.dispatches.delete(d.target.taskId);
+    try {
+      d.listener.settled(outcome);
+    } catch (err) {
+      this.callbackFailed(err);
+    }
   }
 
   private startCancel(taskId: string, to: Address): void {
@@ -252,12 +314,8 @@ export class TaskCaller {
   }
 
   /** A throwing user callback must not break the protocol. */
-  private callback(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.error('dispatch callback failed', { error: (err as Error).message });
-    }
+  private callbackFailed(err: unknown): void {
+    this.logger.error('dispatch callback failed', { error: (err as Error).message });
   }
 }
 
