@@ -9,4 +9,6 @@ test('eventsUrl maps the scheme and carries the filters', () => {
     'wss://d.example/v1/events?type=reverse&taskId=t-1&event=succeeded%2Cfailed%2Ccancelled',
   );
   assert.equal(eventsUrl({ baseUrl: 'http://h', events: [] }), 'ws://h/v1/events');
+  assert.equal(eventsUrl({ baseUrl: 'http://h', events: ['succeeded'], batch: true }), 'ws://h/v1/events?event=succeeded&batch=1');
+  assert.equal(eventsUrl({ baseUrl: 'http://h', batch: false }), 'ws://h/v1/events');
 });

@@ -49,7 +49,7 @@ export class CompletionTracker {
   async start(taskId?: string): Promise<void> {
     try {
       // Only the ends matter here: a third of the events, for the dispatcher to send and us to parse.
-      this.stream = await EventStream.open({ baseUrl: this.api.baseUrl, token: this.api.token, type: this.type, taskId, events: FINAL_EVENTS });
+      this.stream = await EventStream.open({ baseUrl: this.api.baseUrl, token: this.api.token, type: this.type, taskId, events: FINAL_EVENTS, batch: true });
     } catch {
       this.stream = undefined;
       return;

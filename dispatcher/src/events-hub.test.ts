@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { TaskEvent, type TaskRecord } from '@taskmesh/shared';
-import { EVENT_BUFFER_LIMIT_BYTES, EventsHub } from './events-hub.js';
+import { TaskEvent, TaskmeshError, type TaskRecord } from '@taskmesh/shared';
+import { EVENT_BUFFER_LIMIT_BYTES, EventsHub, parseEventFilter } from './events-hub.js';
 import { newTaskEntry, type TaskEntry } from './task-entry.js';
 
 const entry = (id: string): TaskEntry => {
@@ -31,13 +31,13 @@ const entry = (id: string): TaskEntry => {
 };
 
 /** A real WebSocket pair on 127.0.0.1: the hub's subscriber and the client that reads it. */
-async function subscribe(t: { after(fn: () => unknown): void }, hub: EventsHub): Promise<{ client: WebSocket; server: Socket }> {
+async function subscribe(t: { after(fn: () => unknown): void }, hub: EventsHub, batch = false): Promise<{ client: WebSocket; server: Socket }> {
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true });
   let serverSocket: Socket | undefined;
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     serverSocket = socket as Socket;
-    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, { types: null, taskIds: null, events: null }, socket));
+    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, { types: null, taskIds: null, events: null, batch }, socket));
   });
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
@@ -92,6 +92,38 @@ test('events of one turn leave in one write, each still its own message, in orde
   assert.equal(server.writableCorked, 0);
   const [late] = (await once(client, 'message')) as [Buffer];
   assert.equal(TaskEvent.parse(JSON.parse(late.toString('utf8'))).latencyMs, 1.5);
+});
+
+test('a batch subscriber gets each turn\'s events as one message, a JSON array in order', async (t) => {
+  const hub = new EventsHub();
+  const { client } = await subscribe(t, hub, true);
+  const messages: unknown[] = [];
+  client.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8'))));
+
+  const ids = Array.from({ length: 50 }, (_, i) => `task-${i}`);
+  for (const id of ids) hub.publish('succeeded', entry(id), 2);
+  await new Promise((resolve) => setImmediate(resolve));
+  hub.publish('failed', entry('next-turn'));
+  while (messages.length < 2) await once(client, 'message');
+
+  const [first, second] = messages as [unknown[], unknown[]];
+  assert.ok(Array.isArray(first) && Array.isArray(second));
+  assert.deepEqual(
+    first.map((e) => TaskEvent.parse(e).taskId),
+    ids,
+  );
+  assert.deepEqual(
+    second.map((e) => TaskEvent.parse(e).event),
+    ['failed'],
+  );
+  assert.equal(hub.sent, ids.length + 1);
+});
+
+test('parseEventFilter reads batch=0|1 and refuses anything else', () => {
+  assert.equal(parseEventFilter(new URLSearchParams('batch=1')).batch, true);
+  assert.equal(parseEventFilter(new URLSearchParams('batch=0')).batch, false);
+  assert.equal(parseEventFilter(new URLSearchParams('event=failed')).batch, false);
+  assert.throws(() => parseEventFilter(new URLSearchParams('batch=yes')), (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_REQUEST');
 });
 
 test('a subscriber without its socket is written to directly', async (t) => {

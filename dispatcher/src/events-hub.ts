@@ -10,6 +10,8 @@ export interface EventFilter {
   taskIds: Set<string> | null;
   /** Event kinds wanted, e.g. only the final ones for a client that waits for tasks to end. */
   events: Set<TaskEventKind> | null;
+  /** `?batch=1`: a turn's events in one message, a JSON array (one message each without it). */
+  batch?: boolean;
 }
 
 /** The connection under a WebSocket: held back (corked) while a turn's events are written. */
@@ -25,6 +27,8 @@ interface Subscriber {
   corked: boolean;
   /** Its buffer was over the limit when this turn's first event came: it misses the turn's events. */
   full: boolean;
+  /** Batch subscribers: this turn's events, serialised, sent as one array at the check phase. */
+  pending: string[] | null;
 }
 
 /**
@@ -41,12 +45,16 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
     return values.length === 0 ? null : new Set(values);
   };
   const events = set('event');
+  const batch = params.get('batch');
+  if (batch !== null && batch !== '0' && batch !== '1') {
+    throw new TaskmeshError('INVALID_REQUEST', `batch: expected 0 or 1, got "${batch}"`);
+  }
   for (const kind of events ?? []) {
     if (!TaskEventKind.safeParse(kind).success) {
       throw new TaskmeshError('INVALID_REQUEST', `event: unknown event "${kind}"; known events: ${TaskEventKind.options.join(', ')}`);
     }
   }
-  return { types: set('type'), taskIds: set('taskId'), events: events as Set<TaskEventKind> | null };
+  return { types: set('type'), taskIds: set('taskId'), events: events as Set<TaskEventKind> | null, batch: batch === '1' };
 }
 
 /**
@@ -56,8 +64,10 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
  *
  * Each event stays one WebSocket message, but a subscriber's connection is corked from its first
  * event in an event-loop turn until the next check phase: a batch of 500 tasks makes 500 events
- * in one turn, and they leave in one write instead of 500 syscalls. Whether a subscriber is too
- * slow is decided at its first event of a turn, from what it had not yet taken.
+ * in one turn, and they leave in one write instead of 500 syscalls. A subscriber that asked for
+ * `batch` gets the turn's events as one message (a JSON array) at that point instead: one frame
+ * to build and parse, not 500. Whether a subscriber is too slow is decided at its first event of
+ * a turn, from what it had not yet taken.
  */
 export class EventsHub {
   private readonly subscribers = new Set<Subscriber>();
@@ -73,7 +83,7 @@ export class EventsHub {
 
   /** `socket` is the connection under `ws`; without it every event is written on its own. */
   add(ws: WebSocket, filter: EventFilter, socket?: Corkable): void {
-    const sub: Subscriber = { ws, filter, socket, corked: false, full: false };
+    const sub: Subscriber = { ws, filter, socket, corked: false, full: false, pending: filter.batch === true ? [] : null };
     this.subscribers.add(sub);
     ws.on('close', () => this.subscribers.delete(sub));
   }
@@ -90,8 +100,9 @@ export class EventsHub {
       if (ws.readyState !== ws.OPEN) continue;
       // Corked, the buffer also holds this turn's events: a subscriber is judged by what it had
       // not taken when the turn began.
-      if (sub.socket !== undefined && !sub.corked) this.cork(sub);
-      if (sub.socket !== undefined ? sub.full : ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES) {
+      const turnly = sub.socket !== undefined || sub.pending !== null;
+      if (turnly && !sub.corked) this.cork(sub);
+      if (turnly ? sub.full : ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES) {
         this.dropped++;
         continue;
       }
@@ -110,7 +121,8 @@ export class EventsHub {
         };
         text = JSON.stringify(event);
       }
-      ws.send(text);
+      if (sub.pending !== null) sub.pending.push(text);
+      else ws.send(text);
       this.sent++;
     }
   }
@@ -128,6 +140,11 @@ export class EventsHub {
     this.corked = [];
     for (const sub of subs) {
       sub.corked = false;
+      if (sub.pending !== null && sub.pending.length > 0) {
+        const texts = sub.pending;
+        sub.pending = [];
+        if (sub.ws.readyState === sub.ws.OPEN) sub.ws.send(`[${texts.join(',')}]`);
+      }
       sub.socket?.uncork();
     }
   };
