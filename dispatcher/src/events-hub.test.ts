@@ -5,39 +5,33 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { TaskEvent, TaskmeshError, type TaskRecord } from '@taskmesh/shared';
+import { TaskEvent, TaskmeshError } from '@taskmesh/shared';
 import { EVENT_BUFFER_LIMIT_BYTES, EventsHub, parseEventFilter } from './events-hub.js';
-import { newTaskEntry, type TaskEntry } from './task-entry.js';
+import type { TaskEntry } from './task-entry.js';
+import { queuedEntry } from './test-support.js';
 
-const entry = (id: string): TaskEntry => {
-  const record: TaskRecord = {
-    id,
-    type: 'reverse',
-    status: 'queued',
-    payload: { text: id },
-    result: null,
-    error: null,
-    attempts: 0,
-    maxAttempts: 3,
-    timeoutMs: 1000,
-    worker: null,
-    progress: null,
-    idempotencyKey: null,
-    createdAt: Date.now(),
-    startedAt: null,
-    finishedAt: null,
-  };
-  return newTaskEntry(record, false, Date.now() + 1000);
-};
+const entry = (id: string): TaskEntry => queuedEntry(id);
 
-/** A real WebSocket pair on 127.0.0.1: the hub's subscriber and the client that reads it. */
-async function subscribe(t: { after(fn: () => unknown): void }, hub: EventsHub, batch = false): Promise<{ client: WebSocket; server: Socket }> {
+/**
+ * A real WebSocket pair on 127.0.0.1: the hub's subscriber and the client that reads it. With
+ * `withSocket` false the hub is not given the raw socket (it then writes to the WebSocket directly).
+ */
+async function subscribe(
+  t: { after(fn: () => unknown): void },
+  hub: EventsHub,
+  { batch = false, withSocket = true }: { batch?: boolean; withSocket?: boolean } = {},
+): Promise<{ client: WebSocket; server: Socket }> {
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true });
   let serverSocket: Socket | undefined;
+  let onAdded!: () => void;
+  const added = new Promise<void>((resolve) => (onAdded = resolve));
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     serverSocket = socket as Socket;
-    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, { types: null, taskIds: null, events: null, batch }, socket));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      hub.add(ws, { types: null, taskIds: null, events: null, batch }, withSocket ? socket : undefined);
+      onAdded();
+    });
   });
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
@@ -49,8 +43,7 @@ async function subscribe(t: { after(fn: () => unknown): void }, hub: EventsHub, 
     http.closeAllConnections();
     await new Promise((resolve) => http.close(resolve));
   });
-  await once(client, 'open');
-  while (hub.size === 0) await new Promise((resolve) => setImmediate(resolve));
+  await Promise.all([once(client, 'open'), added]);
   return { client, server: serverSocket! };
 }
 
@@ -96,7 +89,7 @@ test('events of one turn leave in one write, each still its own message, in orde
 
 test('a batch subscriber gets each turn\'s events as one message, a JSON array in order', async (t) => {
   const hub = new EventsHub();
-  const { client } = await subscribe(t, hub, true);
+  const { client } = await subscribe(t, hub, { batch: true });
   const messages: unknown[] = [];
   client.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8'))));
 
@@ -128,21 +121,7 @@ test('parseEventFilter reads batch=0|1 and refuses anything else', () => {
 
 test('a subscriber without its socket is written to directly', async (t) => {
   const hub = new EventsHub();
-  const http = createServer();
-  const wss = new WebSocketServer({ server: http });
-  wss.on('connection', (ws) => hub.add(ws, { types: null, taskIds: null, events: null }));
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
-  t.after(async () => {
-    client.terminate();
-    hub.closeAll();
-    wss.close();
-    http.closeAllConnections();
-    await new Promise((resolve) => http.close(resolve));
-  });
-  await once(client, 'open');
-  while (hub.size === 0) await new Promise((resolve) => setImmediate(resolve));
+  const { client } = await subscribe(t, hub, { withSocket: false });
   hub.publish('submitted', entry('a'));
   const [data] = (await once(client, 'message')) as [Buffer];
   assert.equal(TaskEvent.parse(JSON.parse(data.toString('utf8'))).taskId, 'a');

@@ -1,31 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskRecord } from '@taskmesh/shared';
-import { newTaskEntry, type TaskEntry } from './task-entry.js';
+import type { TaskEntry } from './task-entry.js';
 import { TaskStore } from './task-store.js';
+import { queuedEntry } from './test-support.js';
 
 let seq = 0;
 function entry(over: Partial<TaskRecord> = {}): TaskEntry {
   seq++;
-  const record: TaskRecord = {
-    id: `t${seq}`,
-    type: 'reverse',
-    status: 'queued',
-    payload: { text: 'x' },
-    result: null,
-    error: null,
-    attempts: 0,
-    maxAttempts: 3,
-    timeoutMs: 1000,
-    worker: null,
-    progress: null,
-    idempotencyKey: null,
-    createdAt: seq,
-    startedAt: null,
-    finishedAt: null,
-    ...over,
-  };
-  return newTaskEntry(record, false, Date.now() + 1000);
+  return queuedEntry(`t${seq}`, { payload: { text: 'x' }, createdAt: seq, ...over });
 }
 
 function finish(store: TaskStore, e: TaskEntry, at: number, status: 'succeeded' | 'failed' = 'succeeded'): void {

@@ -1,4 +1,6 @@
 import WebSocket from 'ws';
+import type { TaskRecord } from '@taskmesh/shared';
+import { newTaskEntry, type TaskEntry } from './task-entry.js';
 
 /** Helpers for the dispatcher's integration tests (compiled beside them, not exported). */
 export interface ApiAnswer<T = any> {
@@ -94,3 +96,26 @@ export async function openSocket(url: string, headers: Record<string, string> = 
 }
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** A queued `reverse` task's entry with a one-second deadline; `over` replaces record fields. */
+export function queuedEntry(id: string, over: Partial<TaskRecord> = {}): TaskEntry {
+  const record: TaskRecord = {
+    id,
+    type: 'reverse',
+    status: 'queued',
+    payload: { text: id },
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: 3,
+    timeoutMs: 1000,
+    worker: null,
+    progress: null,
+    idempotencyKey: null,
+    createdAt: Date.now(),
+    startedAt: null,
+    finishedAt: null,
+    ...over,
+  };
+  return newTaskEntry(record, false, Date.now() + 1000);
+}

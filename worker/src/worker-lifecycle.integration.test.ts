@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEASE_TTL_MS, NameserviceClient, TaskmeshError, type DispatchOutcome } from '@taskmesh/shared';
-import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { startLocalSuite, type LocalSuite, type RunningService } from '@taskmesh/shared/testing';
 import { openTestCaller, valueOf, waitForRecord, type TestCaller } from './integration-support.js';
 
 /** Real worker processes under load, killed and stopped, as seen by the nameservice and a caller. */
@@ -120,14 +120,20 @@ test('heartbeats continue while CPU-bound tasks hold the main thread for seconds
   for (let i = 1; i < beats.length; i++) assert.ok(beats[i]! - beats[i - 1]! < LEASE_TTL_MS - 500, `heartbeat gap ${beats[i]! - beats[i - 1]!} ms`);
 });
 
+/** A minute-long wait task, once `worker` accepted it; `running` ends in its outcome or error. */
+async function acceptedLongWait(own: TestCaller, worker: RunningService): Promise<{ running: Promise<unknown> }> {
+  let onAccepted!: () => void;
+  const accepted = new Promise<void>((r) => (onAccepted = r));
+  const running = own.run(worker, 'wait', { ms: 60_000 }, { onAccepted }).catch((err: unknown) => err);
+  await accepted;
+  return { running };
+}
+
 test('a drain that outlasts TASKMESH_WORKER_DRAIN_TIMEOUT_MS is abandoned, and the worker still exits', async () => {
   const w = await suite.addWorker('wait', { TASKMESH_WORKER_DRAIN_TIMEOUT_MS: '300' });
   const own = await openTestCaller({ keepaliveTimeoutMs: 30_000 });
   try {
-    let onAccepted!: () => void;
-    const accepted = new Promise<void>((r) => (onAccepted = r));
-    const running = own.run(w, 'wait', { ms: 60_000 }, { onAccepted }).catch((err: unknown) => err);
-    await accepted;
+    const { running } = await acceptedLongWait(own, w);
     const started = Date.now();
     const { code } = await w.kill('SIGTERM');
     assert.equal(code, 0);
@@ -146,10 +152,7 @@ test('a second SIGTERM during the drain exits 1 at once instead of waiting', asy
   const w = await suite.addWorker('wait');
   const own = await openTestCaller({ keepaliveTimeoutMs: 30_000 });
   try {
-    let onAccepted!: () => void;
-    const accepted = new Promise<void>((r) => (onAccepted = r));
-    const running = own.run(w, 'wait', { ms: 60_000 }, { onAccepted }).catch((err: unknown) => err);
-    await accepted;
+    const { running } = await acceptedLongWait(own, w);
     w.proc.kill('SIGTERM');
     await w.waitForLine((l) => l.event === 'closing', 5000);
     const { code } = await w.kill('SIGTERM');

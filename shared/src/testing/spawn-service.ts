@@ -45,6 +45,12 @@ export interface RunningService {
 /** Generous: on a loaded 2-core machine a worker (canvas, heartbeat thread) can take many seconds. */
 export const DEFAULT_READY_TIMEOUT_MS = 45_000;
 
+/** Services still running: a test process that exits (or is stopped by its timeout) takes them with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 export async function spawnService(options: SpawnServiceOptions): Promise<RunningService> {
   const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
     cwd: options.cwd,
@@ -100,15 +106,11 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Runnin
     });
   };
 
-  // A test runner that exits (or is stopped by its timeout) takes its services with it.
   let exitedFlag = false;
-  const killOnExit = (): void => {
-    if (!exitedFlag) proc.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
+  running.add(proc);
   void exited.then(() => {
     exitedFlag = true;
-    process.off('exit', killOnExit);
+    running.delete(proc);
   });
 
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
