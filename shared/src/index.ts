@@ -70,6 +70,7 @@ export type { BackoffPolicy } from './backoff.js';
 // transport (UDP framing, authentication, chunking, task caller/server)
 export {
   MAX_CHUNK_PAYLOAD,
+  LOOPBACK_DATAGRAM_PAYLOAD,
   MAX_MESSAGE_BYTES,
   MAX_DATAGRAM_BYTES,
   FRAME_VERSION,

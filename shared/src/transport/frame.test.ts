@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, MAX_CHUNK_PAYLOAD, REPLAY_WINDOW_MS } from './constants.js';
+import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, REPLAY_WINDOW_MS } from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
 import { FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type FrameHeader } from './frame.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -62,7 +62,7 @@ test('any changed byte, a wrong secret or a cut datagram fails authentication or
   assert.equal(!short.ok && short.reason, 'size');
   const cut = codec.decode(datagram.subarray(0, datagram.length - 1));
   assert.equal(!cut.ok && cut.reason, 'auth');
-  const tooBig = codec.decode(Buffer.alloc(FRAME_HEADER_BYTES + MAX_CHUNK_PAYLOAD + FRAME_MAC_BYTES + 1));
+  const tooBig = codec.decode(Buffer.alloc(MAX_DATAGRAM_BYTES + 1));
   assert.equal(!tooBig.ok && tooBig.reason, 'size');
 });
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, FRAME_VERSION, MAX_CHUNK_PAYLOAD } from './constants.js';
+import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, FRAME_VERSION, MAX_DATAGRAM_BYTES } from './constants.js';
 
 /**
  * The binary frame every datagram is. Layout (big-endian):
@@ -7,7 +7,7 @@ import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, FRAME_VERSION, MAX_CHUNK_PAYLOAD }
  *   0  magic "TM"          2   frame version u8     3  frame type u8 (0 data, 1 nack)
  *   4  timestamp ms u64   12  sender id (8 random bytes per endpoint start)
  *  20  counter u32        24  message id u32      28  chunk index u16   30  chunk count u16
- *  32  payload (≤ MAX_CHUNK_PAYLOAD)               then HMAC-SHA256 (32) over all preceding bytes
+ *  32  payload (≤ LOOPBACK_DATAGRAM_PAYLOAD)    then HMAC-SHA256 (32) over all preceding bytes
  *
  * A data frame's payload is a slice of a UTF-8 JSON array of messages (the whole array when the
  * chunk count is 1). A NACK frame names the *peer's* message id and lists missing chunk indices
@@ -80,7 +80,7 @@ export class FrameCodec {
    */
   decode(buf: Buffer): FrameDecodeResult {
     const len = buf.length;
-    if (len < FRAME_HEADER_BYTES + FRAME_MAC_BYTES || len > FRAME_HEADER_BYTES + MAX_CHUNK_PAYLOAD + FRAME_MAC_BYTES) {
+    if (len < FRAME_HEADER_BYTES + FRAME_MAC_BYTES || len > MAX_DATAGRAM_BYTES) {
       return { ok: false, reason: 'size', detail: `datagram of ${len} bytes` };
     }
     const macAt = len - FRAME_MAC_BYTES;

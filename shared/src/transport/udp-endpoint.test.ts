@@ -5,11 +5,11 @@ import dgram from 'node:dgram';
 import fc from 'fast-check';
 import { TaskmeshError } from '../errors.js';
 import type { Message } from '../protocol.js';
-import { MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_NACKS } from './constants.js';
+import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_NACKS } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
 import { TEST_SECRET, addressOf, openEndpoint, waitFor } from './test-support.js';
-import type { UdpEndpoint } from './udp-endpoint.js';
+import { datagramPayloadLimit, type UdpEndpoint } from './udp-endpoint.js';
 
 /** Resolves with the next `count` messages the endpoint delivers. */
 function collect(endpoint: UdpEndpoint, count: number, timeoutMs = 5000): Promise<Message[]> {
@@ -68,15 +68,25 @@ test('messages sent in one tick to one address share a datagram and arrive in or
   assert.equal(right.stats().messagesReceived, 20);
 });
 
+test('datagrams of coalesced messages are 1200 bytes of payload, up to 16 KiB to a loopback address', () => {
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', 'localhost']) {
+    assert.equal(datagramPayloadLimit({ host, port: 1 }), LOOPBACK_DATAGRAM_PAYLOAD, host);
+  }
+  for (const host of ['10.0.0.7', '172.18.0.3', '192.168.1.2', 'fe80::1', 'worker-reverse-1', '128.0.0.1']) {
+    assert.equal(datagramPayloadLimit({ host, port: 1 }), MAX_CHUNK_PAYLOAD, host);
+  }
+  assert.equal(MAX_DATAGRAM_BYTES, 32 + LOOPBACK_DATAGRAM_PAYLOAD + 32);
+});
+
 test('a burst larger than one datagram is packed into as few full datagrams as fit', async (t) => {
   const { left, right, toRight } = await pair(t);
-  const count = 1000;
+  const count = 3000;
   const arriving = collect(right, count);
   for (let i = 0; i < count; i++) left.send({ kind: 'cancel', taskId: `task-${String(i).padStart(4, '0')}` }, toRight);
   const got = await arriving;
   assert.equal(new Set(got.map((m) => (m.kind === 'cancel' ? m.taskId : ''))).size, count);
   const perMessage = JSON.stringify({ v: 1, kind: 'cancel', taskId: 'task-0000' }).length + 1;
-  const minimum = Math.ceil((count * perMessage + 1) / MAX_CHUNK_PAYLOAD);
+  const minimum = Math.ceil((count * perMessage + 1) / datagramPayloadLimit(toRight));
   const sent = left.stats().datagramsSent;
   assert.ok(sent >= minimum && sent <= minimum + 1, `${sent} datagrams for ${count} messages, expected about ${minimum}`);
 });

@@ -5,7 +5,7 @@ import { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Message, Outgoing } from '../protocol.js';
-import { CHUNK_BURST, MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
+import { CHUNK_BURST, LOOPBACK_DATAGRAM_PAYLOAD, MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
 import { DropCounter } from './drop-counter.js';
 import { AddressMap } from './address-map.js';
@@ -204,6 +204,7 @@ export class UdpEndpoint {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     for (const { to, items } of this.queues.values()) {
+      const limit = datagramPayloadLimit(to);
       let batch: string[] = [];
       let kinds: string[] = [];
       let size = 1; // "[" ... each message adds its bytes plus "," or "]"
@@ -212,7 +213,7 @@ export class UdpEndpoint {
           this.sendLarge(to, item);
           continue;
         }
-        if (size + item.bytes + 1 > MAX_CHUNK_PAYLOAD) {
+        if (size + item.bytes + 1 > limit) {
           this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
           batch = [];
           kinds = [];
@@ -227,6 +228,7 @@ export class UdpEndpoint {
     this.queues.clear();
   };
 
+  /** A message too large for one datagram on any path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
   private sendLarge(to: Address, item: Queued): void {
     const payload = Buffer.from(packMessages([item.json]), 'utf8');
     const chunkCount = Math.ceil(payload.length / MAX_CHUNK_PAYLOAD);
@@ -377,3 +379,10 @@ export class UdpEndpoint {
     this.queueChunks({ to: entry.to, kinds: entry.kinds, messageId: frame.messageId, payload: entry.payload, chunkCount: entry.chunkCount, indices, next: 0 });
   }
 }
+
+/** How many payload bytes one datagram of coalesced messages to `to` may carry. */
+export function datagramPayloadLimit(to: Address): number {
+  return isLoopback(to.host) ? LOOPBACK_DATAGRAM_PAYLOAD : MAX_CHUNK_PAYLOAD;
+}
+
+const isLoopback = (host: string): boolean => host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
