@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { ApiClient } from './api-client.js';
+import { CompletionTracker } from './task-waiter.js';
 
 /** The CLI runs as a real child process against a real suite: dispatcher, nameservice, six workers. */
 const CLI = resolve(fileURLToPath(import.meta.url), '../main.js');
@@ -178,6 +180,44 @@ describe('taskmesh CLI against a running suite', () => {
     const json = await runCli([...d, 'batch', file, '--json']);
     assert.equal(json.code, 0, json.stderr);
     assert.equal((JSON.parse(json.stdout) as { ids: string[] }).ids.length, 4);
+  });
+
+  test('bench runs both phases against the suite and reports them as JSON', async () => {
+    const r = await runCli([...d, 'bench', '--tasks', '1200', '--batch', '100', '--concurrency', '3', '--window', '250', '--sequential', '40', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      batch: { tasks: number; succeeded: number; window: number; tasksPerSecond: number; throttled: number };
+      latency: { tasks: number; succeeded: number; latencyMs: { p50: number; p99: number } };
+      failures: number;
+      datagrams: { sent: number; received: number } | null;
+      targets: Array<{ name: string; met: boolean }>;
+    };
+    assert.deepEqual([report.batch.tasks, report.batch.succeeded, report.batch.window, report.batch.throttled], [1200, 1200, 250, 0]);
+    assert.ok(report.batch.tasksPerSecond > 0);
+    assert.deepEqual([report.latency.tasks, report.latency.succeeded, report.failures], [40, 40, 0]);
+    assert.ok(report.latency.latencyMs.p50 > 0 && report.latency.latencyMs.p99 >= report.latency.latencyMs.p50);
+    assert.ok(report.datagrams !== null && report.datagrams.sent > 0 && report.datagrams.received > 0, JSON.stringify(report.datagrams));
+    assert.deepEqual(report.targets.map((t) => t.name), ['batch throughput', 'submit-and-wait p50', 'submit-and-wait p99', 'failed tasks']);
+  });
+
+  test('a completion tracker releases a windowed submitter only once enough tasks have ended', async () => {
+    const api = new ApiClient({ baseUrl: suite.dispatcherUrl! });
+    const tracker = new CompletionTracker(api, 'upper');
+    await tracker.start();
+    try {
+      let released = false;
+      const two = tracker.untilEnded(2).then(() => (released = true));
+      const [first] = await api.submitBatch([{ type: 'upper', payload: { text: 'one' } }]);
+      await tracker.waitFor([first!]);
+      assert.equal(released, false, 'one ended task does not release a wait for two');
+      await api.submitBatch([{ type: 'upper', payload: { text: 'two' } }]);
+      await two;
+      assert.equal(released, true);
+      await tracker.untilEnded(1); // already reached: resolves at once
+    } finally {
+      await tracker.close();
+      api.close();
+    }
   });
 
   test('batch names bad lines and sends nothing; a failing task makes it exit 1', async () => {

@@ -42,6 +42,8 @@ export class CompletionTracker {
   private fresh: string[] = [];
   private wake: (() => void) | undefined;
   private wakeScheduled = false;
+  /** `untilEnded` callers: resolved once `finals.size` reaches their count, or the stream closes. */
+  private countWaiters: { count: number; resolve: () => void }[] = [];
 
   constructor(private readonly api: ApiClient, private readonly type?: string) {}
 
@@ -64,10 +66,34 @@ export class CompletionTracker {
         setImmediate(() => {
           this.wakeScheduled = false;
           this.wake?.();
+          this.releaseCountWaiters(false);
         });
       }
     });
-    void this.stream.closed.then(() => this.wake?.());
+    void this.stream.closed.then(() => {
+      this.wake?.();
+      this.releaseCountWaiters(true);
+    });
+  }
+
+  /**
+   * Resolves once the stream has reported `count` distinct tasks ended (any task of the tracked
+   * type), or at once when no stream is open: the flow control of a submitter that keeps a bounded
+   * number of tasks outstanding. Without events it cannot tell, so it does not hold anyone back.
+   */
+  untilEnded(count: number): Promise<void> {
+    if (this.finals.size >= count || !(this.stream?.isOpen ?? false)) return Promise.resolve();
+    return new Promise((resolve) => this.countWaiters.push({ count, resolve }));
+  }
+
+  private releaseCountWaiters(all: boolean): void {
+    if (this.countWaiters.length === 0) return;
+    const size = this.finals.size;
+    this.countWaiters = this.countWaiters.filter((w) => {
+      if (!all && w.count > size) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /** Resolves when every id has a final status; `onProgress` gets the count done so far. */

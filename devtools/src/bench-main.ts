@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ApiClient, benchJson, formatBenchReport, runBench, type BenchPhase, type BenchReport } from '@taskmesh/client';
+import { ApiClient, benchJson, benchWindow, formatBenchReport, runBench, type BenchPhase, type BenchReport } from '@taskmesh/client';
 import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
@@ -13,6 +13,8 @@ const HELP = `npm run bench -- [options]
   --tasks <n>                 batch phase tasks (TASKMESH_BENCH_TASKS, default 50000)
   --batch <k>                 tasks per batch request (TASKMESH_BENCH_BATCH, default 500)
   --concurrency <c>           batch requests in flight (TASKMESH_BENCH_CONCURRENCY, default 4)
+  --window <w>                most batch tasks outstanding, sent and not yet ended
+                              (TASKMESH_BENCH_WINDOW, default batch × concurrency)
   --sequential <n>            latency phase tasks (TASKMESH_BENCH_SEQUENTIAL, default 5000)
   --latency-concurrency <c>   submit-and-wait loops (TASKMESH_BENCH_LATENCY_CONCURRENCY, default 1)
   --workers <n>               reverse workers (TASKMESH_BENCH_WORKERS, default 2)
@@ -51,6 +53,7 @@ async function main(): Promise<number> {
       tasks: { type: 'string' },
       batch: { type: 'string' },
       concurrency: { type: 'string' },
+      window: { type: 'string' },
       sequential: { type: 'string' },
       'latency-concurrency': { type: 'string' },
       workers: { type: 'string' },
@@ -66,6 +69,7 @@ async function main(): Promise<number> {
   const tasks = intFrom(values.tasks, 'TASKMESH_BENCH_TASKS', 50_000);
   const batchSize = Math.max(1, intFrom(values.batch, 'TASKMESH_BENCH_BATCH', 500));
   const concurrency = Math.max(1, intFrom(values.concurrency, 'TASKMESH_BENCH_CONCURRENCY', 4));
+  const window = intFrom(values.window, 'TASKMESH_BENCH_WINDOW', 0) || undefined;
   const sequential = intFrom(values.sequential, 'TASKMESH_BENCH_SEQUENTIAL', 5000);
   const latencyConcurrency = Math.max(1, intFrom(values['latency-concurrency'], 'TASKMESH_BENCH_LATENCY_CONCURRENCY', 1));
   const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
@@ -98,13 +102,13 @@ async function main(): Promise<number> {
       { name: 'bench client', pid: process.pid },
     ]);
     const plan = [
-      phases.includes('batch') ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight)` : '',
+      phases.includes('batch') ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight, at most ${benchWindow({ batchSize, concurrency, window })} outstanding)` : '',
       phases.includes('latency') ? `${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})` : '',
     ];
     log(`bench: ${plan.filter(Boolean).join(', then ')}`);
     await meter.start();
     const started = performance.now();
-    const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, sequential, latencyConcurrency });
+    const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, window, sequential, latencyConcurrency });
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
     if (!values.json) {

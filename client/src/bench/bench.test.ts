@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePrometheusText, sumMatching, RETRANSMISSION_PATTERN } from './metrics-text.js';
+import { DATAGRAMS_RECEIVED_PATTERN, DATAGRAMS_SENT_PATTERN, parsePrometheusText, sumMatching, RETRANSMISSION_PATTERN } from './metrics-text.js';
 import { percentile, summarize } from './percentiles.js';
 import { benchJson, checkTargets, formatBenchReport } from './report.js';
-import type { BenchReport } from './run-bench.js';
+import { benchWindow, type BenchReport } from './run-bench.js';
 
 test('percentiles are nearest-rank over the sorted samples', () => {
   const samples = Array.from({ length: 100 }, (_, i) => 100 - i);
@@ -31,16 +31,20 @@ test('retransmission counters are summed from Prometheus text across labels', ()
   const samples = parsePrometheusText(text);
   assert.equal(samples.get('taskmesh_tasks_total{status="succeeded"}'), 100);
   assert.equal(sumMatching(samples, RETRANSMISSION_PATTERN), 9);
+  const datagrams = parsePrometheusText('taskmesh_dispatcher_datagrams_sent_total 12\ntaskmesh_dispatcher_datagrams_received_total 5\n');
+  assert.equal(sumMatching(datagrams, DATAGRAMS_SENT_PATTERN), 12);
+  assert.equal(sumMatching(datagrams, DATAGRAMS_RECEIVED_PATTERN), 5);
 });
 
 const report: BenchReport = {
   dispatcher: 'http://127.0.0.1:1',
   type: 'reverse',
-  batch: { tasks: 1000, batchSize: 500, concurrency: 4, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0, throttled: 2 },
+  batch: { tasks: 1000, batchSize: 500, concurrency: 4, window: 2000, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0, throttled: 2 },
   latency: { tasks: 100, concurrency: 1, latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 },
     serverMs: { count: 100, mean: 0.5, p50: 0, p90: 1, p99: 1, max: 3 },
     httpBaselineMs: { count: 100, mean: 0.2, p50: 0.2, p90: 0.3, p99: 0.4, max: 1 }, tasksPerSecond: 1200, succeeded: 100, failed: 0 },
   retransmissions: 3,
+  datagrams: { sent: 330, received: 220 },
   failures: 0,
 };
 
@@ -54,9 +58,17 @@ test('targets are checked against the measured figures', () => {
   ]);
   const text = formatBenchReport(report);
   assert.match(text, /throughput.*25,000 tasks\/s/);
+  assert.match(text, /batches of 500, 4 in flight, at most 2000 outstanding/);
   assert.match(text, /submit-and-wait p99.*6 ms.*< 5 ms.*✗/);
   assert.match(text, /retransmissions.*3/);
+  assert.match(text, /datagrams sent \/ received.*330 \/ 220 \(0\.50 per task\)/);
   const json = JSON.parse(benchJson(report)) as { targets: unknown[]; batch: { tasksPerSecond: number } };
   assert.equal(json.targets.length, 4);
   assert.equal(json.batch.tasksPerSecond, 25_000);
+});
+
+test('the batch window defaults to one batch per request in flight and is never below one batch', () => {
+  assert.equal(benchWindow({ batchSize: 500, concurrency: 4 }), 2000);
+  assert.equal(benchWindow({ batchSize: 500, concurrency: 4, window: 10_000 }), 10_000);
+  assert.equal(benchWindow({ batchSize: 500, concurrency: 4, window: 10 }), 500);
 });

@@ -1,6 +1,6 @@
 /**
  * Reads counters out of Prometheus text exposition: the bench diffs the dispatcher's
- * retransmission counters before and after a run.
+ * retransmission and datagram counters before and after a run.
  */
 
 /** Every sample as `name{labels}` → value (comments and malformed lines skipped). */
@@ -29,3 +29,6 @@ export function sumMatching(samples: Map<string, number>, pattern: RegExp): numb
 
 /** Counter names taken to count retransmitted datagrams. */
 export const RETRANSMISSION_PATTERN = /retransmi/i;
+/** Counter names taken to count datagrams sent and received. */
+export const DATAGRAMS_SENT_PATTERN = /datagrams_sent/;
+export const DATAGRAMS_RECEIVED_PATTERN = /datagrams_received/;

@@ -44,7 +44,7 @@ export function formatBenchReport(report: BenchReport): string {
   if (report.batch) {
     const b = report.batch;
     figures.push(
-      ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight)`],
+      ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight, at most ${b.window} outstanding)`],
       ['batch', 'submitted in', `${formatDuration(b.submitSeconds * 1000)} (${Math.round(b.submittedPerSecond).toLocaleString('en-US')} tasks/s)`],
       ['batch', 'queue-full retries', String(b.throttled)],
       ['batch', 'all ended in', formatDuration(b.totalSeconds * 1000)],
@@ -66,6 +66,11 @@ export function formatBenchReport(report: BenchReport): string {
     );
   }
   figures.push(['all', 'retransmissions', report.retransmissions === null ? 'n/a (no counter at /metrics)' : String(report.retransmissions)]);
+  if (report.datagrams !== null) {
+    const tasks = (report.batch?.tasks ?? 0) + (report.latency?.tasks ?? 0);
+    const perTask = tasks > 0 ? ` (${((report.datagrams.sent + report.datagrams.received) / tasks).toFixed(2)} per task)` : '';
+    figures.push(['all', 'dispatcher datagrams sent / received', `${report.datagrams.sent} / ${report.datagrams.received}${perTask}`]);
+  }
   figures.push(['all', 'failed tasks', String(report.failures)]);
   const targets = new Table({ head: ['target', 'measured', 'goal', ''], style });
   for (const c of checkTargets(report)) targets.push([c.name, c.measured, c.target, c.met ? '✓' : '✗']);

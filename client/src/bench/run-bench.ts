@@ -3,7 +3,7 @@ import type { ApiClient } from '../api-client.js';
 import { submitBatchWithBackpressure } from '../backpressure.js';
 import { chunk, mapConcurrent } from '../batch-file.js';
 import { CompletionTracker } from '../task-waiter.js';
-import { parsePrometheusText, RETRANSMISSION_PATTERN, sumMatching } from './metrics-text.js';
+import { DATAGRAMS_RECEIVED_PATTERN, DATAGRAMS_SENT_PATTERN, parsePrometheusText, RETRANSMISSION_PATTERN, sumMatching } from './metrics-text.js';
 import { summarize, type LatencySummary } from './percentiles.js';
 
 export type BenchPhase = 'batch' | 'latency';
@@ -21,6 +21,13 @@ export interface BenchOptions {
   batchSize: number;
   /** Batch phase: batch requests in flight at once. */
   concurrency: number;
+  /**
+   * Batch phase: most tasks outstanding (being submitted or submitted, not yet ended); defaults
+   * to batchSize × concurrency. A batch waits to be sent until enough earlier tasks have ended, so
+   * tasks spend milliseconds in the dispatcher's pending queue instead of filling it (and being
+   * refused with QUEUE_FULL, every refusal a batch parsed for nothing).
+   */
+  window?: number;
   /** Latency phase: concurrent submit-and-wait loops; defaults to `concurrency`. */
   latencyConcurrency?: number;
   /** Latency phase: tasks submitted one at a time. */
@@ -37,6 +44,8 @@ export interface BatchPhaseReport {
   tasks: number;
   batchSize: number;
   concurrency: number;
+  /** Most tasks outstanding at once. */
+  window: number;
   /** From the first request to the last batch accepted. */
   submitSeconds: number;
   /** From the first request to the last task ended. */
@@ -71,6 +80,8 @@ export interface BenchReport {
   latency?: LatencyPhaseReport;
   /** Datagrams the dispatcher retransmitted during the run; null when it exposes no such counter. */
   retransmissions: number | null;
+  /** Datagrams the dispatcher sent and received during the run; null without such counters. */
+  datagrams: { sent: number; received: number } | null;
   /** Tasks that did not succeed, over all phases. */
   failures: number;
 }
@@ -80,19 +91,33 @@ const LATENCY_WAIT_MS = 10_000;
 
 const defaultPayload = (i: number): unknown => ({ text: `bench-${i}` });
 
-async function retransmissions(api: ApiClient): Promise<number | null> {
+interface DispatcherCounters {
+  retransmissions: number | null;
+  datagramsSent: number | null;
+  datagramsReceived: number | null;
+}
+
+/** The dispatcher's datagram counters from /metrics; null for any it does not expose. */
+async function dispatcherCounters(api: ApiClient): Promise<DispatcherCounters> {
+  const none: DispatcherCounters = { retransmissions: null, datagramsSent: null, datagramsReceived: null };
   try {
     const samples = parsePrometheusText(await api.metricsText());
-    const matching = [...samples.keys()].some((k) => RETRANSMISSION_PATTERN.test(k));
-    return matching ? sumMatching(samples, RETRANSMISSION_PATTERN) : null;
+    const names = [...samples.keys()];
+    const read = (pattern: RegExp): number | null => (names.some((k) => pattern.test(k)) ? sumMatching(samples, pattern) : null);
+    return { retransmissions: read(RETRANSMISSION_PATTERN), datagramsSent: read(DATAGRAMS_SENT_PATTERN), datagramsReceived: read(DATAGRAMS_RECEIVED_PATTERN) };
   } catch {
-    return null;
+    return none;
   }
 }
 
+const diff = (before: number | null, after: number | null): number | null => (before === null || after === null ? null : after - before);
+
+/** The batch phase's window: at least one batch, by default one batch per request in flight. */
+export const benchWindow = (o: Pick<BenchOptions, 'window' | 'batchSize' | 'concurrency'>): number => Math.max(o.batchSize, o.window ?? o.batchSize * o.concurrency);
+
 /**
- * Batch throughput: N tasks in batches of K, C requests in flight; the clock stops when the
- * event stream has reported every task ended.
+ * Batch throughput: N tasks in batches of K, C requests in flight, at most W tasks outstanding;
+ * the clock stops when the event stream has reported every task ended.
  */
 export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseReport> {
   const { api, tasks, batchSize, concurrency } = options;
@@ -104,8 +129,14 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
     const started = performance.now();
     let submitted = 0;
     let throttled = 0;
+    let reserved = 0;
+    const window = benchWindow(options);
     const ids = (
       await mapConcurrent(chunk(requests, batchSize), concurrency, async (batch) => {
+        // Keep at most `window` tasks outstanding (sent, not yet ended): tasks then wait in the
+        // dispatcher briefly instead of filling its pending queue and being refused.
+        reserved += batch.length;
+        await tracker.untilEnded(reserved - window);
         const got = await submitBatchWithBackpressure(api, batch, { onThrottled: () => throttled++ });
         submitted += got.length;
         options.onProgress?.('batch', 0, tasks);
@@ -124,6 +155,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       tasks: ids.length,
       batchSize,
       concurrency,
+      window,
       submitSeconds,
       totalSeconds,
       submittedPerSecond: submitted / submitSeconds,
@@ -210,12 +242,15 @@ export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPha
 
 /** Runs the chosen phases in order and reads the retransmission counter around them. */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  const before = await retransmissions(options.api);
-  const report: BenchReport = { dispatcher: options.api.baseUrl, type: options.type, retransmissions: null, failures: 0 };
+  const before = await dispatcherCounters(options.api);
+  const report: BenchReport = { dispatcher: options.api.baseUrl, type: options.type, retransmissions: null, datagrams: null, failures: 0 };
   if (options.phases.includes('batch') && options.tasks > 0) report.batch = await runBatchPhase(options);
   if (options.phases.includes('latency') && options.sequential > 0) report.latency = await runLatencyPhase(options);
-  const after = await retransmissions(options.api);
-  report.retransmissions = before === null || after === null ? null : after - before;
+  const after = await dispatcherCounters(options.api);
+  report.retransmissions = diff(before.retransmissions, after.retransmissions);
+  const sent = diff(before.datagramsSent, after.datagramsSent);
+  const received = diff(before.datagramsReceived, after.datagramsReceived);
+  report.datagrams = sent === null || received === null ? null : { sent, received };
   report.failures = (report.batch?.failed ?? 0) + (report.latency?.failed ?? 0);
   return report;
 }

@@ -11,6 +11,7 @@ interface BenchCommandOptions {
   tasks: number;
   batch: number;
   concurrency: number;
+  window?: number;
   latencyConcurrency?: number;
   sequential: number;
   phase: 'batch' | 'latency' | 'both';
@@ -25,6 +26,7 @@ export function registerBench(program: Command, context: ContextFactory): void {
     .option('--tasks <n>', 'batch phase: tasks in total', intOption('--tasks', 0), 50_000)
     .option('--batch <k>', `batch phase: tasks per request (at most ${MAX_BATCH_TASKS})`, intOption('--batch', 1, MAX_BATCH_TASKS), 500)
     .option('--concurrency <c>', 'batch requests in flight (and latency loops unless --latency-concurrency)', intOption('--concurrency', 1, 1024), 4)
+    .option('--window <w>', 'batch phase: most tasks outstanding (sent, not yet ended); default batch × concurrency', intOption('--window', 1))
     .option('--latency-concurrency <c>', 'latency phase: concurrent submit-and-wait loops', intOption('--latency-concurrency', 1, 1024))
     .option('--sequential <n>', 'latency phase: tasks submitted one at a time', intOption('--sequential', 0), 5000)
     .addOption(new Option('--phase <phase>', 'which phase to run').choices(['batch', 'latency', 'both']).default('both'))
@@ -44,6 +46,7 @@ export function registerBench(program: Command, context: ContextFactory): void {
         tasks: options.tasks,
         batchSize: options.batch,
         concurrency: options.concurrency,
+        window: options.window,
         latencyConcurrency: options.latencyConcurrency,
         sequential: options.sequential,
         onProgress: (phase, done, total) => {
