@@ -13,7 +13,7 @@ export * as format from './format.js';
 export { EXIT, CliError, exitCodeOf, errorLine } from './exit-codes.js';
 export { buildProgram } from './program.js';
 export type { ProgramIo } from './program.js';
-export { benchWindow, runBench, runBatchPhase, runLatencyPhase } from './bench/run-bench.js';
+export { benchWindow, defaultBatchWarmup, runBench, runBatchPhase, runLatencyPhase } from './bench/run-bench.js';
 export type { BenchOptions, BenchPhase, BenchReport, BatchPhaseReport, LatencyPhaseReport } from './bench/run-bench.js';
 export { BENCH_TARGETS, checkTargets, formatBenchReport, benchJson } from './bench/report.js';
 export { summarize, percentile } from './bench/percentiles.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ApiClient, benchJson, benchWindow, formatBenchReport, runBench, type BenchPhase, type BenchReport } from '@taskmesh/client';
+import { ApiClient, benchJson, benchWindow, defaultBatchWarmup, formatBenchReport, runBench, type BenchPhase, type BenchReport } from '@taskmesh/client';
 import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
@@ -15,6 +15,8 @@ const HELP = `npm run bench -- [options]
   --concurrency <c>           batch requests in flight (TASKMESH_BENCH_CONCURRENCY, default 4)
   --window <w>                most batch tasks outstanding, sent and not yet ended
                               (TASKMESH_BENCH_WINDOW, default batch × concurrency)
+  --batch-warmup <n>          untimed batch tasks first (TASKMESH_BENCH_BATCH_WARMUP,
+                              default a fifth of --tasks, at most 10000)
   --sequential <n>            latency phase tasks (TASKMESH_BENCH_SEQUENTIAL, default 5000)
   --latency-concurrency <c>   submit-and-wait loops (TASKMESH_BENCH_LATENCY_CONCURRENCY, default 1)
   --workers <n>               reverse workers (TASKMESH_BENCH_WORKERS, default 2)
@@ -54,6 +56,7 @@ async function main(): Promise<number> {
       batch: { type: 'string' },
       concurrency: { type: 'string' },
       window: { type: 'string' },
+      'batch-warmup': { type: 'string' },
       sequential: { type: 'string' },
       'latency-concurrency': { type: 'string' },
       workers: { type: 'string' },
@@ -70,6 +73,7 @@ async function main(): Promise<number> {
   const batchSize = Math.max(1, intFrom(values.batch, 'TASKMESH_BENCH_BATCH', 500));
   const concurrency = Math.max(1, intFrom(values.concurrency, 'TASKMESH_BENCH_CONCURRENCY', 4));
   const window = intFrom(values.window, 'TASKMESH_BENCH_WINDOW', 0) || undefined;
+  const batchWarmup = intFrom(values['batch-warmup'], 'TASKMESH_BENCH_BATCH_WARMUP', defaultBatchWarmup(tasks));
   const sequential = intFrom(values.sequential, 'TASKMESH_BENCH_SEQUENTIAL', 5000);
   const latencyConcurrency = Math.max(1, intFrom(values['latency-concurrency'], 'TASKMESH_BENCH_LATENCY_CONCURRENCY', 1));
   const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
@@ -85,7 +89,7 @@ async function main(): Promise<number> {
     // Only warnings and errors: the ready line the harness waits for is announced at any level.
     // Every task stays readable to the end: a re-check by GET of a task whose events were missed
     // must not find it evicted.
-    env: { TASKMESH_LOG_LEVEL: 'warn', TASKMESH_TASK_RETENTION: String(Math.max(10_000, tasks + sequential + 1000)) },
+    env: { TASKMESH_LOG_LEVEL: 'warn', TASKMESH_TASK_RETENTION: String(Math.max(10_000, tasks + batchWarmup + sequential + 1000)) },
     nodeArgs: (process.env.TASKMESH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   let stopping: Promise<void> | undefined;
@@ -102,13 +106,13 @@ async function main(): Promise<number> {
       { name: 'bench client', pid: process.pid },
     ]);
     const plan = [
-      phases.includes('batch') ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight, at most ${benchWindow({ batchSize, concurrency, window })} outstanding)` : '',
+      phases.includes('batch') ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight, at most ${benchWindow({ batchSize, concurrency, window })} outstanding, after ${batchWarmup} untimed)` : '',
       phases.includes('latency') ? `${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})` : '',
     ];
     log(`bench: ${plan.filter(Boolean).join(', then ')}`);
     await meter.start();
     const started = performance.now();
-    const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, window, sequential, latencyConcurrency });
+    const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency });
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
     if (!values.json) {

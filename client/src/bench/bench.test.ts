@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DATAGRAMS_RECEIVED_PATTERN, DATAGRAMS_SENT_PATTERN, parsePrometheusText, sumMatching, RETRANSMISSION_PATTERN } from './metrics-text.js';
 import { percentile, summarize } from './percentiles.js';
 import { benchJson, checkTargets, formatBenchReport } from './report.js';
-import { benchWindow, type BenchReport } from './run-bench.js';
+import { benchWindow, defaultBatchWarmup, type BenchReport } from './run-bench.js';
 
 test('percentiles are nearest-rank over the sorted samples', () => {
   const samples = Array.from({ length: 100 }, (_, i) => 100 - i);
@@ -39,7 +39,7 @@ test('retransmission counters are summed from Prometheus text across labels', ()
 const report: BenchReport = {
   dispatcher: 'http://127.0.0.1:1',
   type: 'reverse',
-  batch: { tasks: 1000, batchSize: 500, concurrency: 4, window: 2000, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0, throttled: 2 },
+  batch: { tasks: 1000, batchSize: 500, concurrency: 4, window: 2000, warmup: 200, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0, throttled: 2 },
   latency: { tasks: 100, concurrency: 1, latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 },
     serverMs: { count: 100, mean: 0.5, p50: 0, p90: 1, p99: 1, max: 3 },
     httpBaselineMs: { count: 100, mean: 0.2, p50: 0.2, p90: 0.3, p99: 0.4, max: 1 }, tasksPerSecond: 1200, succeeded: 100, failed: 0 },
@@ -58,13 +58,19 @@ test('targets are checked against the measured figures', () => {
   ]);
   const text = formatBenchReport(report);
   assert.match(text, /throughput.*25,000 tasks\/s/);
-  assert.match(text, /batches of 500, 4 in flight, at most 2000 outstanding/);
+  assert.match(text, /batches of 500, 4 in flight, at most 2000 outstanding, after 200 untimed/);
   assert.match(text, /submit-and-wait p99.*6 ms.*< 5 ms.*✗/);
   assert.match(text, /retransmissions.*3/);
   assert.match(text, /datagrams sent \/ received.*330 \/ 220 \(0\.50 per task\)/);
   const json = JSON.parse(benchJson(report)) as { targets: unknown[]; batch: { tasksPerSecond: number } };
   assert.equal(json.targets.length, 4);
   assert.equal(json.batch.tasksPerSecond, 25_000);
+});
+
+test('the batch warm-up is a fifth of the tasks, at most 10,000', () => {
+  assert.equal(defaultBatchWarmup(50_000), 10_000);
+  assert.equal(defaultBatchWarmup(1200), 240);
+  assert.equal(defaultBatchWarmup(3), 0);
 });
 
 test('the batch window defaults to one batch per request in flight and is never below one batch', () => {

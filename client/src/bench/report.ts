@@ -44,7 +44,7 @@ export function formatBenchReport(report: BenchReport): string {
   if (report.batch) {
     const b = report.batch;
     figures.push(
-      ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight, at most ${b.window} outstanding)`],
+      ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight, at most ${b.window} outstanding, after ${b.warmup} untimed)`],
       ['batch', 'submitted in', `${formatDuration(b.submitSeconds * 1000)} (${Math.round(b.submittedPerSecond).toLocaleString('en-US')} tasks/s)`],
       ['batch', 'queue-full retries', String(b.throttled)],
       ['batch', 'all ended in', formatDuration(b.totalSeconds * 1000)],

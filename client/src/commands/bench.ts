@@ -12,6 +12,7 @@ interface BenchCommandOptions {
   batch: number;
   concurrency: number;
   window?: number;
+  batchWarmup?: number;
   latencyConcurrency?: number;
   sequential: number;
   phase: 'batch' | 'latency' | 'both';
@@ -27,6 +28,7 @@ export function registerBench(program: Command, context: ContextFactory): void {
     .option('--batch <k>', `batch phase: tasks per request (at most ${MAX_BATCH_TASKS})`, intOption('--batch', 1, MAX_BATCH_TASKS), 500)
     .option('--concurrency <c>', 'batch requests in flight (and latency loops unless --latency-concurrency)', intOption('--concurrency', 1, 1024), 4)
     .option('--window <w>', 'batch phase: most tasks outstanding (sent, not yet ended); default batch × concurrency', intOption('--window', 1))
+    .option('--batch-warmup <n>', 'batch phase: untimed tasks first; default a fifth of --tasks, at most 10000', intOption('--batch-warmup', 0))
     .option('--latency-concurrency <c>', 'latency phase: concurrent submit-and-wait loops', intOption('--latency-concurrency', 1, 1024))
     .option('--sequential <n>', 'latency phase: tasks submitted one at a time', intOption('--sequential', 0), 5000)
     .addOption(new Option('--phase <phase>', 'which phase to run').choices(['batch', 'latency', 'both']).default('both'))
@@ -47,6 +49,7 @@ export function registerBench(program: Command, context: ContextFactory): void {
         batchSize: options.batch,
         concurrency: options.concurrency,
         window: options.window,
+        batchWarmup: options.batchWarmup,
         latencyConcurrency: options.latencyConcurrency,
         sequential: options.sequential,
         onProgress: (phase, done, total) => {
