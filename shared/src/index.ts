@@ -20,6 +20,7 @@ export { exitOnSignals, loadConfigOrExit, runMain } from './service-main.js';
 export type { ShutdownOptions } from './service-main.js';
 export {
   PROTOCOL_VERSION,
+  MAX_RESULT_ACK_IDS,
   TaskId,
   TaskType,
   LoadReport,

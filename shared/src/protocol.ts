@@ -5,7 +5,10 @@ import { z } from 'zod';
  * definition: the schemas are the source of truth and the TypeScript types are inferred.
  * Each datagram carries a JSON array of these messages (see transport/frame.ts).
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/** Most task ids one `result-ack` carries; the caller also keeps it within one datagram. */
+export const MAX_RESULT_ACK_IDS = 1024;
 
 export const TaskId = z.string().min(1).max(128);
 export const TaskType = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case type name');
@@ -78,7 +81,11 @@ export const ResultMessage = z.object({
   durationMs: z.number().min(0),
 });
 
-export const ResultAckMessage = z.object({ v, kind: z.literal('result-ack'), taskId: TaskId });
+/**
+ * Caller → worker: these results arrived. Cumulative: the results a caller receives from one
+ * worker in one event-loop turn are acknowledged by one message.
+ */
+export const ResultAckMessage = z.object({ v, kind: z.literal('result-ack'), taskIds: z.array(TaskId).min(1).max(MAX_RESULT_ACK_IDS) });
 
 /** Caller → worker: stop this task. Answered with `cancel-ack`; retransmitted until then. */
 export const CancelMessage = z.object({ v, kind: z.literal('cancel'), taskId: TaskId });

@@ -106,7 +106,7 @@ test('a retransmitted task runs once: duplicates are re-acknowledged, then answe
     assert.ok(received.filter((m) => m.kind === 'ack' && m.taskId === taskId).every((m) => m.kind === 'ack' && m.status === 'accepted'));
     assert.equal(linesFor(worker('wait'), 'task-started', taskId).length, 1);
     assert.equal(linesFor(worker('wait'), 'task-finished', taskId).length, 1);
-    endpoint.send({ kind: 'result-ack', taskId }, to);
+    endpoint.send({ kind: 'result-ack', taskIds: [taskId] }, to);
   } finally {
     await endpoint.close();
   }

@@ -8,10 +8,10 @@ import type { BackoffPolicy } from '../backoff.js';
 /** Largest payload of one datagram: 1200 bytes keeps the whole frame under common path MTUs. */
 export const MAX_CHUNK_PAYLOAD = 1200;
 /**
- * Largest payload of a datagram of coalesced messages to a loopback address (127.0.0.0/8, ::1),
- * whose MTU is 64 KiB: under load one such datagram carries ~100 messages where a 1200-byte one
- * carries ~7, so a task costs a fraction of a send, a receive and an HMAC. Single messages larger
- * than MAX_CHUNK_PAYLOAD are still chunked at MAX_CHUNK_PAYLOAD on every path.
+ * Largest payload of a datagram to a loopback address (127.0.0.0/8, ::1), whose MTU is 64 KiB:
+ * under load one such datagram carries ~60 messages where a 1200-byte one carries ~7, so a task
+ * costs a fraction of a send, a receive and an HMAC. A message too large for its path's datagram
+ * is chunked, in MAX_CHUNK_PAYLOAD chunks on every path.
  */
 export const LOOPBACK_DATAGRAM_PAYLOAD = 16 * 1024;
 /** Largest encoded message (its JSON), enforced on send and, through the chunk count, on receive. */

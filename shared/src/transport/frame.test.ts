@@ -19,7 +19,7 @@ const header = (over: Partial<FrameHeader> = {}): FrameHeader => ({
   chunkCount: 1,
   ...over,
 });
-const json = Buffer.from('[{"v":1,"kind":"result-ack","taskId":"t1"}]');
+const json = Buffer.from('[{"v":2,"kind":"result-ack","taskIds":["t1"]}]');
 
 test('a frame round-trips every header field and the payload', () => {
   const at = 1_732_000_000_123;

@@ -24,7 +24,8 @@ export class ServerTask implements TaskContext {
   awaitingAck = false;
   resultSentAt = 0;
   retransmits = 0;
-  timer: NodeJS.Timeout | undefined = undefined;
+  /** The flight its result is being (re)sent in, while awaiting acknowledgement. */
+  flight: ResultFlight | undefined = undefined;
   finishedAt = 0;
   private childLogger: Logger | undefined = undefined;
   private abortListener: ((reason: unknown) => void) | undefined = undefined;
@@ -90,5 +91,29 @@ export class ServerTask implements TaskContext {
 
   get aborted(): boolean {
     return this.abortReason !== undefined;
+  }
+}
+
+/**
+ * Results sent to one caller together (one turn's, or one retransmission's): one timer for all of
+ * them, cleared once every one is acknowledged; when it fires, the unacknowledged ones are sent
+ * again as the next flight.
+ */
+export class ResultFlight {
+  readonly tasks: ServerTask[] = [];
+  /** Tasks of this flight not yet acknowledged. */
+  waiting = 0;
+  timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly to: Address,
+    /** How many times these results were sent before. */
+    readonly retransmits: number,
+  ) {}
+
+  add(task: ServerTask): void {
+    task.flight = this;
+    this.tasks.push(task);
+    this.waiting++;
   }
 }

@@ -1,11 +1,15 @@
 import { TaskmeshError, toTaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import type { LoadReport, Message, Outgoing, ResultOutcome, TaskMessage, WireError } from '../protocol.js';
+import { MAX_RESULT_ACK_IDS, type LoadReport, type Message, type Outgoing, type ResultOutcome, type TaskMessage, type WireError } from '../protocol.js';
 import { DEFAULT_RETRANSMIT, KEEPALIVE_TIMEOUT_MS, type RetransmitPolicy } from './constants.js';
 import { addressKey, type Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
-import type { UdpEndpoint } from './udp-endpoint.js';
+import { AddressMap } from './address-map.js';
+import { datagramPayloadLimit, type UdpEndpoint } from './udp-endpoint.js';
+
+/** A result-ack's bytes besides its ids: `[{"v":2,"kind":"result-ack","taskIds":[...]}]`, with room to spare. */
+const RESULT_ACK_OVERHEAD_BYTES = 64;
 
 /** What to send where: one attempt of one task. */
 export interface DispatchTarget {
@@ -106,7 +110,10 @@ export class TaskCaller {
   private readonly keepaliveTimeoutMs: number;
   private readonly dispatches = new Map<string, Dispatch>();
   private readonly cancels = new Map<string, PendingCancel>();
+  /** Results received this turn, by worker: acknowledged together when the endpoint flushes. */
+  private readonly resultAcks = new AddressMap<{ to: Address; taskIds: string[] }>();
   private readonly unsubscribe: () => void;
+  private readonly unhook: () => void;
   private closed = false;
 
   constructor(options: TaskCallerOptions) {
@@ -116,6 +123,7 @@ export class TaskCaller {
     this.rtt = new RttEstimator(this.policy);
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
+    this.unhook = this.endpoint.beforeFlush(this.sendResultAcks);
   }
 
   /**
@@ -179,6 +187,8 @@ export class TaskCaller {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
+    this.unhook();
+    this.sendResultAcks();
     for (const d of [...this.dispatches.values()]) this.settle(d, new TaskmeshError('SHUTTING_DOWN', 'the task caller is closing'));
     for (const c of this.cancels.values()) clearTimeout(c.timer);
     this.cancels.clear();
@@ -224,7 +234,7 @@ export class TaskCaller {
       }
       case 'result': {
         // Always acknowledged, also for dispatches already settled, so the worker stops resending.
-        this.endpoint.send({ kind: 'result-ack', taskId: message.taskId }, from);
+        this.ackResult(message.taskId, from);
         this.stopCancel(message.taskId);
         const d = this.dispatches.get(message.taskId);
         if (d === undefined) return;
@@ -286,6 +296,40 @@ export class TaskCaller {
       this.callbackFailed(err);
     }
   }
+
+  private ackResult(taskId: string, from: Address): void {
+    let acks = this.resultAcks.get(from);
+    if (acks === undefined) {
+      acks = { to: from, taskIds: [] };
+      this.resultAcks.set(from, acks);
+      this.endpoint.requestFlush();
+    }
+    acks.taskIds.push(taskId);
+  }
+
+  /**
+   * Runs as the endpoint flushes: one `result-ack` per worker for the turn's results, split so each
+   * fits one datagram on the path (ids are JSON strings: their length plus quotes and a comma).
+   */
+  private readonly sendResultAcks = (): void => {
+    if (this.resultAcks.size === 0) return;
+    for (const { to, taskIds } of this.resultAcks.values()) {
+      const room = datagramPayloadLimit(to) - RESULT_ACK_OVERHEAD_BYTES;
+      let start = 0;
+      let bytes = 0;
+      for (let i = 0; i < taskIds.length; i++) {
+        const size = (taskIds[i] as string).length + 3;
+        if (i > start && (bytes + size > room || i - start >= MAX_RESULT_ACK_IDS)) {
+          this.endpoint.send({ kind: 'result-ack', taskIds: taskIds.slice(start, i) }, to);
+          start = i;
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      this.endpoint.send({ kind: 'result-ack', taskIds: start === 0 ? taskIds : taskIds.slice(start) }, to);
+    }
+    this.resultAcks.clear();
+  };
 
   private startCancel(taskId: string, to: Address): void {
     if (this.closed || this.cancels.has(taskId)) return;

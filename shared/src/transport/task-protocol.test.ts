@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { TaskmeshError } from '../errors.js';
-import type { Message } from '../protocol.js';
-import { MAX_MESSAGE_BYTES, type RetransmitPolicy } from './constants.js';
+import { MAX_RESULT_ACK_IDS, PROTOCOL_VERSION, type Message } from '../protocol.js';
+import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_MESSAGE_BYTES, type RetransmitPolicy } from './constants.js';
 import { TaskCaller, type DispatchRequest } from './task-caller.js';
 import { TaskServer, type TaskServerOptions } from './task-server.js';
 import { CountingExecutor, addressOf, openEndpoint, waitFor } from './test-support.js';
@@ -133,6 +133,57 @@ test('a lost result-ack makes the worker resend; the duplicate is acknowledged a
   assert.equal(caller.inFlight(), 0);
 });
 
+test('one turn\'s results are acknowledged by one result-ack; a lost one makes the worker resend that flight once', async (t) => {
+  const drop = dropFirst('result-ack', 1);
+  const { caller, server, callerEndpoint, workerEndpoint, task } = await setup(t, { capacity: 100, caller: { dropOutgoing: drop.dropOutgoing }, callerRetransmit: PATIENT });
+  let results = 0;
+  callerEndpoint.onMessage((m) => {
+    if (m.kind === 'result') results++;
+  });
+  const acks: string[][] = [];
+  workerEndpoint.onMessage((m) => {
+    if (m.kind === 'result-ack') acks.push(m.taskIds);
+  });
+  const ids = Array.from({ length: 30 }, (_, i) => `flight-${i}`);
+  const outcomes = await Promise.all(ids.map((id) => caller.dispatch(task(id))));
+  assert.ok(outcomes.every((o) => o.kind === 'result'));
+  await server.drain(); // every result acknowledged
+  assert.equal(drop.dropped(), 1, 'the first acknowledgement was lost');
+  assert.equal(results, 60, 'each result sent twice: once, then again in one resent flight');
+  assert.equal(workerEndpoint.stats().retransmitted, 30);
+  assert.deepEqual(acks.map((a) => a.length), [30], 'the resent flight acknowledged by one message');
+  assert.deepEqual([...acks[0]!].sort(), [...ids].sort());
+});
+
+test('a caller splits a turn\'s result-acks so that each fits one datagram', async (t) => {
+  const callerEndpoint = await openEndpoint();
+  const workerEndpoint = await openEndpoint();
+  const caller = new TaskCaller({ endpoint: callerEndpoint });
+  t.after(async () => {
+    caller.close();
+    await callerEndpoint.close();
+    await workerEndpoint.close();
+  });
+  const acks: string[][] = [];
+  workerEndpoint.onMessage((m) => {
+    if (m.kind === 'result-ack') acks.push(m.taskIds);
+  });
+  // 1500 results in one turn, for tasks the caller does not know: each is acknowledged all the same.
+  const ids = Array.from({ length: 1500 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+  for (const taskId of ids) {
+    workerEndpoint.send({ kind: 'result', taskId, outcome: { ok: true, value: null }, worker: 'w', durationMs: 0 }, addressOf(callerEndpoint));
+  }
+  await waitFor(() => acks.reduce((n, a) => n + a.length, 0) >= ids.length, 'every result acknowledged');
+  assert.deepEqual(acks.flat().sort(), ids);
+  assert.ok(acks.length >= 4, `${acks.length} result-acks`);
+  for (const a of acks) {
+    assert.ok(a.length <= MAX_RESULT_ACK_IDS);
+    const bytes = JSON.stringify({ v: PROTOCOL_VERSION, kind: 'result-ack', taskIds: a }).length + 2;
+    assert.ok(bytes <= LOOPBACK_DATAGRAM_PAYLOAD, `a result-ack of ${bytes} bytes`);
+  }
+  assert.equal(workerEndpoint.stats().dropped.reassembly + workerEndpoint.stats().droppedTotal, 0);
+});
+
 test('a full worker answers BUSY with its load; a refused task is rejected with its error', async (t) => {
   const { caller, executor, task } = await setup(t, { capacity: 1 });
   const holding = caller.dispatch(task('hold-1', 'hold'));
@@ -255,7 +306,7 @@ test('a task datagram with a bad HMAC is dropped and counted, never executed', a
   const raw = dgram.createSocket('udp4');
   t.after(() => new Promise<void>((resolve) => raw.close(() => resolve())));
   // Right size and shape, signed with the wrong key.
-  const forged = Buffer.concat([Buffer.from('TM'), Buffer.alloc(30), Buffer.from('[{"v":1,"kind":"task","taskId":"evil","type":"echo","payload":1,"attempt":1,"timeoutMs":10}]'), Buffer.alloc(32)]);
+  const forged = Buffer.concat([Buffer.from('TM'), Buffer.alloc(30), Buffer.from(`[{"v":${PROTOCOL_VERSION},"kind":"task","taskId":"evil","type":"echo","payload":1,"attempt":1,"timeoutMs":10}]`), Buffer.alloc(32)]);
   await new Promise<void>((resolve, reject) => raw.send(forged, workerEndpoint.address.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
   await waitFor(() => workerEndpoint.stats().datagramsReceived === 1, 'the datagram');
   assert.equal(workerEndpoint.stats().dropped.auth, 1);

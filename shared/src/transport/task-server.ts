@@ -12,7 +12,8 @@ import {
 } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
-import { ServerTask, type ServerTaskHost } from './server-task.js';
+import { AddressMap } from './address-map.js';
+import { ResultFlight, ServerTask, type ServerTaskHost } from './server-task.js';
 import type { TaskExecutor } from './task-context.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
@@ -65,7 +66,11 @@ export class TaskServer implements ServerTaskHost {
   private unacked = 0;
   private readonly counts: TaskServerStats = { accepted: 0, busy: 0, rejected: 0, duplicates: 0, completed: 0, failed: 0, cancelled: 0 };
   private readonly keepalive: NodeJS.Timeout;
+  /** Result flights waiting for acknowledgement; `openFlights` are this turn's, by caller. */
+  private readonly flights = new Set<ResultFlight>();
+  private readonly openFlights = new AddressMap<ResultFlight>();
   private readonly unsubscribe: () => void;
+  private readonly unhook: () => void;
   private draining = false;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
@@ -82,6 +87,7 @@ export class TaskServer implements ServerTaskHost {
     // One timer for all tasks; the socket, not this timer, keeps the process alive.
     this.keepalive = setInterval(() => this.tick(), options.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS).unref();
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
+    this.unhook = this.endpoint.beforeFlush(this.closeOpenFlights);
   }
 
   /**
@@ -105,7 +111,10 @@ export class TaskServer implements ServerTaskHost {
     this.unsubscribe();
     const reason = new TaskmeshError('SHUTTING_DOWN', 'the worker is shutting down');
     for (const task of this.live) task.abort(reason);
-    for (const task of this.tasks.values()) clearTimeout(task.timer);
+    for (const flight of this.flights) clearTimeout(flight.timer);
+    this.flights.clear();
+    this.openFlights.clear();
+    this.unhook();
     this.live.clear();
     this.unacked = 0;
     this.checkDrained();
@@ -128,10 +137,18 @@ export class TaskServer implements ServerTaskHost {
         this.onTask(message, from);
         return;
       case 'result-ack': {
-        const task = this.tasks.get(message.taskId);
-        if (task?.awaitingAck !== true) return;
-        if (task.retransmits === 0) this.rtt.sample(task.from, Date.now() - task.resultSentAt);
-        this.stopResend(task);
+        let sampled = false;
+        for (const taskId of message.taskIds) {
+          const task = this.tasks.get(taskId);
+          if (task?.awaitingAck !== true) continue;
+          // One round-trip sample per acknowledgement message (its results left together).
+          if (!sampled && task.retransmits === 0) {
+            this.rtt.sample(task.from, Date.now() - task.resultSentAt);
+            sampled = true;
+          }
+          this.stopResend(task);
+        }
+        this.checkDrained();
         return;
       }
       case 'cancel': {
@@ -254,42 +271,76 @@ export class TaskServer implements ServerTaskHost {
     task.awaitingAck = true;
     this.unacked++;
     task.resultSentAt = task.finishedAt;
-    task.timer = setTimeout(this.resendTimerFired, this.rtt.delay(task.from, 0), task);
+    this.track(task);
     this.expire(task.finishedAt);
   }
 
-  /** Decides in the check phase, so a result-ack already waiting in the socket is read first. */
-  private readonly resendTimerFired = (task: ServerTask): void => {
-    setImmediate(this.resend, task);
+  /** Results finished in one turn for one caller leave together and share one retransmission timer. */
+  private track(task: ServerTask): void {
+    let flight = this.openFlights.get(task.from);
+    if (flight === undefined) {
+      flight = this.launch(task.from, 0);
+      this.openFlights.set(task.from, flight);
+    }
+    flight.add(task);
+  }
+
+  private launch(to: Address, retransmits: number): ResultFlight {
+    const flight = new ResultFlight(to, retransmits);
+    flight.timer = setTimeout(this.flightTimerFired, this.rtt.delay(to, retransmits), flight);
+    this.flights.add(flight);
+    return flight;
+  }
+
+  /** The turn's results are leaving: later ones start a new flight. */
+  private readonly closeOpenFlights = (): void => {
+    this.openFlights.clear();
   };
 
-  private readonly resend = (task: ServerTask): void => {
-    if (this.closed || !task.awaitingAck || task.result === undefined) return;
-    if (task.retransmits >= this.policy.maxRetransmits) {
-      this.logger.debug('result not acknowledged, giving up', { taskId: task.taskId, retransmits: task.retransmits });
-      this.stopResend(task);
+  /** Decides in the check phase, so result-acks already waiting in the socket are read first. */
+  private readonly flightTimerFired = (flight: ResultFlight): void => {
+    setImmediate(this.resendFlight, flight);
+  };
+
+  private readonly resendFlight = (flight: ResultFlight): void => {
+    this.flights.delete(flight);
+    if (this.closed) return;
+    const unacked = flight.tasks.filter((t) => t.flight === flight && t.awaitingAck && t.result !== undefined);
+    if (unacked.length === 0) return;
+    if (flight.retransmits >= this.policy.maxRetransmits) {
+      this.logger.debug('results not acknowledged, giving up', { count: unacked.length, retransmits: flight.retransmits });
+      for (const task of unacked) this.stopResend(task);
+      this.checkDrained();
       return;
     }
-    task.retransmits++;
-    this.rtt.timedOut(task.from);
-    this.endpoint.noteRetransmit();
-    this.endpoint.send(task.result, task.from);
-    task.timer = setTimeout(this.resendTimerFired, this.rtt.delay(task.from, task.retransmits), task);
+    this.rtt.timedOut(flight.to);
+    const next = this.launch(flight.to, flight.retransmits + 1);
+    for (const task of unacked) {
+      task.retransmits++;
+      this.endpoint.noteRetransmit();
+      this.endpoint.send(task.result!, task.from);
+      next.add(task);
+    }
   };
 
+  /** The task's result needs no more sending (acknowledged, given up, or forgotten). */
   private stopResend(task: ServerTask): void {
-    clearTimeout(task.timer);
-    task.timer = undefined;
-    if (task.awaitingAck) {
-      task.awaitingAck = false;
-      this.unacked--;
+    if (!task.awaitingAck) return;
+    task.awaitingAck = false;
+    this.unacked--;
+    const flight = task.flight;
+    task.flight = undefined;
+    if (flight !== undefined && --flight.waiting === 0) {
+      clearTimeout(flight.timer);
+      this.flights.delete(flight);
+      if (this.openFlights.get(flight.to) === flight) this.openFlights.delete(flight.to);
     }
-    this.checkDrained();
   }
 
   /** Removes a task from the server's memory (its place in `finished` is skipped later). */
   private forget(task: ServerTask): void {
     this.stopResend(task);
+    this.checkDrained();
     if (this.tasks.get(task.taskId) === task) this.tasks.delete(task.taskId);
   }
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import fc from 'fast-check';
 import { TaskmeshError } from '../errors.js';
-import type { Message } from '../protocol.js';
+import { PROTOCOL_VERSION, type Message } from '../protocol.js';
 import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_NACKS } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
@@ -59,9 +59,9 @@ function signed(payload: string, counter: number, sender = randomBytes(8)): Buff
 test('messages sent in one tick to one address share a datagram and arrive in order', async (t) => {
   const { left, right, toRight } = await pair(t);
   const arriving = collect(right, 20);
-  for (let i = 0; i < 20; i++) left.send({ kind: 'result-ack', taskId: `task-${i}` }, toRight);
+  for (let i = 0; i < 20; i++) left.send({ kind: 'result-ack', taskIds: [`task-${i}`] }, toRight);
   const got = await arriving;
-  assert.deepEqual(got.map((m) => (m.kind === 'result-ack' ? m.taskId : '')), Array.from({ length: 20 }, (_, i) => `task-${i}`));
+  assert.deepEqual(got.map((m) => (m.kind === 'result-ack' ? m.taskIds[0] : '')), Array.from({ length: 20 }, (_, i) => `task-${i}`));
   assert.equal(left.stats().datagramsSent, 1);
   assert.equal(left.stats().messagesSent, 20);
   assert.equal(right.stats().datagramsReceived, 1);
@@ -85,7 +85,7 @@ test('a burst larger than one datagram is packed into as few full datagrams as f
   for (let i = 0; i < count; i++) left.send({ kind: 'cancel', taskId: `task-${String(i).padStart(4, '0')}` }, toRight);
   const got = await arriving;
   assert.equal(new Set(got.map((m) => (m.kind === 'cancel' ? m.taskId : ''))).size, count);
-  const perMessage = JSON.stringify({ v: 1, kind: 'cancel', taskId: 'task-0000' }).length + 1;
+  const perMessage = JSON.stringify({ v: PROTOCOL_VERSION, kind: 'cancel', taskId: 'task-0000' }).length + 1;
   const minimum = Math.ceil((count * perMessage + 1) / datagramPayloadLimit(toRight));
   const sent = left.stats().datagramsSent;
   assert.ok(sent >= minimum && sent <= minimum + 1, `${sent} datagrams for ${count} messages, expected about ${minimum}`);
@@ -155,7 +155,7 @@ test('a receiver with a smaller limit drops a message with too many chunks', asy
 test('a datagram with a bad HMAC or a wrong secret is dropped and counted as auth', async (t) => {
   const { right, toRight } = await pair(t);
   const raw = await rawSocket(t);
-  const good = signed('[{"v":1,"kind":"cancel","taskId":"x"}]', 1);
+  const good = signed(`[{"v":${PROTOCOL_VERSION},"kind":"cancel","taskId":"x"}]`, 1);
   const tampered = Buffer.from(good);
   tampered[40] = (tampered[40] ?? 0) ^ 0xff;
   const foreign = new FrameCodec('not-the-secret').encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender: randomBytes(8), counter: 1, messageId: 1, chunkIndex: 0, chunkCount: 1 }, Buffer.from('[]'));
@@ -189,15 +189,16 @@ test('authenticated datagrams with bad JSON, a wrong version or a bad schema are
   const sender = randomBytes(8);
   await sendRaw(raw, signed('not json', 1, sender), toRight);
   await sendRaw(raw, signed('{"v":1}', 2, sender), toRight);
-  await sendRaw(raw, signed('[{"v":2,"kind":"cancel","taskId":"x"}]', 3, sender), toRight);
-  await sendRaw(raw, signed('[{"v":1,"kind":"cancel"},{"v":1,"kind":"cancel","taskId":"ok"},{"v":1,"kind":"nope"}]', 4, sender), toRight);
+  const v = PROTOCOL_VERSION;
+  await sendRaw(raw, signed(`[{"v":${v - 1},"kind":"cancel","taskId":"x"}]`, 3, sender), toRight);
+  await sendRaw(raw, signed(`[{"v":${v},"kind":"cancel"},{"v":${v},"kind":"cancel","taskId":"ok"},{"v":${v},"kind":"nope"}]`, 4, sender), toRight);
   await waitFor(() => right.stats().datagramsReceived === 4, 'four datagrams');
   const { dropped, droppedTotal } = right.stats();
   assert.equal(dropped.malformed, 2);
   assert.equal(dropped.version, 1);
   assert.equal(dropped.schema, 2);
   assert.equal(droppedTotal, 5);
-  assert.deepEqual(seen, [{ v: 1, kind: 'cancel', taskId: 'ok' }]);
+  assert.deepEqual(seen, [{ v: PROTOCOL_VERSION, kind: 'cancel', taskId: 'ok' }]);
 });
 
 test('property: arbitrary datagrams to a live endpoint are all dropped and never crash it', async (t) => {
@@ -216,7 +217,7 @@ test('property: arbitrary datagrams to a live endpoint are all dropped and never
   assert.equal(right.stats().messagesReceived, 0);
   // Still serving.
   const arriving = collect(right, 1);
-  left.send({ kind: 'result-ack', taskId: 'after' }, toRight);
+  left.send({ kind: 'result-ack', taskIds: ['after'] }, toRight);
   assert.equal((await arriving)[0]?.kind, 'result-ack');
 });
 
@@ -228,12 +229,12 @@ test('a throwing listener does not stop delivery to the others; unsubscribe work
   let calls = 0;
   const off = right.onMessage(() => calls++);
   const first = collect(right, 1);
-  left.send({ kind: 'result-ack', taskId: 'a' }, toRight);
+  left.send({ kind: 'result-ack', taskIds: ['a'] }, toRight);
   await first;
   assert.equal(calls, 1);
   off();
   const second = collect(right, 1);
-  left.send({ kind: 'result-ack', taskId: 'b' }, toRight);
+  left.send({ kind: 'result-ack', taskIds: ['b'] }, toRight);
   await second;
   assert.equal(calls, 1);
 });
@@ -241,10 +242,10 @@ test('a throwing listener does not stop delivery to the others; unsubscribe work
 test('close is idempotent and sends what was queued', async (t) => {
   const { left, right, toRight } = await pair(t);
   const arriving = collect(right, 1);
-  left.send({ kind: 'result-ack', taskId: 'last' }, toRight);
+  left.send({ kind: 'result-ack', taskIds: ['last'] }, toRight);
   await Promise.all([left.close(), left.close()]);
   assert.equal((await arriving)[0]?.kind, 'result-ack');
-  left.send({ kind: 'result-ack', taskId: 'ignored' }, toRight);
+  left.send({ kind: 'result-ack', taskIds: ['ignored'] }, toRight);
   assert.equal(left.stats().messagesSent, 1);
 });
 

@@ -71,6 +71,7 @@ export class UdpEndpoint {
   private readonly maxChunks: number;
   private readonly dropOutgoing: UdpEndpointOptions['dropOutgoing'];
   private listeners: MessageListener[] = [];
+  private flushHooks: (() => void)[] = [];
   private readonly queues = new AddressMap<{ to: Address; items: Queued[] }>();
   private flushScheduled = false;
   private readonly chunkJobs: ChunkJob[] = [];
@@ -157,6 +158,25 @@ export class UdpEndpoint {
     }
   }
 
+  /**
+   * Registers `hook` to run at the start of every flush, before the turn's messages are packed:
+   * a layer can add messages that sum up the turn (cumulative acknowledgements). Returns the
+   * unregister function.
+   */
+  beforeFlush(hook: () => void): () => void {
+    this.flushHooks = [...this.flushHooks, hook];
+    return () => {
+      this.flushHooks = this.flushHooks.filter((h) => h !== hook);
+    };
+  }
+
+  /** Makes sure a flush runs at the end of this turn, so `beforeFlush` hooks get to send. */
+  requestFlush(): void {
+    if (this.flushScheduled || this.closing !== undefined) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
   /** Subscribes to every valid incoming message; returns the unsubscribe function. */
   onMessage(listener: MessageListener): () => void {
     this.listeners = [...this.listeners, listener];
@@ -202,6 +222,13 @@ export class UdpEndpoint {
   // ---- sending ----
 
   private readonly flush = (): void => {
+    for (const hook of this.flushHooks) {
+      try {
+        hook();
+      } catch (err) {
+        this.logger.error('flush hook failed', { error: (err as Error).message });
+      }
+    }
     this.flushScheduled = false;
     for (const { to, items } of this.queues.values()) {
       const limit = datagramPayloadLimit(to);
@@ -209,7 +236,7 @@ export class UdpEndpoint {
       let kinds: string[] = [];
       let size = 1; // "[" ... each message adds its bytes plus "," or "]"
       for (const item of items) {
-        if (item.bytes + 2 > MAX_CHUNK_PAYLOAD) {
+        if (item.bytes + 2 > limit) {
           this.sendLarge(to, item);
           continue;
         }
@@ -228,7 +255,7 @@ export class UdpEndpoint {
     this.queues.clear();
   };
 
-  /** A message too large for one datagram on any path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
+  /** A message too large for one datagram on its path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
   private sendLarge(to: Address, item: Queued): void {
     const payload = Buffer.from(packMessages([item.json]), 'utf8');
     const chunkCount = Math.ceil(payload.length / MAX_CHUNK_PAYLOAD);
