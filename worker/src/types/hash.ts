@@ -24,7 +24,7 @@ export const hashType = defineTaskType({
   name: 'hash',
   description: 'digest of {text} as UTF-8: {algorithm?: sha256|sha1|sha512|md5, encoding?: hex|base64}',
   payload: HashPayload,
-  defaults: { concurrency: 4, queueSize: 64 },
+  defaults: { concurrency: 4, queueSize: 256 },
   quick: ({ text }: HashPayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text, algorithm, encoding }: HashPayload): HashResult => ({
     algorithm,

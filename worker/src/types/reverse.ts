@@ -71,7 +71,7 @@ export const reverseType = defineTaskType({
   name: 'reverse',
   description: 'reverses {text} by grapheme clusters (emoji and combining marks stay whole)',
   payload: ReversePayload,
-  defaults: { concurrency: 4, queueSize: 64 },
+  defaults: { concurrency: 4, queueSize: 256 },
   quick: ({ text }: ReversePayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text }: ReversePayload): { text: string } => ({ text: reverseGraphemes(text) }),
 });

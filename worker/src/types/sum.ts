@@ -82,7 +82,7 @@ export const sumType = defineTaskType({
   name: 'sum',
   description: 'sums {numbers}: finite numbers or integer strings; exact for integers (BigInt), compensated for floats',
   payload: SumPayload,
-  defaults: { concurrency: 4, queueSize: 64 },
+  defaults: { concurrency: 4, queueSize: 256 },
   quick: ({ numbers }: SumPayload): boolean => numbers.length <= QUICK_SUM_ELEMENTS,
   handle: ({ numbers }: SumPayload): SumResult => sumTerms(numbers),
 });

@@ -10,7 +10,7 @@ export const upperType = defineTaskType({
   name: 'upper',
   description: 'upper-cases {text} with the Unicode case mapping (ß → SS)',
   payload: UpperPayload,
-  defaults: { concurrency: 4, queueSize: 64 },
+  defaults: { concurrency: 4, queueSize: 256 },
   quick: ({ text }: UpperPayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text }: UpperPayload): { text: string } => ({ text: text.toUpperCase() }),
 });
