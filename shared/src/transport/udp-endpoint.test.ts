@@ -91,6 +91,20 @@ test('a burst larger than one datagram is packed into as few full datagrams as f
   assert.ok(sent >= minimum && sent <= minimum + 1, `${sent} datagrams for ${count} messages, expected about ${minimum}`);
 });
 
+test('a full datagram leaves at once; only the last, partly filled one waits for the end of the turn', async (t) => {
+  const { left, right, toRight } = await pair(t);
+  const count = 2000;
+  const arriving = collect(right, count);
+  for (let i = 0; i < count; i++) left.send({ kind: 'cancel', taskId: `task-${String(i).padStart(4, '0')}` }, toRight);
+  const perMessage = JSON.stringify({ v: PROTOCOL_VERSION, kind: 'cancel', taskId: 'task-0000' }).length + 1;
+  const full = Math.floor((count * perMessage + 1) / datagramPayloadLimit(toRight));
+  // Still inside the turn that queued them: every full datagram is already on its way.
+  assert.equal(left.stats().datagramsSent, full);
+  const got = await arriving;
+  assert.deepEqual(got.map((m) => (m.kind === 'cancel' ? m.taskId : '')), Array.from({ length: count }, (_, i) => `task-${String(i).padStart(4, '0')}`), 'in order');
+  assert.equal(left.stats().datagramsSent, full + 1);
+});
+
 test('a 150 KB message crosses as chunks and arrives whole', async (t) => {
   const { left, right, toRight } = await pair(t);
   const payload = { text: 'é'.repeat(75_000) }; // 2 bytes each in UTF-8

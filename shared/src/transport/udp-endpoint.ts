@@ -37,6 +37,14 @@ interface Queued {
   kind: string;
 }
 
+/** Messages waiting for one address; `size` is what they take packed as one JSON array. */
+interface OutQueue {
+  to: Address;
+  limit: number;
+  items: Queued[];
+  size: number;
+}
+
 /** Chunks of one multi-chunk message still to be (re)sent. */
 interface ChunkJob {
   to: Address;
@@ -72,7 +80,7 @@ export class UdpEndpoint {
   private readonly dropOutgoing: UdpEndpointOptions['dropOutgoing'];
   private listeners: MessageListener[] = [];
   private flushHooks: (() => void)[] = [];
-  private readonly queues = new AddressMap<{ to: Address; items: Queued[] }>();
+  private readonly queues = new AddressMap<OutQueue>();
   private flushScheduled = false;
   private readonly chunkJobs: ChunkJob[] = [];
   private pumpScheduled = false;
@@ -148,10 +156,15 @@ export class UdpEndpoint {
     this.counters.messagesSent++;
     let queue = this.queues.get(to);
     if (queue === undefined) {
-      queue = { to, items: [] };
+      queue = { to, limit: datagramPayloadLimit(to), items: [], size: 1 };
       this.queues.set(to, queue);
+    } else if (queue.size + bytes + 1 > queue.limit && bytes + 2 <= queue.limit) {
+      // A full datagram leaves now rather than at the end of the turn: a long turn (a batch of
+      // hundreds of tasks, a datagram of results) then feeds its peers while it is still running.
+      this.drain(queue);
     }
     queue.items.push({ json, bytes, kind: message.kind });
+    queue.size += bytes + 1;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -230,30 +243,35 @@ export class UdpEndpoint {
       }
     }
     this.flushScheduled = false;
-    for (const { to, items } of this.queues.values()) {
-      const limit = datagramPayloadLimit(to);
-      let batch: string[] = [];
-      let kinds: string[] = [];
-      let size = 1; // "[" ... each message adds its bytes plus "," or "]"
-      for (const item of items) {
-        if (item.bytes + 2 > limit) {
-          this.sendLarge(to, item);
-          continue;
-        }
-        if (size + item.bytes + 1 > limit) {
-          this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
-          batch = [];
-          kinds = [];
-          size = 1;
-        }
-        batch.push(item.json);
-        kinds.push(item.kind);
-        size += item.bytes + 1;
-      }
-      if (batch.length > 0) this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
-    }
+    for (const queue of this.queues.values()) this.drain(queue);
     this.queues.clear();
   };
+
+  /** Sends a queue's messages, packed into as few datagrams as fit, and empties it. */
+  private drain(queue: OutQueue): void {
+    const { to, items, limit } = queue;
+    queue.items = [];
+    queue.size = 1;
+    let batch: string[] = [];
+    let kinds: string[] = [];
+    let size = 1; // "[" ... each message adds its bytes plus "," or "]"
+    for (const item of items) {
+      if (item.bytes + 2 > limit) {
+        this.sendLarge(to, item);
+        continue;
+      }
+      if (size + item.bytes + 1 > limit) {
+        this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
+        batch = [];
+        kinds = [];
+        size = 1;
+      }
+      batch.push(item.json);
+      kinds.push(item.kind);
+      size += item.bytes + 1;
+    }
+    if (batch.length > 0) this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
+  }
 
   /** A message too large for one datagram on its path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
   private sendLarge(to: Address, item: Queued): void {
