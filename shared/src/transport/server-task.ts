@@ -2,6 +2,7 @@ import type { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outgoing, ResultMessage } from '../protocol.js';
 import type { Address } from './endpoint-stats.js';
+import type { Flight, FlightMember } from './flights.js';
 import type { TaskContext } from './task-context.js';
 
 /** What a task needs from the server that holds it. */
@@ -15,7 +16,7 @@ export interface ServerTaskHost {
  * the task's TaskContext (one object per task on the hot path; signal and logger are made on
  * first use, as most tasks never look at them).
  */
-export class ServerTask implements TaskContext {
+export class ServerTask implements TaskContext, FlightMember<ServerTask> {
   state: 'queued' | 'running' | 'done' = 'queued';
   progressFraction: number | null = null;
   progressSentAt: number;
@@ -25,7 +26,7 @@ export class ServerTask implements TaskContext {
   resultSentAt = 0;
   retransmits = 0;
   /** The flight its result is being (re)sent in, while awaiting acknowledgement. */
-  flight: ResultFlight | undefined = undefined;
+  flight: Flight<ServerTask> | undefined = undefined;
   finishedAt = 0;
   private childLogger: Logger | undefined = undefined;
   private abortListener: ((reason: unknown) => void) | undefined = undefined;
@@ -94,26 +95,3 @@ export class ServerTask implements TaskContext {
   }
 }
 
-/**
- * Results sent to one caller together (one turn's, or one retransmission's): one timer for all of
- * them, cleared once every one is acknowledged; when it fires, the unacknowledged ones are sent
- * again as the next flight.
- */
-export class ResultFlight {
-  readonly tasks: ServerTask[] = [];
-  /** Tasks of this flight not yet acknowledged. */
-  waiting = 0;
-  timer: NodeJS.Timeout | undefined = undefined;
-
-  constructor(
-    readonly to: Address,
-    /** How many times these results were sent before. */
-    readonly retransmits: number,
-  ) {}
-
-  add(task: ServerTask): void {
-    task.flight = this;
-    this.tasks.push(task);
-    this.waiting++;
-  }
-}

@@ -6,6 +6,7 @@ import { DEFAULT_RETRANSMIT, KEEPALIVE_TIMEOUT_MS, type RetransmitPolicy } from 
 import { addressKey, type Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { AddressMap } from './address-map.js';
+import { Flights, type Flight } from './flights.js';
 import { datagramPayloadLimit, type UdpEndpoint } from './udp-endpoint.js';
 
 /** A result-ack's bytes besides its ids: `[{"v":2,"kind":"result-ack","taskIds":[...]}]`, with room to spare. */
@@ -62,6 +63,9 @@ interface Dispatch {
   phase: 'sending' | 'accepted';
   sentAt: number;
   retransmits: number;
+  /** While sending: the flight whose timer retransmits it. */
+  flight: Flight<Dispatch> | undefined;
+  /** Once accepted: the keep-alive timer. */
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -99,8 +103,9 @@ interface PendingCancel {
 /**
  * The caller's half of the task protocol (dispatcher, bench). A task is retransmitted with backoff
  * until the worker acknowledges it; an accepted task is then kept alive by the worker's `progress`
- * messages until its `result`, which is acknowledged. Messages are matched by task id. Each
- * dispatch holds one timer at a time (retransmission, then keep-alive), cleared when it settles.
+ * messages until its `result`, which is acknowledged (one cumulative `result-ack` per worker per
+ * turn). Messages are matched by task id. Tasks sent to one worker in one turn share one
+ * retransmission timer (a Flight); an accepted task then holds its own keep-alive timer.
  */
 export class TaskCaller {
   private readonly endpoint: UdpEndpoint;
@@ -112,6 +117,7 @@ export class TaskCaller {
   private readonly cancels = new Map<string, PendingCancel>();
   /** Results received this turn, by worker: acknowledged together when the endpoint flushes. */
   private readonly resultAcks = new AddressMap<{ to: Address; taskIds: string[] }>();
+  private readonly flights: Flights<Dispatch>;
   private readonly unsubscribe: () => void;
   private readonly unhook: () => void;
   private closed = false;
@@ -123,7 +129,8 @@ export class TaskCaller {
     this.rtt = new RttEstimator(this.policy);
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
-    this.unhook = this.endpoint.beforeFlush(this.sendResultAcks);
+    this.flights = new Flights<Dispatch>({ delay: (to, n) => this.rtt.delay(to, n), expired: this.flightExpired });
+    this.unhook = this.endpoint.beforeFlush(this.turnEnds);
   }
 
   /**
@@ -161,9 +168,10 @@ export class TaskCaller {
     // JSON has no undefined: a missing payload would fail the schema at the worker.
     const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
     this.endpoint.send(task, target.to);
-    const d: Dispatch = { target, listener, task, phase: 'sending', sentAt: Date.now(), retransmits: 0, timer: undefined };
+    const d: Dispatch = { target, listener, task, phase: 'sending', sentAt: Date.now(), retransmits: 0, flight: undefined, timer: undefined };
     this.dispatches.set(taskId, d);
-    d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(target.to, 0), d);
+    // Tasks sent to one worker in one turn wait for their acks under one timer.
+    this.flights.join(d, target.to);
   }
 
   /**
@@ -189,6 +197,7 @@ export class TaskCaller {
     this.unsubscribe();
     this.unhook();
     this.sendResultAcks();
+    this.flights.clear();
     for (const d of [...this.dispatches.values()]) this.settle(d, new TaskmeshError('SHUTTING_DOWN', 'the task caller is closing'));
     for (const c of this.cancels.values()) clearTimeout(c.timer);
     this.cancels.clear();
@@ -210,7 +219,7 @@ export class TaskCaller {
           this.settle(d, { kind: 'rejected', error, load: message.load });
         } else {
           d.phase = 'accepted';
-          clearTimeout(d.timer);
+          this.flights.leave(d);
           d.timer = setTimeout(this.onSilent, this.keepaliveTimeoutMs, d);
           try {
             d.listener.accepted(message.load);
@@ -257,28 +266,25 @@ export class TaskCaller {
     }
   };
 
-  /**
-   * The retransmission decision runs in the check phase after the timer fired: an ack already
-   * waiting in the socket buffer is read in the poll phase in between, instead of being
-   * overtaken by a needless retransmission when the event loop is busy. (Bound functions with
-   * the dispatch as argument: no closures per dispatch on the hot path.)
-   */
-  private readonly ackTimerFired = (d: Dispatch): void => {
-    setImmediate(this.onAckTimeout, d);
-  };
-
-  private readonly onAckTimeout = (d: Dispatch): void => {
-    if (this.dispatches.get(d.target.taskId) !== d || d.phase !== 'sending') return;
-    if (d.retransmits >= this.policy.maxRetransmits) {
-      const to = addressKey(d.target.to);
-      this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.target.taskId} after ${d.retransmits} retransmissions`));
+  /** Tasks of a flight still unacknowledged: sent again together, or NO_ACK after the last retransmission. */
+  private readonly flightExpired = (flight: Flight<Dispatch>, waiting: Dispatch[]): void => {
+    const unacked = waiting.filter((d) => this.dispatches.get(d.target.taskId) === d && d.phase === 'sending');
+    if (unacked.length === 0) return;
+    if (flight.retransmits >= this.policy.maxRetransmits) {
+      const to = addressKey(flight.to);
+      for (const d of unacked) {
+        this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.target.taskId} after ${d.retransmits} retransmissions`));
+      }
       return;
     }
-    d.retransmits++;
-    this.rtt.timedOut(d.target.to);
-    this.endpoint.noteRetransmit();
-    this.endpoint.send(d.task, d.target.to);
-    d.timer = setTimeout(this.ackTimerFired, this.rtt.delay(d.target.to, d.retransmits), d);
+    this.rtt.timedOut(flight.to);
+    const next = this.flights.launch(flight.to, flight.retransmits + 1);
+    for (const d of unacked) {
+      d.retransmits++;
+      this.endpoint.noteRetransmit();
+      this.endpoint.send(d.task, d.target.to);
+      next.add(d);
+    }
   };
 
   private readonly onSilent = (d: Dispatch): void => {
@@ -288,6 +294,7 @@ export class TaskCaller {
   };
 
   private settle(d: Dispatch, outcome: DispatchOutcome | TaskmeshError): void {
+    this.flights.leave(d);
     clearTimeout(d.timer);
     this.dispatches.delete(d.target.taskId);
     try {
@@ -296,6 +303,12 @@ export class TaskCaller {
       this.callbackFailed(err);
     }
   }
+
+  /** At the endpoint's flush: this turn's tasks leave, and its results are acknowledged. */
+  private readonly turnEnds = (): void => {
+    this.flights.closeTurn();
+    this.sendResultAcks();
+  };
 
   private ackResult(taskId: string, from: Address): void {
     let acks = this.resultAcks.get(from);

@@ -223,6 +223,12 @@ test('no worker listening: NO_ACK after the bounded retransmissions', async (t) 
   await assert.rejects(caller.dispatch(task('t-noack')), (err: unknown) => err instanceof TaskmeshError && err.code === 'NO_ACK' && /after 4 retransmissions/.test(err.message));
   assert.equal(callerEndpoint.stats().retransmitted, 4);
   assert.equal(caller.inFlight(), 0);
+  // Five tasks sent in one turn share one flight: retransmitted together, given up together.
+  const sent = callerEndpoint.stats().datagramsSent;
+  const five = ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) => caller.dispatch(task(id)).then(() => 'resolved', (err: unknown) => (err as TaskmeshError).code));
+  assert.deepEqual(await Promise.all(five), ['NO_ACK', 'NO_ACK', 'NO_ACK', 'NO_ACK', 'NO_ACK']);
+  assert.equal(callerEndpoint.stats().retransmitted, 4 + 5 * 4);
+  assert.equal(callerEndpoint.stats().datagramsSent - sent, 1 + 4, 'one datagram per (re)transmission of the flight');
 });
 
 test('an accepted task whose worker goes silent fails with WORKER_LOST', async (t) => {

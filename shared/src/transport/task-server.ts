@@ -12,8 +12,8 @@ import {
 } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
-import { AddressMap } from './address-map.js';
-import { ResultFlight, ServerTask, type ServerTaskHost } from './server-task.js';
+import { Flights, type Flight } from './flights.js';
+import { ServerTask, type ServerTaskHost } from './server-task.js';
 import type { TaskExecutor } from './task-context.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
@@ -66,9 +66,8 @@ export class TaskServer implements ServerTaskHost {
   private unacked = 0;
   private readonly counts: TaskServerStats = { accepted: 0, busy: 0, rejected: 0, duplicates: 0, completed: 0, failed: 0, cancelled: 0 };
   private readonly keepalive: NodeJS.Timeout;
-  /** Result flights waiting for acknowledgement; `openFlights` are this turn's, by caller. */
-  private readonly flights = new Set<ResultFlight>();
-  private readonly openFlights = new AddressMap<ResultFlight>();
+  /** Results waiting for acknowledgement: one retransmission timer per caller per turn. */
+  private readonly flights: Flights<ServerTask>;
   private readonly unsubscribe: () => void;
   private readonly unhook: () => void;
   private draining = false;
@@ -87,7 +86,8 @@ export class TaskServer implements ServerTaskHost {
     // One timer for all tasks; the socket, not this timer, keeps the process alive.
     this.keepalive = setInterval(() => this.tick(), options.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS).unref();
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
-    this.unhook = this.endpoint.beforeFlush(this.closeOpenFlights);
+    this.flights = new Flights<ServerTask>({ delay: (to, n) => this.rtt.delay(to, n), expired: this.resendFlight });
+    this.unhook = this.endpoint.beforeFlush(() => this.flights.closeTurn());
   }
 
   /**
@@ -111,9 +111,7 @@ export class TaskServer implements ServerTaskHost {
     this.unsubscribe();
     const reason = new TaskmeshError('SHUTTING_DOWN', 'the worker is shutting down');
     for (const task of this.live) task.abort(reason);
-    for (const flight of this.flights) clearTimeout(flight.timer);
     this.flights.clear();
-    this.openFlights.clear();
     this.unhook();
     this.live.clear();
     this.unacked = 0;
@@ -271,51 +269,22 @@ export class TaskServer implements ServerTaskHost {
     task.awaitingAck = true;
     this.unacked++;
     task.resultSentAt = task.finishedAt;
-    this.track(task);
+    // Results finished in one turn for one caller leave together and share one retransmission timer.
+    this.flights.join(task, task.from);
     this.expire(task.finishedAt);
   }
 
-  /** Results finished in one turn for one caller leave together and share one retransmission timer. */
-  private track(task: ServerTask): void {
-    let flight = this.openFlights.get(task.from);
-    if (flight === undefined) {
-      flight = this.launch(task.from, 0);
-      this.openFlights.set(task.from, flight);
-    }
-    flight.add(task);
-  }
-
-  private launch(to: Address, retransmits: number): ResultFlight {
-    const flight = new ResultFlight(to, retransmits);
-    flight.timer = setTimeout(this.flightTimerFired, this.rtt.delay(to, retransmits), flight);
-    this.flights.add(flight);
-    return flight;
-  }
-
-  /** The turn's results are leaving: later ones start a new flight. */
-  private readonly closeOpenFlights = (): void => {
-    this.openFlights.clear();
-  };
-
-  /** Decides in the check phase, so result-acks already waiting in the socket are read first. */
-  private readonly flightTimerFired = (flight: ResultFlight): void => {
-    setImmediate(this.resendFlight, flight);
-  };
-
-  private readonly resendFlight = (flight: ResultFlight): void => {
-    this.flights.delete(flight);
+  private readonly resendFlight = (flight: Flight<ServerTask>, waiting: ServerTask[]): void => {
     if (this.closed) return;
-    const unacked = flight.tasks.filter((t) => t.flight === flight && t.awaitingAck && t.result !== undefined);
-    if (unacked.length === 0) return;
     if (flight.retransmits >= this.policy.maxRetransmits) {
-      this.logger.debug('results not acknowledged, giving up', { count: unacked.length, retransmits: flight.retransmits });
-      for (const task of unacked) this.stopResend(task);
+      this.logger.debug('results not acknowledged, giving up', { count: waiting.length, retransmits: flight.retransmits });
+      for (const task of waiting) this.stopResend(task);
       this.checkDrained();
       return;
     }
     this.rtt.timedOut(flight.to);
-    const next = this.launch(flight.to, flight.retransmits + 1);
-    for (const task of unacked) {
+    const next = this.flights.launch(flight.to, flight.retransmits + 1);
+    for (const task of waiting) {
       task.retransmits++;
       this.endpoint.noteRetransmit();
       this.endpoint.send(task.result!, task.from);
@@ -328,13 +297,7 @@ export class TaskServer implements ServerTaskHost {
     if (!task.awaitingAck) return;
     task.awaitingAck = false;
     this.unacked--;
-    const flight = task.flight;
-    task.flight = undefined;
-    if (flight !== undefined && --flight.waiting === 0) {
-      clearTimeout(flight.timer);
-      this.flights.delete(flight);
-      if (this.openFlights.get(flight.to) === flight) this.openFlights.delete(flight.to);
-    }
+    this.flights.leave(task);
   }
 
   /** Removes a task from the server's memory (its place in `finished` is skipped later). */
