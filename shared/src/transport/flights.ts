@@ -40,10 +40,11 @@ export interface FlightsOptions<T extends FlightMember<T>> {
 
 /**
  * The flights of one sender. `join` puts a member into this turn's flight to its peer (opened on
- * first use, with its timer); `closeTurn` (at the endpoint's flush) makes later members start a new
- * one; `leave` takes an answered member out, and a flight with nobody waiting clears its timer.
- * The expiry runs in the check phase after the timer fired, so answers already waiting in the
- * socket are read first.
+ * first use); `closeTurn`, at the endpoint's flush when the turn's messages leave, starts the open
+ * flights' timers (a long turn does not eat into their timeout) and makes later members start new
+ * flights; `leave` takes an answered member out, and a flight with nobody waiting clears its
+ * timer. The expiry runs in the check phase after the timer fired, so answers already waiting in
+ * the socket are read first.
  */
 export class Flights<T extends FlightMember<T>> {
   private readonly open = new AddressMap<Flight<T>>();
@@ -55,7 +56,8 @@ export class Flights<T extends FlightMember<T>> {
   join(member: T, to: Address): void {
     let flight = this.open.get(to);
     if (flight === undefined) {
-      flight = this.launch(to, 0);
+      flight = new Flight<T>(to, 0);
+      this.active.add(flight);
       this.open.set(to, flight);
     }
     flight.add(member);
@@ -64,7 +66,7 @@ export class Flights<T extends FlightMember<T>> {
   /** A new flight, its timer running: for messages sent again together. */
   launch(to: Address, retransmits: number): Flight<T> {
     const flight = new Flight<T>(to, retransmits);
-    flight.timer = setTimeout(this.fired, this.options.delay(to, retransmits), flight);
+    this.arm(flight);
     this.active.add(flight);
     return flight;
   }
@@ -80,8 +82,9 @@ export class Flights<T extends FlightMember<T>> {
     if (this.open.get(flight.to) === flight) this.open.delete(flight.to);
   }
 
-  /** This turn's messages are leaving: members joined from now on start new flights. */
+  /** This turn's messages are leaving: their timers start, and members joined from now on start new flights. */
   closeTurn(): void {
+    for (const flight of this.open.values()) if (flight.waiting > 0) this.arm(flight);
     this.open.clear();
   }
 
@@ -95,6 +98,10 @@ export class Flights<T extends FlightMember<T>> {
   /** Flights whose timers run. */
   get size(): number {
     return this.active.size;
+  }
+
+  private arm(flight: Flight<T>): void {
+    flight.timer = setTimeout(this.fired, this.options.delay(flight.to, flight.retransmits), flight);
   }
 
   private readonly fired = (flight: Flight<T>): void => {
