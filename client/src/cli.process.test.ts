@@ -187,14 +187,14 @@ describe('taskmesh CLI against a running suite', () => {
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as {
       batch: { tasks: number; succeeded: number; window: number; tasksPerSecond: number; throttled: number };
-      latency: { tasks: number; succeeded: number; latencyMs: { p50: number; p99: number } };
+      latency: { tasks: number; succeeded: number; concurrency: number; latencyMs: { p50: number; p99: number } };
       failures: number;
       datagrams: { sent: number; received: number } | null;
       targets: Array<{ name: string; met: boolean }>;
     };
     assert.deepEqual([report.batch.tasks, report.batch.succeeded, report.batch.window, report.batch.throttled], [1200, 1200, 250, 0]);
     assert.ok(report.batch.tasksPerSecond > 0);
-    assert.deepEqual([report.latency.tasks, report.latency.succeeded, report.failures], [40, 40, 0]);
+    assert.deepEqual([report.latency.tasks, report.latency.succeeded, report.latency.concurrency, report.failures], [40, 40, 1, 0], 'one task at a time by default');
     assert.ok(report.latency.latencyMs.p50 > 0 && report.latency.latencyMs.p99 >= report.latency.latencyMs.p50);
     assert.ok(report.datagrams !== null && report.datagrams.sent > 0 && report.datagrams.received > 0, JSON.stringify(report.datagrams));
     assert.deepEqual(report.targets.map((t) => t.name), ['batch throughput', 'submit-and-wait p50', 'submit-and-wait p99', 'failed tasks']);

@@ -30,7 +30,7 @@ export interface BenchOptions {
   window?: number;
   /** Batch phase: untimed tasks first, the same way; defaults to a fifth of `tasks`, at most 10,000. */
   batchWarmup?: number;
-  /** Latency phase: concurrent submit-and-wait loops; defaults to `concurrency`. */
+  /** Latency phase: concurrent submit-and-wait loops; defaults to 1 (one task at a time). */
   latencyConcurrency?: number;
   /** Latency phase: tasks submitted one at a time. */
   sequential: number;
@@ -188,7 +188,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
 /** One-at-a-time latency: C loops, each submitting with `?wait` and timing the round trip. */
 export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPhaseReport> {
   const { api, sequential } = options;
-  const concurrency = options.latencyConcurrency ?? options.concurrency;
+  const concurrency = options.latencyConcurrency ?? 1;
   const payload = options.payload ?? defaultPayload;
   interface Sample {
     ms: number;
