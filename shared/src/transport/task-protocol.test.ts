@@ -293,6 +293,20 @@ test('drain answers new tasks BUSY and waits for in-flight results to be acknowl
   assert.equal(executor.count('t-late'), 0);
 });
 
+test('results whose caller went away are resent as one flight, then given up: drain still ends', async (t) => {
+  const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t);
+  const ids = ['gone-1', 'gone-2', 'gone-3'];
+  for (const id of ids) void caller.dispatch(task(id, 'hold')).catch(() => undefined);
+  await waitFor(() => ids.every((id) => executor.count(id) === 1), 'the tasks to run');
+  caller.close();
+  await callerEndpoint.close(); // nobody acknowledges the results any more
+  const sent = workerEndpoint.stats().datagramsSent;
+  for (const id of ids) executor.release(id, 'late');
+  await server.drain(); // ends once retransmission gave up (FAST: 4 retransmissions)
+  assert.equal(workerEndpoint.stats().retransmitted, ids.length * 4);
+  assert.equal(workerEndpoint.stats().datagramsSent - sent, 1 + 4, 'the three results travel together, first and each time again');
+});
+
 test('a large result crosses in chunks; a payload over the limit is refused before sending', async (t) => {
   const { caller, task } = await setup(t);
   const outcome = await caller.dispatch(task('t-big', 'big', { bytes: 300_000 }));
