@@ -256,7 +256,7 @@ export async function runLatencyPhase(options: BenchOptions): Promise<LatencyPha
   };
 }
 
-/** Runs the chosen phases in order and reads the retransmission counter around them. */
+/** Runs the chosen phases in order and reads the dispatcher's datagram counters around them. */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const before = await dispatcherCounters(options.api);
   const report: BenchReport = { dispatcher: options.api.baseUrl, type: options.type, retransmissions: null, datagrams: null, failures: 0 };

@@ -266,20 +266,21 @@ export class TaskCaller {
     }
   };
 
-  /** Tasks of a flight still unacknowledged: sent again together, or NO_ACK after the last retransmission. */
+  /**
+   * Tasks of a flight still unacknowledged (an ack, a result or a settlement takes a dispatch out of
+   * its flight): sent again together, or NO_ACK after the last retransmission.
+   */
   private readonly flightExpired = (flight: Flight<Dispatch>, waiting: Dispatch[]): void => {
-    const unacked = waiting.filter((d) => this.dispatches.get(d.target.taskId) === d && d.phase === 'sending');
-    if (unacked.length === 0) return;
     if (flight.retransmits >= this.policy.maxRetransmits) {
       const to = addressKey(flight.to);
-      for (const d of unacked) {
+      for (const d of waiting) {
         this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.target.taskId} after ${d.retransmits} retransmissions`));
       }
       return;
     }
     this.rtt.timedOut(flight.to);
     const next = this.flights.launch(flight.to, flight.retransmits + 1);
-    for (const d of unacked) {
+    for (const d of waiting) {
       d.retransmits++;
       this.endpoint.noteRetransmit();
       this.endpoint.send(d.task, d.target.to);

@@ -165,10 +165,7 @@ export class UdpEndpoint {
     }
     queue.items.push({ json, bytes, kind: message.kind });
     queue.size += bytes + 1;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
+    this.requestFlush();
   }
 
   /**
