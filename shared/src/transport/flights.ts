@@ -95,7 +95,7 @@ export class Flights<T extends FlightMember<T>> {
     this.open.clear();
   }
 
-  /** Flights whose timers run. */
+  /** Flights with members waiting: this turn's open ones and those whose timers run. */
   get size(): number {
     return this.active.size;
   }
@@ -109,8 +109,8 @@ export class Flights<T extends FlightMember<T>> {
   };
 
   private readonly expire = (flight: Flight<T>): void => {
+    // Only a flight whose turn ended has a timer, so an expiring one is never still open.
     if (!this.active.delete(flight)) return;
-    if (this.open.get(flight.to) === flight) this.open.delete(flight.to);
     const waiting = flight.members.filter((m) => m.flight === flight);
     if (waiting.length > 0) this.options.expired(flight, waiting);
   };
