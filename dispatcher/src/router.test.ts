@@ -12,13 +12,15 @@ let client: NameserviceClient;
 before(async () => {
   suite = await startLocalSuite({ dispatcher: false });
   client = new NameserviceClient({ baseUrl: suite.nameserviceUrl });
-  const register = async (name: string, port: number, queued: number, inFlight: number): Promise<void> => {
-    await client.register({ name, type: 'hash', host: '127.0.0.1', port, capacity: 10, pid: process.pid });
+  const register = async (name: string, port: number, queued: number, inFlight: number, type = 'hash'): Promise<void> => {
+    await client.register({ name, type, host: '127.0.0.1', port, capacity: 10, pid: process.pid });
     await client.heartbeat(name, { queued, inFlight, capacity: 10 });
   };
   await register('full', 40001, 6, 4);
   await register('idle', 40002, 0, 0);
   await register('half', 40003, 1, 4);
+  await register('upper-a', 40004, 0, 0, 'upper');
+  await register('upper-b', 40005, 0, 0, 'upper');
 });
 
 after(async () => {
@@ -74,6 +76,23 @@ test('two choices: skips a full worker, prefers the less loaded, counts our own 
   assert.equal((router.pick('hash') as WorkerView).name, 'half');
   // A worker that just lost the task is only the last resort.
   assert.equal((router.pick('hash', 'half') as WorkerView).name, 'half');
+});
+
+test('equally loaded candidates: the last pick wins again, until it is the more loaded one', async () => {
+  const { directory, refreshed } = directoryFor();
+  const router = new Router({ directory, loadThreshold: 0.9 });
+  const done = refreshed();
+  router.pick('upper');
+  await done;
+  const first = router.pick('upper') as WorkerView;
+  for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, first.name, `pick ${i} stays on the warm worker`);
+  // One task in flight on it makes the other the less loaded: load still decides first.
+  directory.startTask(first);
+  const other = router.pick('upper') as WorkerView;
+  assert.notEqual(other.name, first.name);
+  directory.endTask(first);
+  // Tied again: the newer pick is the warm one now.
+  for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, other.name);
 });
 
 test('all workers above the threshold: nothing is picked', async () => {

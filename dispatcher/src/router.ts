@@ -14,12 +14,15 @@ export type NoWorker = 'lookup-pending' | 'none-live' | 'all-loaded';
 /**
  * Worker selection by "power of two choices": two random eligible workers of the type, the less
  * loaded one wins. Compared with always taking the least loaded it avoids herding on one worker
- * between load reports, at the cost of a slightly worse pick.
+ * between load reports, at the cost of a slightly worse pick. On a tie the type's previous pick
+ * wins: a light load stays on one warm process rather than waking two in turn.
  */
 export class Router {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly eligible: WorkerView[] = [];
+  /** The last pick per type: on a tie it wins again, its process and caches being the warm ones. */
+  private readonly lastPick = new Map<string, string>();
 
   constructor(private readonly options: RouterOptions) {
     this.random = options.random ?? Math.random;
@@ -42,13 +45,21 @@ export class Router {
     }
     // The worker that just failed this task is the last resort, not excluded for good.
     if (eligible.length === 0) return avoided ?? 'all-loaded';
-    if (eligible.length === 1) return eligible[0]!;
+    const chosen = eligible.length === 1 ? eligible[0]! : this.lessLoadedOfTwo(eligible, this.lastPick.get(type));
+    this.lastPick.set(type, chosen.name);
+    return chosen;
+  }
+
+  private lessLoadedOfTwo(eligible: WorkerView[], last: string | undefined): WorkerView {
     const n = eligible.length;
     const i = Math.floor(this.random() * n);
     let j = Math.floor(this.random() * (n - 1));
     if (j >= i) j++;
     const a = eligible[i]!;
     const b = eligible[j]!;
-    return estimatedRatio(b) < estimatedRatio(a) ? b : a;
+    const ra = estimatedRatio(a);
+    const rb = estimatedRatio(b);
+    if (ra === rb) return b.name === last ? b : a;
+    return rb < ra ? b : a;
   }
 }
