@@ -3,6 +3,7 @@ import { ApiClient, benchJson, benchWindow, defaultBatchWarmup, formatBenchRepor
 import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
+import { measureFloor, type FloorReport } from './bench-floor.js';
 
 /**
  * `npm run bench`: starts a local suite with two reverse workers, runs the client's benchmark
@@ -20,6 +21,9 @@ const HELP = `npm run bench -- [options]
   --sequential <n>            latency phase tasks (TASKMESH_BENCH_SEQUENTIAL, default 5000)
   --latency-concurrency <c>   submit-and-wait loops (TASKMESH_BENCH_LATENCY_CONCURRENCY, default 1)
   --workers <n>               reverse workers (TASKMESH_BENCH_WORKERS, default 2)
+  --floor <n>                 requests of the host floor measured before the latency phase: the
+                              same path with no taskmesh work (TASKMESH_BENCH_FLOOR, default 2000,
+                              0 skips it)
   --phase batch|latency|both  (default both)
   --json                      print only the JSON report
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
@@ -60,6 +64,7 @@ async function main(): Promise<number> {
       sequential: { type: 'string' },
       'latency-concurrency': { type: 'string' },
       workers: { type: 'string' },
+      floor: { type: 'string' },
       phase: { type: 'string', default: 'both' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -77,12 +82,18 @@ async function main(): Promise<number> {
   const sequential = intFrom(values.sequential, 'TASKMESH_BENCH_SEQUENTIAL', 5000);
   const latencyConcurrency = Math.max(1, intFrom(values['latency-concurrency'], 'TASKMESH_BENCH_LATENCY_CONCURRENCY', 1));
   const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
+  const floorRequests = intFrom(values.floor, 'TASKMESH_BENCH_FLOOR', 2000);
   if (!['batch', 'latency', 'both'].includes(values.phase)) throw new Error(`--phase: "${values.phase}" is not batch, latency or both`);
   const phases: BenchPhase[] = values.phase === 'both' ? ['batch', 'latency'] : [values.phase as BenchPhase];
   const log = (line: string): void => {
     if (!values.json) process.stderr.write(`${line}\n`);
   };
 
+  let hostFloor: FloorReport | undefined;
+  if (phases.includes('latency') && floorRequests > 0) {
+    log(`bench: the host floor, ${floorRequests} requests over a bare HTTP relay and UDP echo…`);
+    hostFloor = await measureFloor({ requests: floorRequests });
+  }
   log(`bench: starting a local suite with ${workerCount} reverse workers…`);
   const suite: LocalSuite = await startLocalSuite({
     workers: Array.from({ length: workerCount }, () => 'reverse'),
@@ -113,6 +124,7 @@ async function main(): Promise<number> {
     await meter.start();
     const started = performance.now();
     const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency });
+    if (hostFloor !== undefined) report.hostFloor = hostFloor;
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
     if (!values.json) {

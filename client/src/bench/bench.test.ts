@@ -65,6 +65,15 @@ test('targets are checked against the measured figures', () => {
   const json = JSON.parse(benchJson(report)) as { targets: unknown[]; batch: { tasksPerSecond: number } };
   assert.equal(json.targets.length, 4);
   assert.equal(json.batch.tasksPerSecond, 25_000);
+  assert.doesNotMatch(text, /host floor/, 'no floor row unless one was measured');
+});
+
+test('a measured host floor is shown beside the latency figures and kept in the JSON', () => {
+  const withFloor: BenchReport = { ...report, hostFloor: { requests: 50, latencyMs: { count: 50, mean: 0.3, p50: 0.25, p90: 0.4, p99: 2.5, max: 3 } } };
+  assert.match(formatBenchReport(withFloor), /host floor p50 \/ p99.*250 µs \/ 2\.5 ms \(same path, no taskmesh work\)/);
+  const json = JSON.parse(benchJson(withFloor)) as { hostFloor: { requests: number; latencyMs: { p99: number } } };
+  assert.equal(json.hostFloor.requests, 50);
+  assert.equal(json.hostFloor.latencyMs.p99, 2.5);
 });
 
 test('the batch warm-up is a fifth of the tasks, at most 10,000', () => {

@@ -62,6 +62,9 @@ export function formatBenchReport(report: BenchReport): string {
       ['latency', 'dispatcher-side p50 / p99', `${formatDuration(l.serverMs.p50)} / ${formatDuration(l.serverMs.p99)} (ms clock)`],
       ['latency', 'GET /v1/tasks/:id p50 / p99', `${formatDuration(l.httpBaselineMs.p50)} / ${formatDuration(l.httpBaselineMs.p99)}`],
       ['latency', 'throughput', `${Math.round(l.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
+      ...(report.hostFloor === undefined
+        ? []
+        : [['latency', 'host floor p50 / p99', `${formatDuration(report.hostFloor.latencyMs.p50)} / ${formatDuration(report.hostFloor.latencyMs.p99)} (same path, no taskmesh work)`]]),
       ['latency', 'succeeded / failed', `${l.succeeded} / ${l.failed}`],
     );
   }

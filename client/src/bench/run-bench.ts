@@ -88,6 +88,12 @@ export interface BenchReport {
   datagrams: { sent: number; received: number } | null;
   /** Tasks that did not succeed, over all phases. */
   failures: number;
+  /**
+   * The same path with no taskmesh work on it (a bare HTTP relay and UDP echo on the suite's host),
+   * one request at a time: what the machine itself costs. Measured by `npm run bench`, which starts
+   * the suite; absent when the bench runs against a dispatcher elsewhere.
+   */
+  hostFloor?: { requests: number; latencyMs: LatencySummary };
 }
 
 /** Holds the long-poll this long per task; a slower task counts as a failure of the latency phase. */
