@@ -37,6 +37,16 @@ function directoryFor(): { directory: WorkerDirectory; refreshed: () => Promise<
   return { directory, refreshed: () => new Promise((resolve) => (notify = resolve)) };
 }
 
+/** A router whose directory has looked `type` up once, so picks see the registrations. */
+async function readyRouter(type: string, loadThreshold: number): Promise<{ directory: WorkerDirectory; router: Router }> {
+  const { directory, refreshed } = directoryFor();
+  const router = new Router({ directory, loadThreshold });
+  const done = refreshed();
+  router.pick(type);
+  await done;
+  return { directory, router };
+}
+
 test('the first pick waits for a lookup; unknown types have no live worker', async () => {
   const { directory, refreshed } = directoryFor();
   const router = new Router({ directory, loadThreshold: 0.9 });
@@ -52,11 +62,7 @@ test('the first pick waits for a lookup; unknown types have no live worker', asy
 });
 
 test('two choices: skips a full worker, prefers the less loaded, counts our own in-flight tasks', async () => {
-  const { directory, refreshed } = directoryFor();
-  const router = new Router({ directory, loadThreshold: 0.9 });
-  const done = refreshed();
-  router.pick('hash');
-  await done;
+  const { directory, router } = await readyRouter('hash', 0.9);
   const names = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     const w = router.pick('hash') as WorkerView;
@@ -79,11 +85,7 @@ test('two choices: skips a full worker, prefers the less loaded, counts our own 
 });
 
 test('equally loaded candidates: the last pick wins again, until it is the more loaded one', async () => {
-  const { directory, refreshed } = directoryFor();
-  const router = new Router({ directory, loadThreshold: 0.9 });
-  const done = refreshed();
-  router.pick('upper');
-  await done;
+  const { directory, router } = await readyRouter('upper', 0.9);
   const first = router.pick('upper') as WorkerView;
   for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, first.name, `pick ${i} stays on the warm worker`);
   // One task in flight on it makes the other the less loaded: load still decides first.
@@ -96,11 +98,7 @@ test('equally loaded candidates: the last pick wins again, until it is the more 
 });
 
 test('all workers above the threshold: nothing is picked', async () => {
-  const { directory, refreshed } = directoryFor();
-  const router = new Router({ directory, loadThreshold: 0.3 });
-  const done = refreshed();
-  router.pick('hash');
-  await done;
+  const { directory, router } = await readyRouter('hash', 0.3);
   const idle = directory.get('idle')!;
   for (let i = 0; i < 4; i++) directory.startTask(idle);
   assert.equal(router.pick('hash'), 'all-loaded');
