@@ -84,7 +84,7 @@ test('two choices: skips a full worker, prefers the less loaded, counts our own 
   assert.equal((router.pick('hash', 'half') as WorkerView).name, 'half');
 });
 
-test('equally loaded candidates: the last pick wins again, until it is the more loaded one', async () => {
+test('two idle candidates: the last pick wins again, until it is the more loaded one; busy ties are random', async () => {
   const { directory, router } = await readyRouter('upper', 0.9);
   const first = router.pick('upper') as WorkerView;
   for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, first.name, `pick ${i} stays on the warm worker`);
@@ -95,6 +95,14 @@ test('equally loaded candidates: the last pick wins again, until it is the more 
   directory.endTask(first);
   // Tied again: the newer pick is the warm one now.
   for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, other.name);
+  // Tied but busy (one task each): no preference, both get picked.
+  directory.startTask(first);
+  directory.startTask(other);
+  const picked = new Set<string>();
+  for (let i = 0; i < 100; i++) picked.add((router.pick('upper') as WorkerView).name);
+  assert.deepEqual([...picked].sort(), [first.name, other.name].sort());
+  directory.endTask(first);
+  directory.endTask(other);
 });
 
 test('all workers above the threshold: nothing is picked', async () => {

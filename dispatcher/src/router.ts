@@ -14,8 +14,8 @@ export type NoWorker = 'lookup-pending' | 'none-live' | 'all-loaded';
 /**
  * Worker selection by "power of two choices": two random eligible workers of the type, the less
  * loaded one wins. Compared with always taking the least loaded it avoids herding on one worker
- * between load reports, at the cost of a slightly worse pick. On a tie the type's previous pick
- * wins: a light load stays on one warm process rather than waking two in turn.
+ * between load reports, at the cost of a slightly worse pick. Between two idle workers the type's
+ * previous pick wins: one task at a time stays on one warm process rather than waking two in turn.
  */
 export class Router {
   private readonly random: () => number;
@@ -59,7 +59,8 @@ export class Router {
     const b = eligible[j]!;
     const ra = estimatedRatio(a);
     const rb = estimatedRatio(b);
-    if (ra === rb) return b.name === last ? b : a;
+    // Idle and tied: the previous pick, warm. Busy workers are warm anyway; there a random one.
+    if (ra === rb) return ra === 0 && b.name === last ? b : a;
     return rb < ra ? b : a;
   }
 }
