@@ -67,6 +67,8 @@ export {
 } from './tasks-api.js';
 export { RunnerProcess, RunnerState } from './runner-state.js';
 export { backoffDelay, delay } from './backoff.js';
+export { abortLazily, lazySignal } from './lazy-abort.js';
+export type { LazyAbortable } from './lazy-abort.js';
 export type { BackoffPolicy } from './backoff.js';
 // transport (UDP framing, authentication, chunking, task caller/server)
 export {

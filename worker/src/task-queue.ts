@@ -1,4 +1,4 @@
-import { TaskmeshError, silentLogger, toTaskmeshError } from '@taskmesh/shared';
+import { TaskmeshError, abortLazily, lazySignal, silentLogger, toTaskmeshError } from '@taskmesh/shared';
 import type { LoadReport, Logger, TaskExecutor, TaskMessage } from '@taskmesh/shared';
 import { parsePayload } from './types/parse-payload.js';
 import type { HandlerContext, TaskTypeModule } from './types/task-type.js';
@@ -32,7 +32,7 @@ interface Entry {
   task: TaskMessage;
   payload: unknown;
   ctx: QueueTaskContext;
-  /** Made when the handler first looks at its signal: most handlers never do. */
+  /** Made when the handler first looks at its signal: most handlers never do (lazySignal). */
   controller: AbortController | undefined;
   /** Why the task was aborted (the caller's cancel or the task's deadline), once it was. */
   abortReason: TaskmeshError | undefined;
@@ -135,9 +135,7 @@ export class TaskQueue implements TaskExecutor {
 
   /** Settles an aborted task at once; a running handler keeps its slot until it returns. */
   private abort(entry: Entry, reason: TaskmeshError): void {
-    if (entry.settled) return;
-    entry.abortReason = reason;
-    entry.controller?.abort(reason);
+    if (entry.settled || !abortLazily(entry, reason)) return;
     const index = this.waiting.indexOf(entry);
     if (index >= 0) {
       this.waiting.splice(index, 1);
@@ -232,12 +230,7 @@ class RunContext implements HandlerContext {
   ) {}
 
   get signal(): AbortSignal {
-    const entry = this.entry;
-    if (entry.controller === undefined) {
-      entry.controller = new AbortController();
-      if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
-    }
-    return entry.controller.signal;
+    return lazySignal(this.entry);
   }
 
   progress(fraction: number): void {

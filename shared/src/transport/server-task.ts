@@ -1,4 +1,5 @@
 import type { TaskmeshError } from '../errors.js';
+import { abortLazily, lazySignal, type LazyAbortable } from '../lazy-abort.js';
 import type { Logger } from '../logger.js';
 import type { Outgoing, ResultMessage } from '../protocol.js';
 import type { Address } from './endpoint-stats.js';
@@ -16,7 +17,7 @@ export interface ServerTaskHost {
  * the task's TaskContext (one object per task on the hot path; signal and logger are made on
  * first use, as most tasks never look at them).
  */
-export class ServerTask implements TaskContext, FlightMember<ServerTask> {
+export class ServerTask implements TaskContext, FlightMember<ServerTask>, LazyAbortable {
   state: 'queued' | 'running' | 'done' = 'queued';
   progressFraction: number | null = null;
   progressSentAt: number;
@@ -30,7 +31,8 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask> {
   finishedAt = 0;
   private childLogger: Logger | undefined = undefined;
   private abortListener: ((reason: unknown) => void) | undefined = undefined;
-  private abortReason: TaskmeshError | undefined = undefined;
+  /** Why it was aborted (the caller's cancel, the server closing); undefined until then. */
+  abortReason: TaskmeshError | undefined = undefined;
 
   constructor(
     private readonly host: ServerTaskHost,
@@ -45,11 +47,7 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask> {
   }
 
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
+    return lazySignal(this);
   }
 
   onAbort(listener: (reason: unknown) => void): void {
@@ -76,9 +74,7 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask> {
 
   /** Aborts the task's signal with `reason` (once). */
   abort(reason: TaskmeshError): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
+    if (!abortLazily(this, reason)) return;
     const listener = this.abortListener;
     this.abortListener = undefined;
     listener?.(reason);
