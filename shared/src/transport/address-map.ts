@@ -23,23 +23,23 @@ export class AddressMap<V> {
   }
 
   delete(a: Address): void {
-    const ports = this.hosts.get(a.host);
-    if (ports?.delete(a.port) === true) {
-      this.count--;
-      if (ports.size === 0) this.hosts.delete(a.host);
-    }
+    if (this.hosts.get(a.host)?.delete(a.port) === true) this.count--;
   }
 
   get size(): number {
     return this.count;
   }
 
-  *values(): IterableIterator<V> {
-    for (const ports of this.hosts.values()) yield* ports.values();
+  /** Calls `fn` with every value. No generator or iterator per value: this runs on every flush. */
+  forEach(fn: (value: V) => void): void {
+    if (this.count === 0) return;
+    for (const ports of this.hosts.values()) if (ports.size > 0) ports.forEach(fn);
   }
 
+  /** Empties the map; the per-host maps stay for the next turn (a handful of hosts, reused every flush). */
   clear(): void {
-    this.hosts.clear();
+    if (this.count === 0) return;
+    for (const ports of this.hosts.values()) ports.clear();
     this.count = 0;
   }
 }

@@ -84,7 +84,7 @@ export class Flights<T extends FlightMember<T>> {
 
   /** This turn's messages are leaving: their timers start, and members joined from now on start new flights. */
   closeTurn(): void {
-    for (const flight of this.open.values()) if (flight.waiting > 0) this.arm(flight);
+    this.open.forEach(this.armIfWaiting);
     this.open.clear();
   }
 
@@ -99,6 +99,10 @@ export class Flights<T extends FlightMember<T>> {
   get size(): number {
     return this.active.size;
   }
+
+  private readonly armIfWaiting = (flight: Flight<T>): void => {
+    if (flight.waiting > 0) this.arm(flight);
+  };
 
   private arm(flight: Flight<T>): void {
     flight.timer = setTimeout(this.fired, this.options.delay(flight.to, flight.retransmits), flight);

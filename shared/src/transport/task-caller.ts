@@ -327,7 +327,7 @@ export class TaskCaller {
    */
   private readonly sendResultAcks = (): void => {
     if (this.resultAcks.size === 0) return;
-    for (const { to, taskIds } of this.resultAcks.values()) {
+    this.resultAcks.forEach(({ to, taskIds }) => {
       const room = datagramPayloadLimit(to) - RESULT_ACK_OVERHEAD_BYTES;
       let start = 0;
       let bytes = 0;
@@ -341,7 +341,7 @@ export class TaskCaller {
         bytes += size;
       }
       this.endpoint.send({ kind: 'result-ack', taskIds: start === 0 ? taskIds : taskIds.slice(start) }, to);
-    }
+    });
     this.resultAcks.clear();
   };
 

@@ -240,9 +240,11 @@ export class UdpEndpoint {
       }
     }
     this.flushScheduled = false;
-    for (const queue of this.queues.values()) this.drain(queue);
+    this.queues.forEach(this.drainQueue);
     this.queues.clear();
   };
+
+  private readonly drainQueue = (queue: OutQueue): void => this.drain(queue);
 
   /** Sends a queue's messages, packed into as few datagrams as fit, and empties it. */
   private drain(queue: OutQueue): void {
