@@ -21,7 +21,7 @@ export class Router {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly eligible: WorkerView[] = [];
-  /** The last pick per type: on a tie it wins again, its process and caches being the warm ones. */
+  /** The last pick per type: between two idle candidates it wins again, its process being the warm one. */
   private readonly lastPick = new Map<string, string>();
 
   constructor(private readonly options: RouterOptions) {
