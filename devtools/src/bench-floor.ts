@@ -68,6 +68,8 @@ async function start(children: ChildProcess[], args: string[]): Promise<number> 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
-  child.disconnect();
+  // A child whose channel already closed is on its way out, or stuck: it gets a signal instead.
+  if (child.connected) child.disconnect();
+  else child.kill();
   await exited;
 }
