@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NameserviceClient, TaskRecord } from '@taskmesh/shared';
-import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { TEST_SECRET, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { api, eventually, openSocket } from './test-support.js';
 
 // Failure handling against real processes: two wait workers, workers killed and started late.
@@ -13,7 +13,7 @@ before(async () => {
   suite = await startLocalSuite({ workers: ['wait'] });
   await suite.addWorker('wait');
   base = suite.dispatcherUrl!;
-  nameservice = new NameserviceClient({ baseUrl: suite.nameserviceUrl });
+  nameservice = new NameserviceClient({ secret: TEST_SECRET, baseUrl: suite.nameserviceUrl });
 });
 
 after(async () => {

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NameserviceClient } from '@taskmesh/shared';
-import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { TEST_SECRET, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { Router } from './router.js';
 import { estimatedRatio, WorkerDirectory, type WorkerView } from './worker-directory.js';
 
@@ -11,9 +11,9 @@ let client: NameserviceClient;
 
 before(async () => {
   suite = await startLocalSuite({ dispatcher: false });
-  client = new NameserviceClient({ baseUrl: suite.nameserviceUrl });
+  client = new NameserviceClient({ baseUrl: suite.nameserviceUrl, secret: TEST_SECRET });
   const register = async (name: string, port: number, queued: number, inFlight: number, type = 'hash'): Promise<void> => {
-    await client.register({ name, type, host: '127.0.0.1', port, capacity: 10, pid: process.pid });
+    await client.register({ name, type, host: '127.0.0.1', port, endpointId: '0123456789abcdef', capacity: 10, pid: process.pid });
     await client.heartbeat(name, { queued, inFlight, capacity: 10 });
   };
   await register('full', 40001, 6, 4);

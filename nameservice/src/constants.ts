@@ -26,5 +26,12 @@ export const URGENT_PERSIST_DELAY_MS = 10;
 /** After a failed write (disk full, permissions) the next attempt waits this long. */
 export const PERSIST_RETRY_MS = 1000;
 
+/**
+ * Most entries the registry holds (live, suspect and recently expired), so neither its memory nor
+ * its file grows with what clients send. A registration past it is refused with REGISTRY_FULL;
+ * an expired entry makes room first. TASKMESH_NAMESERVICE_MAX_WORKERS overrides it.
+ */
+export const MAX_WORKERS = 1024;
+
 /** Largest accepted request body; a registration is a few hundred bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;

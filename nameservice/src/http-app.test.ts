@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorResponse, LEASE_TTL_MS, LeaseResponse, RegistryFile, WorkerListResponse, silentLogger } from '@taskmesh/shared';
+import { ErrorResponse, LEASE_TTL_MS, LeaseResponse, NAMESERVICE_KEY_PURPOSE, RegistryFile, SIGNATURE_HEADER, WorkerListResponse, deriveKey, signRequest, silentLogger } from '@taskmesh/shared';
+import { TEST_SECRET } from '@taskmesh/shared/testing';
 import { MAX_BODY_BYTES } from './constants.js';
 import { createNameservice, type Nameservice } from './nameservice.js';
 import { onCleanup, registration, tempDir } from './test-support.js';
@@ -14,17 +15,22 @@ async function start(t: TestContext) {
   let now = Date.now();
   const ns: Nameservice = await createNameservice({
     registryFile: join(dir, 'registry.json'),
+    secret: TEST_SECRET,
     port: 0,
     host: '127.0.0.1',
     logger: silentLogger(),
     clock: () => now,
   });
   onCleanup(t, () => ns.close());
+  const key = deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE);
+  /** Requests that change the registry are signed as a worker signs them (at the service's clock). */
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const sent = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const signature: Record<string, string> = method === 'GET' ? {} : { [SIGNATURE_HEADER]: signRequest(key, { method, path, body: sent ?? '' }, now) };
     const res = await fetch(`${ns.url}${path}`, {
       method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      headers: body === undefined ? { ...signature, ...headers } : { 'content-type': 'application/json', ...signature, ...headers },
+      body: sent,
     });
     const text = await res.text();
     return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };

@@ -1,6 +1,8 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import {
   HeartbeatRequest,
+  RequestVerifier,
+  SIGNATURE_HEADER,
   RegisterRequest,
   TaskmeshError,
   TaskType,
@@ -20,21 +22,44 @@ import type { WorkerRegistry } from './worker-registry.js';
  */
 export interface HttpAppOptions {
   registry: WorkerRegistry;
+  /** Checks the signature of requests that change the registry (keyed by TASKMESH_SECRET). */
+  verifier: RequestVerifier;
   logger: Logger;
 }
 
-export function createHttpApp({ registry, logger }: HttpAppOptions): Express {
+/** The raw body, kept by express.json for the signature check. */
+type WithRawBody = { rawBody?: Buffer };
+
+export function createHttpApp({ registry, verifier, logger }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
+  app.use(
+    express.json({
+      limit: MAX_BODY_BYTES,
+      strict: true,
+      verify: (req, _res, buf) => {
+        (req as WithRawBody).rawBody = buf;
+      },
+    }),
+  );
+  // Registering, heartbeating and deregistering change what the dispatcher routes tasks to: only
+  // a holder of TASKMESH_SECRET may do them. Lookups stay open (they only say who is where).
+  const signed: RequestHandler = (req, _res, next) => {
+    const verdict = verifier.verify({ method: req.method, path: req.originalUrl, body: (req as WithRawBody).rawBody ?? '' }, req.get(SIGNATURE_HEADER));
+    if (verdict.ok) next();
+    else {
+      logger.warn('unsigned or badly signed request refused', { event: 'unauthorized', method: req.method, path: req.path, reason: verdict.reason, from: req.socket.remoteAddress });
+      next(new TaskmeshError('UNAUTHORIZED', verdict.reason));
+    }
+  };
 
   app.get('/healthz', (_req, res) => {
     const counts = registry.counts();
     res.json({ status: 'ok', workers: counts.live + counts.suspect, ...counts });
   });
 
-  app.post('/v1/workers', requireJson, (req, res) => {
+  app.post('/v1/workers', requireJson, signed, (req, res) => {
     const body = parseOrThrow(RegisterRequest, req.body, 'body');
     const worker = registry.register(body);
     logger.info('worker registered', { event: 'registered', worker: worker.name, type: worker.type, host: worker.host, port: worker.port, pid: worker.pid });
@@ -55,14 +80,14 @@ export function createHttpApp({ registry, logger }: HttpAppOptions): Express {
     res.json({ worker });
   });
 
-  app.put('/v1/workers/:name/heartbeat', requireJson, (req, res) => {
+  app.put('/v1/workers/:name/heartbeat', requireJson, signed, (req, res) => {
     const name = parseOrThrow(WorkerName, req.params.name, 'name');
     const body = parseOrThrow(HeartbeatRequest, req.body, 'body');
     if (!registry.heartbeat(name, body)) throw unknownWorker(name);
     res.json({ ok: true, ttlMs: registry.leaseTtlMs });
   });
 
-  app.delete('/v1/workers/:name', (req, res) => {
+  app.delete('/v1/workers/:name', signed, (req, res) => {
     const name = parseOrThrow(WorkerName, req.params.name, 'name');
     if (!registry.deregister(name)) throw unknownWorker(name);
     logger.info('worker deregistered', { event: 'deregistered', worker: name });

@@ -1,4 +1,5 @@
-import { DEFAULT_PORTS, createLogger, envLogLevel, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
+import { DEFAULT_PORTS, createLogger, envInt, envLogLevel, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
+import { MAX_WORKERS } from './constants.js';
 import { createNameservice } from './nameservice.js';
 
 /** The nameservice process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -6,13 +7,16 @@ const spec = {
   port: { env: 'TASKMESH_NAMESERVICE_PORT', schema: envPort(DEFAULT_PORTS.nameservice) },
   host: { env: 'TASKMESH_NAMESERVICE_HOST', schema: envString('0.0.0.0') },
   registryFile: { env: 'TASKMESH_REGISTRY_FILE', schema: envString('./data/registry.json') },
+  maxWorkers: { env: 'TASKMESH_NAMESERVICE_MAX_WORKERS', schema: envInt(MAX_WORKERS, 1, 1_000_000) },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('nameservice', spec);
   const logger = createLogger({ service: 'nameservice', level: config.logLevel });
-  const ns = await createNameservice({ registryFile: config.registryFile, port: config.port, host: config.host, logger });
+  const { secret, isDefault } = secretOrExit('nameservice');
+  if (isDefault) logger.warn('TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET: anyone can register workers. Set TASKMESH_SECRET outside development.', { event: 'insecure-secret' });
+  const ns = await createNameservice({ registryFile: config.registryFile, secret, maxWorkers: config.maxWorkers, port: config.port, host: config.host, logger });
 
   exitOnSignals({ logger, close: () => ns.close() });
   logReady(logger, { http: ns.port, registryFile: config.registryFile, restoredFrom: ns.loadedFrom });

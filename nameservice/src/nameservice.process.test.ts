@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, NameserviceClient, RegistryFile, type WorkerRecord } from '@taskmesh/shared';
-import { REPO_ROOT, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
+import { REPO_ROOT, TEST_SECRET, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
 import { SUSPECT_GRACE_MS, SWEEP_INTERVAL_MS } from './constants.js';
 import { WorkerRegistry } from './worker-registry.js';
 import { onCleanup, pollUntil, registration, tempDir } from './test-support.js';
@@ -18,15 +18,15 @@ async function startNameservice(t: TestContext, registryFile: string, port = 0):
   });
   onCleanup(t, () => svc.kill('SIGKILL'));
   const url = `http://127.0.0.1:${svc.ready.http!}`;
-  return { svc, url, client: new NameserviceClient({ baseUrl: url }) };
+  return { svc, url, client: new NameserviceClient({ secret: TEST_SECRET, baseUrl: url }) };
 }
 
 /** A stand-in worker process: registers with the NameserviceClient, then heartbeats every interval. */
 const WORKER_SCRIPT = `
 import { NameserviceClient } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'shared', 'dist', 'index.js')).href)};
 const [baseUrl, name, type] = process.argv.slice(2);
-const client = new NameserviceClient({ baseUrl });
-const registration = { name, type, host: '127.0.0.1', port: 40000, capacity: 4, pid: process.pid };
+const client = new NameserviceClient({ secret: ${JSON.stringify(TEST_SECRET)}, baseUrl });
+const registration = { name, type, host: '127.0.0.1', port: 40000, endpointId: '0123456789abcdef', capacity: 4, pid: process.pid };
 await client.register(registration);
 console.log(JSON.stringify({ event: 'ready' }));
 setInterval(() => {
@@ -152,7 +152,7 @@ for (const level of ['warn', 'silent'] as const) {
     onCleanup(t, () => svc.kill('SIGKILL'));
     assert.equal(typeof svc.ready.http, 'number');
     assert.equal(svc.ready.service, 'nameservice');
-    const client = new NameserviceClient({ baseUrl: `http://127.0.0.1:${svc.ready.http!}` });
+    const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: `http://127.0.0.1:${svc.ready.http!}` });
     await client.register(registration('quiet'));
     assert.deepEqual(await svc.kill('SIGTERM'), { code: 0, signal: null });
     assert.deepEqual(svc.lines.filter((l) => l.level === 'info' && l.event !== 'ready'), []);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@taskmesh/shared';
+import { NAMESERVICE_KEY_PURPOSE, RequestVerifier, deriveKey, type Logger } from '@taskmesh/shared';
 import { SWEEP_INTERVAL_MS } from './constants.js';
 import { createHttpApp } from './http-app.js';
 import { PersistScheduler } from './persist-scheduler.js';
@@ -14,6 +14,10 @@ import { WorkerRegistry, type RegistryEvent } from './worker-registry.js';
  */
 export interface NameserviceOptions {
   registryFile: string;
+  /** TASKMESH_SECRET: registrations, heartbeats and deregistrations must be signed with it. */
+  secret: string;
+  /** Most entries the registry holds (MAX_WORKERS by default). */
+  maxWorkers?: number;
   /** 0 picks a free port. */
   port: number;
   host: string;
@@ -50,7 +54,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     }
     scheduler.markDirty(event.membership);
   };
-  const registry = new WorkerRegistry({ clock, onEvent });
+  const registry = new WorkerRegistry({ clock, onEvent, ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }) });
   const loaded = await store.load();
   registry.restore(loaded.workers);
   if (loaded.workers.length > 0) logger.info(`restored ${loaded.workers.length} workers as suspect`, { event: 'restored', count: loaded.workers.length, source: loaded.source });
@@ -60,7 +64,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
   const sweep = setInterval(() => registry.sweep(), options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   sweep.unref();
 
-  const server: Server = createServer(createHttpApp({ registry, logger: logger.child({ module: 'http' }) }));
+  const server: Server = createServer(createHttpApp({ registry, verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), clock), logger: logger.child({ module: 'http' }) }));
   server.on('clientError', (_err, socket) => socket.destroy());
   server.listen(options.port, options.host);
   try {

@@ -60,6 +60,7 @@ export const registration = (name: string, overrides: Record<string, unknown> = 
   type: 'echo',
   host: '127.0.0.1',
   port: 40000,
+  endpointId: '0123456789abcdef',
   capacity: 4,
   pid: process.pid,
   ...overrides,

@@ -7,7 +7,8 @@ import {
   type WorkerRecord,
   type WorkerState,
 } from '@taskmesh/shared';
-import { EXPIRED_RETENTION_MS, SUSPECT_GRACE_MS } from './constants.js';
+import { TaskmeshError } from '@taskmesh/shared';
+import { EXPIRED_RETENTION_MS, MAX_WORKERS, SUSPECT_GRACE_MS } from './constants.js';
 
 /**
  * The registry core: which workers exist, their load and their leases. Pure state over an
@@ -27,6 +28,8 @@ export interface WorkerRegistryOptions {
   leaseTtlMs?: number;
   expiredRetentionMs?: number;
   suspectGraceMs?: number;
+  /** Most entries held (MAX_WORKERS). */
+  maxWorkers?: number;
 }
 
 export interface ListFilter {
@@ -52,6 +55,7 @@ export class WorkerRegistry {
   readonly leaseTtlMs: number;
   private readonly expiredRetentionMs: number;
   private readonly suspectGraceMs: number;
+  readonly maxWorkers: number;
 
   constructor(options: WorkerRegistryOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -59,6 +63,12 @@ export class WorkerRegistry {
     this.leaseTtlMs = options.leaseTtlMs ?? LEASE_TTL_MS;
     this.expiredRetentionMs = options.expiredRetentionMs ?? EXPIRED_RETENTION_MS;
     this.suspectGraceMs = options.suspectGraceMs ?? SUSPECT_GRACE_MS;
+    this.maxWorkers = options.maxWorkers ?? MAX_WORKERS;
+  }
+
+  /** Entries held now, whatever their state. */
+  get size(): number {
+    return this.entries.size;
   }
 
   /** The lease terms handed to a worker on registration. */
@@ -85,12 +95,14 @@ export class WorkerRegistry {
   register(req: RegisterRequest): WorkerRecord {
     const now = this.clock();
     const previous = this.entries.get(req.name);
+    if (previous === undefined && this.entries.size >= this.maxWorkers) this.makeRoom(now);
     const load = { queued: 0, inFlight: 0, capacity: req.capacity };
     const record: WorkerRecord = {
       name: req.name,
       type: req.type,
       host: req.host,
       port: req.port,
+      endpointId: req.endpointId,
       pid: req.pid,
       ...(req.meta === undefined ? {} : { meta: { ...req.meta } }),
       load,
@@ -180,6 +192,23 @@ export class WorkerRegistry {
   /** Every entry as it should be written to disk. */
   snapshot(): WorkerRecord[] {
     return [...this.entries.values()].map((e) => copy(e.record));
+  }
+
+  /** Drops the oldest expired entry to admit a new one, or refuses with REGISTRY_FULL. */
+  private makeRoom(now: number): void {
+    let oldest: WorkerRecord | undefined;
+    for (const entry of this.entries.values()) {
+      this.expireIfDue(entry, now);
+      const { record } = entry;
+      if (record.state === 'expired' && (oldest === undefined || (record.expiredAt ?? 0) < (oldest.expiredAt ?? 0))) oldest = record;
+    }
+    if (oldest === undefined) {
+      throw new TaskmeshError('REGISTRY_FULL', `the registry holds its maximum of ${this.maxWorkers} workers (TASKMESH_NAMESERVICE_MAX_WORKERS); deregister or let some expire first`, {
+        details: { limit: this.maxWorkers },
+      });
+    }
+    this.entries.delete(oldest.name);
+    this.onEvent({ kind: 'removed', name: oldest.name, membership: true });
   }
 
   private expireIfDue(entry: Entry, now: number): void {

@@ -53,12 +53,30 @@ export const DEFAULT_PORTS = {
   worker: 0,
 } as const;
 
-/** Used when TASKMESH_SECRET is unset; services warn loudly when they fall back to it. */
+/**
+ * The public development secret: used only when TASKMESH_SECRET is unset and
+ * TASKMESH_ALLOW_DEV_SECRET opts in. Anyone can read it here, so it protects nothing.
+ */
 export const DEVELOPMENT_SECRET = 'taskmesh-development-secret-do-not-use-in-production';
+/** Shortest TASKMESH_SECRET accepted: `openssl rand -hex 32` gives 64 characters. */
+export const MIN_SECRET_LENGTH = 32;
 
-/** Resolves the shared secret, returning whether the development default was used. */
+/**
+ * Resolves the shared secret. Unset: a ConfigError naming TASKMESH_SECRET, unless
+ * TASKMESH_ALLOW_DEV_SECRET=1 opts into the public development secret (`isDefault` then says so,
+ * for a warning). Shorter than MIN_SECRET_LENGTH: a ConfigError.
+ */
 export function resolveSecret(env: NodeJS.ProcessEnv = process.env): { secret: string; isDefault: boolean } {
   const secret = env.TASKMESH_SECRET;
-  if (secret === undefined || secret === '') return { secret: DEVELOPMENT_SECRET, isDefault: true };
+  if (secret === undefined || secret === '') {
+    const optIn = env.TASKMESH_ALLOW_DEV_SECRET;
+    if (optIn === '1' || optIn === 'true' || optIn === 'yes') return { secret: DEVELOPMENT_SECRET, isDefault: true };
+    throw new ConfigError(
+      `TASKMESH_SECRET is not set: give every service the same secret of at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`), or set TASKMESH_ALLOW_DEV_SECRET=1 to use the public development secret on a machine of your own`,
+    );
+  }
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`TASKMESH_SECRET is too short: ${secret.length} characters, at least ${MIN_SECRET_LENGTH} needed (e.g. \`openssl rand -hex 32\`)`);
+  }
   return { secret, isDefault: false };
 }

@@ -9,12 +9,18 @@ export const ERROR_CODES = {
   INVALID_PAYLOAD: { status: 400, retryable: false },
   UNKNOWN_TYPE: { status: 400, retryable: false },
   UNAUTHORIZED: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
   UNKNOWN_WORKER: { status: 404, retryable: false },
   CONFLICT: { status: 409, retryable: false },
+  IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   QUEUE_FULL: { status: 429, retryable: true },
+  TOO_MANY_SUBSCRIBERS: { status: 503, retryable: true },
+  TOO_MANY_STREAMS: { status: 503, retryable: true },
+  TOO_MANY_LONG_POLLS: { status: 503, retryable: true },
+  REGISTRY_FULL: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
   NO_WORKER: { status: 503, retryable: true },
   NO_ACK: { status: 504, retryable: true },
@@ -77,12 +83,25 @@ export class TaskmeshError extends Error {
   }
 }
 
-/** Turns anything thrown into a TaskmeshError, keeping the original as `cause`. */
+/**
+ * Turns anything thrown into a TaskmeshError, keeping the original as `cause`. An error that
+ * carries a 4xx `status` (express's own, e.g. a malformed percent-encoding in a path) is the
+ * client's: INVALID_REQUEST, or the code its status stands for.
+ */
 export function toTaskmeshError(err: unknown, fallback: ErrorCode = 'INTERNAL'): TaskmeshError {
   if (err instanceof TaskmeshError) return err;
-  if (err instanceof Error) return new TaskmeshError(fallback, err.message, { cause: err });
+  if (err instanceof Error) {
+    const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) return new TaskmeshError(CLIENT_STATUS_CODES[status] ?? 'INVALID_REQUEST', err.message, { cause: err });
+    return new TaskmeshError(fallback, err.message, { cause: err });
+  }
   return new TaskmeshError(fallback, String(err));
 }
 
-/** HTTP status for any thrown value. */
-export const httpStatusOf = (err: unknown): number => toTaskmeshError(err).status;
+const CLIENT_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};

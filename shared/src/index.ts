@@ -1,4 +1,4 @@
-export { ERROR_CODES, TaskmeshError, toTaskmeshError, httpStatusOf, isErrorCode } from './errors.js';
+export { ERROR_CODES, TaskmeshError, toTaskmeshError, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorBody, TaskmeshErrorOptions } from './errors.js';
 export { createLogger, logReady, silentLogger } from './logger.js';
 export type { Logger, LogLevel, LoggerOptions } from './logger.js';
@@ -13,10 +13,20 @@ export {
   envLogLevel,
   DEFAULT_PORTS,
   DEVELOPMENT_SECRET,
+  MIN_SECRET_LENGTH,
   resolveSecret,
 } from './config.js';
 export type { EnvSpec, ConfigOf } from './config.js';
-export { exitOnSignals, loadConfigOrExit, runMain } from './service-main.js';
+export { exitOnSignals, loadConfigOrExit, runMain, secretOrExit } from './service-main.js';
+export {
+  SIGNATURE_HEADER,
+  REQUEST_SIGNATURE_WINDOW_MS,
+  MAX_REMEMBERED_SIGNATURES,
+  RequestVerifier,
+  deriveKey,
+  signRequest,
+} from './request-signing.js';
+export type { SignedRequest, SignatureVerdict } from './request-signing.js';
 export type { ShutdownOptions } from './service-main.js';
 export {
   PROTOCOL_VERSION,
@@ -43,6 +53,10 @@ export {
   MISSED_HEARTBEATS_BEFORE_EXPIRY,
   LEASE_TTL_MS,
   WorkerName,
+  EndpointId,
+  MAX_META_ENTRIES,
+  MAX_META_KEY_LENGTH,
+  MAX_META_VALUE_LENGTH,
   RegisterRequest,
   HeartbeatRequest,
   WorkerState,
@@ -88,6 +102,7 @@ export {
   KEEPALIVE_TIMEOUT_MS,
   RESULT_CACHE_TTL_MS,
   RESULT_CACHE_MAX,
+  RESULT_CACHE_MAX_BYTES,
   UdpEndpoint,
   TaskCaller,
   TaskServer,
@@ -110,6 +125,37 @@ export type {
   TaskExecutor,
 } from './transport/index.js';
 // nameservice client
-export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS } from './nameservice-client.js';
+export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS, NAMESERVICE_KEY_PURPOSE } from './nameservice-client.js';
 export type { NameserviceClientOptions } from './nameservice-client.js';
 export { WorkerListQuery } from './registry.js';
+// task types: the built-in contracts (payload schemas and limits, defined once)
+export {
+  BUILTIN_CONTRACTS,
+  BUILTIN_TYPE_NAMES,
+  HASH_ALGORITHMS,
+  HASH_ENCODINGS,
+  HashPayload,
+  IMAGE_FORMATS,
+  IMAGE_MAX_SIDE,
+  IMAGE_MAX_TEXT,
+  IMAGE_MIN_SIDE,
+  ImagePayload,
+  MAX_SUM_ELEMENTS,
+  MAX_TEXT_LENGTH,
+  MAX_WAIT_MS,
+  ReversePayload,
+  SumPayload,
+  UpperPayload,
+  WaitPayload,
+  defineContract,
+  findContract,
+  formatPath,
+  hashContract,
+  imageContract,
+  reverseContract,
+  sumContract,
+  upperContract,
+  validatePayload,
+  waitContract,
+} from './task-types/index.js';
+export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { TaskmeshError } from './errors.js';
 import { NameserviceClient } from './nameservice-client.js';
 import type { RegisterRequest } from './registry.js';
-import { serviceScript, spawnService, type RunningService } from './testing/index.js';
+import { TEST_SECRET, serviceScript, spawnService, type RunningService } from './testing/index.js';
 
 /** Runs against the real nameservice process (built from nameservice/), on port 0 with a temp registry. */
 let dir: string;
@@ -32,7 +32,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const reg = (name: string, type = 'client-test', capacity = 10): RegisterRequest => ({ name, type, host: '127.0.0.1', port: 41000, capacity, pid: process.pid });
+const reg = (name: string, type = 'client-test', capacity = 10): RegisterRequest => ({ name, type, host: '127.0.0.1', port: 41000, endpointId: '0123456789abcdef', capacity, pid: process.pid });
 
 /** Asserts that a promise rejects with a TaskmeshError of this code, and returns it. */
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<TaskmeshError> {
@@ -53,7 +53,7 @@ async function listen(server: Server | ReturnType<typeof createTcpServer>): Prom
 }
 
 test('register, heartbeat, lookup least loaded first, list, deregister', async () => {
-  const client = new NameserviceClient({ baseUrl: `${baseUrl}/` });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: `${baseUrl}/` });
   const lease = await client.register(reg('c-busy'));
   assert.equal(lease.worker.state, 'live');
   assert.ok(lease.lease.ttlMs > lease.lease.heartbeatIntervalMs);
@@ -74,7 +74,7 @@ test('register, heartbeat, lookup least loaded first, list, deregister', async (
 });
 
 test('error bodies keep their code and the field they name', async () => {
-  const client = new NameserviceClient({ baseUrl });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl });
   const err = await rejectsWith(client.register({ ...reg('c-bad'), port: 0 }), 'INVALID_REQUEST');
   assert.match(err.message, /body\.port/);
   assert.equal(err.retryable, false);
@@ -89,7 +89,7 @@ test('an unreachable nameservice is UNAVAILABLE (retryable)', async () => {
   await once(probe, 'listening');
   const port = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
-  const client = new NameserviceClient({ baseUrl: `http://127.0.0.1:${port}` });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: `http://127.0.0.1:${port}` });
   const err = await rejectsWith(client.lookup('echo'), 'UNAVAILABLE');
   assert.equal(err.retryable, true);
   assert.match(err.message, /ECONNREFUSED/);
@@ -106,7 +106,7 @@ test('a nameservice that never answers is UNAVAILABLE after the timeout', async 
     for (const s of sockets) s.destroy();
     return new Promise((resolve) => silent.close(resolve));
   });
-  const client = new NameserviceClient({ baseUrl: url, timeoutMs: 200 });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: url, timeoutMs: 200 });
   const started = Date.now();
   const err = await rejectsWith(client.heartbeat('w', { queued: 0, inFlight: 0 }), 'UNAVAILABLE');
   assert.match(err.message, /no answer within 200 ms/);
@@ -126,7 +126,7 @@ test('answers that are not the nameservice API are UNAVAILABLE, never trusted', 
     impostor.closeAllConnections();
     return new Promise((resolve) => impostor.close(resolve));
   });
-  const client = new NameserviceClient({ baseUrl: url });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: url });
   assert.match((await rejectsWith(client.lookup('echo'), 'UNAVAILABLE')).message, /does not match the API/);
   assert.match((await rejectsWith(client.register(reg('w')), 'UNAVAILABLE')).message, /unexpected HTTP 502/);
   await rejectsWith(client.deregister('w'), 'UNAVAILABLE');

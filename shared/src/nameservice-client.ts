@@ -11,6 +11,10 @@ import {
   type WorkerRecord,
 } from './registry.js';
 import { ErrorResponse } from './tasks-api.js';
+import { SIGNATURE_HEADER, deriveKey, signRequest } from './request-signing.js';
+
+/** The purpose the nameservice's request key is derived for (see deriveKey). */
+export const NAMESERVICE_KEY_PURPOSE = 'nameservice';
 
 /**
  * HTTP client of the nameservice, used by workers (register, heartbeat, deregister), the
@@ -24,6 +28,8 @@ export interface NameserviceClientOptions {
   logger?: Logger;
   /** Per request, including reading the body. */
   timeoutMs?: number;
+  /** TASKMESH_SECRET: signs registrations, heartbeats and deregistrations (lookups need none). */
+  secret?: string | undefined;
 }
 
 /** Requests are local-network calls; a nameservice slower than this is treated as down. */
@@ -38,11 +44,13 @@ export class NameserviceClient {
   readonly baseUrl: string;
   private readonly logger: Logger;
   private readonly timeoutMs: number;
+  private readonly key: Buffer | undefined;
 
   constructor(options: NameserviceClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.logger = options.logger ?? silentLogger();
     this.timeoutMs = options.timeoutMs ?? NAMESERVICE_CLIENT_TIMEOUT_MS;
+    this.key = options.secret === undefined ? undefined : deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE);
   }
 
   /** Registers (or re-registers, replacing) a worker and returns its lease. */
@@ -90,20 +98,26 @@ export class NameserviceClient {
 
   private async request(method: string, path: string, body?: unknown): Promise<Answer> {
     const url = `${this.baseUrl}${path}`;
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = text === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' };
+    if (this.key !== undefined && method !== 'GET') {
+      const target = new URL(url);
+      headers[SIGNATURE_HEADER] = signRequest(this.key, { method, path: `${target.pathname}${target.search}`, body: text ?? '' });
+    }
     try {
       const res = await fetch(url, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers,
+        body: text,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await res.text();
+      const answer = await res.text();
       let parsed: unknown = undefined;
-      if (text !== '') {
+      if (answer !== '') {
         try {
-          parsed = JSON.parse(text);
+          parsed = JSON.parse(answer);
         } catch {
-          parsed = text;
+          parsed = answer;
         }
       }
       return { status: res.status, body: parsed };

@@ -12,16 +12,28 @@ export const LEASE_TTL_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_BEFORE_EXP
 
 export const WorkerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'letters, digits, ".", "_", ":" or "-", at most 128');
 
+/** The worker's UDP endpoint id: frames to it are signed for this id, and only it accepts them. */
+export const EndpointId = z.string().regex(/^[0-9a-f]{16}$/, '16 lower-case hex digits');
+
+/** Labels a worker may attach to its registration: at most this many, with these sizes. */
+export const MAX_META_ENTRIES = 16;
+export const MAX_META_KEY_LENGTH = 64;
+export const MAX_META_VALUE_LENGTH = 256;
+const Meta = z
+  .record(z.string().min(1).max(MAX_META_KEY_LENGTH), z.string().max(MAX_META_VALUE_LENGTH))
+  .refine((meta) => Object.keys(meta).length <= MAX_META_ENTRIES, { message: `at most ${MAX_META_ENTRIES} entries` });
+
 /** POST /v1/workers */
 export const RegisterRequest = z.strictObject({
   name: WorkerName,
   type: TaskType,
   host: z.string().min(1).max(255),
   port: z.number().int().min(1).max(65535),
+  endpointId: EndpointId,
   capacity: z.number().int().min(1).max(1_000_000),
   pid: z.number().int().min(0),
   /** Free-form labels, e.g. the container id the worker runs in. */
-  meta: z.record(z.string(), z.string().max(256)).optional(),
+  meta: Meta.optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 
@@ -43,6 +55,8 @@ export const WorkerRecord = z.object({
   type: TaskType,
   host: z.string(),
   port: z.number().int(),
+  /** Absent only in registry files written before endpoint ids existed: such a worker gets no tasks. */
+  endpointId: EndpointId.optional(),
   pid: z.number().int(),
   meta: z.record(z.string(), z.string()).optional(),
   load: LoadReport,

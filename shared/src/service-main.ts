@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type ConfigOf, type EnvSpec } from './config.js';
+import { ConfigError, loadConfig, resolveSecret, type ConfigOf, type EnvSpec } from './config.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -11,6 +11,17 @@ import type { Logger } from './logger.js';
 export function loadConfigOrExit<S extends EnvSpec>(service: string, spec: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
   try {
     return loadConfig(spec, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
+/** TASKMESH_SECRET, or exit 2 with the message saying what is wrong with it (see resolveSecret). */
+export function secretOrExit(service: string, env: NodeJS.ProcessEnv = process.env): { secret: string; isDefault: boolean } {
+  try {
+    return resolveSecret(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${service}: ${err.message}\n`);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_PORTS, WorkerName, envInt, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
+import { DEFAULT_PORTS, RESULT_CACHE_MAX_BYTES, WorkerName, envInt, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
 import type { TaskTypeModule } from './types/task-type.js';
 
 /**
@@ -17,6 +17,7 @@ export const workerEnvSpec = {
   queueSize: { env: 'TASKMESH_WORKER_QUEUE_SIZE', schema: z.coerce.number().int().min(0).max(100_000).optional() },
   // Below the 30 s stop grace period of the compose files, so the worker exits before a SIGKILL.
   drainTimeoutMs: { env: 'TASKMESH_WORKER_DRAIN_TIMEOUT_MS', schema: envInt(25_000, 0, 3_600_000) },
+  resultCacheBytes: { env: 'TASKMESH_WORKER_RESULT_CACHE_BYTES', schema: envInt(RESULT_CACHE_MAX_BYTES, 0) },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 

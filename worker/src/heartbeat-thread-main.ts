@@ -17,7 +17,7 @@ if (port === null) throw new Error('heartbeat-thread-main must run in a worker t
 
 const logger = createLogger({ service: 'worker', level: data.logLevel, json: data.json }).child({ module: 'registration', worker: data.register.name });
 const cell = new LoadCell(data.loadBuffer);
-const client = new NameserviceClient({ baseUrl: data.nameserviceUrl, logger });
+const client = new NameserviceClient({ baseUrl: data.nameserviceUrl, secret: data.secret, logger });
 const registration = new Registration({
   client,
   logger,

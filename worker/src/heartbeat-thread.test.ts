@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NameserviceClient, silentLogger, type WorkerRecord } from '@taskmesh/shared';
-import { spawnService, serviceScript, type RunningService } from '@taskmesh/shared/testing';
+import { TEST_SECRET, spawnService, serviceScript, type RunningService } from '@taskmesh/shared/testing';
 import { HeartbeatThread, type HeartbeatThreadData } from './heartbeat-thread.js';
 import { LoadCell } from './load-cell.js';
 
@@ -31,9 +31,10 @@ async function until(client: NameserviceClient, name: string, ok: (w: WorkerReco
 const threadData = (url: string, cell: LoadCell, name: string): HeartbeatThreadData => ({
   loadBuffer: cell.buffer,
   nameserviceUrl: url,
+  secret: TEST_SECRET,
   logLevel: 'silent',
   json: true,
-  register: { name, type: 'wait', port: 40_000, pid: process.pid, meta: { test: 'yes' } },
+  register: { name, type: 'wait', port: 40_000, endpointId: '0123456789abcdef', pid: process.pid, meta: { test: 'yes' } },
   advertise: { bindHost: '0.0.0.0', nameserviceUrl: url },
 });
 
@@ -45,7 +46,7 @@ test('the heartbeat thread registers, carries the shared load and deregisters on
     await rm(dir, { recursive: true, force: true });
   });
   const url = `http://127.0.0.1:${ns.ready.http!}`;
-  const client = new NameserviceClient({ baseUrl: url });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: url });
   const cell = new LoadCell();
   cell.write({ queued: 0, inFlight: 0, capacity: 7 });
   const thread = new HeartbeatThread({ data: threadData(url, cell, 'wait-hb-test-1'), logger: silentLogger() });
@@ -90,7 +91,7 @@ test('start order does not matter, and a forgetful nameservice gets the worker r
   // A new nameservice with an empty registry: the next heartbeat is answered 'unknown'.
   await ns.kill();
   ns = await startNameservice(dir, port, 'other-registry.json');
-  const client = new NameserviceClient({ baseUrl: url });
+  const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: url });
   const again = await until(client, 'wait-hb-test-2', (w) => w?.state === 'live');
   assert.equal(again?.host, '127.0.0.1');
 });

@@ -8,6 +8,8 @@ export interface HeartbeatThreadData {
   /** LoadCell's buffer, written by the main thread. */
   loadBuffer: SharedArrayBuffer;
   nameserviceUrl: string;
+  /** TASKMESH_SECRET: the nameservice accepts only signed registrations and heartbeats. */
+  secret: string;
   logLevel: LogLevel;
   json: boolean;
   /** The registration, less what is worked out per attempt (host) or read from the load (capacity). */

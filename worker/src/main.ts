@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLogger, exitOnSignals, loadConfigOrExit, logReady, resolveSecret, runMain } from '@taskmesh/shared';
+import { createLogger, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
 import { workerEnvSpec, workerSettings } from './config.js';
 import { TASK_TYPES, findTaskType, knownTypes } from './types/index.js';
 import { startWorkerService, type WorkerService } from './worker-service.js';
@@ -29,9 +29,9 @@ async function main(): Promise<void> {
   const settings = workerSettings(config, type);
   const jsonLogs = !process.stdout.isTTY;
   const logger = createLogger({ service: 'worker', level: settings.logLevel, json: jsonLogs }).child({ worker: settings.name });
-  const { secret, isDefault } = resolveSecret(process.env);
+  const { secret, isDefault } = secretOrExit('worker');
   if (isDefault) {
-    logger.warn('TASKMESH_SECRET is not set: using the PUBLIC DEVELOPMENT SECRET. Anyone can send this worker tasks. Set TASKMESH_SECRET outside development.', {
+    logger.warn('TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET. Anyone can send this worker tasks and register workers. Set TASKMESH_SECRET outside development.', {
       event: 'insecure-secret',
     });
   }

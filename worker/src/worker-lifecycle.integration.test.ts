@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEASE_TTL_MS, NameserviceClient, TaskmeshError, type DispatchOutcome } from '@taskmesh/shared';
-import { startLocalSuite, type LocalSuite, type RunningService } from '@taskmesh/shared/testing';
+import { TEST_SECRET, startLocalSuite, type LocalSuite, type RunningService } from '@taskmesh/shared/testing';
 import { openTestCaller, valueOf, waitForRecord, type TestCaller } from './integration-support.js';
 
 /** Real worker processes under load, killed and stopped, as seen by the nameservice and a caller. */
@@ -11,7 +11,7 @@ let caller: TestCaller;
 
 before(async () => {
   suite = await startLocalSuite({ dispatcher: false });
-  client = new NameserviceClient({ baseUrl: suite.nameserviceUrl });
+  client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: suite.nameserviceUrl });
   // CPU-bound tasks hold the worker's event loop, and its keep-alives with it: be patient.
   caller = await openTestCaller({ keepaliveTimeoutMs: 30_000 });
 });

@@ -67,16 +67,23 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   });
   cell.write(queue.load());
   const endpoint = await UdpEndpoint.open({ secret: options.secret, host: settings.host, port: settings.port, logger: logger.child({ module: 'udp' }) });
-  const server = new TaskServer({ endpoint, executor: queue, workerName: settings.name, logger: logger.child({ module: 'tasks' }) });
+  const server = new TaskServer({
+    endpoint,
+    executor: queue,
+    workerName: settings.name,
+    resultCacheMaxBytes: settings.resultCacheBytes,
+    logger: logger.child({ module: 'tasks' }),
+  });
   const thread = new HeartbeatThread({
     logger,
     onFailure: options.onFatal,
     data: {
       loadBuffer: cell.buffer,
       nameserviceUrl: settings.nameserviceUrl,
+      secret: options.secret,
       logLevel: settings.logLevel,
       json: options.jsonLogs,
-      register: { name: settings.name, type: type.name, port: endpoint.address.port, pid: process.pid, meta: { hostname: hostname() } },
+      register: { name: settings.name, type: type.name, port: endpoint.address.port, endpointId: endpoint.id, pid: process.pid, meta: { hostname: hostname() } },
       advertise: { advertiseHost: settings.advertiseHost, bindHost: settings.host, nameserviceUrl: settings.nameserviceUrl },
     },
   });

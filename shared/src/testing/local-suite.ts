@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnService, type RunningService } from './spawn-service.js';
+import { TEST_SECRET, spawnService, type RunningService } from './spawn-service.js';
 
 /**
  * Starts real taskmesh processes on 127.0.0.1 with ephemeral ports, for integration tests and
@@ -12,7 +12,7 @@ import { spawnService, type RunningService } from './spawn-service.js';
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const serviceScript = (workspace: string): string => join(REPO_ROOT, workspace, 'dist', 'main.js');
 
-export const TEST_SECRET = 'taskmesh-test-secret';
+export { TEST_SECRET } from './spawn-service.js';
 
 export interface LocalSuiteOptions {
   /** Worker types to start, one process each; repeat a type for several. */

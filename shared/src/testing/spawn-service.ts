@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 
+/** The TASKMESH_SECRET every test service gets unless a test passes its own. */
+export const TEST_SECRET = 'taskmesh-test-secret-0123456789abcdef';
+
 /**
  * Starts a taskmesh service as a real child process and resolves when it logs its ready line:
  * a JSON log line with `"event":"ready"` carrying the ports it bound (`http`, `udp`).
@@ -54,7 +57,8 @@ process.once('exit', () => {
 export async function spawnService(options: SpawnServiceOptions): Promise<RunningService> {
   const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
     cwd: options.cwd,
-    env: { TASKMESH_LOG_LEVEL: 'info', ...process.env, ...options.env },
+    // Every service needs the shared secret; a test that checks the refusal passes TASKMESH_SECRET: ''.
+    env: { TASKMESH_LOG_LEVEL: 'info', ...process.env, TASKMESH_SECRET: TEST_SECRET, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];

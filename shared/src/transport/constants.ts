@@ -18,9 +18,9 @@ export const LOOPBACK_DATAGRAM_PAYLOAD = 16 * 1024;
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** Frame layout version; a different value is dropped and counted as `version`. */
-export const FRAME_VERSION = 1;
-/** Fixed header before the payload: magic(2) version(1) type(1) time(8) sender(8) counter(4) id(4) index(2) count(2). */
-export const FRAME_HEADER_BYTES = 32;
+export const FRAME_VERSION = 2;
+/** Fixed header before the payload: magic(2) version(1) type(1) time(8) sender(8) receiver(8) counter(6) id(4) index(2) count(2). */
+export const FRAME_HEADER_BYTES = 42;
 /** HMAC-SHA256 tag appended to every frame. */
 export const FRAME_MAC_BYTES = 32;
 /** Largest datagram the transport sends (to a loopback address) or accepts. */
@@ -90,5 +90,7 @@ export const KEEPALIVE_TIMEOUT_MS = 3500;
 export const RESULT_CACHE_TTL_MS = 60_000;
 /** Finished tasks remembered at once. */
 export const RESULT_CACHE_MAX = 10_000;
+/** Bytes of encoded results remembered at once: the cache is bounded by size, not only by count. */
+export const RESULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 /** A task's progress is sent at most this often; the keep-alive carries the latest figure. */
 export const PROGRESS_MIN_INTERVAL_MS = 100;

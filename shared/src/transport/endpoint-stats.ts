@@ -2,13 +2,15 @@
 export interface Address {
   host: string;
   port: number;
+  /** The peer's endpoint id (hex), when known: frames to it are signed for that endpoint only. */
+  id?: string | undefined;
 }
 
 /** Map key of an address. */
 export const addressKey = (a: Address): string => `${a.host}:${a.port}`;
 
 /** Why an incoming datagram (or one message in it) was dropped. */
-export type DropReason = 'size' | 'auth' | 'replay' | 'malformed' | 'version' | 'schema' | 'reassembly';
+export type DropReason = 'size' | 'auth' | 'replay' | 'misdirected' | 'malformed' | 'version' | 'schema' | 'reassembly';
 
 /** Counters for /metrics and tests. */
 export interface EndpointStats {
@@ -28,7 +30,7 @@ export const emptyStats = (): EndpointStats => ({
   messagesSent: 0,
   messagesReceived: 0,
   retransmitted: 0,
-  dropped: { size: 0, auth: 0, replay: 0, malformed: 0, version: 0, schema: 0, reassembly: 0 },
+  dropped: { size: 0, auth: 0, replay: 0, misdirected: 0, malformed: 0, version: 0, schema: 0, reassembly: 0 },
   droppedTotal: 0,
 });
 

@@ -9,10 +9,12 @@ import { ReplayGuard } from './replay-guard.js';
 
 const codec = new FrameCodec('frame-test-secret');
 const sender = randomBytes(8);
+const receiver = randomBytes(8);
 const header = (over: Partial<FrameHeader> = {}): FrameHeader => ({
   type: FRAME_TYPE.data,
   timestampMs: Date.now(),
   sender,
+  receiver,
   counter: 1,
   messageId: 7,
   chunkIndex: 0,
@@ -23,7 +25,7 @@ const json = Buffer.from('[{"v":2,"kind":"result-ack","taskIds":["t1"]}]');
 
 test('a frame round-trips every header field and the payload', () => {
   const at = 1_732_000_000_123;
-  const datagram = codec.encode(header({ timestampMs: at, counter: 0xfffffffe, messageId: 0xabcdef01, chunkIndex: 3, chunkCount: 9 }), json);
+  const datagram = codec.encode(header({ timestampMs: at, counter: 2 ** 48 - 2, messageId: 0xabcdef01, chunkIndex: 3, chunkCount: 9 }), json);
   assert.equal(datagram.length, FRAME_HEADER_BYTES + json.length + FRAME_MAC_BYTES);
   const decoded = codec.decode(datagram);
   assert.ok(decoded.ok, JSON.stringify(decoded));
@@ -31,7 +33,8 @@ test('a frame round-trips every header field and the payload', () => {
   assert.equal(frame.type, FRAME_TYPE.data);
   assert.equal(frame.timestampMs, at);
   assert.deepEqual(Buffer.from(frame.sender), sender);
-  assert.equal(frame.counter, 0xfffffffe);
+  assert.deepEqual(Buffer.from(frame.receiver), receiver);
+  assert.equal(frame.counter, 2 ** 48 - 2);
   assert.equal(frame.messageId, 0xabcdef01);
   assert.equal(frame.chunkIndex, 3);
   assert.equal(frame.chunkCount, 9);

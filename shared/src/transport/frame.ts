@@ -6,8 +6,14 @@ import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, FRAME_VERSION, MAX_DATAGRAM_BYTES 
  *
  *   0  magic "TM"          2   frame version u8     3  frame type u8 (0 data, 1 nack)
  *   4  timestamp ms u64   12  sender id (8 random bytes per endpoint start)
- *  20  counter u32        24  message id u32      28  chunk index u16   30  chunk count u16
- *  32  payload (≤ LOOPBACK_DATAGRAM_PAYLOAD)    then HMAC-SHA256 (32) over all preceding bytes
+ *  20  receiver id (the sender id of the endpoint the frame is for)
+ *  28  counter u48        34  message id u32      38  chunk index u16   40  chunk count u16
+ *  42  payload (≤ LOOPBACK_DATAGRAM_PAYLOAD)    then HMAC-SHA256 (32) over all preceding bytes
+ *
+ * The receiver id is signed with the rest, so a frame captured on its way to one endpoint is
+ * refused by every other (a worker restarted on the same address included): a replay can only
+ * ever reach the endpoint that already saw it, whose replay guard drops it. The counter never
+ * wraps (2^48 frames), so an endpoint keeps one sender id for its whole life.
  *
  * A data frame's payload is a slice of a UTF-8 JSON array of messages (the whole array when the
  * chunk count is 1). A NACK frame names the *peer's* message id and lists missing chunk indices
@@ -21,12 +27,19 @@ const MAGIC_1 = 0x4d; // 'M'
 const TWO_32 = 2 ** 32;
 /** Offset of the sender id, also used as the replay-state key. */
 const SENDER_AT = 12;
+const RECEIVER_AT = 20;
+const COUNTER_AT = 28;
+/** Length of an endpoint id (sender and receiver). */
+export const ENDPOINT_ID_BYTES = 8;
 
 export interface FrameHeader {
   type: FrameType;
   timestampMs: number;
   /** 8 bytes. */
   sender: Buffer;
+  /** 8 bytes: the id of the endpoint this frame is for. */
+  receiver: Buffer;
+  /** Below 2^48. */
   counter: number;
   messageId: number;
   chunkIndex: number;
@@ -64,11 +77,12 @@ export class FrameCodec {
     buf[3] = header.type;
     buf.writeUInt32BE(Math.floor(header.timestampMs / TWO_32), 4);
     buf.writeUInt32BE(header.timestampMs % TWO_32, 8);
-    header.sender.copy(buf, SENDER_AT, 0, 8);
-    buf.writeUInt32BE(header.counter, 20);
-    buf.writeUInt32BE(header.messageId, 24);
-    buf.writeUInt16BE(header.chunkIndex, 28);
-    buf.writeUInt16BE(header.chunkCount, 30);
+    header.sender.copy(buf, SENDER_AT, 0, ENDPOINT_ID_BYTES);
+    header.receiver.copy(buf, RECEIVER_AT, 0, ENDPOINT_ID_BYTES);
+    buf.writeUIntBE(header.counter, COUNTER_AT, 6);
+    buf.writeUInt32BE(header.messageId, 34);
+    buf.writeUInt16BE(header.chunkIndex, 38);
+    buf.writeUInt16BE(header.chunkCount, 40);
     payload.copy(buf, FRAME_HEADER_BYTES);
     createHmac('sha256', this.key).update(buf.subarray(0, macAt)).digest().copy(buf, macAt);
     return buf;
@@ -94,8 +108,8 @@ export class FrameCodec {
     if (type !== FRAME_TYPE.data && type !== FRAME_TYPE.nack) {
       return { ok: false, reason: 'malformed', detail: `frame type ${type}` };
     }
-    const chunkIndex = buf.readUInt16BE(28);
-    const chunkCount = buf.readUInt16BE(30);
+    const chunkIndex = buf.readUInt16BE(38);
+    const chunkCount = buf.readUInt16BE(40);
     const payload = buf.subarray(FRAME_HEADER_BYTES, macAt);
     if (type === FRAME_TYPE.data && (chunkCount === 0 || chunkIndex >= chunkCount || payload.length === 0)) {
       return { ok: false, reason: 'malformed', detail: `chunk ${chunkIndex} of ${chunkCount}, ${payload.length} bytes` };
@@ -108,10 +122,11 @@ export class FrameCodec {
       frame: {
         type,
         timestampMs: buf.readUInt32BE(4) * TWO_32 + buf.readUInt32BE(8),
-        sender: buf.subarray(SENDER_AT, SENDER_AT + 8),
-        senderKey: buf.toString('latin1', SENDER_AT, SENDER_AT + 8),
-        counter: buf.readUInt32BE(20),
-        messageId: buf.readUInt32BE(24),
+        sender: buf.subarray(SENDER_AT, SENDER_AT + ENDPOINT_ID_BYTES),
+        senderKey: buf.toString('latin1', SENDER_AT, SENDER_AT + ENDPOINT_ID_BYTES),
+        receiver: buf.subarray(RECEIVER_AT, RECEIVER_AT + ENDPOINT_ID_BYTES),
+        counter: buf.readUIntBE(COUNTER_AT, 6),
+        messageId: buf.readUInt32BE(34),
         chunkIndex,
         chunkCount,
         payload,

@@ -15,6 +15,7 @@ export {
   KEEPALIVE_TIMEOUT_MS,
   RESULT_CACHE_TTL_MS,
   RESULT_CACHE_MAX,
+  RESULT_CACHE_MAX_BYTES,
 } from './constants.js';
 export type { RetransmitPolicy } from './constants.js';
 export type { Address, EndpointStats, DropReason } from './endpoint-stats.js';

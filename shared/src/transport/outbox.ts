@@ -4,6 +4,7 @@ import type { Address } from './endpoint-stats.js';
 /** A sent multi-chunk message, kept to answer NACKs. */
 export interface OutboxEntry {
   to: Address;
+  receiver: Buffer;
   kinds: string[];
   payload: Buffer;
   chunkCount: number;

@@ -25,6 +25,10 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask>, LazyAb
   result: Outgoing<ResultMessage> | undefined = undefined;
   awaitingAck = false;
   resultSentAt = 0;
+  /** When its result last left (first send or a retransmission). */
+  lastSentAt = 0;
+  /** The encoded result's bytes, counted against the result cache's byte bound. */
+  resultBytes = 0;
   retransmits = 0;
   /** The flight its result is being (re)sent in, while awaiting acknowledgement. */
   flight: Flight<ServerTask> | undefined = undefined;

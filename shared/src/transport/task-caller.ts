@@ -121,6 +121,8 @@ export class TaskCaller {
   private readonly unsubscribe: () => void;
   private readonly unhook: () => void;
   private closed = false;
+  /** Answers for a task in flight that came from an endpoint other than the one it was sent to. */
+  foreignAnswers = 0;
 
   constructor(options: TaskCallerOptions) {
     this.endpoint = options.endpoint;
@@ -203,11 +205,11 @@ export class TaskCaller {
     this.cancels.clear();
   }
 
-  private readonly onMessage = (message: Message, from: Address): void => {
+  private readonly onMessage = (message: Message, from: Address & { id: string }): void => {
     switch (message.kind) {
       case 'ack': {
         const d = this.dispatches.get(message.taskId);
-        if (d === undefined) return;
+        if (d === undefined || !isTarget(d.target.to, from)) return;
         if (d.phase === 'accepted') {
           d.timer?.refresh();
           return;
@@ -232,7 +234,7 @@ export class TaskCaller {
       case 'progress': {
         const d = this.dispatches.get(message.taskId);
         // Before the ack the retransmission answers acceptance; progress only counts once accepted.
-        if (d === undefined || d.phase !== 'accepted') return;
+        if (d === undefined || d.phase !== 'accepted' || !isTarget(d.target.to, from)) return;
         d.timer?.refresh();
         try {
           d.listener.progress(message.progress, message.state);
@@ -246,7 +248,12 @@ export class TaskCaller {
         this.ackResult(message.taskId, from);
         this.stopCancel(message.taskId);
         const d = this.dispatches.get(message.taskId);
-        if (d === undefined) return;
+        // Only the endpoint the task was sent to can settle it: another worker (or a frame replayed
+        // from one) answering for the id is ignored.
+        if (d === undefined || !isTarget(d.target.to, from)) {
+          if (d !== undefined) this.foreignAnswers++;
+          return;
+        }
         // A fast task is answered by its result alone (no ack): that is a round trip too.
         if (d.phase === 'sending' && d.retransmits === 0) this.rtt.sample(d.target.to, Date.now() - d.sentAt);
         this.settle(d, { kind: 'result', outcome: message.outcome, worker: message.worker, durationMs: message.durationMs });
@@ -379,3 +386,16 @@ export class TaskCaller {
 
 const abortError = (signal: AbortSignal): TaskmeshError =>
   signal.reason instanceof TaskmeshError ? signal.reason : new TaskmeshError('CANCELLED', 'the dispatch was cancelled', { cause: signal.reason });
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * Whether a message from `from` answers a dispatch to `to`: the same endpoint id (signed into its
+ * frames) when the target's id is known, and the same address when the target is an IP address
+ * (a host name may resolve to an address the reply does not show).
+ */
+function isTarget(to: Address, from: Address & { id: string }): boolean {
+  if (to.id !== undefined && to.id !== from.id) return false;
+  if ((IPV4.test(to.host) || to.host.includes(':')) && (to.host !== from.host || to.port !== from.port)) return false;
+  return true;
+}

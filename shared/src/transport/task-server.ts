@@ -7,10 +7,12 @@ import {
   KEEPALIVE_INTERVAL_MS,
   PROGRESS_MIN_INTERVAL_MS,
   RESULT_CACHE_MAX,
+  RESULT_CACHE_MAX_BYTES,
   RESULT_CACHE_TTL_MS,
   type RetransmitPolicy,
 } from './constants.js';
 import type { Address } from './endpoint-stats.js';
+import { AddressMap } from './address-map.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { Flights, type Flight } from './flights.js';
 import { ServerTask, type ServerTaskHost } from './server-task.js';
@@ -24,6 +26,8 @@ export interface TaskServerOptions {
   logger?: Logger;
   resultCacheTtlMs?: number;
   resultCacheMax?: number;
+  /** Bytes of encoded results the cache holds at most (RESULT_CACHE_MAX_BYTES). */
+  resultCacheMaxBytes?: number;
   keepaliveIntervalMs?: number;
   retransmit?: Partial<RetransmitPolicy>;
 }
@@ -40,6 +44,9 @@ export interface TaskServerStats {
 
 type AckStatus = 'accepted' | 'busy' | 'rejected';
 
+/** Callers whose last message time is remembered; past it the table restarts. */
+const MAX_HEARD_PEERS = 4096;
+
 /**
  * The worker's half of the task protocol. Tasks are deduplicated by id: a retransmitted task that
  * is queued or running is acknowledged again, one that finished recently is answered from the
@@ -55,6 +62,10 @@ export class TaskServer implements ServerTaskHost {
   private readonly rtt: RttEstimator;
   private readonly cacheTtlMs: number;
   private readonly cacheMax: number;
+  private readonly cacheMaxBytes: number;
+  private cachedBytes = 0;
+  /** When each caller was last heard from (any valid message): a silent one gets probes, not resends. */
+  private readonly heardAt = new AddressMap<number>();
   private readonly tasks = new Map<string, ServerTask>();
   /** Queued or running, for the keep-alive. */
   private readonly live = new Set<ServerTask>();
@@ -83,6 +94,7 @@ export class TaskServer implements ServerTaskHost {
     this.rtt = new RttEstimator(this.policy);
     this.cacheTtlMs = options.resultCacheTtlMs ?? RESULT_CACHE_TTL_MS;
     this.cacheMax = options.resultCacheMax ?? RESULT_CACHE_MAX;
+    this.cacheMaxBytes = options.resultCacheMaxBytes ?? RESULT_CACHE_MAX_BYTES;
     // One timer for all tasks; the socket, not this timer, keeps the process alive.
     this.keepalive = setInterval(() => this.tick(), options.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS).unref();
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
@@ -122,6 +134,11 @@ export class TaskServer implements ServerTaskHost {
     return { ...this.counts };
   }
 
+  /** Bytes of results held by the result cache now (bounded by resultCacheMaxBytes). */
+  get resultCacheBytes(): number {
+    return this.cachedBytes;
+  }
+
   /** Throttled: the ack counts as the first report and the keep-alive carries the latest figure. */
   reportProgress(task: ServerTask): void {
     if (this.closed) return;
@@ -130,6 +147,7 @@ export class TaskServer implements ServerTaskHost {
   }
 
   private readonly onMessage = (message: Message, from: Address): void => {
+    this.heard(from);
     switch (message.kind) {
       case 'task':
         this.onTask(message, from);
@@ -256,19 +274,21 @@ export class TaskServer implements ServerTaskHost {
       durationMs: task.finishedAt - task.receivedAt,
     };
     try {
-      this.endpoint.send(result, task.from);
+      task.resultBytes = this.endpoint.send(result, task.from);
     } catch (err) {
       // A value too large or not serialisable fails the task instead of vanishing.
       const error = toTaskmeshError(err, 'HANDLER_FAILED');
       result = { ...result, outcome: { ok: false, error: { code: error.code, message: error.message } } };
-      this.endpoint.send(result, task.from);
+      task.resultBytes = this.endpoint.send(result, task.from);
     }
+    this.cachedBytes += task.resultBytes;
     if (result.outcome.ok) this.counts.completed++;
     else this.counts.failed++;
     task.result = result;
     task.awaitingAck = true;
     this.unacked++;
     task.resultSentAt = task.finishedAt;
+    task.lastSentAt = task.finishedAt;
     // Results finished in one turn for one caller leave together and share one retransmission timer.
     this.flights.join(task, task.from);
     this.expire(task.finishedAt);
@@ -284,10 +304,16 @@ export class TaskServer implements ServerTaskHost {
     }
     this.rtt.timedOut(flight.to);
     const next = this.flights.launch(flight.to, flight.retransmits + 1);
+    const heardAt = this.heardAt.get(flight.to) ?? 0;
+    const now = Date.now();
     for (const task of waiting) {
       task.retransmits++;
       this.endpoint.noteRetransmit();
-      this.endpoint.send(task.result!, task.from);
+      // A caller silent since the last send may not be there at all (a frame replayed from a
+      // spoofed address): a large result is only probed with its first chunk, which a live caller
+      // answers by asking for the rest. Bytes sent to a peer that never answers stay bounded.
+      this.endpoint.send(task.result!, task.from, { probe: heardAt < task.lastSentAt });
+      task.lastSentAt = now;
       next.add(task);
     }
   };
@@ -303,6 +329,8 @@ export class TaskServer implements ServerTaskHost {
   /** Removes a task from the server's memory (its place in `finished` is skipped later). */
   private forget(task: ServerTask): void {
     this.stopResend(task);
+    this.cachedBytes -= task.resultBytes;
+    task.resultBytes = 0;
     this.checkDrained();
     if (this.tasks.get(task.taskId) === task) this.tasks.delete(task.taskId);
   }
@@ -313,7 +341,7 @@ export class TaskServer implements ServerTaskHost {
       const task = this.finished[this.finishedHead] as ServerTask;
       const current = this.tasks.get(task.taskId) === task;
       const cached = this.finished.length - this.finishedHead;
-      if (current && cached <= this.cacheMax && now - task.finishedAt < this.cacheTtlMs) break;
+      if (current && cached <= this.cacheMax && this.cachedBytes <= this.cacheMaxBytes && now - task.finishedAt < this.cacheTtlMs) break;
       this.finishedHead++;
       if (current) this.forget(task);
     }
@@ -321,6 +349,11 @@ export class TaskServer implements ServerTaskHost {
       this.finished = this.finished.slice(this.finishedHead);
       this.finishedHead = 0;
     }
+  }
+
+  private heard(from: Address): void {
+    if (this.heardAt.size >= MAX_HEARD_PEERS && this.heardAt.get(from) === undefined) this.heardAt.clear();
+    this.heardAt.set(from, Date.now());
   }
 
   private tick(): void {

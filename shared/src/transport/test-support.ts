@@ -13,7 +13,7 @@ export function openEndpoint(options: Partial<UdpEndpointOptions> = {}): Promise
 }
 
 /** Where to reach an endpoint bound to 127.0.0.1. */
-export const addressOf = (endpoint: UdpEndpoint): Address => ({ host: '127.0.0.1', port: endpoint.address.port });
+export const addressOf = (endpoint: UdpEndpoint): Address => ({ host: '127.0.0.1', port: endpoint.address.port, id: endpoint.id });
 
 /** Polls a condition (for state with no event to await) until it holds or the deadline passes. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {

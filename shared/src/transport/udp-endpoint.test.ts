@@ -51,9 +51,10 @@ const sendRaw = (socket: dgram.Socket, bytes: Uint8Array, to: Address): Promise<
   new Promise((resolve, reject) => socket.send(bytes, to.port, to.host, (err) => (err ? reject(err) : resolve())));
 
 /** An authenticated datagram with any payload, as a peer with the secret could send. */
-function signed(payload: string, counter: number, sender = randomBytes(8)): Buffer {
+function signed(payload: string, counter: number, to: Address, sender = randomBytes(8)): Buffer {
   const codec = new FrameCodec(TEST_SECRET);
-  return codec.encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender, counter, messageId: counter, chunkIndex: 0, chunkCount: 1 }, Buffer.from(payload));
+  const receiver = Buffer.from(to.id ?? '', 'hex');
+  return codec.encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender, receiver, counter, messageId: counter, chunkIndex: 0, chunkCount: 1 }, Buffer.from(payload));
 }
 
 test('messages sent in one tick to one address share a datagram and arrive in order', async (t) => {
@@ -75,7 +76,7 @@ test('datagrams of coalesced messages are 1200 bytes of payload, up to 16 KiB to
   for (const host of ['10.0.0.7', '172.18.0.3', '192.168.1.2', 'fe80::1', 'worker-reverse-1', '128.0.0.1']) {
     assert.equal(datagramPayloadLimit({ host, port: 1 }), MAX_CHUNK_PAYLOAD, host);
   }
-  assert.equal(MAX_DATAGRAM_BYTES, 32 + LOOPBACK_DATAGRAM_PAYLOAD + 32);
+  assert.equal(MAX_DATAGRAM_BYTES, 42 + LOOPBACK_DATAGRAM_PAYLOAD + 32);
 });
 
 test('a burst larger than one datagram is packed into as few full datagrams as fit', async (t) => {
@@ -169,10 +170,10 @@ test('a receiver with a smaller limit drops a message with too many chunks', asy
 test('a datagram with a bad HMAC or a wrong secret is dropped and counted as auth', async (t) => {
   const { right, toRight } = await pair(t);
   const raw = await rawSocket(t);
-  const good = signed(`[{"v":${PROTOCOL_VERSION},"kind":"cancel","taskId":"x"}]`, 1);
+  const good = signed(`[{"v":${PROTOCOL_VERSION},"kind":"cancel","taskId":"x"}]`, 1, toRight);
   const tampered = Buffer.from(good);
   tampered[40] = (tampered[40] ?? 0) ^ 0xff;
-  const foreign = new FrameCodec('not-the-secret').encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender: randomBytes(8), counter: 1, messageId: 1, chunkIndex: 0, chunkCount: 1 }, Buffer.from('[]'));
+  const foreign = new FrameCodec('not-the-secret').encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender: randomBytes(8), receiver: Buffer.from(toRight.id ?? '', 'hex'), counter: 1, messageId: 1, chunkIndex: 0, chunkCount: 1 }, Buffer.from('[]'));
   await sendRaw(raw, tampered, toRight);
   await sendRaw(raw, foreign, toRight);
   await waitFor(() => right.stats().datagramsReceived === 2, 'both datagrams');
@@ -184,7 +185,8 @@ test('a captured datagram replayed is dropped as replay', async (t) => {
   const { left, right, toRight } = await pair(t);
   const relay = await rawSocket(t);
   const captured = new Promise<Buffer>((resolve) => relay.once('message', (msg) => resolve(msg)));
-  left.send({ kind: 'cancel', taskId: 'once' }, { host: '127.0.0.1', port: relay.address().port });
+  // Signed for `right`, sent by way of the relay, which replays it.
+  left.send({ kind: 'cancel', taskId: 'once' }, { host: '127.0.0.1', port: relay.address().port, id: right.id });
   const datagram = await captured;
   const arriving = collect(right, 1);
   await sendRaw(relay, datagram, toRight);
@@ -201,11 +203,11 @@ test('authenticated datagrams with bad JSON, a wrong version or a bad schema are
   const seen: Message[] = [];
   right.onMessage((m) => seen.push(m));
   const sender = randomBytes(8);
-  await sendRaw(raw, signed('not json', 1, sender), toRight);
-  await sendRaw(raw, signed('{"v":1}', 2, sender), toRight);
+  await sendRaw(raw, signed('not json', 1, toRight, sender), toRight);
+  await sendRaw(raw, signed('{"v":1}', 2, toRight, sender), toRight);
   const v = PROTOCOL_VERSION;
-  await sendRaw(raw, signed(`[{"v":${v - 1},"kind":"cancel","taskId":"x"}]`, 3, sender), toRight);
-  await sendRaw(raw, signed(`[{"v":${v},"kind":"cancel"},{"v":${v},"kind":"cancel","taskId":"ok"},{"v":${v},"kind":"nope"}]`, 4, sender), toRight);
+  await sendRaw(raw, signed(`[{"v":${v - 1},"kind":"cancel","taskId":"x"}]`, 3, toRight, sender), toRight);
+  await sendRaw(raw, signed(`[{"v":${v},"kind":"cancel"},{"v":${v},"kind":"cancel","taskId":"ok"},{"v":${v},"kind":"nope"}]`, 4, toRight, sender), toRight);
   await waitFor(() => right.stats().datagramsReceived === 4, 'four datagrams');
   const { dropped, droppedTotal } = right.stats();
   assert.equal(dropped.malformed, 2);

@@ -10,7 +10,7 @@ import { DatagramReader } from './datagram-reader.js';
 import { DropCounter } from './drop-counter.js';
 import { AddressMap } from './address-map.js';
 import { addressKey, copyStats, emptyStats, type Address, type EndpointStats } from './endpoint-stats.js';
-import { FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type Frame, type FrameType } from './frame.js';
+import { ENDPOINT_ID_BYTES, FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type Frame, type FrameType } from './frame.js';
 import { decodePayload, encodeMessage, packMessages } from './message-codec.js';
 import { Outbox } from './outbox.js';
 import { Reassembler } from './reassembler.js';
@@ -29,17 +29,31 @@ export interface UdpEndpointOptions {
   dropOutgoing?: (info: { to: Address; kinds: string[]; chunkIndex: number; chunkCount: number }) => boolean;
 }
 
-export type MessageListener = (message: Message, from: Address) => void;
+/** Where a message came from: the address and the sender's endpoint id (hex, authenticated with the frame). */
+export type MessageListener = (message: Message, from: Address & { id: string }) => void;
+
+/** How a message is sent. */
+export interface SendOptions {
+  /**
+   * For a message that needs several chunks: send only its first one. The receiver asks for the
+   * rest (a NACK), so a live peer gets the whole message one round trip later, and a peer that
+   * never answers costs one chunk instead of the whole message.
+   */
+  probe?: boolean;
+}
 
 interface Queued {
   json: string;
   bytes: number;
   kind: string;
+  probe: boolean;
 }
 
 /** Messages waiting for one address; `size` is what they take packed as one JSON array. */
 interface OutQueue {
   to: Address;
+  /** The endpoint id of the peer at `to`, signed into every frame. */
+  receiver: Buffer;
   limit: number;
   items: Queued[];
   size: number;
@@ -48,6 +62,7 @@ interface OutQueue {
 /** Chunks of one multi-chunk message still to be (re)sent. */
 interface ChunkJob {
   to: Address;
+  receiver: Buffer;
   kinds: string[];
   messageId: number;
   payload: Buffer;
@@ -56,7 +71,13 @@ interface ChunkJob {
   next: number;
 }
 
-const COUNTER_LIMIT = 0xffffffff;
+const MESSAGE_ID_LIMIT = 0xffffffff;
+/** The frame counter is 48 bits: at a million frames a second it would last nine years. */
+const COUNTER_LIMIT = 2 ** 48 - 1;
+/** Peers whose endpoint id is remembered (learned from their frames); past it the table restarts. */
+const MAX_KNOWN_PEERS = 4096;
+/** The receiver id of a frame to a peer whose id is unknown: no endpoint has it, so it is dropped there. */
+const NO_RECEIVER = Buffer.alloc(ENDPOINT_ID_BYTES);
 /** close() waits at most this long for queued sends to leave. */
 const CLOSE_SEND_GRACE_MS = 500;
 
@@ -67,7 +88,10 @@ const CLOSE_SEND_GRACE_MS = 500;
  * schema-checked; anything that fails is dropped and counted, never thrown.
  */
 export class UdpEndpoint {
-  readonly address: Address;
+  /** The bound address, with this endpoint's id: what a peer needs to send it frames. */
+  readonly address: Address & { id: string };
+  /** This endpoint's id (8 random bytes, hex), the receiver id its peers sign into their frames. */
+  readonly id: string;
   private readonly codec: FrameCodec;
   private readonly reader: DatagramReader;
   private readonly reassembler: Reassembler;
@@ -84,7 +108,9 @@ export class UdpEndpoint {
   private flushScheduled = false;
   private readonly chunkJobs: ChunkJob[] = [];
   private pumpScheduled = false;
-  private sender = randomBytes(8);
+  private readonly sender = randomBytes(ENDPOINT_ID_BYTES);
+  /** Endpoint ids of peers, learned from their authenticated frames. */
+  private readonly peerIds = new AddressMap<Buffer>();
   private counter = 0;
   private messageId = 0;
   private closing: Promise<void> | undefined;
@@ -122,7 +148,8 @@ export class UdpEndpoint {
       onAbandon: (detail, from) => this.drops.drop('reassembly', detail, from),
     });
     const bound = socket.address();
-    this.address = { host: bound.address, port: bound.port };
+    this.id = this.sender.toString('hex');
+    this.address = { host: bound.address, port: bound.port, id: this.id };
     for (const set of [() => socket.setRecvBufferSize(SOCKET_BUFFER_BYTES), () => socket.setSendBufferSize(SOCKET_BUFFER_BYTES)]) {
       try {
         set();
@@ -139,10 +166,10 @@ export class UdpEndpoint {
    * TaskmeshError PAYLOAD_TOO_LARGE if the encoded message exceeds maxMessageBytes, and
    * INVALID_PAYLOAD if it cannot be serialised.
    */
-  send(message: Outgoing, to: Address): void {
+  send(message: Outgoing, to: Address, options?: SendOptions): number {
     if (this.closing !== undefined) {
       this.logger.debug('send after close ignored', { kind: message.kind });
-      return;
+      return 0;
     }
     const json = encodeMessage(message);
     const bytes = Buffer.byteLength(json, 'utf8');
@@ -156,16 +183,23 @@ export class UdpEndpoint {
     this.counters.messagesSent++;
     let queue = this.queues.get(to);
     if (queue === undefined) {
-      queue = { to, limit: datagramPayloadLimit(to), items: [], size: 1 };
+      queue = { to, receiver: this.receiverOf(to), limit: datagramPayloadLimit(to), items: [], size: 1 };
       this.queues.set(to, queue);
     } else if (queue.size + bytes + 1 > queue.limit && bytes + 2 <= queue.limit) {
       // A full datagram leaves now rather than at the end of the turn: a long turn (a batch of
       // hundreds of tasks, a datagram of results) then feeds its peers while it is still running.
       this.drain(queue);
     }
-    queue.items.push({ json, bytes, kind: message.kind });
+    queue.items.push({ json, bytes, kind: message.kind, probe: options?.probe === true });
     queue.size += bytes + 1;
     this.requestFlush();
+    return bytes;
+  }
+
+  /** The id to address frames to `to` with: the one it was given, else the one its frames carried. */
+  private receiverOf(to: Address): Buffer {
+    if (to.id !== undefined && to.id.length === ENDPOINT_ID_BYTES * 2) return Buffer.from(to.id, 'hex');
+    return this.peerIds.get(to) ?? NO_RECEIVER;
   }
 
   /**
@@ -248,7 +282,7 @@ export class UdpEndpoint {
 
   /** Sends a queue's messages, packed into as few datagrams as fit, and empties it. */
   private drain(queue: OutQueue): void {
-    const { to, items, limit } = queue;
+    const { to, receiver, items, limit } = queue;
     queue.items = [];
     queue.size = 1;
     let batch: string[] = [];
@@ -256,11 +290,11 @@ export class UdpEndpoint {
     let size = 1; // "[" ... each message adds its bytes plus "," or "]"
     for (const item of items) {
       if (item.bytes + 2 > limit) {
-        this.sendLarge(to, item);
+        this.sendLarge(to, receiver, item);
         continue;
       }
       if (size + item.bytes + 1 > limit) {
-        this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
+        this.sendData(to, receiver, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
         batch = [];
         kinds = [];
         size = 1;
@@ -269,17 +303,18 @@ export class UdpEndpoint {
       kinds.push(item.kind);
       size += item.bytes + 1;
     }
-    if (batch.length > 0) this.sendData(to, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
+    if (batch.length > 0) this.sendData(to, receiver, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
   }
 
   /** A message too large for one datagram on its path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
-  private sendLarge(to: Address, item: Queued): void {
+  private sendLarge(to: Address, receiver: Buffer, item: Queued): void {
     const payload = Buffer.from(packMessages([item.json]), 'utf8');
     const chunkCount = Math.ceil(payload.length / MAX_CHUNK_PAYLOAD);
     const messageId = this.nextMessageId();
     const kinds = [item.kind];
-    this.outbox.put(messageId, { to, kinds, payload, chunkCount });
-    this.queueChunks({ to, kinds, messageId, payload, chunkCount, indices: Array.from({ length: chunkCount }, (_, i) => i), next: 0 });
+    this.outbox.put(messageId, { to, receiver, kinds, payload, chunkCount });
+    const indices = item.probe ? [0] : Array.from({ length: chunkCount }, (_, i) => i);
+    this.queueChunks({ to, receiver, kinds, messageId, payload, chunkCount, indices, next: 0 });
   }
 
   private queueChunks(job: ChunkJob): void {
@@ -300,7 +335,7 @@ export class UdpEndpoint {
       while (budget > 0 && job.next < job.indices.length) {
         const index = job.indices[job.next++] as number;
         const start = index * MAX_CHUNK_PAYLOAD;
-        this.sendData(job.to, job.kinds, job.messageId, index, job.chunkCount, job.payload.subarray(start, start + MAX_CHUNK_PAYLOAD));
+        this.sendData(job.to, job.receiver, job.kinds, job.messageId, index, job.chunkCount, job.payload.subarray(start, start + MAX_CHUNK_PAYLOAD));
         budget--;
       }
       if (job.next >= job.indices.length) this.chunkJobs.shift();
@@ -312,21 +347,18 @@ export class UdpEndpoint {
   };
 
   private sendNack(to: Address, messageId: number, missing: number[]): void {
-    this.sendFrame(to, ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
+    this.sendFrame(to, this.receiverOf(to), ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
   }
 
-  private sendData(to: Address, kinds: string[], messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
-    this.sendFrame(to, kinds, FRAME_TYPE.data, messageId, chunkIndex, chunkCount, payload);
+  private sendData(to: Address, receiver: Buffer, kinds: string[], messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+    this.sendFrame(to, receiver, kinds, FRAME_TYPE.data, messageId, chunkIndex, chunkCount, payload);
   }
 
-  private sendFrame(to: Address, kinds: string[], type: FrameType, messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
-    if (this.counter >= COUNTER_LIMIT) {
-      // A fresh sender id restarts the counter without ever reusing a (sender, counter) pair.
-      this.sender = randomBytes(8);
-      this.counter = 0;
-    }
+  private sendFrame(to: Address, receiver: Buffer, kinds: string[], type: FrameType, messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+    // Never reached in practice (see COUNTER_LIMIT); refusing beats reusing a (sender, counter) pair.
+    if (this.counter >= COUNTER_LIMIT) return;
     const datagram = this.codec.encode(
-      { type, timestampMs: Date.now(), sender: this.sender, counter: this.counter++, messageId, chunkIndex, chunkCount },
+      { type, timestampMs: Date.now(), sender: this.sender, receiver, counter: this.counter++, messageId, chunkIndex, chunkCount },
       payload,
     );
     this.counters.datagramsSent++;
@@ -347,7 +379,7 @@ export class UdpEndpoint {
   };
 
   private nextMessageId(): number {
-    this.messageId = (this.messageId + 1) % COUNTER_LIMIT;
+    this.messageId = (this.messageId + 1) % MESSAGE_ID_LIMIT;
     return this.messageId;
   }
 
@@ -372,6 +404,12 @@ export class UdpEndpoint {
       return;
     }
     const { frame } = read;
+    if (!frame.receiver.equals(this.sender)) {
+      // Signed for another endpoint: a frame captured elsewhere and replayed here.
+      this.drops.drop('misdirected', `frame for endpoint ${frame.receiver.toString('hex')}`, from);
+      return;
+    }
+    this.learnPeer(from, frame.sender);
     if (frame.type === FRAME_TYPE.nack) {
       this.answerNack(frame, from);
       return;
@@ -391,16 +429,25 @@ export class UdpEndpoint {
       return;
     }
     for (const failure of decoded.failures) this.drops.drop(failure.reason, failure.detail, from);
+    const peer = { host: from.host, port: from.port, id: frame.sender.toString('hex') };
     for (const message of decoded.messages) {
       this.counters.messagesReceived++;
       for (const listener of this.listeners) {
         try {
-          listener(message, from);
+          listener(message, peer);
         } catch (err) {
           this.logger.error('message listener failed', { kind: message.kind, error: (err as Error).message });
         }
       }
     }
+  }
+
+  /** Remembers the id a peer's frames carry, to address what is sent back to it. */
+  private learnPeer(from: Address, sender: Buffer): void {
+    const known = this.peerIds.get(from);
+    if (known !== undefined && known.equals(sender)) return;
+    if (known === undefined && this.peerIds.size >= MAX_KNOWN_PEERS) this.peerIds.clear();
+    this.peerIds.set(from, Buffer.from(sender));
   }
 
   private answerNack(frame: Frame, from: Address): void {
@@ -420,7 +467,7 @@ export class UdpEndpoint {
       .slice(0, MAX_NACK_INDICES);
     if (indices.length === 0) return;
     this.noteRetransmit(indices.length);
-    this.queueChunks({ to: entry.to, kinds: entry.kinds, messageId: frame.messageId, payload: entry.payload, chunkCount: entry.chunkCount, indices, next: 0 });
+    this.queueChunks({ to: entry.to, receiver: entry.receiver, kinds: entry.kinds, messageId: frame.messageId, payload: entry.payload, chunkCount: entry.chunkCount, indices, next: 0 });
   }
 }
 

@@ -1,21 +1,9 @@
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
-import { z } from 'zod';
+import { imageContract, type ImagePayload } from '@taskmesh/shared';
 import { defineTaskType, type HandlerContext } from './task-type.js';
 import { ensureFonts, FONT_FAMILY, FONT_FAMILY_BOLD } from './image-font.js';
 
-export const IMAGE_MIN_SIDE = 16;
-export const IMAGE_MAX_SIDE = 2048;
-export const IMAGE_MAX_TEXT = 200;
-
-const side = (fallback: number) => z.number().int().min(IMAGE_MIN_SIDE).max(IMAGE_MAX_SIDE).default(fallback);
-
-export const ImagePayload = z.strictObject({
-  width: side(640),
-  height: side(360),
-  text: z.string().max(IMAGE_MAX_TEXT).default(''),
-  format: z.enum(['png', 'jpeg']).default('png'),
-});
-export type ImagePayload = z.output<typeof ImagePayload>;
+export { IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, ImagePayload } from '@taskmesh/shared';
 
 export interface ImageResult {
   format: 'png' | 'jpeg';
@@ -113,10 +101,6 @@ export function renderImage(payload: ImagePayload, ctx: HandlerContext): ImageRe
 }
 
 export const imageType = defineTaskType({
-  name: 'image',
-  description: `renders a PNG or JPEG frame {width?, height? (${IMAGE_MIN_SIDE}..${IMAGE_MAX_SIDE}), text?, format?: png|jpeg}`,
-  payload: ImagePayload,
-  // CPU-bound and synchronous: more concurrency would only lengthen each event-loop stall.
-  defaults: { concurrency: 2, queueSize: 16 },
+  ...imageContract,
   handle: renderImage,
 });

@@ -1,27 +1,13 @@
-import { z } from 'zod';
-import { TaskmeshError } from '@taskmesh/shared';
+import type { z } from 'zod';
+import { validatePayload } from '@taskmesh/shared';
 import type { TaskTypeModule } from './task-type.js';
 
-/** `numbers[3]`, `width`, or `payload` for the whole value: the name the caller knows the field by. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? 'payload' : out;
-}
+export { formatPath } from '@taskmesh/shared';
 
 /**
- * Parses a task's payload with its type's schema. Throws TaskmeshError INVALID_PAYLOAD whose
- * message names each bad field, e.g. `numbers[2]: expected a finite number, got "abc"`.
+ * Parses a task's payload with its type's schema (the one the dispatcher checked at submit).
+ * Throws TaskmeshError INVALID_PAYLOAD whose message names each bad field.
  */
 export function parsePayload<S extends z.ZodType>(module: TaskTypeModule<S, unknown>, payload: unknown): z.output<S> {
-  const parsed = module.payload.safeParse(payload);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.slice(0, 5).map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
-  const more = parsed.error.issues.length > 5 ? ` (and ${parsed.error.issues.length - 5} more)` : '';
-  throw new TaskmeshError('INVALID_PAYLOAD', `invalid ${module.name} payload: ${issues.join('; ')}${more}`, {
-    details: { fields: parsed.error.issues.slice(0, 20).map((i) => formatPath(i.path)) },
-  });
+  return validatePayload(module, payload);
 }

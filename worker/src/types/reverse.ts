@@ -1,11 +1,7 @@
-import { z } from 'zod';
+import { reverseContract, type ReversePayload } from '@taskmesh/shared';
 import { defineTaskType } from './task-type.js';
 
-/** Longest text accepted, in UTF-16 code units (the message limit bounds it anyway). */
-export const MAX_TEXT_LENGTH = 1_000_000;
-
-export const ReversePayload = z.strictObject({ text: z.string().max(MAX_TEXT_LENGTH) });
-export type ReversePayload = z.infer<typeof ReversePayload>;
+export { MAX_TEXT_LENGTH, ReversePayload } from '@taskmesh/shared';
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -68,10 +64,7 @@ export function reverseGraphemes(text: string): string {
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 export const reverseType = defineTaskType({
-  name: 'reverse',
-  description: 'reverses {text} by grapheme clusters (emoji and combining marks stay whole)',
-  payload: ReversePayload,
-  defaults: { concurrency: 4, queueSize: 256 },
+  ...reverseContract,
   quick: ({ text }: ReversePayload): boolean => text.length <= QUICK_TEXT_LENGTH,
   handle: ({ text }: ReversePayload): { text: string } => ({ text: reverseGraphemes(text) }),
 });

@@ -1,4 +1,7 @@
 import type { z } from 'zod';
+import type { QueueDefaults, TaskContract } from '@taskmesh/shared';
+
+export type { QueueDefaults };
 
 /**
  * What a handler sees of the world: no sockets, no queue, only what it needs to compute its
@@ -15,23 +18,11 @@ export interface HandlerContext {
   now(): Date;
 }
 
-/** Queue sizes a type runs with unless TASKMESH_WORKER_CONCURRENCY / _QUEUE_SIZE say otherwise. */
-export interface QueueDefaults {
-  concurrency: number;
-  queueSize: number;
-}
-
 /**
- * One task type: its name, payload schema and handler. Adding a type means writing one module
- * that exports one of these and listing it in `types/index.ts`.
+ * One task type: its contract (name, description, payload schema, queue defaults; shared with the
+ * dispatcher, which validates payloads with it at submit) and its handler.
  */
-export interface TaskTypeModule<S extends z.ZodType = z.ZodType, R = unknown> {
-  readonly name: string;
-  /** One line, shown in `worker` usage and logs. */
-  readonly description: string;
-  /** Parses the task's payload; a failure rejects the task with INVALID_PAYLOAD naming the field. */
-  readonly payload: S;
-  readonly defaults: QueueDefaults;
+export interface TaskTypeModule<S extends z.ZodType = z.ZodType, R = unknown> extends TaskContract<S> {
   /**
    * True when the handler answers synchronously within microseconds for this payload. Such a task
    * runs inside the queue's offer() when a slot is free and nothing waits, so its result leaves in

@@ -1,12 +1,7 @@
-import { z } from 'zod';
-import { TaskmeshError, delay } from '@taskmesh/shared';
+import { TaskmeshError, delay, waitContract, type WaitPayload } from '@taskmesh/shared';
 import { defineTaskType, type HandlerContext } from './task-type.js';
 
-/** Ten minutes: long enough for demos and tests of timeouts, short enough to bound a slot. */
-export const MAX_WAIT_MS = 600_000;
-
-export const WaitPayload = z.strictObject({ ms: z.number().int().min(0).max(MAX_WAIT_MS) });
-export type WaitPayload = z.infer<typeof WaitPayload>;
+export { MAX_WAIT_MS, WaitPayload } from '@taskmesh/shared';
 
 export interface WaitResult {
   requestedMs: number;
@@ -44,10 +39,6 @@ export async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise
 }
 
 export const waitType = defineTaskType({
-  name: 'wait',
-  description: `sleeps {ms} (at most ${MAX_WAIT_MS}), reporting progress; cancellable`,
-  payload: WaitPayload,
-  // Sleeping costs nothing, so many can run at once.
-  defaults: { concurrency: 16, queueSize: 64 },
+  ...waitContract,
   handle: waitFor,
 });
