@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
     root: ROOT,
     node: process.execPath,
     cwd: process.cwd(),
-    baseEnv: process.env,
+    // The services of one run share a secret of their own: nobody else's datagram or registration
+    // is taken, and a newcomer has nothing to set. TASKMESH_SECRET, when given, is used instead.
+    baseEnv: { ...process.env, TASKMESH_SECRET: process.env.TASKMESH_SECRET || randomBytes(32).toString('hex') },
     host: config.host,
     ports: { nameservice: config.nameservicePort, dispatcher: config.dispatcherPort, monitoring: config.monitoringPort },
     stateFile,

@@ -33,7 +33,7 @@ export class Attempt implements DispatchTarget, DispatchListener {
     now: number,
   ) {
     const r = entry.record;
-    this.to = { host: worker.host, port: worker.port };
+    this.to = { host: worker.host, port: worker.port, id: worker.endpointId };
     this.taskId = r.id;
     this.type = r.type;
     this.payload = r.payload;

@@ -1,8 +1,35 @@
 import { z } from 'zod';
-import { DEFAULT_PORTS, envInt, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
+import { BUILTIN_TYPE_NAMES, DEFAULT_PORTS, envInt, envList, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
 
 /** The task types the dispatcher accepts unless TASKMESH_TASK_TYPES says otherwise. */
-export const DEFAULT_TASK_TYPES = ['reverse', 'hash', 'sum', 'upper', 'wait', 'image'] as const;
+export const DEFAULT_TASK_TYPES = BUILTIN_TYPE_NAMES;
+
+/**
+ * The dispatcher's defaults, one place for both the environment (below) and createDispatcher's
+ * options. Memory and connections are bounded by bytes and counts whatever clients send: with
+ * these a dispatcher holds at most ~128 MiB of unfinished payloads and ~64 MiB of finished tasks.
+ */
+export const DISPATCHER_DEFAULTS = {
+  maxAttempts: 3,
+  taskTimeoutMs: 30_000,
+  pendingLimit: 10_000,
+  pendingBytes: 128 * 1024 * 1024,
+  loadThreshold: 0.9,
+  maxBodyBytes: 5 * 1024 * 1024,
+  maxPayloadBytes: 1024 * 1024,
+  maxPayloadDepth: 32,
+  taskRetention: 10_000,
+  taskRetentionMs: 600_000,
+  taskRetentionBytes: 64 * 1024 * 1024,
+  lookupCacheMs: 750,
+  maxLongPolls: 1000,
+  maxEventSubscribers: 256,
+  maxEventSubscribersPerClient: 32,
+  eventsBacklogBytes: 4 * 1024 * 1024,
+  maxImageStreams: 4,
+} as const;
+
+const D = DISPATCHER_DEFAULTS;
 
 const envTypeList = (fallback: readonly string[]) =>
   z
@@ -25,14 +52,25 @@ export const dispatcherEnvSpec = {
   nameserviceUrl: { env: 'TASKMESH_NAMESERVICE_URL', schema: z.url().default('http://127.0.0.1:7100') },
   apiToken: { env: 'TASKMESH_API_TOKEN', schema: envOptionalString() },
   taskTypes: { env: 'TASKMESH_TASK_TYPES', schema: envTypeList(DEFAULT_TASK_TYPES) },
-  maxAttempts: { env: 'TASKMESH_MAX_ATTEMPTS', schema: envInt(3, 1, 20) },
-  taskTimeoutMs: { env: 'TASKMESH_TASK_TIMEOUT_MS', schema: envInt(30_000, 1, 3_600_000) },
-  pendingLimit: { env: 'TASKMESH_PENDING_LIMIT', schema: envInt(10_000, 1) },
-  loadThreshold: { env: 'TASKMESH_LOAD_THRESHOLD', schema: envRatio(0.9) },
-  maxBodyBytes: { env: 'TASKMESH_MAX_BODY_BYTES', schema: envInt(5 * 1024 * 1024, 1024) },
-  taskRetention: { env: 'TASKMESH_TASK_RETENTION', schema: envInt(10_000, 0) },
-  taskRetentionMs: { env: 'TASKMESH_TASK_RETENTION_MS', schema: envInt(600_000, 0) },
-  lookupCacheMs: { env: 'TASKMESH_LOOKUP_CACHE_MS', schema: envInt(750, 0, 60_000) },
+  maxAttempts: { env: 'TASKMESH_MAX_ATTEMPTS', schema: envInt(D.maxAttempts, 1, 20) },
+  taskTimeoutMs: { env: 'TASKMESH_TASK_TIMEOUT_MS', schema: envInt(D.taskTimeoutMs, 1, 3_600_000) },
+  pendingLimit: { env: 'TASKMESH_PENDING_LIMIT', schema: envInt(D.pendingLimit, 1) },
+  pendingBytes: { env: 'TASKMESH_PENDING_BYTES', schema: envInt(D.pendingBytes, 1024) },
+  loadThreshold: { env: 'TASKMESH_LOAD_THRESHOLD', schema: envRatio(D.loadThreshold) },
+  maxBodyBytes: { env: 'TASKMESH_MAX_BODY_BYTES', schema: envInt(D.maxBodyBytes, 1024) },
+  maxPayloadBytes: { env: 'TASKMESH_MAX_PAYLOAD_BYTES', schema: envInt(D.maxPayloadBytes, 16) },
+  maxPayloadDepth: { env: 'TASKMESH_MAX_PAYLOAD_DEPTH', schema: envInt(D.maxPayloadDepth, 1, 256) },
+  taskRetention: { env: 'TASKMESH_TASK_RETENTION', schema: envInt(D.taskRetention, 0) },
+  taskRetentionMs: { env: 'TASKMESH_TASK_RETENTION_MS', schema: envInt(D.taskRetentionMs, 0) },
+  taskRetentionBytes: { env: 'TASKMESH_TASK_RETENTION_BYTES', schema: envInt(D.taskRetentionBytes, 0) },
+  lookupCacheMs: { env: 'TASKMESH_LOOKUP_CACHE_MS', schema: envInt(D.lookupCacheMs, 0, 60_000) },
+  maxLongPolls: { env: 'TASKMESH_MAX_LONG_POLLS', schema: envInt(D.maxLongPolls, 0) },
+  maxEventSubscribers: { env: 'TASKMESH_MAX_EVENT_SUBSCRIBERS', schema: envInt(D.maxEventSubscribers, 0) },
+  maxEventSubscribersPerClient: { env: 'TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT', schema: envInt(D.maxEventSubscribersPerClient, 0) },
+  eventsBacklogBytes: { env: 'TASKMESH_EVENTS_BACKLOG_BYTES', schema: envInt(D.eventsBacklogBytes, 1024) },
+  maxImageStreams: { env: 'TASKMESH_MAX_IMAGE_STREAMS', schema: envInt(D.maxImageStreams, 0) },
+  allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
+  allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NameserviceClient, TaskCaller, UdpEndpoint, silentLogger, type Logger } from '@taskmesh/shared';
+import { NameserviceClient, RequestGuard, TaskCaller, UdpEndpoint, silentLogger, type Logger } from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
-import { DEFAULT_TASK_TYPES } from './config.js';
+import { DEFAULT_TASK_TYPES, DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
 import { createRequestListener } from './http-app.js';
+import { LongPolls } from './task-handlers.js';
 import { DispatcherMetrics } from './metrics.js';
 import { PendingQueue } from './pending-queue.js';
 import { Router } from './router.js';
@@ -14,7 +15,7 @@ import { TaskStore } from './task-store.js';
 import { WebSockets } from './websockets.js';
 import { WorkerDirectory } from './worker-directory.js';
 
-export interface DispatcherOptions {
+interface DispatcherBaseOptions {
   nameserviceUrl: string;
   /** HMAC key of the UDP protocol (TASKMESH_SECRET). */
   secret: string;
@@ -26,16 +27,14 @@ export interface DispatcherOptions {
   /** When set, the API and WebSockets require `Authorization: Bearer <apiToken>`. */
   apiToken?: string | undefined;
   taskTypes?: readonly string[];
-  maxAttempts?: number;
-  taskTimeoutMs?: number;
-  pendingLimit?: number;
-  loadThreshold?: number;
-  maxBodyBytes?: number;
-  taskRetention?: number;
-  taskRetentionMs?: number;
-  lookupCacheMs?: number;
+  /** Host names and browser origins accepted besides the defaults (see RequestGuard). */
+  allowedHosts?: readonly string[];
+  allowedOrigins?: readonly string[];
   logger?: Logger;
 }
+
+/** Every limit and timing of a dispatcher; each defaults to DISPATCHER_DEFAULTS. */
+export type DispatcherOptions = DispatcherBaseOptions & Partial<{ -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number }>;
 
 export interface Dispatcher {
   readonly port: number;
@@ -53,7 +52,8 @@ const RETENTION_SWEEP_MS = 1000;
 const HEALTH_LOOKUP_TIMEOUT_MS = 1000;
 
 /** Starts a dispatcher: UDP endpoint, worker routing, HTTP API and WebSockets on one port. */
-export async function createDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
+export async function createDispatcher(given: DispatcherOptions): Promise<Dispatcher> {
+  const options = { ...DISPATCHER_DEFAULTS, ...definedOnly(given) } as DispatcherBaseOptions & { -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number };
   const logger = options.logger ?? silentLogger();
   const endpoint = await UdpEndpoint.open({ secret: options.secret, host: options.udpHost ?? '0.0.0.0', port: options.udpPort ?? 0, logger: logger.child({ module: 'udp' }) });
   const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }) });
@@ -63,34 +63,39 @@ export async function createDispatcher(options: DispatcherOptions): Promise<Disp
   let runner: TaskRunner | undefined;
   const directory = new WorkerDirectory({
     lookup: (type) => nameservice.lookup(type),
-    cacheMs: options.lookupCacheMs ?? 750,
+    cacheMs: options.lookupCacheMs,
     onRefreshed: (type) => runner?.pump(type),
     logger: logger.child({ module: 'directory' }),
   });
-  const store = new TaskStore({ retention: options.taskRetention ?? 10_000, retentionMs: options.taskRetentionMs ?? 600_000 });
-  const pending = new PendingQueue(options.pendingLimit ?? 10_000);
-  const events = new EventsHub();
+  const store = new TaskStore({ retention: options.taskRetention, retentionMs: options.taskRetentionMs, retentionBytes: options.taskRetentionBytes });
+  const pending = new PendingQueue(options.pendingLimit);
+  const events = new EventsHub({ maxSubscribers: options.maxEventSubscribers, maxPerClient: options.maxEventSubscribersPerClient, backlogBytes: options.eventsBacklogBytes });
+  const longPolls = new LongPolls(options.maxLongPolls);
+  const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
   const stats = new TaskStats();
   let sockets: WebSockets | undefined;
   const metrics = new DispatcherMetrics({
     endpointStats: () => endpoint.stats(),
     pending: () => pending.size,
     inFlight: () => runner?.inFlight ?? 0,
-    eventsDropped: () => events.dropped,
+    eventsSlowClosed: () => events.slowClosed,
     streams: () => sockets?.streamCount ?? 0,
+    retainedBytes: () => store.retainedBytes,
+    unfinishedBytes: () => store.unfinishedBytes,
   });
   runner = new TaskRunner({
     sender: caller,
     store,
     pending,
-    router: new Router({ directory, loadThreshold: options.loadThreshold ?? 0.9 }),
+    router: new Router({ directory, loadThreshold: options.loadThreshold }),
     directory,
     events,
     stats,
     metrics,
     knownTypes: options.taskTypes ?? DEFAULT_TASK_TYPES,
-    defaultTimeoutMs: options.taskTimeoutMs ?? 30_000,
-    defaultMaxAttempts: options.maxAttempts ?? 3,
+    defaultTimeoutMs: options.taskTimeoutMs,
+    defaultMaxAttempts: options.maxAttempts,
+    pendingBytes: options.pendingBytes,
     logger: logger.child({ module: 'runner' }),
   });
   const listener = createRequestListener({
@@ -102,14 +107,32 @@ export async function createDispatcher(options: DispatcherOptions): Promise<Disp
     metrics,
     auth: new TokenAuth(options.apiToken),
     listWorkers: () => health.list(),
-    maxBodyBytes: options.maxBodyBytes ?? 5 * 1024 * 1024,
+    maxBodyBytes: options.maxBodyBytes,
+    limits: { maxPayloadBytes: options.maxPayloadBytes, maxPayloadDepth: options.maxPayloadDepth },
+    longPolls,
+    guard,
     logger: logger.child({ module: 'http' }),
-    extraStats: () => ({ eventSubscribers: events.size, imageStreams: sockets?.streamCount ?? 0 }),
+    extraStats: () => ({
+      eventSubscribers: events.size,
+      imageStreams: sockets?.streamCount ?? 0,
+      longPolls: longPolls.size,
+      retainedBytes: store.retainedBytes,
+      unfinishedBytes: store.unfinishedBytes,
+    }),
   });
   const server = createServer(listener);
   // Submit-and-wait clients reuse connections; keep them a little longer than their idle pools.
   server.keepAliveTimeout = 65_000;
-  sockets = new WebSockets({ server, auth: new TokenAuth(options.apiToken), events, runner, metrics, logger: logger.child({ module: 'ws' }) });
+  sockets = new WebSockets({
+    server,
+    auth: new TokenAuth(options.apiToken),
+    guard,
+    events,
+    runner,
+    metrics,
+    maxStreams: options.maxImageStreams,
+    logger: logger.child({ module: 'ws' }),
+  });
   const sweep = setInterval(() => store.evict(), RETENTION_SWEEP_MS);
   sweep.unref();
 
@@ -166,4 +189,9 @@ export async function createDispatcher(options: DispatcherOptions): Promise<Disp
     server,
     close,
   };
+}
+
+/** Options left undefined fall back to the defaults instead of overriding them. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TaskEvent, TaskmeshError } from '@taskmesh/shared';
-import { EVENT_BUFFER_LIMIT_BYTES, EventsHub, parseEventFilter } from './events-hub.js';
+import { EVENT_BUFFER_LIMIT_BYTES, EventsHub, SLOW_SUBSCRIBER_CLOSE_CODE, parseEventFilter } from './events-hub.js';
 import type { TaskEntry } from './task-entry.js';
 import { queuedEntry } from './test-support.js';
 
@@ -134,25 +134,36 @@ test("a turn's own events never count against the buffer limit", async (t) => {
   client.on('message', () => received++);
   const count = Math.ceil((2 * EVENT_BUFFER_LIMIT_BYTES) / 200);
   for (let i = 0; i < count; i++) hub.publish('submitted', entry(`task-${i}`));
-  assert.equal(hub.dropped, 0);
+  assert.equal(hub.slowClosed, 0);
   while (received < count) await once(client, 'message');
   assert.equal(hub.sent, count);
 });
 
-test('a subscriber over the limit when a turn begins misses that turn, and gets events again once drained', async () => {
+test('a subscriber over the backlog bound when a turn begins is closed with the documented code, never skipped in silence', async () => {
   const hub = new EventsHub();
   const sent: string[] = [];
-  const ws = { readyState: 1, OPEN: 1, bufferedAmount: EVENT_BUFFER_LIMIT_BYTES + 1, send: (text: string) => sent.push(text), on: () => undefined };
+  const closed: Array<[number, string]> = [];
+  const ws = {
+    readyState: 1,
+    OPEN: 1,
+    bufferedAmount: EVENT_BUFFER_LIMIT_BYTES + 1,
+    send: (text: string) => sent.push(text),
+    on: () => undefined,
+    close: (code: number, reason: string) => closed.push([code, reason]),
+    terminate: () => undefined,
+  };
   let corks = 0;
   hub.add(ws as unknown as WebSocket, { types: null, taskIds: null, events: null }, { cork: () => corks++, uncork: () => corks-- });
   hub.publish('submitted', entry('a'));
-  ws.bufferedAmount = 0; // drained meanwhile, but the turn was judged at its start
+  assert.deepEqual(sent, []);
+  assert.equal(closed.length, 1);
+  assert.equal(closed[0]![0], SLOW_SUBSCRIBER_CLOSE_CODE);
+  assert.match(closed[0]![1], /TASKMESH_EVENTS_BACKLOG_BYTES/);
+  assert.equal(hub.size, 0);
+  assert.equal(hub.slowClosed, 1);
   hub.publish('submitted', entry('b'));
   assert.deepEqual(sent, []);
-  assert.equal(hub.dropped, 2);
+  assert.equal(closed.length, 1);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(corks, 0);
-  hub.publish('submitted', entry('c'));
-  assert.equal(sent.length, 1);
-  assert.equal(hub.dropped, 2);
 });

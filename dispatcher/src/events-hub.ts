@@ -2,8 +2,25 @@ import { TaskEventKind, TaskmeshError, type TaskEvent } from '@taskmesh/shared';
 import type WebSocket from 'ws';
 import type { TaskEntry } from './task-entry.js';
 
-/** A subscriber whose send buffer holds more than this gets no more events until it drains. */
-export const EVENT_BUFFER_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Default of TASKMESH_EVENTS_BACKLOG_BYTES: a subscriber that has not taken more than this (what
+ * its socket holds, written but unread) when a turn's events begin is closed with
+ * SLOW_SUBSCRIBER_CLOSE_CODE: events are never skipped in silence, and never pile up.
+ */
+export const EVENT_BUFFER_LIMIT_BYTES = 4 * 1024 * 1024;
+/** The WebSocket close code of a subscriber closed for reading too slowly. */
+export const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
+/** A slow subscriber's close handshake waits behind its backlog: past this it is cut off. */
+const SLOW_CLOSE_GRACE_MS = 1000;
+
+export interface EventsHubOptions {
+  /** TASKMESH_MAX_EVENT_SUBSCRIBERS: subscribers in all. */
+  maxSubscribers?: number;
+  /** TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT: subscribers from one client address. */
+  maxPerClient?: number;
+  /** TASKMESH_EVENTS_BACKLOG_BYTES (EVENT_BUFFER_LIMIT_BYTES). */
+  backlogBytes?: number;
+}
 
 export interface EventFilter {
   types: Set<string> | null;
@@ -22,6 +39,8 @@ export interface Corkable {
 
 interface Subscriber {
   ws: WebSocket;
+  /** The client's address, for the per-client cap. */
+  client: string;
   filter: EventFilter;
   socket: Corkable | undefined;
   corked: boolean;
@@ -59,33 +78,75 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
 
 /**
  * Fans task events out to WebSocket subscribers. An event object is only built when someone
- * listens, and serialised once, on the first subscriber it matches. Slow subscribers lose events
- * (counted) instead of growing an unbounded buffer.
+ * listens, and serialised once, on the first subscriber it matches. A slow subscriber is closed
+ * (counted) instead of growing an unbounded buffer or losing events in silence.
  *
  * Each event stays one WebSocket message, but a subscriber's connection is corked from its first
  * event in an event-loop turn until the next check phase: a batch of 500 tasks makes 500 events
  * in one turn, and they leave in one write instead of 500 syscalls. A subscriber that asked for
  * `batch` gets the turn's events as one message (a JSON array) at that point instead: one frame
  * to build and parse, not 500. Whether a subscriber is too slow is decided at its first event of
- * a turn, from what it had not yet taken.
+ * a turn, from what it had not yet taken: one that is, is closed with SLOW_SUBSCRIBER_CLOSE_CODE.
  */
 export class EventsHub {
   private readonly subscribers = new Set<Subscriber>();
   /** Subscribers whose connection is corked until the check phase of this turn. */
   private corked: Subscriber[] = [];
-  /** Events not sent because a subscriber's buffer was full. */
-  dropped = 0;
+  private readonly perClient = new Map<string, number>();
+  private readonly maxSubscribers: number;
+  private readonly maxPerClient: number;
+  private readonly backlogBytes: number;
+  /** Subscribers closed for reading too slowly. */
+  slowClosed = 0;
   sent = 0;
+
+  constructor(options: EventsHubOptions = {}) {
+    this.maxSubscribers = options.maxSubscribers ?? Number.POSITIVE_INFINITY;
+    this.maxPerClient = options.maxPerClient ?? Number.POSITIVE_INFINITY;
+    this.backlogBytes = options.backlogBytes ?? EVENT_BUFFER_LIMIT_BYTES;
+  }
 
   get size(): number {
     return this.subscribers.size;
   }
 
+  /** Throws TOO_MANY_SUBSCRIBERS when a subscriber from `client` would pass a cap (checked before the upgrade). */
+  admit(client: string): void {
+    if (this.subscribers.size >= this.maxSubscribers) {
+      throw new TaskmeshError('TOO_MANY_SUBSCRIBERS', `${this.subscribers.size} event subscribers already (TASKMESH_MAX_EVENT_SUBSCRIBERS=${this.maxSubscribers})`, {
+        details: { limit: 'TASKMESH_MAX_EVENT_SUBSCRIBERS', max: this.maxSubscribers },
+      });
+    }
+    if ((this.perClient.get(client) ?? 0) >= this.maxPerClient) {
+      throw new TaskmeshError('TOO_MANY_SUBSCRIBERS', `${client} already has ${this.maxPerClient} event subscribers (TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT)`, {
+        details: { limit: 'TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT', max: this.maxPerClient },
+      });
+    }
+  }
+
   /** `socket` is the connection under `ws`; without it every event is written on its own. */
-  add(ws: WebSocket, filter: EventFilter, socket?: Corkable): void {
-    const sub: Subscriber = { ws, filter, socket, corked: false, full: false, pending: filter.batch === true ? [] : null };
+  add(ws: WebSocket, filter: EventFilter, socket?: Corkable, client = ''): void {
+    const sub: Subscriber = { ws, client, filter, socket, corked: false, full: false, pending: filter.batch === true ? [] : null };
     this.subscribers.add(sub);
-    ws.on('close', () => this.subscribers.delete(sub));
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+    ws.on('close', () => this.remove(sub));
+  }
+
+  private remove(sub: Subscriber): void {
+    if (!this.subscribers.delete(sub)) return;
+    const left = (this.perClient.get(sub.client) ?? 1) - 1;
+    if (left <= 0) this.perClient.delete(sub.client);
+    else this.perClient.set(sub.client, left);
+  }
+
+  /** Closes a subscriber that fell behind, saying why; it is cut off if the close cannot get through. */
+  private closeSlow(sub: Subscriber): void {
+    this.remove(sub);
+    this.slowClosed++;
+    sub.pending = null;
+    const { ws } = sub;
+    ws.close(SLOW_SUBSCRIBER_CLOSE_CODE, `too slow: over ${this.backlogBytes} bytes not read (TASKMESH_EVENTS_BACKLOG_BYTES)`);
+    setTimeout(() => ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
 
   publish(kind: TaskEventKind, entry: TaskEntry, latencyMs: number | null = null): void {
@@ -102,8 +163,8 @@ export class EventsHub {
       // not taken when the turn began.
       const turnly = sub.socket !== undefined || sub.pending !== null;
       if (turnly && !sub.corked) this.cork(sub);
-      if (turnly ? sub.full : ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES) {
-        this.dropped++;
+      if (turnly ? sub.full : ws.bufferedAmount > this.backlogBytes) {
+        this.closeSlow(sub);
         continue;
       }
       if (text === undefined) {
@@ -128,7 +189,7 @@ export class EventsHub {
   }
 
   private cork(sub: Subscriber): void {
-    sub.full = sub.ws.bufferedAmount > EVENT_BUFFER_LIMIT_BYTES;
+    sub.full = sub.ws.bufferedAmount > this.backlogBytes;
     sub.socket?.cork();
     sub.corked = true;
     this.corked.push(sub);

@@ -29,7 +29,15 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function createFastLane(o: FastLaneOptions): FastLane {
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
-    const text = JSON.stringify(body);
+    let text: string;
+    try {
+      text = JSON.stringify(body);
+    } catch (err) {
+      // Records are checked when they are made; this only guards the answer against a bug.
+      o.logger.error('answer not serialisable', { error: err instanceof Error ? err.message : String(err) });
+      status = 500;
+      text = JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer could not be serialised' } });
+    }
     res.writeHead(status, { ...headers, 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   };

@@ -1,6 +1,7 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
-import { TaskmeshError, type Logger, type WorkerRecord } from '@taskmesh/shared';
+import { TaskmeshError, type Logger, type RequestGuard, type WorkerRecord } from '@taskmesh/shared';
+import type { AdmissionLimits } from './admission.js';
 import type { TokenAuth } from './auth.js';
 import { createFastLane } from './fast-lane.js';
 import { errorHandler, notFound } from './http-errors.js';
@@ -9,7 +10,7 @@ import type { PendingQueue } from './pending-queue.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStats } from './task-stats.js';
 import type { TaskStore } from './task-store.js';
-import { TaskHandlers } from './task-handlers.js';
+import { LongPolls, TaskHandlers } from './task-handlers.js';
 import { tasksRoutes } from './tasks-routes.js';
 import type { WorkerDirectory } from './worker-directory.js';
 
@@ -24,6 +25,10 @@ export interface HttpAppDeps {
   /** The nameservice's full list (GET /v1/workers, /healthz). */
   listWorkers: () => Promise<WorkerRecord[]>;
   maxBodyBytes: number;
+  limits: AdmissionLimits;
+  longPolls: LongPolls;
+  /** Host and Origin checks (DNS rebinding, cross-site requests) before anything else. */
+  guard: RequestGuard;
   logger: Logger;
   /** Extra figures for /v1/stats (WebSocket counts). */
   extraStats?: () => Record<string, number>;
@@ -35,11 +40,19 @@ export interface HttpAppDeps {
  */
 export function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express {
   const { runner, pending, directory, stats, metrics, auth } = deps;
-  const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store);
+  const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store, deps.limits, deps.longPolls);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
+  app.use((req, _res, next) => {
+    try {
+      deps.guard.check(req);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
 
   app.get('/healthz', async (_req, res) => {
     let reachable = false;
@@ -84,10 +97,11 @@ export function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): 
 
 /** The HTTP server's listener: the fast lane for the busiest task routes, express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
-  const handlers = new TaskHandlers(deps.runner, deps.store);
+  const handlers = new TaskHandlers(deps.runner, deps.store, deps.limits, deps.longPolls);
   const app = createHttpApp({ ...deps, handlers });
   const lane = createFastLane({ handlers, auth: deps.auth, maxBodyBytes: deps.maxBodyBytes, logger: deps.logger });
   return (req, res) => {
-    if (!lane(req, res)) app(req, res);
+    // A request the guard refuses goes to express, whose first middleware answers it.
+    if (!deps.guard.allows(req) || !lane(req, res)) app(req, res);
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type WebSocket from 'ws';
-import { TaskmeshError } from '@taskmesh/shared';
+import { IMAGE_FORMATS, IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, TaskmeshError } from '@taskmesh/shared';
 import type { DispatcherMetrics } from './metrics.js';
 import type { TaskOutcome } from './task-entry.js';
 import type { NewTask } from './task-runner.js';
@@ -11,10 +11,10 @@ export const STREAM_MAX_FPS = 30;
 /** Query of /v1/stream/image; the size and text go to the image worker as they are. */
 export const StreamQuery = z.strictObject({
   fps: z.coerce.number().int().min(1).max(STREAM_MAX_FPS).default(STREAM_DEFAULT_FPS),
-  width: z.coerce.number().int().min(16).max(2048).optional(),
-  height: z.coerce.number().int().min(16).max(2048).optional(),
-  text: z.string().max(200).optional(),
-  format: z.enum(['png', 'jpeg']).default('png'),
+  width: z.coerce.number().int().min(IMAGE_MIN_SIDE).max(IMAGE_MAX_SIDE).optional(),
+  height: z.coerce.number().int().min(IMAGE_MIN_SIDE).max(IMAGE_MAX_SIDE).optional(),
+  text: z.string().max(IMAGE_MAX_TEXT).optional(),
+  format: z.enum(IMAGE_FORMATS).default('png'),
   token: z.string().optional(),
 });
 export type StreamQuery = z.output<typeof StreamQuery>;

@@ -40,10 +40,10 @@ test('pending queue full: 429 QUEUE_FULL with Retry-After; batches are all or no
 
   // Cancelling one frees one slot: a batch of two still does not fit, a batch of one does.
   assert.equal((await api(d.url, `/v1/tasks/${ids[0]}`, { method: 'DELETE' })).body.status, 'cancelled');
-  const two = await api(d.url, '/v1/tasks/batch', { body: { tasks: [{ type: 'sum', payload: {} }, { type: 'sum', payload: {} }] } });
+  const two = await api(d.url, '/v1/tasks/batch', { body: { tasks: [{ type: 'sum', payload: { numbers: [1] } }, { type: 'sum', payload: { numbers: [1] } }] } });
   assert.equal(two.status, 429);
   assert.equal((await api(d.url, '/healthz')).body.pending, 2);
-  const one = await api(d.url, '/v1/tasks/batch', { body: { tasks: [{ type: 'sum', payload: {} }] } });
+  const one = await api(d.url, '/v1/tasks/batch', { body: { tasks: [{ type: 'sum', payload: { numbers: [1] } }] } });
   assert.equal(one.status, 202);
   assert.equal((await api(d.url, '/healthz')).body.pending, 3);
 });

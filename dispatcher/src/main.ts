@@ -1,4 +1,4 @@
-import { createLogger, exitOnSignals, loadConfigOrExit, logReady, resolveSecret, runMain } from '@taskmesh/shared';
+import { createLogger, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
 import { dispatcherEnvSpec } from './config.js';
 import { createDispatcher } from './dispatcher.js';
 
@@ -6,8 +6,8 @@ import { createDispatcher } from './dispatcher.js';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('dispatcher', dispatcherEnvSpec);
   const logger = createLogger({ service: 'dispatcher', level: config.logLevel });
-  const { secret, isDefault } = resolveSecret();
-  if (isDefault) logger.warn('TASKMESH_SECRET is not set: using the development secret; set it in production');
+  const { secret, isDefault } = secretOrExit('dispatcher');
+  if (isDefault) logger.warn('TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET: anyone can forge tasks and results. Set TASKMESH_SECRET outside development.', { event: 'insecure-secret' });
 
   const dispatcher = await createDispatcher({ ...config, secret, logger });
   exitOnSignals({ logger, close: () => dispatcher.close(), forceExitAfterMs: 10_000 });

@@ -8,8 +8,12 @@ export interface MetricsSources {
   endpointStats: () => EndpointStats;
   pending: () => number;
   inFlight: () => number;
-  eventsDropped: () => number;
+  eventsSlowClosed: () => number;
   streams: () => number;
+  /** Bytes finished tasks hold (bounded by TASKMESH_TASK_RETENTION_BYTES). */
+  retainedBytes?: () => number;
+  /** Payload bytes of unfinished tasks (bounded by TASKMESH_PENDING_BYTES). */
+  unfinishedBytes?: () => number;
 }
 
 /** Latency buckets in seconds: sub-millisecond dispatch up to long `wait` tasks. */
@@ -76,6 +80,8 @@ export class DispatcherMetrics {
     new Gauge({ name: 'taskmesh_dispatcher_tasks_in_flight', help: 'Tasks at workers now', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({ name: 'taskmesh_dispatcher_pending_tasks', help: 'Tasks waiting for a worker (pending queue size)', registers, collect() { this.set(sources.pending()); } });
     new Gauge({ name: 'taskmesh_dispatcher_image_streams', help: 'Open image stream WebSockets', registers, collect() { this.set(sources.streams()); } });
+    new Gauge({ name: 'taskmesh_dispatcher_retained_task_bytes', help: 'Bytes held by finished tasks (payloads, results, records)', registers, collect() { this.set(sources.retainedBytes?.() ?? 0); } });
+    new Gauge({ name: 'taskmesh_dispatcher_unfinished_payload_bytes', help: 'Payload bytes of tasks not finished yet', registers, collect() { this.set(sources.unfinishedBytes?.() ?? 0); } });
     const fromEndpoint = (name: string, help: string, read: (s: EndpointStats) => number): void => {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(sources.endpointStats())); } });
     };
@@ -92,7 +98,7 @@ export class DispatcherMetrics {
         for (const [reason, n] of Object.entries(sources.endpointStats().dropped)) this.inc({ reason }, n);
       },
     });
-    new Counter({ name: 'taskmesh_dispatcher_events_dropped_total', help: 'Task events not sent to a slow WebSocket subscriber', registers, collect() { this.reset(); this.inc(sources.eventsDropped()); } });
+    new Counter({ name: 'taskmesh_dispatcher_event_subscribers_closed_slow_total', help: 'Event WebSocket subscribers closed for reading too slowly', registers, collect() { this.reset(); this.inc(sources.eventsSlowClosed()); } });
   }
 
   submitted(type: string): void {

@@ -30,11 +30,18 @@ export interface TaskEntry {
   avoidWorker: string | null;
   /** Position in the store's finished queue; 0 while unfinished. */
   finishSeq: number;
+  /** The payload's JSON bytes, and the result's once finished: what the store's byte bounds count. */
+  readonly payloadBytes: number;
+  resultBytes: number;
+  /** What the store counts this finished entry as (0 while unfinished). */
+  retainedCharge: number;
+  /** With an idempotency key: the request it stands for (see requestFingerprint). */
+  readonly fingerprint: string | null;
   /** Called once when the task reaches a final status. */
   waiters: Array<(entry: TaskEntry) => void> | null;
 }
 
-export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: number): TaskEntry {
+export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: number, payloadBytes = 0, fingerprint: string | null = null): TaskEntry {
   return {
     record,
     ephemeral,
@@ -48,6 +55,10 @@ export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: n
     queueToken: 0,
     avoidWorker: null,
     finishSeq: 0,
+    payloadBytes,
+    resultBytes: 0,
+    retainedCharge: 0,
+    fingerprint,
     waiters: null,
   };
 }

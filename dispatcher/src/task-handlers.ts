@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError } from '@taskmesh/shared';
+import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
 import { parseInput } from './http-errors.js';
 import type { TaskEntry } from './task-entry.js';
 import type { NewTask, TaskRunner } from './task-runner.js';
@@ -29,6 +30,8 @@ export class TaskHandlers {
   constructor(
     private readonly runner: TaskRunner,
     private readonly store: TaskStore,
+    private readonly limits: AdmissionLimits,
+    private readonly longPolls: LongPolls = new LongPolls(Number.POSITIVE_INFINITY),
   ) {}
 
   find(id: string): TaskEntry {
@@ -40,11 +43,10 @@ export class TaskHandlers {
   /** POST /v1/tasks[?wait=ms]. */
   submit(wait: unknown, body: unknown, reply: Reply): void {
     const query = parseInput(WaitQuery, { wait }, 'query');
-    const task = parseInput(SubmitTaskRequest, body, 'task');
-    this.runner.checkType(task.type);
+    const task = this.admit(parseInput(SubmitTaskRequest, body, 'task'), '');
     const dup = this.existing(task, '');
     if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
-    this.runner.checkRoom(1);
+    this.runner.checkRoom(1, task.payloadBytes);
     this.answer(reply, this.runner.submit(task), query.wait, 202);
   }
 
@@ -61,20 +63,24 @@ export class TaskHandlers {
     if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t)) this.runner.checkRoom(tasks.length);
     const batch = parseInput(SubmitBatchRequest, body, 'batch');
     // Everything is checked before the first task is created: all or none.
+    const admitted = batch.tasks.map((t, i) => this.admit(t, `tasks.${i}.`));
     const seen = new Map<string, string>();
     let fresh = 0;
-    batch.tasks.forEach((t, i) => {
-      this.runner.checkType(t.type, `tasks.${i}.type`);
+    let bytes = 0;
+    admitted.forEach((t, i) => {
       if (t.idempotencyKey !== undefined) {
         const earlier = seen.get(t.idempotencyKey);
-        if (earlier !== undefined && earlier !== t.type) throw new TaskmeshError('CONFLICT', `tasks.${i}: idempotencyKey "${t.idempotencyKey}" used for two types`);
+        if (earlier !== undefined && earlier !== t.fingerprint) {
+          throw new TaskmeshError('IDEMPOTENCY_CONFLICT', `tasks.${i}: idempotencyKey "${t.idempotencyKey}" used twice in the batch for different requests`);
+        }
         if (earlier !== undefined || this.existing(t, `tasks.${i}: `) !== undefined) return;
-        seen.set(t.idempotencyKey, t.type);
+        seen.set(t.idempotencyKey, t.fingerprint!);
       }
       fresh++;
+      bytes += t.payloadBytes;
     });
-    this.runner.checkRoom(fresh);
-    const ids = batch.tasks.map((t) => (this.existing(t, '') ?? this.runner.submit(t)).record.id);
+    this.runner.checkRoom(fresh, bytes);
+    const ids = admitted.map((t) => (this.existing(t, '') ?? this.runner.submit(t)).record.id);
     reply.json(202, { ids });
   }
 
@@ -83,10 +89,12 @@ export class TaskHandlers {
     const entry = this.find(id);
     const query = parseInput(WaitQuery, { wait }, 'query');
     if (query.wait === undefined || query.wait === 0 || isFinal(entry)) return reply.json(200, entry.record);
+    const release = this.longPolls.enter();
     let done = false;
     const send = (): void => {
       if (done) return;
       done = true;
+      release();
       clearTimeout(timer);
       unsubscribe();
       reply.json(200, entry.record);
@@ -94,6 +102,7 @@ export class TaskHandlers {
     const timer = setTimeout(send, query.wait);
     const unsubscribe = this.runner.onFinal(entry, send);
     reply.onClose(() => {
+      if (!done) release();
       done = true;
       clearTimeout(timer);
       unsubscribe();
@@ -106,32 +115,85 @@ export class TaskHandlers {
     if (waitMs === undefined) return brief(status);
     if (isFinal(entry)) return reply.json(200, entry.record);
     if (waitMs === 0) return brief(status);
+    // Past the cap the task is still accepted: the client is answered at once, as without ?wait.
+    if (!this.longPolls.hasRoom()) return brief(status);
+    const release = this.longPolls.enter();
     let done = false;
     const timer = setTimeout(() => {
       done = true;
+      release();
       unsubscribe();
       brief(202);
     }, waitMs);
     const unsubscribe = this.runner.onFinal(entry, (e) => {
       if (done) return;
       done = true;
+      release();
       clearTimeout(timer);
       reply.json(200, e.record);
     });
     reply.onClose(() => {
       if (done) return;
       done = true;
+      release();
       clearTimeout(timer);
       unsubscribe();
     });
   }
 
+  /** Type, payload limits and schema; the request's fingerprint when it carries an idempotency key. */
+  private admit<T extends NewTask>(task: T, where: string): T & { payloadBytes: number; fingerprint: string | undefined } {
+    this.runner.checkType(task.type, `${where}type`);
+    const { payloadBytes } = admitPayload(task.type, task.payload, this.limits, where);
+    const fingerprint = task.idempotencyKey === undefined ? undefined : requestFingerprint(task.type, task.payload);
+    return { ...task, payloadBytes, fingerprint };
+  }
+
+  /** The task an idempotency key already stands for; IDEMPOTENCY_CONFLICT if it was another request. */
   private existing(task: NewTask, where: string): TaskEntry | undefined {
     if (task.idempotencyKey === undefined) return undefined;
     const entry = this.store.byIdempotencyKey(task.idempotencyKey);
-    if (entry !== undefined && entry.record.type !== task.type) {
-      throw new TaskmeshError('CONFLICT', `${where}idempotencyKey "${task.idempotencyKey}" belongs to task ${entry.record.id} of type ${entry.record.type}`);
+    if (entry !== undefined && entry.fingerprint !== (task.fingerprint ?? null)) {
+      throw new TaskmeshError(
+        'IDEMPOTENCY_CONFLICT',
+        `${where}idempotencyKey "${task.idempotencyKey}" was used for another request (task ${entry.record.id}, type ${entry.record.type}); only the same type and payload get the stored task`,
+      );
     }
     return entry;
+  }
+}
+
+/**
+ * Requests held open by `?wait=` (TASKMESH_MAX_LONG_POLLS): each holds a socket and a timer, so
+ * their number is bounded. Past it a GET with `?wait` is 503 TOO_MANY_LONG_POLLS; a submit with
+ * `?wait` is still accepted and answered at once, as without it.
+ */
+export class LongPolls {
+  private held = 0;
+
+  constructor(readonly limit: number) {}
+
+  get size(): number {
+    return this.held;
+  }
+
+  hasRoom(): boolean {
+    return this.held < this.limit;
+  }
+
+  /** Takes a place (TOO_MANY_LONG_POLLS when none is left) and returns its release. */
+  enter(): () => void {
+    if (this.held >= this.limit) {
+      throw new TaskmeshError('TOO_MANY_LONG_POLLS', `${this.held} requests already wait for tasks (TASKMESH_MAX_LONG_POLLS=${this.limit}); retry, or wait with the events WebSocket`, {
+        details: { limit: 'TASKMESH_MAX_LONG_POLLS', max: this.limit },
+      });
+    }
+    this.held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held--;
+    };
   }
 }

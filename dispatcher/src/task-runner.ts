@@ -14,6 +14,7 @@ import {
   type TaskStatus,
   type WireError,
 } from '@taskmesh/shared';
+import { jsonDepth } from './admission.js';
 import { Attempt, type AttemptHost } from './attempt.js';
 import type { EventsHub } from './events-hub.js';
 import type { DispatcherMetrics } from './metrics.js';
@@ -34,6 +35,8 @@ export interface TaskSender {
 export const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
 /** How often waiting tasks are re-checked when no event (a lookup, a finished task) does it. */
 export const PENDING_RECHECK_MS = 100;
+/** A result nested deeper than this is not kept (its record could not be served). */
+export const MAX_RESULT_DEPTH = 256;
 
 export interface TaskRunnerOptions {
   sender: TaskSender;
@@ -47,6 +50,8 @@ export interface TaskRunnerOptions {
   knownTypes: readonly string[];
   defaultTimeoutMs: number;
   defaultMaxAttempts: number;
+  /** Most payload bytes of unfinished tasks (TASKMESH_PENDING_BYTES); more is QUEUE_FULL. */
+  pendingBytes?: number;
   logger?: Logger;
 }
 
@@ -56,6 +61,10 @@ export interface NewTask {
   timeoutMs?: number | undefined;
   maxAttempts?: number | undefined;
   idempotencyKey?: string | undefined;
+  /** From admission: the payload's JSON bytes. */
+  payloadBytes?: number;
+  /** From admission, with an idempotency key: the request it stands for. */
+  fingerprint?: string | undefined;
 }
 
 /**
@@ -92,11 +101,17 @@ export class TaskRunner implements AttemptHost {
     }
   }
 
-  /** Throws QUEUE_FULL when `n` more tasks would not fit in the pending queue. */
-  checkRoom(n: number): void {
+  /** Throws QUEUE_FULL when `n` more tasks (of `bytes` payload) would not fit in the pending queue. */
+  checkRoom(n: number, bytes = 0): void {
     if (!this.o.pending.hasRoom(n)) {
       throw new TaskmeshError('QUEUE_FULL', `pending queue full (${this.o.pending.size} of ${this.o.pending.limit} tasks waiting for a worker)`, {
         details: { limit: this.o.pending.limit },
+      });
+    }
+    const limit = this.o.pendingBytes ?? Number.POSITIVE_INFINITY;
+    if (bytes > 0 && this.o.store.unfinishedBytes + bytes > limit) {
+      throw new TaskmeshError('QUEUE_FULL', `unfinished tasks hold ${this.o.store.unfinishedBytes} payload bytes; ${bytes} more would pass TASKMESH_PENDING_BYTES=${limit}`, {
+        details: { limit: 'TASKMESH_PENDING_BYTES', max: limit },
       });
     }
   }
@@ -207,7 +222,7 @@ export class TaskRunner implements AttemptHost {
       startedAt: null,
       finishedAt: null,
     };
-    return newTaskEntry(record, ephemeral, now + timeoutMs);
+    return newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
   }
 
   private start(entry: TaskEntry): void {
@@ -384,6 +399,16 @@ export class TaskRunner implements AttemptHost {
     if (entry.pending) this.o.pending.remove(entry);
     const current = entry.current;
     entry.current = null;
+    if (status === 'succeeded' && !entry.ephemeral) {
+      // The record is served as JSON for its whole retention: a result that cannot be is refused
+      // here, as a failure that says why, rather than breaking every later read of the task.
+      const kept = measureResult(result);
+      if (typeof kept === 'string') {
+        status = 'failed';
+        error = { code: 'HANDLER_FAILED', message: `the result cannot be kept: ${kept}` };
+        result = null;
+      } else entry.resultBytes = kept;
+    }
     this.setStatus(entry, status);
     r.result = result ?? null;
     r.error = error;
@@ -398,7 +423,16 @@ export class TaskRunner implements AttemptHost {
     }
     const waiters = entry.waiters;
     entry.waiters = null;
-    if (waiters !== null) for (const fn of waiters) fn(entry);
+    if (waiters !== null) {
+      for (const fn of waiters) {
+        try {
+          fn(entry);
+        } catch (err) {
+          // A waiter is an HTTP answer or a stream: its failure is its own, never the task's.
+          this.logger.warn('task waiter failed', { taskId: r.id, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    }
     if (current !== null) {
       // Cancel at the worker; the dispatch settles at once and is ignored (the task is final).
       const reason = status === 'cancelled' ? new TaskmeshError('CANCELLED', 'cancelled by request') : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
@@ -408,3 +442,13 @@ export class TaskRunner implements AttemptHost {
 }
 
 const isFinal = (s: TaskStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+
+/** A result's JSON bytes, or why it cannot be kept (nested too deep, not serialisable). */
+function measureResult(result: unknown): number | string {
+  if (jsonDepth(result, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) return `it nests deeper than ${MAX_RESULT_DEPTH} levels`;
+  try {
+    return Buffer.byteLength(JSON.stringify(result) ?? 'null', 'utf8');
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -6,6 +6,8 @@ export interface TaskStoreOptions {
   retention: number;
   /** Finished tasks older than this (since they finished) are evicted. */
   retentionMs: number;
+  /** Most bytes (payloads and results) finished tasks hold; the oldest finished are evicted first. */
+  retentionBytes?: number;
   now?: () => number;
 }
 
@@ -32,9 +34,25 @@ export class TaskStore {
   private finishedLive = 0;
   private nextSeq = 1;
   private readonly now: () => number;
+  private readonly retentionBytes: number;
+  /** Bytes held by finished tasks (payload, result and bookkeeping), bounded by retentionBytes. */
+  private retained = 0;
+  /** Payload bytes of unfinished tasks (the dispatcher bounds them at admission). */
+  private unfinished = 0;
 
   constructor(private readonly options: TaskStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.retentionBytes = options.retentionBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Bytes held by finished tasks now. */
+  get retainedBytes(): number {
+    return this.retained;
+  }
+
+  /** Payload bytes of the tasks not finished yet. */
+  get unfinishedBytes(): number {
+    return this.unfinished;
   }
 
   get size(): number {
@@ -47,6 +65,7 @@ export class TaskStore {
 
   add(entry: TaskEntry): void {
     this.tasks.set(entry.record.id, entry);
+    this.unfinished += entry.payloadBytes;
     const key = entry.record.idempotencyKey;
     if (key !== null) this.keys.set(key, entry);
   }
@@ -62,8 +81,14 @@ export class TaskStore {
   /** Records that a task reached a final status (again, after a retry): it becomes evictable. */
   markFinished(entry: TaskEntry): void {
     if (this.tasks.get(entry.record.id) !== entry) return;
-    if (entry.finishSeq !== 0) this.finishedLive--;
+    if (entry.finishSeq !== 0) {
+      this.finishedLive--;
+      this.retained -= entry.retainedCharge;
+      entry.retainedCharge = 0;
+    } else this.unfinished -= entry.payloadBytes;
     entry.finishSeq = this.nextSeq++;
+    entry.retainedCharge = retainedSize(entry);
+    this.retained += entry.retainedCharge;
     this.fifo.push(entry);
     this.fifoSeq.push(entry.finishSeq);
     this.finishedLive++;
@@ -73,6 +98,9 @@ export class TaskStore {
   /** A retried task is unfinished again and must not be evicted. */
   markUnfinished(entry: TaskEntry): void {
     if (entry.finishSeq === 0) return;
+    this.retained -= entry.retainedCharge;
+    entry.retainedCharge = 0;
+    this.unfinished += entry.payloadBytes;
     entry.finishSeq = 0;
     this.finishedLive--;
   }
@@ -84,7 +112,9 @@ export class TaskStore {
     while (this.head < this.fifo.length) {
       const entry = this.fifo[this.head]!;
       if (entry.finishSeq === this.fifoSeq[this.head]) {
-        if (this.finishedLive <= this.options.retention && (entry.record.finishedAt ?? 0) >= oldest) break;
+        if (this.finishedLive <= this.options.retention && this.retained <= this.retentionBytes && (entry.record.finishedAt ?? 0) >= oldest) break;
+        this.retained -= entry.retainedCharge;
+        entry.retainedCharge = 0;
         entry.finishSeq = 0;
         this.finishedLive--;
         this.tasks.delete(entry.record.id);
@@ -103,17 +133,24 @@ export class TaskStore {
   }
 
   /** Matching records, newest first. */
-  list(query: TaskQuery): TaskRecord[] {
-    const out: TaskRecord[] = [];
+  list(query: TaskQuery): TaskEntry[] {
+    const out: TaskEntry[] = [];
     if (query.limit <= 0) return out;
     // Map iteration is oldest first; a snapshot walked backwards gives newest first.
     const all = [...this.tasks.values()];
     for (let i = all.length - 1; i >= 0 && out.length < query.limit; i--) {
-      const record = all[i]!.record;
+      const entry = all[i]!;
+      const { record } = entry;
       if (query.status !== undefined && record.status !== query.status) continue;
       if (query.type !== undefined && record.type !== query.type) continue;
-      out.push(record);
+      out.push(entry);
     }
     return out;
   }
 }
+
+/** What a finished task's record costs besides its payload and result (ids, times, maps), roughly. */
+export const RECORD_OVERHEAD_BYTES = 512;
+
+/** The bytes a finished entry counts against the retention bound. */
+const retainedSize = (entry: TaskEntry): number => entry.payloadBytes + entry.resultBytes + RECORD_OVERHEAD_BYTES;

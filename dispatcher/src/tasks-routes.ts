@@ -1,7 +1,8 @@
 import { Router as ExpressRouter, type Response } from 'express';
 import { z } from 'zod';
-import { SubmitTaskRequest, TaskStatus } from '@taskmesh/shared';
+import { SubmitTaskRequest, TaskStatus, type TaskRecord } from '@taskmesh/shared';
 import { parseInput, requireJson } from './http-errors.js';
+import type { TaskEntry } from './task-entry.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
@@ -14,6 +15,8 @@ const ListQuery = z.strictObject({
   status: TaskStatus.optional(),
   type: z.string().min(1).max(32).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
+  /** `full=1` includes payloads and results; without it a list is a summary of each task. */
+  full: z.enum(['0', '1']).optional(),
 });
 
 const RetryRequest = SubmitTaskRequest.pick({ timeoutMs: true, maxAttempts: true });
@@ -39,7 +42,10 @@ export function tasksRoutes({ runner, store, handlers }: TasksRoutesDeps): Expre
 
   r.get('/v1/tasks', (req, res) => {
     const query = parseInput(ListQuery, req.query, 'query');
-    res.json({ tasks: store.list(query) });
+    const entries = store.list(query);
+    // Lists are polled (the dashboard, every second): payloads and results, up to megabytes each,
+    // are left out unless asked for; their sizes say what GET /v1/tasks/:id would bring.
+    res.json({ tasks: query.full === '1' ? entries.map((e) => e.record) : entries.map(summaryOf) });
   });
 
   /** `?wait=<ms>` holds the request until the task ends or the wait runs out; the record either way. */
@@ -61,4 +67,10 @@ export function tasksRoutes({ runner, store, handlers }: TasksRoutesDeps): Expre
   });
 
   return r;
+}
+
+/** A task record without its payload and result, with their sizes. */
+function summaryOf(entry: TaskEntry): Omit<TaskRecord, 'payload' | 'result'> & { payloadBytes: number; resultBytes: number } {
+  const { payload: _payload, result: _result, ...rest } = entry.record;
+  return { ...rest, payloadBytes: entry.payloadBytes, resultBytes: entry.resultBytes };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, toTaskmeshError, type Logger } from '@taskmesh/shared';
+import { TaskmeshError, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { parseEventFilter, type EventsHub } from './events-hub.js';
 import { parseInput } from './http-errors.js';
@@ -12,11 +12,17 @@ import type { TaskRunner } from './task-runner.js';
 export interface WebSocketsDeps {
   server: Server;
   auth: TokenAuth;
+  guard: RequestGuard;
   events: EventsHub;
   runner: TaskRunner;
   metrics: DispatcherMetrics;
+  /** TASKMESH_MAX_IMAGE_STREAMS: each stream keeps an image worker busy, so they are few. */
+  maxStreams: number;
   logger: Logger;
 }
+
+/** Every open WebSocket is pinged this often; one that has not answered the last ping is closed. */
+export const WS_PING_INTERVAL_MS = 30_000;
 
 /** Incoming messages are not part of either protocol; this bounds what a client can send. */
 const MAX_INCOMING_BYTES = 4096;
@@ -28,9 +34,24 @@ const MAX_INCOMING_BYTES = 4096;
 export class WebSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_INCOMING_BYTES });
   private readonly streams = new Set<ImageStream>();
+  private readonly alive = new WeakSet<WebSocket>();
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(private readonly d: WebSocketsDeps) {
     d.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.pinger = setInterval(() => this.pingAll(), WS_PING_INTERVAL_MS).unref();
+  }
+
+  /** Dead peers (a laptop closed, a NAT forgot the flow) never send a close: they miss a pong instead. */
+  private pingAll(): void {
+    for (const ws of this.wss.clients) {
+      if (!this.alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
   }
 
   get streamCount(): number {
@@ -40,17 +61,25 @@ export class WebSockets {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     try {
+      this.d.guard.check(req);
       const url = new URL(req.url ?? '/', 'http://dispatcher');
       this.d.auth.check(req, url.searchParams.get('token'));
       if (url.pathname === '/v1/events') {
         const filter = parseEventFilter(url.searchParams);
+        const client = req.socket.remoteAddress ?? '';
+        this.d.events.admit(client);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          ws.on('error', () => ws.terminate());
-          this.d.events.add(ws, filter, socket);
+          this.track(ws);
+          this.d.events.add(ws, filter, socket, client);
         });
       } else if (url.pathname === '/v1/stream/image') {
         const query = parseInput(StreamQuery, Object.fromEntries(url.searchParams), 'stream query');
         this.d.runner.checkType('image');
+        if (this.streams.size >= this.d.maxStreams) {
+          throw new TaskmeshError('TOO_MANY_STREAMS', `${this.streams.size} image streams already open (TASKMESH_MAX_IMAGE_STREAMS=${this.d.maxStreams})`, {
+            details: { limit: 'TASKMESH_MAX_IMAGE_STREAMS', max: this.d.maxStreams },
+          });
+        }
         this.wss.handleUpgrade(req, socket, head, (ws) => this.startStream(ws, query));
       } else {
         throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname} (try /v1/events or /v1/stream/image)`);
@@ -60,8 +89,15 @@ export class WebSockets {
     }
   }
 
-  private startStream(ws: WebSocket, query: StreamQuery): void {
+  /** Errors end the connection; pongs keep it. */
+  private track(ws: WebSocket): void {
     ws.on('error', () => ws.terminate());
+    this.alive.add(ws);
+    ws.on('pong', () => this.alive.add(ws));
+  }
+
+  private startStream(ws: WebSocket, query: StreamQuery): void {
+    this.track(ws);
     const stream = new ImageStream({ ws, query, run: (task) => this.d.runner.runEphemeral(task), metrics: this.d.metrics });
     this.streams.add(stream);
     ws.on('close', () => this.streams.delete(stream));
@@ -69,6 +105,7 @@ export class WebSockets {
 
   /** Closes every socket (shutdown). */
   close(): void {
+    clearInterval(this.pinger);
     for (const s of this.streams) s.stop();
     this.streams.clear();
     this.d.events.closeAll();
@@ -79,8 +116,10 @@ export class WebSockets {
 
 function refuse(socket: Duplex, error: TaskmeshError): void {
   const body = JSON.stringify({ error: error.toJSON() });
-  const reason = error.status === 401 ? 'Unauthorized' : error.status === 404 ? 'Not Found' : 'Bad Request';
+  const reason = STATUS_TEXT[error.status] ?? 'Bad Request';
   socket.end(
     `HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
+
+const STATUS_TEXT: Partial<Record<number, string>> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };

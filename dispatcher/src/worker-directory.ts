@@ -6,6 +6,8 @@ export interface WorkerView {
   type: string;
   host: string;
   port: number;
+  /** The worker's UDP endpoint id: frames are signed for it alone, and only it may answer. */
+  endpointId: string | undefined;
   capacity: number;
   /** queued + inFlight in the worker's latest report (heartbeat via lookup, or an ack). */
   reportedCount: number;
@@ -175,12 +177,13 @@ export class WorkerDirectory {
   private merge(r: WorkerRecord): WorkerView {
     let w = this.byName.get(r.name);
     if (w === undefined) {
-      w = { name: r.name, type: r.type, host: r.host, port: r.port, capacity: r.load.capacity, reportedCount: 0, ownAtReport: 0, ownInFlight: 0, avoidUntil: 0, busyStreak: 0, ackReportAt: 0 };
+      w = { name: r.name, type: r.type, host: r.host, port: r.port, endpointId: r.endpointId, capacity: r.load.capacity, reportedCount: 0, ownAtReport: 0, ownInFlight: 0, avoidUntil: 0, busyStreak: 0, ackReportAt: 0 };
       this.byName.set(r.name, w);
     }
     w.type = r.type;
     w.host = r.host;
     w.port = r.port;
+    w.endpointId = r.endpointId;
     if (this.now() - w.ackReportAt > ACK_REPORT_TRUST_MS) {
       w.capacity = Math.max(1, r.load.capacity);
       // Our count now is the best guess of how many of ours the heartbeat included.

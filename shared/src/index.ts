@@ -10,6 +10,7 @@ export {
   envString,
   envOptionalString,
   envBool,
+  envList,
   envLogLevel,
   DEFAULT_PORTS,
   DEVELOPMENT_SECRET,
@@ -159,3 +160,6 @@ export {
   waitContract,
 } from './task-types/index.js';
 export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js';
+// the HTTP edge
+export { RequestGuard } from './http/request-guard.js';
+export type { RequestGuardOptions } from './http/request-guard.js';

@@ -36,7 +36,11 @@ export async function openTestCaller(options: Partial<UdpEndpointOptions> & { ke
   };
 }
 
-export const workerAddress = (worker: RunningService): { host: string; port: number } => ({ host: '127.0.0.1', port: worker.ready.udp! });
+export const workerAddress = (worker: RunningService): { host: string; port: number; id: string | undefined } => ({
+  host: '127.0.0.1',
+  port: worker.ready.udp!,
+  id: worker.ready.endpointId,
+});
 
 /** The value of a successful result, failing the test with what came instead. */
 export function valueOf(outcome: DispatchOutcome): unknown {

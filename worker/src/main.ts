@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   }
   logReady(logger, {
     udp: service.udpPort,
+    endpointId: service.endpointId,
     name: service.name,
     type: service.type,
     advertise: record.host,

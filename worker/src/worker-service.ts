@@ -43,6 +43,8 @@ export interface WorkerService {
   readonly type: string;
   /** The bound UDP port. */
   readonly udpPort: number;
+  /** The UDP endpoint's id, registered at the nameservice: frames must be signed for it. */
+  readonly endpointId: string;
   /** Resolves with the nameservice's record once registered (advertised host included). */
   readonly registered: Promise<WorkerRecord>;
   stats(): WorkerStats;
@@ -137,6 +139,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     name: settings.name,
     type: type.name,
     udpPort: endpoint.address.port,
+    endpointId: endpoint.id,
     registered: thread.registered,
     stats,
     close,

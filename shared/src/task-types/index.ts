@@ -14,7 +14,7 @@ export { IMAGE_FORMATS, IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, ImagePay
 export { validatePayload, formatPath } from './validate-payload.js';
 
 /** The built-in task types, in the order they are listed everywhere. */
-export const BUILTIN_CONTRACTS: readonly TaskContract[] = [reverseContract, upperContract, hashContract, sumContract, waitContract, imageContract];
+export const BUILTIN_CONTRACTS: readonly TaskContract[] = [reverseContract, hashContract, sumContract, upperContract, waitContract, imageContract];
 
 /** The built-in names, in order. */
 export const BUILTIN_TYPE_NAMES: readonly string[] = BUILTIN_CONTRACTS.map((c) => c.name);

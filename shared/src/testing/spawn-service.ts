@@ -27,6 +27,8 @@ export interface ReadyLine {
   event: 'ready';
   http?: number;
   udp?: number;
+  /** A worker's UDP endpoint id: frames to it must be signed for it. */
+  endpointId?: string;
   [key: string]: unknown;
 }
 
