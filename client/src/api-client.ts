@@ -3,6 +3,7 @@ import {
   SubmitBatchResponse,
   SubmitTaskResponse,
   TaskListResponse,
+  type TaskListItem,
   TaskRecord,
   TaskmeshError,
   isErrorCode,
@@ -116,7 +117,7 @@ export class ApiClient {
   }
 
   /** GET /v1/tasks?status=&type= */
-  async list(filter: ListFilter = {}): Promise<TaskRecord[]> {
+  async list(filter: ListFilter = {}): Promise<TaskListItem[]> {
     return this.parse(await this.send({ method: 'GET', path: '/v1/tasks', query: { ...filter } }), TaskListResponse).tasks;
   }
 

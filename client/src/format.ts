@@ -99,13 +99,13 @@ export function formatWorkersTable(workers: readonly WorkerRecord[], now: number
 }
 
 /** How long a task ran or has been running. */
-function taskDuration(t: TaskRecord, now: number): string {
+function taskDuration(t: Pick<TaskRecord, 'finishedAt' | 'createdAt'>, now: number): string {
   if (t.finishedAt !== null) return formatDuration(t.finishedAt - t.createdAt);
   return `${formatDuration(now - t.createdAt)}…`;
 }
 
 /** `taskmesh list`: one row per task. */
-export function formatTaskTable(tasks: readonly TaskRecord[], now: number): string {
+export function formatTaskTable(tasks: ReadonlyArray<Omit<TaskRecord, 'payload' | 'result'>>, now: number): string {
   if (tasks.length === 0) return 'no tasks';
   const table = plainTable(['id', 'type', 'status', 'attempts', 'worker', 'age', 'took', 'error']);
   for (const t of tasks) {

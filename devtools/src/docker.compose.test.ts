@@ -20,7 +20,7 @@ const skip = !engine.ok;
 
 const PROJECT = 'taskmesh-test';
 const STACK = 'taskmesh-test-stack';
-const SECRET = 'taskmesh-compose-test-secret';
+const SECRET = 'taskmesh-compose-test-secret-0123456789abcdef';
 const CLI = join(REPO_ROOT, 'client', 'dist', 'main.js');
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 /** Set once this run has built the images, so the Swarm part does not build them again. */

@@ -87,14 +87,15 @@ describe('monitoring against a local suite', () => {
     const res = await fetch(`${suite.dispatcherUrl}/v1/tasks`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'reverse', payload: { notText: 1 }, maxAttempts: 1 }),
+      // A valid task of a type no worker of this suite runs: it fails with TIMEOUT.
+      body: JSON.stringify({ type: 'hash', payload: { text: 'x' }, timeoutMs: 200, maxAttempts: 1 }),
     });
     const { id } = (await res.json()) as { id: string };
     const tasks = await eventually(async () => {
       const b = (await (await fetch(`${base}/api/tasks`)).json()) as TasksTopic;
       return b.failed.some((f) => f.id === id) ? b : undefined;
     }, 'the failed task in /api/tasks');
-    assert.equal(tasks.failed.find((f) => f.id === id)?.type, 'reverse');
+    assert.equal(tasks.failed.find((f) => f.id === id)?.type, 'hash');
     const retry = await fetch(`${base}/api/tasks/${id}/retry`, { method: 'POST' });
     assert.equal(retry.status < 300, true, `retry answered ${retry.status}`);
     const unknown = await fetch(`${base}/api/tasks/no-such-task/retry`, { method: 'POST' });

@@ -75,6 +75,7 @@ export {
   SubmitTaskResponse,
   SubmitBatchResponse,
   TaskRecord,
+  TaskListItem,
   TaskListResponse,
   TaskEventKind,
   TaskEvent,

@@ -46,7 +46,19 @@ export const TaskRecord = z.object({
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
-export const TaskListResponse = z.object({ tasks: z.array(TaskRecord) });
+/**
+ * One task of GET /v1/tasks: the record without payload and result (their sizes instead), unless
+ * the list was asked for with `full=1`.
+ */
+export const TaskListItem = TaskRecord.extend({
+  payload: z.unknown().optional(),
+  result: z.unknown().optional(),
+  payloadBytes: z.number().int().min(0).optional(),
+  resultBytes: z.number().int().min(0).optional(),
+});
+export type TaskListItem = z.infer<typeof TaskListItem>;
+
+export const TaskListResponse = z.object({ tasks: z.array(TaskListItem) });
 
 export const TaskEventKind = z.enum([
   'submitted',

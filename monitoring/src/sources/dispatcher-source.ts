@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { TaskEvent, TaskListResponse, backoffDelay, type Logger, type TaskRecord } from '@taskmesh/shared';
+import { TaskEvent, TaskListResponse, backoffDelay, type Logger, type TaskListItem } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 
 /** What the tasks panel shows (without the event feed, which is its own topic). */
@@ -9,7 +9,7 @@ export interface TasksSnapshot extends UpstreamStatus {
   /** The dispatcher's GET /v1/stats answer as it came (see ARCHITECTURE.md "Dispatcher"). */
   stats: unknown;
   /** Failed tasks, newest first. */
-  failed: TaskRecord[];
+  failed: TaskListItem[];
   /** Whether the /v1/events WebSocket is open. */
   eventsConnected: boolean;
 }
