@@ -27,7 +27,10 @@ test('one service per worker type with its replicas, no fixed names or host port
     assert.match(String(svc.image), /^taskmesh\/[a-z]+:local$/);
     if (name.startsWith('worker-')) assert.equal(svc.ports, undefined, name);
   }
-  assert.deepEqual(services.dispatcher!.ports, ['${TASKMESH_DISPATCHER_PUBLISH:-7200}:7200']);
+  // Published on 127.0.0.1 unless TASKMESH_PUBLISH_ADDRESS opens it to every interface.
+  assert.deepEqual(services.dispatcher!.ports, ['${TASKMESH_PUBLISH_ADDRESS:-127.0.0.1}:${TASKMESH_DISPATCHER_PUBLISH:-7200}:7200']);
+  // No secret to fall back to: Compose refuses to start without TASKMESH_SECRET, naming it.
+  assert.match(String((services.dispatcher!.environment as Record<string, unknown>).TASKMESH_SECRET), /^\$\{TASKMESH_SECRET:\?set TASKMESH_SECRET/);
   assert.deepEqual(services.monitoring!.volumes, ['/var/run/docker.sock:/var/run/docker.sock:ro']);
   assert.deepEqual(services.nameservice!.volumes, ['nameservice-data:/app/data']);
 });

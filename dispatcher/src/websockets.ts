@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
+import { TaskmeshError, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { parseEventFilter, type EventsHub } from './events-hub.js';
 import { parseInput } from './http-errors.js';
@@ -62,7 +62,7 @@ export class WebSockets {
     socket.on('error', () => socket.destroy());
     try {
       this.d.guard.check(req);
-      const url = new URL(req.url ?? '/', 'http://dispatcher');
+      const url = requestUrl(req.url);
       this.d.auth.check(req, url.searchParams.get('token'));
       if (url.pathname === '/v1/events') {
         const filter = parseEventFilter(url.searchParams);

@@ -1,5 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { requestUrl } from '@taskmesh/shared';
 
 /**
  * TASKMESH_API_TOKEN enforcement. The API accepts `Authorization: Bearer <token>`; the page
@@ -41,7 +42,7 @@ export function cookieOf(req: IncomingMessage, name = TOKEN_COOKIE): string | un
 }
 
 export function queryTokenOf(req: IncomingMessage): string | undefined {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
   return url.searchParams.get(TOKEN_QUERY) ?? undefined;
 }
 

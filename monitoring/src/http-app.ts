@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { TaskmeshError, type Logger } from '@taskmesh/shared';
+import { TaskmeshError, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
 
@@ -10,6 +10,8 @@ import type { Hub } from './hub.js';
 export interface HttpAppOptions {
   hub: Hub;
   apiToken?: string;
+  /** Host checks on every request, Origin checks on those that change something. */
+  guard: RequestGuard;
   /** Proxies a retry to the dispatcher; answers with the dispatcher's status and body. */
   retry: (taskId: string) => Promise<{ status: number; body: unknown }>;
   logger: Logger;
@@ -21,10 +23,18 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const UPLOT_DIR = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
 const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function createHttpApp({ hub, apiToken, retry, logger }: HttpAppOptions): Express {
+export function createHttpApp({ hub, apiToken, guard, retry, logger }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use((req, _res, next) => {
+    try {
+      guard.check(req);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', docker: hub.snapshot<{ connected: boolean }>('docker')?.connected ?? false, clients: hub.clientCount });
@@ -78,7 +88,7 @@ function requirePageToken(token: string | undefined): RequestHandler {
   return (req, res, next) => {
     const credential = authenticate(token, req, true);
     if (credential === 'query' && token !== undefined) {
-      const url = new URL(req.originalUrl, 'http://localhost');
+      const url = requestUrl(req.originalUrl);
       url.searchParams.delete(TOKEN_QUERY);
       res.setHeader('Set-Cookie', tokenCookie(token, req.secure));
       res.redirect(303, `${url.pathname}${url.search}`);
@@ -97,14 +107,10 @@ function requirePageToken(token: string | undefined): RequestHandler {
 
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
-    const status = (err as { status?: unknown }).status;
-    const error =
-      err instanceof TaskmeshError
-        ? err
-        : typeof status === 'number' && status >= 400 && status < 500
-          ? new TaskmeshError(status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', (err as Error).message)
-          : new TaskmeshError('INTERNAL', 'internal error', { cause: err });
+    const converted = toTaskmeshError(err);
+    const error = converted.code === 'INTERNAL' && !(err instanceof TaskmeshError) ? new TaskmeshError('INTERNAL', 'internal error', { cause: err }) : converted;
     if (error.code === 'INTERNAL') logger.error('request failed', { method: req.method, path: req.path, err: String((err as Error)?.stack ?? err) });
+    else if (error.status < 500) logger.debug('request refused', { method: req.method, path: req.path, code: error.code, error: error.message });
     if (res.headersSent) {
       next(err);
       return;

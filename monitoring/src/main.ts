@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
-import { DEFAULT_PORTS, createLogger, envInt, envLogLevel, envOptionalString, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
-import { createMonitoring } from './monitoring.js';
+import { DEFAULT_PORTS, createLogger, envInt, envList, envLogLevel, envOptionalString, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
+import { MAX_CLIENTS, createMonitoring } from './monitoring.js';
 
 /** The monitoring process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
 const spec = {
@@ -11,6 +11,9 @@ const spec = {
   runnerStateFile: { env: 'TASKMESH_RUNNER_STATE_FILE', schema: envOptionalString() },
   composeProject: { env: 'TASKMESH_COMPOSE_PROJECT', schema: envOptionalString() },
   apiToken: { env: 'TASKMESH_API_TOKEN', schema: envOptionalString() },
+  allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
+  allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
+  maxClients: { env: 'TASKMESH_MONITORING_MAX_CLIENTS', schema: envInt(MAX_CLIENTS, 1, 100_000) },
   pollIntervalMs: { env: 'TASKMESH_MONITORING_POLL_MS', schema: envInt(1000, 100, 60_000) },
   imageFps: { env: 'TASKMESH_MONITORING_IMAGE_FPS', schema: envInt(5, 1, 30) },
   /** Read by dockerode itself (unix://, tcp://, npipe://); here only to log where it points. */
@@ -38,6 +41,9 @@ async function main(): Promise<void> {
     composeProject: config.composeProject,
     runnerStateFile: config.runnerStateFile ?? null,
     apiToken: config.apiToken,
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
+    maxClients: config.maxClients,
     pollIntervalMs: config.pollIntervalMs,
     imageFps: config.imageFps,
     logger,

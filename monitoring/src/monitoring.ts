@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type Dockerode from 'dockerode';
-import { NameserviceClient, delay, silentLogger, type Logger } from '@taskmesh/shared';
+import { NameserviceClient, RequestGuard, delay, silentLogger, type Logger } from '@taskmesh/shared';
 import { Hub } from './hub.js';
 import { createHttpApp } from './http-app.js';
 import { attachWsRoutes } from './ws-routes.js';
@@ -30,6 +30,11 @@ export interface MonitoringOptions {
   runnerStateFile?: string | null;
   /** TASKMESH_API_TOKEN: required by the page and API, and sent to the dispatcher. */
   apiToken?: string;
+  /** TASKMESH_ALLOWED_HOSTS / TASKMESH_ALLOWED_ORIGINS: accepted besides the defaults (see RequestGuard). */
+  allowedHosts?: readonly string[];
+  allowedOrigins?: readonly string[];
+  /** TASKMESH_MONITORING_MAX_CLIENTS: WebSockets open at once. */
+  maxClients?: number;
   /** How often upstreams are polled (nameservice, dispatcher stats, runner file, container list). */
   pollIntervalMs?: number;
   /** Frame rate asked of the dispatcher's image stream. */
@@ -38,6 +43,9 @@ export interface MonitoringOptions {
   selfHostname?: string;
   logger?: Logger;
 }
+
+/** Default of TASKMESH_MONITORING_MAX_CLIENTS: dashboards, log and image streams open at once. */
+export const MAX_CLIENTS = 64;
 
 export interface Monitoring {
   readonly port: number;
@@ -129,9 +137,10 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
   dispatcher.on('update', publishTasks);
   dispatcher.on('event', (e) => hub.pushFeed('task-event', e));
 
-  const app = createHttpApp({ hub, apiToken: options.apiToken, retry: (id) => dispatcher.retry(id), logger: log('http') });
+  const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
+  const app = createHttpApp({ hub, apiToken: options.apiToken, guard, retry: (id) => dispatcher.retry(id), logger: log('http') });
   const server: Server = createServer(app);
-  const wss = attachWsRoutes({ server, hub, relay, docker, apiToken: options.apiToken, logger: log('ws') });
+  const wss = attachWsRoutes({ server, hub, relay, docker, apiToken: options.apiToken, guard, maxClients: options.maxClients ?? MAX_CLIENTS, logger: log('ws') });
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await once(server, 'listening');
 

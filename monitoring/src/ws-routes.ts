@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from '@taskmesh/shared';
+import { TaskmeshError, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
 import { authenticate, sameOrigin } from './auth.js';
 import type { Hub } from './hub.js';
 import type { ImageRelay } from './sources/image-relay.js';
@@ -20,34 +20,77 @@ export interface WsRoutesOptions {
   relay: ImageRelay;
   docker: DockerSource | null;
   apiToken?: string;
+  /** Host and Origin checks: a page on another site must not read the events or the logs. */
+  guard: RequestGuard;
+  /** TASKMESH_MONITORING_MAX_CLIENTS: WebSockets open at once, all endpoints together. */
+  maxClients: number;
   logger: Logger;
 }
+
+/** Every WebSocket is pinged this often; one that missed the last pong is closed. */
+export const WS_PING_INTERVAL_MS = 30_000;
 
 const LOGS_PATH = /^\/api\/containers\/([A-Za-z0-9_.-]{1,128})\/logs$/;
 const DEFAULT_LOG_TAIL = 200;
 const MAX_LOG_TAIL = 5000;
 
-export function attachWsRoutes({ server, hub, relay, docker, apiToken, logger }: WsRoutesOptions): WebSocketServer {
+export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, maxClients, logger }: WsRoutesOptions): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const alive = new WeakSet<WebSocket>();
+  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, use: (ws: WebSocket) => void): void => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.add(ws);
+      ws.on('pong', () => alive.add(ws));
+      use(ws);
+    });
+  };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const credential = authenticate(apiToken, req, true);
-    if (credential === null) return refuse(socket, 401, 'Unauthorized');
-    if (credential === 'cookie' && !sameOrigin(req)) return refuse(socket, 403, 'Forbidden');
-    const logs = LOGS_PATH.exec(url.pathname);
-    if (url.pathname === '/api/events') wss.handleUpgrade(req, socket, head, (ws) => hub.addClient(ws));
-    else if (url.pathname === '/api/stream/image') wss.handleUpgrade(req, socket, head, (ws) => relay.watch(ws));
-    else if (logs) {
-      const tail = Math.min(MAX_LOG_TAIL, Math.max(0, Number.parseInt(url.searchParams.get('tail') ?? '', 10) || DEFAULT_LOG_TAIL));
-      wss.handleUpgrade(req, socket, head, (ws) => void streamLogs(ws, docker, logs[1]!, tail, logger));
-    } else refuse(socket, 404, 'Not Found');
+    // Everything a client sent is parsed in here: a bad URL or header is a 4xx, never a crash.
+    try {
+      guard.check(req);
+      const url = requestUrl(req.url);
+      const credential = authenticate(apiToken, req, true);
+      if (credential === null) throw new TaskmeshError('UNAUTHORIZED', 'send the API token (bearer, cookie or ?token=)');
+      if (credential === 'cookie' && !sameOrigin(req)) throw new TaskmeshError('FORBIDDEN', 'a cookie-authenticated WebSocket must come from this dashboard');
+      if (wss.clients.size >= maxClients) {
+        throw new TaskmeshError('TOO_MANY_SUBSCRIBERS', `${wss.clients.size} WebSockets open (TASKMESH_MONITORING_MAX_CLIENTS=${maxClients})`, {
+          details: { limit: 'TASKMESH_MONITORING_MAX_CLIENTS', max: maxClients },
+        });
+      }
+      const logs = LOGS_PATH.exec(url.pathname);
+      if (url.pathname === '/api/events') accept(req, socket, head, (ws) => hub.addClient(ws));
+      else if (url.pathname === '/api/stream/image') accept(req, socket, head, (ws) => relay.watch(ws));
+      else if (logs) {
+        const tail = Math.min(MAX_LOG_TAIL, Math.max(0, Number.parseInt(url.searchParams.get('tail') ?? '', 10) || DEFAULT_LOG_TAIL));
+        accept(req, socket, head, (ws) => void streamLogs(ws, docker, logs[1]!, tail, logger));
+      } else throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`);
+    } catch (err) {
+      const error = toTaskmeshError(err);
+      if (error.status >= 500 && error.code === 'INTERNAL') logger.error('upgrade failed', { error: err instanceof Error ? err.stack : String(err) });
+      refuse(socket, error);
+    }
   });
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.has(ws)) ws.terminate();
+      else {
+        alive.delete(ws);
+        ws.ping();
+      }
+    }
+  }, WS_PING_INTERVAL_MS).unref();
+  wss.on('close', () => clearInterval(pinger));
   return wss;
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+const STATUS_TEXT: Partial<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+function refuse(socket: Duplex, error: TaskmeshError): void {
+  const body = JSON.stringify({ error: error.toJSON() });
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_TEXT[error.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 async function streamLogs(ws: WebSocket, docker: DockerSource | null, id: string, tail: number, logger: Logger): Promise<void> {

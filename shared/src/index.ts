@@ -162,5 +162,5 @@ export {
 } from './task-types/index.js';
 export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js';
 // the HTTP edge
-export { RequestGuard } from './http/request-guard.js';
+export { RequestGuard, requestUrl } from './http/request-guard.js';
 export type { RequestGuardOptions } from './http/request-guard.js';

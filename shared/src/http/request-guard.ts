@@ -101,3 +101,20 @@ function hostnameOf(host: string): string | undefined {
   const name = colon < 0 ? lower : lower.slice(0, colon);
   return /^[a-z0-9._-]+$/.test(name) ? name.replace(/\.$/, '') : undefined;
 }
+
+/**
+ * The URL of a request, parsed as a client sent it: `//x:99999/` or other junk is an
+ * INVALID_REQUEST (400), never a TypeError thrown out of a handler.
+ */
+export function requestUrl(raw: string | undefined): URL {
+  const path = raw ?? '/';
+  // An origin-form target is one `/` and a path: `//host...` would be read as an authority.
+  if (!path.startsWith('/') || path.startsWith('//')) throw malformed(path);
+  try {
+    return new URL(`http://request${path}`);
+  } catch {
+    throw malformed(path);
+  }
+}
+
+const malformed = (path: string): TaskmeshError => new TaskmeshError('INVALID_REQUEST', `malformed request target "${path.slice(0, 100)}"`);
