@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import type { TaskRecord } from '@taskmesh/shared';
 import { newTaskEntry, type TaskEntry } from './task-entry.js';
@@ -118,4 +119,27 @@ export function queuedEntry(id: string, over: Partial<TaskRecord> = {}): TaskEnt
     ...over,
   };
   return newTaskEntry(record, false, Date.now() + 1000);
+}
+
+/** A request through node:http, which sends any Host and path as given (fetch normalises both). */
+export function rawRequest(base: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: any }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ hostname, port, method: options.method ?? 'GET', path: options.path, headers: options.headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
