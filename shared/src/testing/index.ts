@@ -2,3 +2,4 @@ export { spawnService } from './spawn-service.js';
 export type { SpawnServiceOptions, RunningService, ReadyLine } from './spawn-service.js';
 export { startLocalSuite, serviceScript, REPO_ROOT, TEST_SECRET } from './local-suite.js';
 export type { LocalSuite, LocalSuiteOptions } from './local-suite.js';
+export { readDatagram, signedDatagram } from './frames.js';

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Message } from '../protocol.js';
+import { TaskCaller, type DispatchOutcome } from './task-caller.js';
+import { addressOf, openEndpoint, waitFor } from './test-support.js';
+import type { TaskmeshError } from '../errors.js';
+
+type After = { after: (fn: () => Promise<void> | void) => void };
+
+/** A caller and two endpoints that answer by hand: the worker it sends to, and a stranger with the secret. */
+async function setup(t: After) {
+  const callerEndpoint = await openEndpoint();
+  const worker = await openEndpoint();
+  const stranger = await openEndpoint();
+  const caller = new TaskCaller({ endpoint: callerEndpoint });
+  t.after(async () => {
+    caller.close();
+    await Promise.all([callerEndpoint.close(), worker.close(), stranger.close()]);
+  });
+  const tasks: Message[] = [];
+  worker.onMessage((m) => tasks.push(m));
+  return { caller, callerEndpoint, worker, stranger, tasks };
+}
+
+test('a result for a task in flight from an endpoint other than its worker is ignored; the worker\'s own settles it', async (t) => {
+  const { caller, callerEndpoint, worker, stranger, tasks } = await setup(t);
+  let settled: DispatchOutcome | TaskmeshError | undefined;
+  caller.start(
+    { to: addressOf(worker), taskId: 't-1', type: 'echo', payload: {}, attempt: 1, timeoutMs: 5000 },
+    { accepted: () => undefined, progress: () => undefined, settled: (outcome) => (settled = outcome) },
+  );
+  await waitFor(() => tasks.some((m) => m.kind === 'task'), 'the task at the worker');
+  const forged = { kind: 'result', taskId: 't-1', outcome: { ok: true, value: 'forged' }, worker: 'stranger', durationMs: 0 } as const;
+  stranger.send(forged, addressOf(callerEndpoint));
+  await waitFor(() => caller.foreignAnswers === 1, 'the forged result to be seen and refused');
+  assert.equal(settled, undefined, 'a result from another endpoint settles nothing');
+  worker.send({ ...forged, outcome: { ok: true, value: 'real' }, worker: 'worker-1' }, addressOf(callerEndpoint));
+  await waitFor(() => settled !== undefined, 'the real result');
+  assert.deepEqual(settled, { kind: 'result', outcome: { ok: true, value: 'real' }, worker: 'worker-1', durationMs: 0 });
+});
+
+test('an ack from the wrong endpoint does not accept the task; a frame for another endpoint is dropped as misdirected', async (t) => {
+  const { caller, callerEndpoint, worker, stranger, tasks } = await setup(t);
+  let accepted = 0;
+  caller.start(
+    { to: addressOf(worker), taskId: 't-2', type: 'echo', payload: {}, attempt: 1, timeoutMs: 5000 },
+    { accepted: () => accepted++, progress: () => undefined, settled: () => undefined },
+  );
+  await waitFor(() => tasks.length > 0, 'the task at the worker');
+  const load = { queued: 0, inFlight: 1, capacity: 4 };
+  stranger.send({ kind: 'ack', taskId: 't-2', status: 'accepted', load }, addressOf(callerEndpoint));
+  await waitFor(() => callerEndpoint.stats().messagesReceived >= 1, 'the stranger\'s ack at the caller');
+  // Signed for the worker, not for the caller: the caller's endpoint drops it before any listener.
+  stranger.send({ kind: 'ack', taskId: 't-2', status: 'accepted', load }, { ...addressOf(callerEndpoint), id: worker.id });
+  await waitFor(() => callerEndpoint.stats().dropped.misdirected === 1, 'the misdirected ack dropped');
+  assert.equal(accepted, 0);
+  worker.send({ kind: 'ack', taskId: 't-2', status: 'accepted', load }, addressOf(callerEndpoint));
+  await waitFor(() => accepted === 1, 'the worker\'s ack');
+});
