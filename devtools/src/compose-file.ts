@@ -35,11 +35,14 @@ const healthcheck = (target: string, startPeriod: string): Yaml => ({
   start_period: startPeriod,
 });
 
-/** Variables every service shares. There is no default secret: without TASKMESH_SECRET (in .env or
- * the shell) Compose stops before starting anything, with this message. */
-export const SECRET_REQUIRED = 'set TASKMESH_SECRET to a secret of at least 32 characters, e.g. openssl rand -hex 32 (README, With Docker)';
-const commonEnv = (): Yaml => ({
-  TASKMESH_SECRET: `\${TASKMESH_SECRET:?${SECRET_REQUIRED}}`,
+/**
+ * Variables every service shares. There is no default secret: without TASKMESH_SECRET (in .env or
+ * the shell) Compose stops before starting anything, with this message. `docker stack deploy` has
+ * no `:?`: there each service refuses to start, naming the variable.
+ */
+export const SECRET_REQUIRED = 'set TASKMESH_SECRET to a secret of at least 32 characters, see the README, With Docker';
+const commonEnv = (flavour: Flavour): Yaml => ({
+  TASKMESH_SECRET: flavour === 'compose' ? `\${TASKMESH_SECRET:?${SECRET_REQUIRED}}` : '${TASKMESH_SECRET}',
   TASKMESH_LOG_LEVEL: '${TASKMESH_LOG_LEVEL:-info}',
   TASKMESH_NAMESERVICE_URL: 'http://nameservice:7100',
 });
@@ -87,14 +90,14 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
   const out: Yaml = {
     nameservice: {
       ...lifecycle(flavour, 'nameservice'),
-      environment: { ...commonEnv(), TASKMESH_REGISTRY_FILE: '/app/data/registry.json' },
+      environment: { ...commonEnv(flavour), TASKMESH_REGISTRY_FILE: '/app/data/registry.json' },
       volumes: ['nameservice-data:/app/data'],
       healthcheck: healthcheck('nameservice', '10s'),
       stop_grace_period: '15s',
     },
     dispatcher: {
       ...lifecycle(flavour, 'dispatcher'),
-      environment: { ...commonEnv(), TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}' },
+      environment: { ...commonEnv(flavour), TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}' },
       ...ports(flavour, 'TASKMESH_DISPATCHER_PUBLISH', 7200),
       ...dependsOn(flavour, { nameservice: 'service_healthy' }),
       healthcheck: healthcheck('dispatcher', '10s'),
@@ -103,7 +106,7 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
     monitoring: {
       ...lifecycle(flavour, 'monitoring'),
       environment: {
-        ...commonEnv(),
+        ...commonEnv(flavour),
         TASKMESH_DISPATCHER_URL: 'http://dispatcher:7200',
         TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}',
       },
@@ -120,7 +123,7 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
     out[`worker-${type}`] = {
       ...lifecycle(flavour, 'worker', spec.replicas),
       command: [type],
-      environment: { ...commonEnv(), ...workerEnv(spec) },
+      environment: { ...commonEnv(flavour), ...workerEnv(spec) },
       ...dependsOn(flavour, { nameservice: 'service_healthy' }),
       healthcheck: healthcheck('worker', '15s'),
       // Long enough to finish queued tasks after SIGTERM before Docker sends SIGKILL.

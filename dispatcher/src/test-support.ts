@@ -140,6 +140,11 @@ export function rawRequest(base: string, options: { method?: string; path: strin
         resolve({ status: res.statusCode ?? 0, body });
       });
     });
+    // An upgrade the server accepted: the answer is its 101; the socket is not used further.
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 101, body: '' });
+    });
     req.on('error', reject);
     req.end(options.body);
   });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
+import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { parseEventFilter, type EventsHub } from './events-hub.js';
 import { parseInput } from './http-errors.js';
@@ -85,7 +85,7 @@ export class WebSockets {
         throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname} (try /v1/events or /v1/stream/image)`);
       }
     } catch (err) {
-      refuse(socket, toTaskmeshError(err));
+      refuseUpgrade(socket, toTaskmeshError(err), req.method);
     }
   }
 
@@ -114,12 +114,3 @@ export class WebSockets {
   }
 }
 
-function refuse(socket: Duplex, error: TaskmeshError): void {
-  const body = JSON.stringify({ error: error.toJSON() });
-  const reason = STATUS_TEXT[error.status] ?? 'Bad Request';
-  socket.end(
-    `HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-const STATUS_TEXT: Partial<Record<number, string>> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };

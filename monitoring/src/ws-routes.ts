@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
+import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
 import { authenticate, sameOrigin } from './auth.js';
 import type { Hub } from './hub.js';
 import type { ImageRelay } from './sources/image-relay.js';
@@ -68,7 +68,7 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
     } catch (err) {
       const error = toTaskmeshError(err);
       if (error.status >= 500 && error.code === 'INTERNAL') logger.error('upgrade failed', { error: err instanceof Error ? err.stack : String(err) });
-      refuse(socket, error);
+      refuseUpgrade(socket, error, req.method);
     }
   });
   const pinger = setInterval(() => {
@@ -82,15 +82,6 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
   }, WS_PING_INTERVAL_MS).unref();
   wss.on('close', () => clearInterval(pinger));
   return wss;
-}
-
-const STATUS_TEXT: Partial<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
-
-function refuse(socket: Duplex, error: TaskmeshError): void {
-  const body = JSON.stringify({ error: error.toJSON() });
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_TEXT[error.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 async function streamLogs(ws: WebSocket, docker: DockerSource | null, id: string, tail: number, logger: Logger): Promise<void> {

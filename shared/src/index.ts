@@ -163,4 +163,5 @@ export {
 export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js';
 // the HTTP edge
 export { RequestGuard, requestUrl } from './http/request-guard.js';
+export { refuseUpgrade } from './http/refuse-upgrade.js';
 export type { RequestGuardOptions } from './http/request-guard.js';
