@@ -83,6 +83,8 @@ test('image takes its options, and words as text', () => {
   });
   assert.deepEqual(parsePayload('image', ['hello', 'there']), { text: 'hello there' });
   throwsUsage(() => parsePayload('image', [], { width: '0' }), '--width: "0"');
+  // The image type's own limit (shared), not a looser one of the CLI's.
+  throwsUsage(() => parsePayload('image', [], { width: '4096' }), '--width: "4096" is not a whole number of pixels from 16 to 2048');
   throwsUsage(() => parsePayload('image', [], { height: 'tall' }), '--height: "tall"');
   throwsUsage(() => parsePayload('image', [], { format: 'gif' }), '--format: "gif" is not one of png, jpeg');
   throwsUsage(() => parsePayload('sum', ['1'], { width: '3' }), '--width applies only to image tasks');

@@ -1,3 +1,4 @@
+import { HASH_ALGORITHMS, HASH_ENCODINGS, IMAGE_FORMATS, IMAGE_MAX_SIDE, IMAGE_MIN_SIDE } from '@taskmesh/shared';
 import { usageError } from './exit-codes.js';
 
 /**
@@ -14,11 +15,8 @@ export interface PayloadOptions {
   format?: string;
 }
 
-export const HASH_ALGORITHMS = ['sha256', 'sha1', 'sha512', 'md5'] as const;
-export const HASH_ENCODINGS = ['hex', 'base64'] as const;
-export const IMAGE_FORMATS = ['png', 'jpeg'] as const;
-/** Largest image side the shorthand accepts; the worker has its own limit. */
-export const MAX_IMAGE_SIDE = 4096;
+// The limits are the types' own (shared/src/task-types), so the shorthand and the worker agree.
+export { HASH_ALGORITHMS, HASH_ENCODINGS, IMAGE_FORMATS } from '@taskmesh/shared';
 
 /** Which options belong to which type, so a misplaced one is an error rather than ignored. */
 const OPTION_TYPES: Record<keyof PayloadOptions, string> = {
@@ -119,8 +117,8 @@ function parseWaitMs(args: readonly string[]): number {
 
 function parseSide(name: 'width' | 'height', value: string | number): number {
   const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_IMAGE_SIDE) {
-    throw usageError(`--${name}: "${value}" is not a whole number of pixels from 1 to ${MAX_IMAGE_SIDE}`);
+  if (!Number.isInteger(n) || n < IMAGE_MIN_SIDE || n > IMAGE_MAX_SIDE) {
+    throw usageError(`--${name}: "${value}" is not a whole number of pixels from ${IMAGE_MIN_SIDE} to ${IMAGE_MAX_SIDE}`);
   }
   return n;
 }
