@@ -20,22 +20,41 @@ export interface Admitted {
 }
 
 /**
- * How deep a JSON value nests, counted without recursion, stopping as soon as it passes `limit`
- * (a payload nested 10,000 deep is measured in 10,000 steps and never reaches JSON.stringify,
- * whose recursion it would overflow).
+ * How deep a JSON value nests, stopping as soon as it passes `limit`: the recursion never goes
+ * deeper than limit + 1, so a payload nested 10,000 deep is refused after `limit` steps down and
+ * never reaches JSON.stringify, whose recursion it would overflow.
  */
 export function jsonDepth(value: unknown, limit: number): number {
-  let deepest = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth > deepest) {
-      deepest = depth;
-      if (deepest > limit) return deepest;
+  return depthOf(value, 0, limit);
+}
+
+function depthOf(value: unknown, above: number, limit: number): number {
+  if (typeof value !== 'object' || value === null) return above;
+  const depth = above + 1;
+  if (depth > limit) return depth;
+  let deepest = depth;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'object' && item !== null) {
+        const d = depthOf(item, depth, limit);
+        if (d > deepest) {
+          deepest = d;
+          if (deepest > limit) return deepest;
+        }
+      }
     }
-    if (Array.isArray(item)) for (const child of item) stack.push([child, depth + 1]);
-    else for (const key in item) stack.push([(item as Record<string, unknown>)[key], depth + 1]);
+    return deepest;
+  }
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === 'object' && item !== null) {
+      const d = depthOf(item, depth, limit);
+      if (d > deepest) {
+        deepest = d;
+        if (deepest > limit) return deepest;
+      }
+    }
   }
   return deepest;
 }
