@@ -90,3 +90,23 @@ test('close() is idempotent and frees the port', async () => {
   await Promise.all([d.close(), d.close()]);
   await assert.rejects(fetch(`${d.url}/healthz`));
 });
+
+test('a payload the transport cannot carry to a worker is 413 at submit, even under a larger payload limit', async (t) => {
+  const d = await start(t, { maxPayloadBytes: 8 * 1024 * 1024, maxBodyBytes: 10 * 1024 * 1024 });
+  const r = await api(d.url, '/v1/tasks', { body: { type: 'reverse', payload: { text: 'x'.repeat(4_500_000) } } });
+  assert.equal(r.status, 413);
+  assert.equal(r.body.error.code, 'PAYLOAD_TOO_LARGE');
+  assert.equal(r.body.error.details.limit, 'transport');
+  assert.match(r.body.error.message, /cannot reach a worker/);
+  assert.equal((await api(d.url, '/v1/tasks?status=failed')).body.tasks.length, 0, 'nothing was stored');
+});
+
+test('unfinished payloads are bounded by TASKMESH_PENDING_BYTES: past it 429 QUEUE_FULL naming the limit', async (t) => {
+  const d = await start(t, { pendingBytes: 64 * 1024 });
+  const task = { type: 'reverse', payload: { text: 'y'.repeat(40_000) }, timeoutMs: 60_000 };
+  assert.equal((await api(d.url, '/v1/tasks', { body: task })).status, 202);
+  const over = await api(d.url, '/v1/tasks', { body: task });
+  assert.equal(over.status, 429);
+  assert.equal(over.body.error.code, 'QUEUE_FULL');
+  assert.equal(over.body.error.details.limit, 'TASKMESH_PENDING_BYTES');
+});

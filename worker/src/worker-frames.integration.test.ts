@@ -96,5 +96,18 @@ test('a peer that never acknowledges a large result gets it once and then only p
   for (const probe of probes) assert.equal(probe.chunks, 1, 'a retransmission to a silent peer is one chunk');
   const total = fromA.reduce((sum, r) => sum + r.bytes, 0);
   assert.ok(total < first.bytes + 32 * 1024, `${total} bytes sent for a result of ${first.bytes}`);
+  // The same worker process still renders for whoever asks next.
   assert.equal(image.proc.exitCode, null);
+  const next = randomUUID();
+  await peer.send(
+    signedDatagram({
+      secret: TEST_SECRET,
+      receiverId: image.ready.endpointId!,
+      messages: [{ kind: 'task', taskId: next, type: 'image', payload: { width: 32, height: 32 }, attempt: 1, timeoutMs: 10_000 }],
+      counter: 2,
+      sender: randomBytes(8),
+    }),
+    image.ready.udp!,
+  );
+  while (!peer.received.some((r) => messagesOf(r).some((m) => m.kind === 'result' && m.taskId === next))) await once(peer.socket, 'message');
 });
