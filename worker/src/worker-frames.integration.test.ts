@@ -32,6 +32,8 @@ interface Received {
 async function rawPeer(t: { after: (fn: () => unknown) => void }) {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  // Room for a whole result in flight, so what the worker sent is what is counted here.
+  socket.setRecvBufferSize(4 * 1024 * 1024);
   t.after(() => new Promise<void>((resolve) => socket.close(() => resolve())));
   const received: Received[] = [];
   socket.on('message', (datagram, rinfo) => {
@@ -75,7 +77,7 @@ test('a peer that never acknowledges a large result gets it once and then only p
     signedDatagram({
       secret: TEST_SECRET,
       receiverId: image.ready.endpointId!,
-      messages: [{ kind: 'task', taskId, type: 'image', payload: { width: 2048, height: 2048, format: 'jpeg' }, attempt: 1, timeoutMs: 10_000 }],
+      messages: [{ kind: 'task', taskId, type: 'image', payload: { width: 2048, height: 2048, format: 'png' }, attempt: 1, timeoutMs: 10_000 }],
       sender: randomBytes(8),
     }),
     image.ready.udp!,
