@@ -47,6 +47,10 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
 CMD ["node", "nameservice/dist/main.js"]
 
 FROM runtime AS monitoring
+# Starts as root only to join the group of the mounted Docker socket (whatever its number on this
+# host); monitoring/src/privileges.ts then becomes TASKMESH_RUN_AS before it serves anything.
+USER 0:0
+ENV TASKMESH_RUN_AS=10001:10001
 EXPOSE 7300
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "devtools/dist/healthcheck-main.js", "monitoring"]

@@ -3,6 +3,7 @@ import {
   SubmitBatchResponse,
   SubmitTaskResponse,
   TaskListResponse,
+  TypeListResponse,
   type TaskListItem,
   TaskRecord,
   TaskmeshError,
@@ -122,6 +123,11 @@ export class ApiClient {
   }
 
   /** GET /v1/workers */
+  /** GET /v1/types: the task types the dispatcher accepts. */
+  async types(): Promise<TypeListResponse['types']> {
+    return this.parse(await this.send({ method: 'GET', path: '/v1/types' }), TypeListResponse).types;
+  }
+
   async workers(): Promise<WorkerRecord[]> {
     const body = this.parse(await this.send({ method: 'GET', path: '/v1/workers' }), WorkersResponse);
     return body.workers as unknown as WorkerRecord[];

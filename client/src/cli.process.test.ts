@@ -64,7 +64,8 @@ describe('taskmesh CLI against a running suite', () => {
   let d: string[];
 
   before(async () => {
-    suite = await startLocalSuite({ workers: ['reverse', 'upper', 'hash', 'sum', 'wait', 'image'] });
+    // `resize` is a type the dispatcher accepts with no shorthand in the CLI (a user's own).
+    suite = await startLocalSuite({ workers: ['reverse', 'upper', 'hash', 'sum', 'wait', 'image'], dispatcherEnv: { TASKMESH_TASK_TYPES: 'reverse,hash,sum,upper,wait,image,resize' } });
     dir = await mkdtemp(join(tmpdir(), 'taskmesh-cli-'));
     d = ['--dispatcher', suite.dispatcherUrl!];
     // Workers register with the nameservice on their own schedule; wait until the dispatcher lists all six.
@@ -272,9 +273,10 @@ describe('taskmesh CLI against a running suite', () => {
     const r = await runCli([...d, 'status', 'no-such-task']);
     assert.equal(r.code, 4);
     assert.match(r.stderr, /^NOT_FOUND: .*no-such-task.*\n$/);
-    const unknown = await runCli([...d, 'submit', 'nosuchtype', '--wait']);
-    assert.equal(unknown.code, 4);
-    assert.match(unknown.stderr, /^[A-Z_]+: .*nosuchtype/);
+    // A payload the type refuses is refused by the dispatcher at submit.
+    const invalid = await runCli([...d, 'submit', 'wait', '{"ms":-5}', '--wait']);
+    assert.equal(invalid.code, 4);
+    assert.match(invalid.stderr, /^INVALID_PAYLOAD: invalid wait payload: ms: /);
   });
 
   test('bad arguments are usage errors: exit 2, one line, nothing sent', async () => {
@@ -286,6 +288,16 @@ describe('taskmesh CLI against a running suite', () => {
     }
     const sum = await runCli([...d, 'submit', 'sum', '1', 'x']);
     assert.equal(sum.stderr, 'sum: "x" is not a number\n');
+  });
+
+  test('an unknown type is named with the types the dispatcher knows; a known one without a shorthand asks for JSON', async () => {
+    const nope = await runCli([...d, 'submit', 'nope', 'x']);
+    assert.equal(nope.code, 2);
+    assert.equal(nope.stderr, 'unknown task type "nope"; known types: reverse, hash, sum, upper, wait, image, resize\n');
+    const resize = await runCli([...d, 'submit', 'resize', 'big']);
+    assert.equal(resize.code, 2);
+    assert.match(resize.stderr, /^no shorthand for task type "resize": give the payload as JSON/);
+    assert.equal(resize.stdout, '');
   });
 });
 

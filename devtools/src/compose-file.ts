@@ -13,8 +13,6 @@ import { workerEnv, type WorkersConfig } from './workers-config.js';
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const STACK_FILE = 'docker-stack.yml';
 export const DEFAULT_NODE_IMAGE = 'node:20-bookworm-slim';
-/** The container user of the images; monitoring joins the Docker socket's group as well. */
-export const CONTAINER_UID = 10001;
 
 type Yaml = Record<string, unknown>;
 type Flavour = 'compose' | 'stack';
@@ -109,9 +107,9 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
         ...commonEnv(flavour),
         TASKMESH_DISPATCHER_URL: 'http://dispatcher:7200',
         TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}',
+        // Unset: monitoring joins the group that owns the mounted socket by itself, then drops root.
+        DOCKER_GID: '${DOCKER_GID:-}',
       },
-      // Read access to the Docker socket needs its group: DOCKER_GID=$(stat -c %g /var/run/docker.sock).
-      user: `${CONTAINER_UID}:\${DOCKER_GID:-0}`,
       volumes: ['/var/run/docker.sock:/var/run/docker.sock:ro'],
       ...ports(flavour, 'TASKMESH_MONITORING_PUBLISH', 7300),
       ...dependsOn(flavour, { nameservice: 'service_healthy', dispatcher: 'service_healthy' }),
@@ -149,7 +147,8 @@ const HEADERS: Record<Flavour, string> = {
     ' docker compose up -d --build     (or docker-compose up -d --build)',
     ' Scale a type: docker compose up -d --scale worker-reverse=3',
     ' Variables (shell or .env): TASKMESH_SECRET, TASKMESH_API_TOKEN, TASKMESH_LOG_LEVEL, NODE_IMAGE,',
-    ' DOCKER_GID (group of /var/run/docker.sock, for monitoring), TASKMESH_DISPATCHER_PUBLISH / _MONITORING_PUBLISH,',
+    ' DOCKER_GID (optional: the group monitoring joins for the Docker socket, the socket\'s own by default),',
+    ' TASKMESH_DISPATCHER_PUBLISH / _MONITORING_PUBLISH,',
     ' TASKMESH_PUBLISH_ADDRESS (default 127.0.0.1; 0.0.0.0 publishes on every interface). TASKMESH_SECRET is required.',
   ].join('\n'),
   stack: [

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PORTS, TaskRecord, WorkerListResponse, type WorkerRecord } from '@taskmesh/shared';
 import { REPO_ROOT } from '@taskmesh/shared/testing';
+import { WebSocket } from 'undici';
 import { composeCommand, containersWith, dockerEngine, inspectContainers, run } from './docker-cli.js';
 import { freePort, waitFor } from './test-support.js';
 
@@ -86,23 +87,32 @@ async function runAllTypes(dispatcherUrl: string): Promise<void> {
   }
 }
 
-/** The environment of every compose and stack command: free host ports, the socket's group. */
+/** The group monitoring must end up in: DOCKER_GID when this run checks the override, else the socket's. */
+function expectedDockerGroup(): number | undefined {
+  if (process.env.DOCKER_GID) return Number(process.env.DOCKER_GID);
+  try {
+    return statSync('/var/run/docker.sock').gid;
+  } catch {
+    return undefined; // a remote engine (DOCKER_HOST): monitoring then shows what it can
+  }
+}
+
+/**
+ * The environment of every compose and stack command: what the README's Docker section asks a
+ * user to set (the secret) and free host ports. DOCKER_GID only when the run itself has it (the
+ * override's check); otherwise monitoring finds the socket's group by itself.
+ */
 async function deploymentEnv(): Promise<{ env: NodeJS.ProcessEnv; dispatcherUrl: string; monitoringUrl: string }> {
   // The usual ports (the CLI's default dispatcher URL) unless something else holds them.
   const [dp, mon] = [await freePort(DEFAULT_PORTS.dispatcher), await freePort(DEFAULT_PORTS.monitoring)];
-  let dockerGid = '0';
-  try {
-    dockerGid = String(statSync('/var/run/docker.sock').gid);
-  } catch {
-    // A remote engine (DOCKER_HOST): monitoring then shows what it can.
-  }
+  const { DOCKER_GID: _unset, ...inherited } = process.env;
   return {
     env: {
-      ...process.env,
+      ...inherited,
       TASKMESH_SECRET: SECRET,
       TASKMESH_DISPATCHER_PUBLISH: String(dp),
       TASKMESH_MONITORING_PUBLISH: String(mon),
-      DOCKER_GID: dockerGid,
+      ...(process.env.DOCKER_GID ? { DOCKER_GID: process.env.DOCKER_GID } : {}),
     },
     dispatcherUrl: `http://127.0.0.1:${dp}`,
     monitoringUrl: `http://127.0.0.1:${mon}`,
@@ -202,6 +212,47 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
     const services = new Set(views.map((c) => c.service));
     for (const s of ['nameservice', 'dispatcher', 'monitoring', 'worker-reverse', 'worker-image']) assert.ok(services.has(s), s);
     assert.equal(views.find((c) => c.id === killed?.id)?.exitCode, 137);
+  });
+
+  test('monitoring runs as 10001 in the Docker socket\'s group, with no root uid or gid left', async () => {
+    const [container] = await serviceContainers('monitoring');
+    assert.ok(container);
+    const status = await run('docker', ['exec', container.id, 'node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"], { timeoutMs: 30_000 });
+    const field = (name: string): number[] => (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status.stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    assert.deepEqual(field('Uid'), [10001, 10001, 10001, 10001], status.stdout);
+    assert.deepEqual(field('Gid'), [10001, 10001, 10001, 10001], status.stdout);
+    const group = expectedDockerGroup();
+    if (group !== undefined) assert.deepEqual(field('Groups'), [group], `joined the socket's group ${group}`);
+    if (group !== 0) assert.ok(!field('Groups').includes(0), 'no root group');
+  });
+
+  test('the logs panel streams a worker\'s log lines; the Docker events panel shows the docker kill', async () => {
+    const [worker] = await serviceContainers('worker-reverse');
+    assert.ok(worker);
+    const wsBase = monitoringUrl.replace('http', 'ws');
+    const firstOf = (url: string, wanted: (m: { topic: string; data: Record<string, unknown> }) => boolean): Promise<{ topic: string; data: Record<string, unknown> }> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(url);
+        const timer = setTimeout(() => {
+          ws.close();
+          reject(new Error(`nothing wanted from ${url} within 30 s`));
+        }, 30_000);
+        ws.addEventListener('message', (event) => {
+          const message = JSON.parse(String(event.data)) as { topic: string; data: Record<string, unknown> };
+          if (!wanted(message)) return;
+          clearTimeout(timer);
+          ws.close();
+          resolve(message);
+        });
+        ws.addEventListener('error', () => undefined);
+      });
+    const line = await firstOf(`${wsBase}/api/containers/${worker.id}/logs?tail=20`, (m) => m.topic === 'log' || m.topic === 'log-end');
+    assert.equal(line.topic, 'log', JSON.stringify(line.data));
+    assert.ok(typeof line.data.text === 'string' && line.data.text.length > 0);
+    const event = await firstOf(`${wsBase}/api/events`, (m) => m.topic === 'docker-event' && m.data.id === killed?.id && (m.data.action === 'kill' || m.data.action === 'die'));
+    assert.equal(event.data.id, killed?.id);
+    const docker = (await (await fetch(`${monitoringUrl}/api/containers`)).json()) as { docker: { connected: boolean; error?: string } };
+    assert.equal(docker.docker.connected, true, docker.docker.error);
   });
 
   test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {

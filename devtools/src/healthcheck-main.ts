@@ -14,6 +14,14 @@ const HTTP_SERVICES = {
   monitoring: { portEnv: 'TASKMESH_MONITORING_PORT', port: 7300 },
 } as const;
 
+/** The monitoring image starts as root (see privileges.ts); its health check need not be. */
+function dropRoot(): void {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  process.setgroups?.([]);
+  process.setgid?.(10001);
+  process.setuid?.(10001);
+}
+
 async function check(target: string | undefined): Promise<HealthResult> {
   if (target === 'worker') {
     return checkWorkerRegistered({
@@ -30,6 +38,7 @@ async function check(target: string | undefined): Promise<HealthResult> {
   return { healthy: false, detail: `usage: healthcheck-main.js <${[...Object.keys(HTTP_SERVICES), 'worker'].join('|')}>` };
 }
 
+dropRoot();
 const result = await check(process.argv[2]);
 process.stdout.write(`${result.healthy ? 'healthy' : 'unhealthy'}: ${result.detail}\n`);
 process.exit(result.healthy ? 0 : 1);

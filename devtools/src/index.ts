@@ -28,7 +28,6 @@ export {
   COMPOSE_FILE,
   STACK_FILE,
   DEFAULT_NODE_IMAGE,
-  CONTAINER_UID,
   composeDocument,
   stackDocument,
   renderYaml,

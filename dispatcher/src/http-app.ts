@@ -1,6 +1,6 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
-import { TaskmeshError, type Logger, type RequestGuard, type WorkerRecord } from '@taskmesh/shared';
+import { TaskmeshError, findContract, type Logger, type RequestGuard, type TypeListResponse, type WorkerRecord } from '@taskmesh/shared';
 import type { AdmissionLimits } from './admission.js';
 import type { TokenAuth } from './auth.js';
 import { createFastLane } from './fast-lane.js';
@@ -78,6 +78,11 @@ export function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): 
       throw new TaskmeshError('UNAVAILABLE', `cannot list workers: ${err instanceof Error ? err.message : String(err)}`);
     }
     res.json({ workers: workers.map((w) => ({ ...w, dispatcherInFlight: directory.get(w.name)?.ownInFlight ?? 0 })) });
+  });
+
+  app.get('/v1/types', (_req, res) => {
+    const answer: TypeListResponse = { types: [...runner.knownTypes].map((name) => ({ name, description: findContract(name)?.description ?? null })) };
+    res.json(answer);
   });
 
   app.get('/v1/stats', (_req, res) => {

@@ -84,7 +84,9 @@ test('Swarm stack containers get their project and service from the stack labels
   assert.equal(serviceOf({ 'com.docker.compose.service': 'dispatcher', ...labels }), 'dispatcher');
 });
 
-test('a socket this process may not open says which group to add', () => {
-  assert.match(withSocketHint('connect EACCES /var/run/docker.sock'), /DOCKER_GID=\$\(stat -c %g \/var\/run\/docker.sock\)/);
-  assert.equal(withSocketHint('connect ENOENT /nope.sock'), 'connect ENOENT /nope.sock');
+test('an unreachable Docker socket says what to do: the group, the mount, the engine', () => {
+  assert.match(withSocketHint('connect EACCES /var/run/docker.sock'), /without a user: override.*DOCKER_GID=\$\(stat -c %g \/var\/run\/docker.sock\)/);
+  assert.match(withSocketHint('connect ENOENT /nope.sock'), /^connect ENOENT \/nope.sock \(no Docker socket here: mount \/var\/run\/docker.sock/);
+  assert.match(withSocketHint('connect ECONNREFUSED 10.0.0.9:2375'), /is the Docker engine, or its socket proxy, running\?/);
+  assert.equal(withSocketHint('socket hang up'), 'socket hang up');
 });

@@ -1,6 +1,8 @@
 import Docker from 'dockerode';
 import { DEFAULT_PORTS, createLogger, envInt, envList, envLogLevel, envOptionalString, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
+import { z } from 'zod';
 import { MAX_CLIENTS, createMonitoring } from './monitoring.js';
+import { dropPrivileges } from './privileges.js';
 
 /** The monitoring process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
 const spec = {
@@ -18,12 +20,28 @@ const spec = {
   imageFps: { env: 'TASKMESH_MONITORING_IMAGE_FPS', schema: envInt(5, 1, 30) },
   /** Read by dockerode itself (unix://, tcp://, npipe://); here only to log where it points. */
   dockerHost: { env: 'DOCKER_HOST', schema: envString('unix:///var/run/docker.sock') },
+  /** Overrides the group joined for the socket (the socket's own group by default). */
+  dockerGid: { env: 'DOCKER_GID', schema: z.coerce.number().int().min(0).max(4_294_967_294).optional() },
+  /** `uid:gid` to become after joining the socket's group, when started as root (the image sets it). */
+  runAs: {
+    env: 'TASKMESH_RUN_AS',
+    schema: z
+      .string()
+      .regex(/^\d+:\d+$/, 'uid:gid, e.g. 10001:10001')
+      .transform((v) => v.split(':').map(Number) as [number, number])
+      .optional(),
+  },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('monitoring', spec);
   const logger = createLogger({ service: 'monitoring', level: config.logLevel });
+  // Before anything is served: the image starts as root only to join the socket's group.
+  const privileges = config.runAs === undefined ? undefined : dropPrivileges({ dockerHost: config.dockerHost, overrideGid: config.dockerGid, uid: config.runAs[0], gid: config.runAs[1] });
+  if (privileges?.dropped === true) {
+    logger.info('joined the Docker socket\'s group and dropped root', { event: 'privileges-dropped', uid: privileges.uid, gid: privileges.gid, groups: privileges.groups });
+  }
   let docker: Docker | null;
   try {
     // With no options dockerode honours DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.

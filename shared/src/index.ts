@@ -79,6 +79,7 @@ export {
   TaskListResponse,
   TaskEventKind,
   TaskEvent,
+  TypeListResponse,
   ErrorResponse,
 } from './tasks-api.js';
 export { RunnerProcess, RunnerState } from './runner-state.js';

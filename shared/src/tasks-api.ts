@@ -87,5 +87,11 @@ export const TaskEvent = z.object({
 });
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
+/** GET /v1/types: the task types the dispatcher accepts, with what each does when it knows. */
+export const TypeListResponse = z.object({
+  types: z.array(z.object({ name: TaskType, description: z.string().nullable() })),
+});
+export type TypeListResponse = z.infer<typeof TypeListResponse>;
+
 /** The JSON body of every 4xx/5xx answer. */
 export const ErrorResponse = z.object({ error: WireError.extend({ details: z.unknown().optional() }) });

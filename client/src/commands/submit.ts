@@ -55,8 +55,13 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
     .addHelpText('after', `\nShorthands:\n${Object.values(SHORTHANDS).map((s) => `  taskmesh submit ${s}`).join('\n')}\n\nExamples:\n  taskmesh submit reverse hello --wait\n  taskmesh submit reverse '{"text":"hi"}'\n  taskmesh submit sum 1 2 3 --wait\n  taskmesh submit image --text hi --out frame.png`)
     .action(async (type: string, args: string[], options: SubmitOptions) => {
       if (options.out !== undefined && type !== 'image') throw usageError(`--out applies only to image tasks, not ${type}`);
-      const request = buildSubmitRequest(type, args, options);
       const ctx = context({});
+      if (!Object.hasOwn(SHORTHANDS, type)) {
+        // Not a type with a shorthand: the dispatcher says whether it knows it at all.
+        const known = (await ctx.api.types()).map((t) => t.name);
+        if (!known.includes(type)) throw usageError(`unknown task type "${type}"; known types: ${known.join(', ')}`);
+      }
+      const request = buildSubmitRequest(type, args, options);
       if (!options.wait && options.out === undefined) {
         const { id, status } = await ctx.api.submit(request);
         ctx.out(options.json ? JSON.stringify({ id, status }) : id);

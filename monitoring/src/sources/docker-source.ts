@@ -290,11 +290,15 @@ function jsonLines(stream: Readable, onValue: (value: unknown) => void): void {
 }
 
 /**
- * A socket the process may not open (EACCES) is the usual first-run trap under Compose:
- * monitoring runs as a non-root user and needs the socket's group.
+ * What to do about a Docker socket that does not answer, in the dashboard's words. Monitoring's
+ * image joins the socket's group by itself; a refusal after that means the process was not
+ * started as root (a `user:` in the compose file), or a proxy or the socket's mode is in the way.
  */
 export function withSocketHint(error: string): string {
-  return /EACCES/.test(error)
-    ? `${error} (the Docker socket belongs to a group this process is not in: set DOCKER_GID=$(stat -c %g /var/run/docker.sock) in .env)`
-    : error;
+  if (/EACCES/.test(error)) {
+    return `${error} (this process is not in the socket's group: start the monitoring image as it is, without a user: override, so it joins the group by itself, or set DOCKER_GID=$(stat -c %g /var/run/docker.sock) in .env)`;
+  }
+  if (/ENOENT/.test(error)) return `${error} (no Docker socket here: mount /var/run/docker.sock, or point DOCKER_HOST at a socket proxy)`;
+  if (/ECONNREFUSED/.test(error)) return `${error} (nothing answers at DOCKER_HOST: is the Docker engine, or its socket proxy, running?)`;
+  return error;
 }
