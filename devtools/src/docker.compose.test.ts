@@ -87,6 +87,50 @@ async function runAllTypes(dispatcherUrl: string): Promise<void> {
   }
 }
 
+type HubMessage = { topic: string; data: Record<string, unknown> };
+
+/** The first message of a monitoring WebSocket that `wanted` takes, within 30 s. */
+function firstMessage(url: string, wanted: (m: HubMessage) => boolean): Promise<HubMessage> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(new Error(`nothing wanted from ${url} within 30 s`));
+    }, 30_000);
+    ws.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data)) as HubMessage;
+      if (!wanted(message)) return;
+      clearTimeout(timer);
+      ws.close();
+      resolve(message);
+    });
+    ws.addEventListener('error', () => undefined);
+  });
+}
+
+/** Inside the monitoring container, its process (pid 1) is 10001 in the socket's group, nothing of root left. */
+async function assertUnprivileged(containerId: string): Promise<void> {
+  const status = await run('docker', ['exec', containerId, 'node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"], { timeoutMs: 30_000 });
+  const field = (name: string): number[] => (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status.stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  assert.deepEqual(field('Uid'), [10001, 10001, 10001, 10001], status.stdout);
+  assert.deepEqual(field('Gid'), [10001, 10001, 10001, 10001], status.stdout);
+  const group = expectedDockerGroup();
+  if (group !== undefined) assert.deepEqual(field('Groups'), [group], `joined the socket's group ${group}`);
+  if (group !== 0) assert.ok(!field('Groups').includes(0), 'no root group');
+}
+
+/** The dashboard's three Docker panels: connected, a container's log lines, and a container's death in the feed. */
+async function assertDashboardSeesDocker(monitoringUrl: string, logsOf: string, killedId: string): Promise<void> {
+  const wsBase = monitoringUrl.replace('http', 'ws');
+  const docker = (await (await fetch(`${monitoringUrl}/api/containers`)).json()) as { docker: { connected: boolean; error?: string } };
+  assert.equal(docker.docker.connected, true, docker.docker.error);
+  const line = await firstMessage(`${wsBase}/api/containers/${logsOf}/logs?tail=20`, (m) => m.topic === 'log' || m.topic === 'log-end');
+  assert.equal(line.topic, 'log', JSON.stringify(line.data));
+  assert.ok(typeof line.data.text === 'string' && line.data.text.length > 0);
+  const event = await firstMessage(`${wsBase}/api/events`, (m) => m.topic === 'docker-event' && m.data.id === killedId && (m.data.action === 'kill' || m.data.action === 'die'));
+  assert.equal(event.data.id, killedId);
+}
+
 /** The group monitoring must end up in: DOCKER_GID when this run checks the override, else the socket's. */
 function expectedDockerGroup(): number | undefined {
   if (process.env.DOCKER_GID) return Number(process.env.DOCKER_GID);
@@ -217,42 +261,13 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
   test('monitoring runs as 10001 in the Docker socket\'s group, with no root uid or gid left', async () => {
     const [container] = await serviceContainers('monitoring');
     assert.ok(container);
-    const status = await run('docker', ['exec', container.id, 'node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"], { timeoutMs: 30_000 });
-    const field = (name: string): number[] => (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status.stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-    assert.deepEqual(field('Uid'), [10001, 10001, 10001, 10001], status.stdout);
-    assert.deepEqual(field('Gid'), [10001, 10001, 10001, 10001], status.stdout);
-    const group = expectedDockerGroup();
-    if (group !== undefined) assert.deepEqual(field('Groups'), [group], `joined the socket's group ${group}`);
-    if (group !== 0) assert.ok(!field('Groups').includes(0), 'no root group');
+    await assertUnprivileged(container.id);
   });
 
   test('the logs panel streams a worker\'s log lines; the Docker events panel shows the docker kill', async () => {
     const [worker] = await serviceContainers('worker-reverse');
-    assert.ok(worker);
-    const wsBase = monitoringUrl.replace('http', 'ws');
-    const firstOf = (url: string, wanted: (m: { topic: string; data: Record<string, unknown> }) => boolean): Promise<{ topic: string; data: Record<string, unknown> }> =>
-      new Promise((resolve, reject) => {
-        const ws = new WebSocket(url);
-        const timer = setTimeout(() => {
-          ws.close();
-          reject(new Error(`nothing wanted from ${url} within 30 s`));
-        }, 30_000);
-        ws.addEventListener('message', (event) => {
-          const message = JSON.parse(String(event.data)) as { topic: string; data: Record<string, unknown> };
-          if (!wanted(message)) return;
-          clearTimeout(timer);
-          ws.close();
-          resolve(message);
-        });
-        ws.addEventListener('error', () => undefined);
-      });
-    const line = await firstOf(`${wsBase}/api/containers/${worker.id}/logs?tail=20`, (m) => m.topic === 'log' || m.topic === 'log-end');
-    assert.equal(line.topic, 'log', JSON.stringify(line.data));
-    assert.ok(typeof line.data.text === 'string' && line.data.text.length > 0);
-    const event = await firstOf(`${wsBase}/api/events`, (m) => m.topic === 'docker-event' && m.data.id === killed?.id && (m.data.action === 'kill' || m.data.action === 'die'));
-    assert.equal(event.data.id, killed?.id);
-    const docker = (await (await fetch(`${monitoringUrl}/api/containers`)).json()) as { docker: { connected: boolean; error?: string } };
-    assert.equal(docker.docker.connected, true, docker.docker.error);
+    assert.ok(worker && killed);
+    await assertDashboardSeesDocker(monitoringUrl, worker.id, killed.id);
   });
 
   test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {
@@ -282,11 +297,14 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
 if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swarm', () => {
   let env: NodeJS.ProcessEnv;
   let dispatcherUrl: string;
+  let monitoringUrl: string;
+  const stackContainers = async (service: string) =>
+    inspectContainers(await containersWith({ 'com.docker.stack.namespace': STACK, 'com.docker.swarm.service.name': `${STACK}_${service}` }));
   let joinedSwarm = false;
   let createdGwBridge = false;
 
   before(async () => {
-    ({ env, dispatcherUrl } = await deploymentEnv());
+    ({ env, dispatcherUrl, monitoringUrl } = await deploymentEnv());
     if (!imagesBuilt) {
       // The stack ignores build:, so the images come from the compose file's build.
       const compose = composeCommand();
@@ -330,5 +348,16 @@ if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swar
       throw new Error(`${err.message}\n${ps.stdout}${ps.stderr}`);
     });
     await runAllTypes(dispatcherUrl);
+  });
+
+  test('the stack\'s monitoring drops root, and its dashboard shows containers, logs and a docker kill', async () => {
+    const [monitoring] = await stackContainers('monitoring');
+    assert.ok(monitoring, 'the monitoring task\'s container');
+    await assertUnprivileged(monitoring.id);
+    const [victim] = await stackContainers('worker-hash');
+    const [logged] = await stackContainers('worker-reverse');
+    assert.ok(victim && logged);
+    await run('docker', ['kill', victim.id]);
+    await assertDashboardSeesDocker(monitoringUrl, logged.id, victim.id);
   });
 });
