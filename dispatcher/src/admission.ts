@@ -33,28 +33,10 @@ function depthOf(value: unknown, above: number, limit: number): number {
   const depth = above + 1;
   if (depth > limit) return depth;
   let deepest = depth;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      if (typeof item === 'object' && item !== null) {
-        const d = depthOf(item, depth, limit);
-        if (d > deepest) {
-          deepest = d;
-          if (deepest > limit) return deepest;
-        }
-      }
-    }
-    return deepest;
-  }
-  for (const key in value) {
-    const item = (value as Record<string, unknown>)[key];
-    if (typeof item === 'object' && item !== null) {
-      const d = depthOf(item, depth, limit);
-      if (d > deepest) {
-        deepest = d;
-        if (deepest > limit) return deepest;
-      }
-    }
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depthOf(item, depth, limit));
+    if (deepest > limit) break;
   }
   return deepest;
 }
