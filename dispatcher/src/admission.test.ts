@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TaskmeshError } from '@taskmesh/shared';
-import { admitPayload, jsonDepth, requestFingerprint } from './admission.js';
+import { MAX_RESULT_DEPTH, admitPayload, jsonDepth, measureResult, requestFingerprint } from './admission.js';
 
 /** The obvious recursive definition, for comparison on values shallow enough for it. */
 const reference = (value: unknown): number =>
@@ -45,4 +45,13 @@ test('the fingerprint of a request ignores key order and tells other types and p
   assert.notEqual(requestFingerprint('hash', { text: 'a' }), requestFingerprint('upper', { text: 'a' }));
   assert.notEqual(requestFingerprint('hash', { text: 'a' }), requestFingerprint('hash', { text: 'b' }));
   assert.notEqual(requestFingerprint('hash', ['a', 'b']), requestFingerprint('hash', ['b', 'a']));
+});
+
+test('a result that could not be served later is refused when it arrives, saying why', () => {
+  const deep = JSON.parse(`${'['.repeat(MAX_RESULT_DEPTH + 1)}${']'.repeat(MAX_RESULT_DEPTH + 1)}`) as unknown;
+  assert.match(String(measureResult(deep)), /nests deeper than 256 levels/);
+  assert.equal(measureResult({ text: 'olleh' }), 16);
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = { cyclic };
+  assert.equal(typeof measureResult(cyclic), 'string');
 });

@@ -83,3 +83,16 @@ function canonical(value: unknown): string {
 export function requestFingerprint(type: string, payload: unknown): string {
   return createHash('sha256').update(type).update('\n').update(canonical(payload)).digest('base64url');
 }
+
+/** A result nested deeper than this is not kept (its record could not be served). */
+export const MAX_RESULT_DEPTH = 256;
+
+/** A result's JSON bytes, or why it cannot be kept (nested too deep, not serialisable). */
+export function measureResult(result: unknown): number | string {
+  if (jsonDepth(result, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) return `it nests deeper than ${MAX_RESULT_DEPTH} levels`;
+  try {
+    return Buffer.byteLength(JSON.stringify(result) ?? 'null', 'utf8');
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -14,7 +14,7 @@ import {
   type TaskStatus,
   type WireError,
 } from '@taskmesh/shared';
-import { jsonDepth } from './admission.js';
+import { measureResult } from './admission.js';
 import { Attempt, type AttemptHost } from './attempt.js';
 import type { EventsHub } from './events-hub.js';
 import type { DispatcherMetrics } from './metrics.js';
@@ -35,8 +35,6 @@ export interface TaskSender {
 export const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
 /** How often waiting tasks are re-checked when no event (a lookup, a finished task) does it. */
 export const PENDING_RECHECK_MS = 100;
-/** A result nested deeper than this is not kept (its record could not be served). */
-export const MAX_RESULT_DEPTH = 256;
 
 export interface TaskRunnerOptions {
   sender: TaskSender;
@@ -159,7 +157,7 @@ export class TaskRunner implements AttemptHost {
     if (r.status !== 'failed' && r.status !== 'cancelled') {
       throw new TaskmeshError('CONFLICT', `task ${r.id} is ${r.status}; only failed or cancelled tasks can be retried`);
     }
-    this.checkRoom(1);
+    this.checkRoom(1, entry.payloadBytes);
     this.o.metrics.retry(r.type, 'manual');
     this.o.store.markUnfinished(entry);
     this.setStatus(entry, 'queued');
@@ -442,13 +440,3 @@ export class TaskRunner implements AttemptHost {
 }
 
 const isFinal = (s: TaskStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
-
-/** A result's JSON bytes, or why it cannot be kept (nested too deep, not serialisable). */
-function measureResult(result: unknown): number | string {
-  if (jsonDepth(result, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) return `it nests deeper than ${MAX_RESULT_DEPTH} levels`;
-  try {
-    return Buffer.byteLength(JSON.stringify(result) ?? 'null', 'utf8');
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-}
