@@ -71,6 +71,26 @@ async function httpTask(dispatcherUrl: string, type: string, payload: unknown): 
   return TaskRecord.parse(body);
 }
 
+/**
+ * Submits tasks as one batch (so they are all waiting when the dispatcher picks workers, however
+ * fast each one is) and waits for each to end.
+ */
+async function batchTasks(dispatcherUrl: string, type: string, payloads: unknown[]): Promise<TaskRecord[]> {
+  const res = await fetch(`${dispatcherUrl}/v1/tasks/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tasks: payloads.map((payload) => ({ type, payload })) }),
+  });
+  const body = (await res.json()) as { ids: string[] };
+  assert.equal(res.status, 202, JSON.stringify(body));
+  return Promise.all(
+    body.ids.map(async (id) => {
+      const done = await fetch(`${dispatcherUrl}/v1/tasks/${id}?wait=30000`);
+      return TaskRecord.parse(await done.json());
+    }),
+  );
+}
+
 async function listWorkers(dispatcherUrl: string): Promise<WorkerRecord[]> {
   const res = await fetch(`${dispatcherUrl}/v1/workers`);
   if (!res.ok) throw new Error(`GET /v1/workers: ${res.status}`);
@@ -217,7 +237,15 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
     await waitFor('three live reverse workers', async () => ((liveOf(await listWorkers(dispatcherUrl), 'reverse').length === 3) ? true : undefined), {
       timeoutMs: 60_000,
     });
-    const records = await Promise.all(Array.from({ length: 30 }, (_, i) => httpTask(dispatcherUrl, 'reverse', { text: `task ${i}` })));
+    // The dispatcher's own view of the type catches up within its lookup cache (750 ms); a batch
+    // then has all its tasks waiting at once, so the pick spreads them (single quick tasks, each
+    // done before the next arrives, would rightly all go to the one warm worker).
+    await waitFor('the dispatcher to route to a new reverse worker', async () => {
+      const records = await batchTasks(dispatcherUrl, 'reverse', Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })));
+      assert.ok(records.every((r) => r.status === 'succeeded'));
+      return new Set(records.map((r) => r.worker)).size >= 2 ? true : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+    const records = await batchTasks(dispatcherUrl, 'reverse', Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })));
     assert.ok(records.every((r) => r.status === 'succeeded'));
     const used = new Set(records.map((r) => r.worker));
     assert.ok(used.size >= 2, `tasks ran on ${[...used].join(', ')}`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUILTIN_TYPE_NAMES, DEFAULT_PORTS, envInt, envList, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
+import { BUILTIN_TYPE_NAMES, DEFAULT_PORTS, envInt, envList, envLogLevel, envOptionalString, envPort, envString } from '@taskmesh/shared';
 
 /** The task types the dispatcher accepts unless TASKMESH_TASK_TYPES says otherwise. */
 export const DEFAULT_TASK_TYPES = BUILTIN_TYPE_NAMES;
@@ -74,4 +74,3 @@ export const dispatcherEnvSpec = {
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 
-export type DispatcherEnvConfig = ConfigOf<typeof dispatcherEnvSpec>;

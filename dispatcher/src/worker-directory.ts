@@ -104,21 +104,6 @@ export class WorkerDirectory {
     return this.byName.get(name);
   }
 
-  /** Every worker seen by a lookup (or still holding our tasks). */
-  all(): IterableIterator<WorkerView> {
-    return this.byName.values();
-  }
-
-  /** Whether the last lookup reached the nameservice. */
-  reachable(): boolean | null {
-    let seen = false;
-    for (const entry of this.types.values()) {
-      if (entry.failures > 0) return false;
-      if (entry.known) seen = true;
-    }
-    return seen ? true : null;
-  }
-
   startTask(w: WorkerView): void {
     w.ownInFlight++;
   }

@@ -42,7 +42,6 @@ export class HeartbeatThread {
   private readonly worker: Worker;
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
-  private lastWorker: WorkerRecord | undefined;
 
   constructor(options: HeartbeatThreadOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -50,7 +49,6 @@ export class HeartbeatThread {
     this.registered = new Promise((resolve, reject) => {
       this.worker.on('message', (report: ThreadReport) => {
         if (report.kind !== 'registered') return;
-        this.lastWorker = report.worker;
         if (report.first) resolve(report.worker);
       });
       const fail = (err: Error): void => {
@@ -61,11 +59,6 @@ export class HeartbeatThread {
       this.worker.on('exit', (code) => fail(new Error(`heartbeat thread exited (code ${code})`)));
     });
     this.registered.catch(() => undefined);
-  }
-
-  /** The record of the latest registration. */
-  get record(): WorkerRecord | undefined {
-    return this.lastWorker;
   }
 
   /** Stops heartbeating and, when asked, deregisters; idempotent. Rejects if deregistering failed. */
