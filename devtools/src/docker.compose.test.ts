@@ -6,7 +6,7 @@ import { DEFAULT_PORTS, TaskRecord, WorkerListResponse, type WorkerRecord } from
 import { REPO_ROOT } from '@taskmesh/shared/testing';
 import { WebSocket } from 'undici';
 import { composeCommand, containersWith, dockerEngine, inspectContainers, run } from './docker-cli.js';
-import { freePort, waitFor } from './test-support.js';
+import { freePort, eventually } from './test-support.js';
 
 /**
  * The container deployment against a real Docker engine (`npm run test:compose`): builds the
@@ -213,7 +213,7 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
   });
 
   test('every container becomes healthy', async () => {
-    const all = await waitFor(
+    const all = await eventually(
       'all containers healthy',
       async () => {
         const states = await inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT }));
@@ -234,13 +234,14 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
 
   test('worker-reverse scaled to 3: three registered and sharing tasks', async () => {
     await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3'], 180_000);
-    await waitFor('three live reverse workers', async () => ((liveOf(await listWorkers(dispatcherUrl), 'reverse').length === 3) ? true : undefined), {
+    await eventually('three live reverse workers', async () => ((liveOf(await listWorkers(dispatcherUrl), 'reverse').length === 3) ? true : undefined), {
       timeoutMs: 60_000,
+      intervalMs: 200,
     });
     // The dispatcher's own view of the type catches up within its lookup cache (750 ms); a batch
     // then has all its tasks waiting at once, so the pick spreads them (single quick tasks, each
     // done before the next arrives, would rightly all go to the one warm worker).
-    await waitFor('the dispatcher to route to a new reverse worker', async () => {
+    await eventually('the dispatcher to route to a new reverse worker', async () => {
       const records = await batchTasks(dispatcherUrl, 'reverse', Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })));
       assert.ok(records.every((r) => r.status === 'succeeded'));
       return new Set(records.map((r) => r.worker)).size >= 2 ? true : undefined;
@@ -258,10 +259,10 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
     assert.ok(record, `a live registration at ${victim.ipAddresses.join(', ')}`);
     await run('docker', ['kill', victim.id]);
     killed = { id: victim.id, name: record.name };
-    await waitFor(`${record.name} to leave the live set`, async () => {
+    await eventually(`${record.name} to leave the live set`, async () => {
       const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
       return w === undefined || w.state === 'expired' ? true : undefined;
-    }, { timeoutMs: 30_000 });
+    }, { timeoutMs: 30_000, intervalMs: 200 });
     assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 2);
     const records = await Promise.all(Array.from({ length: 12 }, (_, i) => httpTask(dispatcherUrl, 'reverse', { text: `after ${i}` })));
     assert.ok(records.every((r) => r.status === 'succeeded' && r.worker !== record.name));
@@ -271,7 +272,7 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
 
   test('monitoring lists the suite containers with stats and the killed one as exited', async () => {
     interface View { id: string; service: string | null; project: string | null; state: string; exitCode: number | null; cpuPercent: number | null; memoryBytes: number | null }
-    const views = await waitFor('monitoring to report stats and the killed container', async () => {
+    const views = await eventually('monitoring to report stats and the killed container', async () => {
       const res = await fetch(`${monitoringUrl}/api/containers`);
       if (!res.ok) return undefined;
       const { containers } = (await res.json()) as { containers: View[] };
@@ -305,7 +306,7 @@ if (!skip) describe('docker compose: docker-compose.yml', () => {
     assert.ok(record, 'the wait worker is registered');
     // A task in flight when the stop arrives is finished, not dropped.
     const inFlight = httpTask(dispatcherUrl, 'wait', { ms: 2000 });
-    await waitFor('the wait task to start', async () => {
+    await eventually('the wait task to start', async () => {
       const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
       return w && w.load.inFlight > 0 ? true : undefined;
     }, { timeoutMs: 10_000, intervalMs: 100 });
@@ -356,7 +357,7 @@ if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swar
     if (!env) return;
     await run('docker', ['stack', 'rm', STACK], { allowFailure: true, timeoutMs: 60_000 });
     // Containers and the network go asynchronously; the volume can only go after them.
-    await waitFor('the stack to be gone', async () => {
+    await eventually('the stack to be gone', async () => {
       const left = await containersWith({ 'com.docker.stack.namespace': STACK });
       const nets = (await run('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout.trim();
       return left.length === 0 && nets === '' ? true : undefined;
@@ -368,7 +369,7 @@ if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swar
   });
 
   test('every worker type registers and one task of each type succeeds through the published port', async () => {
-    await waitFor('six live workers behind the published dispatcher port', async () => {
+    await eventually('six live workers behind the published dispatcher port', async () => {
       const workers = await listWorkers(dispatcherUrl);
       return TASKS.every((t) => liveOf(workers, t.type).length >= 1) ? true : undefined;
     }, { timeoutMs: 180_000, intervalMs: 1000 }).catch(async (err: Error) => {

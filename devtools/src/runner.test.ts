@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { RunnerState, TaskRecord } from '@taskmesh/shared';
-import { freePort, waitFor } from './test-support.js';
+import { freePort, eventually } from './test-support.js';
 
 /**
  * `npm start` end to end: the real runner process with its real services on free ports,
@@ -59,7 +59,7 @@ test('npm start runs the suite, restarts a killed worker and stops cleanly on SI
   });
   const dump = (): string => `${output.slice(-40).join('\n')}\n${stderr}`;
 
-  const allReady = await waitFor('the runner to report all services ready', () => output.find((l) => /all \d+ services ready/.test(l)), {
+  const allReady = await eventually('the runner to report all services ready', () => output.find((l) => /all \d+ services ready/.test(l)), {
     timeoutMs: 45_000,
   }).catch((err: Error) => assert.fail(`${err.message}\n${dump()}`));
   assert.match(allReady, /^runner\s+\| /);
@@ -88,10 +88,10 @@ test('npm start runs the suite, restarts a killed worker and stops cleanly on SI
   const victim = before.processes.find((p) => p.name === 'worker-reverse')!;
   assert.equal(victim.status, 'running');
   process.kill(victim.pid!, 'SIGKILL');
-  const after = await waitFor('worker-reverse to be restarted', async () => {
+  const after = await eventually('worker-reverse to be restarted', async () => {
     const p = (await readState()).processes.find((x) => x.name === 'worker-reverse')!;
     return p.restarts >= 1 && p.status === 'running' ? p : undefined;
-  });
+  }, { timeoutMs: 30_000, intervalMs: 200 });
   assert.notEqual(after.pid, victim.pid);
   assert.equal(after.lastExitCode, 137);
 

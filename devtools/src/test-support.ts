@@ -21,28 +21,4 @@ export async function freePort(preferred = 0): Promise<number> {
   return address.port;
 }
 
-/**
- * Polls `probe` until it returns a value other than undefined, for conditions that have no
- * event to await (a file, a remote registry). Bounded: rejects after `timeoutMs` naming `what`
- * and the last error the probe threw.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 30_000, intervalMs = 200 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { eventually } from '@taskmesh/shared/testing';

@@ -40,7 +40,7 @@ test('cancelling a running wait task stops it at the worker', async () => {
   await eventually('the worker to stop the task', async () => {
     const w = (await nameservice.list()).find((x) => x.name === worker);
     return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
-  }, 5000);
+  }, { timeoutMs: 5000 });
   const again = await api(base, `/v1/tasks/${id}`, { method: 'DELETE' });
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'CONFLICT');
@@ -103,7 +103,7 @@ test('a task past its timeout at the worker fails with TIMEOUT and is stopped th
   await eventually('the worker to stop the timed-out task', async () => {
     const w = (await nameservice.list()).find((x) => x.name === worker);
     return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
-  }, 5000);
+  }, { timeoutMs: 5000 });
 });
 
 // Last: it stops the dispatcher.

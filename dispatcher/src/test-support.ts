@@ -30,21 +30,7 @@ export async function api<T = any>(base: string, path: string, init: { method?: 
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+export { eventually } from '@taskmesh/shared/testing';
 
 /** A WebSocket that records every message, with a way to wait for one matching a predicate. */
 export interface RecordingSocket {

@@ -45,10 +45,10 @@ describe('monitoring against a local suite', () => {
   });
 
   test('lists the workers with their load and state', async () => {
-    const body = await eventually(async () => {
+    const body = await eventually('two live workers', async () => {
       const b = (await (await fetch(`${base}/api/workers`)).json()) as { connected: boolean; workers: WorkerView[] };
       return b.workers.filter((w) => w.state === 'live').length === 2 ? b : undefined;
-    }, 'two live workers');
+    }, { timeoutMs: 15_000 });
     assert.equal(body.connected, true);
     assert.deepEqual(body.workers.map((w) => w.type).sort(), ['image', 'reverse']);
     for (const w of body.workers) {
@@ -91,10 +91,10 @@ describe('monitoring against a local suite', () => {
       body: JSON.stringify({ type: 'hash', payload: { text: 'x' }, timeoutMs: 200, maxAttempts: 1 }),
     });
     const { id } = (await res.json()) as { id: string };
-    const tasks = await eventually(async () => {
+    const tasks = await eventually('the failed task in /api/tasks', async () => {
       const b = (await (await fetch(`${base}/api/tasks`)).json()) as TasksTopic;
       return b.failed.some((f) => f.id === id) ? b : undefined;
-    }, 'the failed task in /api/tasks');
+    }, { timeoutMs: 15_000 });
     assert.equal(tasks.failed.find((f) => f.id === id)?.type, 'hash');
     const retry = await fetch(`${base}/api/tasks/${id}/retry`, { method: 'POST' });
     assert.equal(retry.status < 300, true, `retry answered ${retry.status}`);

@@ -4,10 +4,10 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, NameserviceClient, RegistryFile, type WorkerRecord } from '@taskmesh/shared';
-import { REPO_ROOT, TEST_SECRET, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
+import { REPO_ROOT, TEST_SECRET, eventually, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
 import { SUSPECT_GRACE_MS, SWEEP_INTERVAL_MS } from './constants.js';
 import { WorkerRegistry } from './worker-registry.js';
-import { onCleanup, pollUntil, registration, tempDir } from './test-support.js';
+import { onCleanup, registration, tempDir } from './test-support.js';
 
 /** The nameservice as a real process on 127.0.0.1, port 0 unless given, stopped after the test. */
 async function startNameservice(t: TestContext, registryFile: string, port = 0): Promise<{ svc: RunningService; client: NameserviceClient; url: string }> {
@@ -45,20 +45,19 @@ test('a SIGKILLed worker is expired within the lease bound and no longer offered
   onCleanup(t, () => worker.kill('SIGKILL'));
 
   // Heartbeats keep it live past one lease, with the load they carry.
-  await pollUntil(async () => {
+  await eventually('heartbeats past one lease', async () => {
     const w = (await client.lookup('echo')).find((x) => x.name === 'doomed-1');
     return w && w.lastHeartbeatAt - w.registeredAt >= LEASE_TTL_MS ? w : undefined;
-  }, LEASE_TTL_MS + 5000, 'heartbeats past one lease');
+  }, { timeoutMs: LEASE_TTL_MS + 5000, intervalMs: 50 });
   const live = (await client.lookup('echo'))[0];
   assert.deepEqual(live?.load, { queued: 1, inFlight: 1, capacity: 4 });
 
   const killedAt = Date.now();
   await worker.kill('SIGKILL');
-  const expired = await pollUntil(
-    async () => (await client.list({ state: 'expired' })).find((w) => w.name === 'doomed-1'),
-    LEASE_TTL_MS + 3000,
-    'the killed worker to expire',
-  );
+  const expired = await eventually('the killed worker to expire', async () => (await client.list({ state: 'expired' })).find((w) => w.name === 'doomed-1'), {
+    timeoutMs: LEASE_TTL_MS + 3000,
+    intervalMs: 50,
+  });
   const elapsed = Date.now() - killedAt;
   // Its last heartbeat was at most one interval before the kill; expiry is one lease after it.
   assert.ok(elapsed < 4500, `expired ${elapsed} ms after the kill`);
@@ -91,11 +90,10 @@ test('a restarted nameservice recovers its registry as suspect; heartbeats reviv
   assert.deepEqual((await second.client.lookup('echo')).map((w: WorkerRecord) => [w.name, w.state]), [['keeps-going', 'live']]);
   await second.svc.waitForLine((l) => l.event === 'worker-revived' && l.worker === 'keeps-going', 1000);
 
-  await pollUntil(
-    async () => (await second.client.list({ state: 'expired' })).find((w) => w.name === 'went-away'),
-    SUSPECT_GRACE_MS + 3000,
-    'the silent suspect to expire',
-  );
+  await eventually('the silent suspect to expire', async () => (await second.client.list({ state: 'expired' })).find((w) => w.name === 'went-away'), {
+    timeoutMs: SUSPECT_GRACE_MS + 3000,
+    intervalMs: 50,
+  });
   assert.equal(await second.client.heartbeat('went-away', { queued: 0, inFlight: 0 }), 'unknown');
 });
 

@@ -40,20 +40,6 @@ export async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-/**
- * Polls `probe` until it returns a value other than undefined, for conditions that have no event
- * to await (e.g. "the nameservice shows this worker as expired"). Bounded by `timeoutMs`.
- */
-export async function pollUntil<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
 /** A valid registration body, with overrides. */
 export const registration = (name: string, overrides: Record<string, unknown> = {}) => ({
   name,

@@ -3,3 +3,5 @@ export type { SpawnServiceOptions, RunningService, ReadyLine } from './spawn-ser
 export { startLocalSuite, serviceScript, REPO_ROOT, TEST_SECRET } from './local-suite.js';
 export type { LocalSuite, LocalSuiteOptions } from './local-suite.js';
 export { readDatagram, signedDatagram } from './frames.js';
+export { eventually } from './eventually.js';
+export type { EventuallyOptions } from './eventually.js';

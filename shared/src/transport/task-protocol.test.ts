@@ -6,7 +6,8 @@ import { MAX_RESULT_ACK_IDS, PROTOCOL_VERSION, type Message } from '../protocol.
 import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_MESSAGE_BYTES, type RetransmitPolicy } from './constants.js';
 import { TaskCaller, type DispatchRequest } from './task-caller.js';
 import { TaskServer, type TaskServerOptions } from './task-server.js';
-import { CountingExecutor, addressOf, openEndpoint, waitFor } from './test-support.js';
+import { CountingExecutor, addressOf, openEndpoint } from './test-support.js';
+import { eventually } from '../testing/eventually.js';
 import type { UdpEndpointOptions } from './udp-endpoint.js';
 
 type After = { after: (fn: () => Promise<void> | void) => void };
@@ -173,7 +174,7 @@ test('a caller splits a turn\'s result-acks so that each fits one datagram', asy
   for (const taskId of ids) {
     workerEndpoint.send({ kind: 'result', taskId, outcome: { ok: true, value: null }, worker: 'w', durationMs: 0 }, addressOf(callerEndpoint));
   }
-  await waitFor(() => acks.reduce((n, a) => n + a.length, 0) >= ids.length, 'every result acknowledged');
+  await eventually('every result acknowledged', () => acks.reduce((n, a) => n + a.length, 0) >= ids.length, { intervalMs: 5 });
   assert.deepEqual(acks.flat().sort(), ids);
   assert.ok(acks.length >= 4, `${acks.length} result-acks`);
   for (const a of acks) {
@@ -187,7 +188,7 @@ test('a caller splits a turn\'s result-acks so that each fits one datagram', asy
 test('a full worker answers BUSY with its load; a refused task is rejected with its error', async (t) => {
   const { caller, executor, task } = await setup(t, { capacity: 1 });
   const holding = caller.dispatch(task('hold-1', 'hold'));
-  await waitFor(() => executor.executions.length === 1, 'the first task to run');
+  await eventually('the first task to run', () => executor.executions.length === 1, { intervalMs: 5 });
   const busy = await caller.dispatch(task('t-busy'));
   assert.deepEqual(busy, { kind: 'busy', load: { queued: 0, inFlight: 1, capacity: 1 } });
   const rejected = await caller.dispatch(task('t-bad', 'bad'));
@@ -251,7 +252,7 @@ test('keep-alive progress holds a long task open past the silence limit and repo
   const { caller, executor, task } = await setup(t, { keepaliveTimeoutMs: 250, server: { keepaliveIntervalMs: 50 } });
   const progress: [number | null, string][] = [];
   const running = caller.dispatch({ ...task('t-long', 'hold'), onProgress: (p, state) => progress.push([p, state]) });
-  await waitFor(() => progress.length >= 10, 'ten keep-alives'); // ~500 ms, twice the silence limit
+  await eventually('ten keep-alives', () => progress.length >= 10, { intervalMs: 5 }); // ~500 ms, twice the silence limit
   executor.release('t-long', 42);
   const outcome = await running;
   assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: 42 });
@@ -267,7 +268,7 @@ test('abort cancels the task at the worker and rejects with the abort reason', a
     onAccepted: () => controller.abort(new TaskmeshError('TIMEOUT', 'task t-cancel timed out')),
   });
   await assert.rejects(running, (err: unknown) => err instanceof TaskmeshError && err.code === 'TIMEOUT');
-  await waitFor(() => executor.aborts.has('t-cancel'), 'the executor to see the abort');
+  await eventually('the executor to see the abort', () => executor.aborts.has('t-cancel'), { intervalMs: 5 });
   const reason = executor.aborts.get('t-cancel');
   assert.ok(reason instanceof TaskmeshError && reason.code === 'CANCELLED');
   assert.equal(server.stats().cancelled, 1);
@@ -282,7 +283,7 @@ test('abort cancels the task at the worker and rejects with the abort reason', a
 test('drain answers new tasks BUSY and waits for in-flight results to be acknowledged', async (t) => {
   const { caller, server, executor, task } = await setup(t);
   const running = caller.dispatch(task('t-drain', 'hold'));
-  await waitFor(() => executor.count('t-drain') === 1, 'the task to run');
+  await eventually('the task to run', () => executor.count('t-drain') === 1, { intervalMs: 5 });
   let drained = false;
   const draining = server.drain().then(() => (drained = true));
   assert.equal((await caller.dispatch(task('t-late'))).kind, 'busy');
@@ -297,7 +298,7 @@ test('results whose caller went away are resent as one flight, then given up: dr
   const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t);
   const ids = ['gone-1', 'gone-2', 'gone-3'];
   for (const id of ids) void caller.dispatch(task(id, 'hold')).catch(() => undefined);
-  await waitFor(() => ids.every((id) => executor.count(id) === 1), 'the tasks to run');
+  await eventually('the tasks to run', () => ids.every((id) => executor.count(id) === 1), { intervalMs: 5 });
   caller.close();
   await callerEndpoint.close(); // nobody acknowledges the results any more
   const sent = workerEndpoint.stats().datagramsSent;
@@ -328,7 +329,7 @@ test('a task datagram with a bad HMAC is dropped and counted, never executed', a
   // Right size and shape, signed with the wrong key.
   const forged = Buffer.concat([Buffer.from('TM'), Buffer.alloc(30), Buffer.from(`[{"v":${PROTOCOL_VERSION},"kind":"task","taskId":"evil","type":"echo","payload":1,"attempt":1,"timeoutMs":10}]`), Buffer.alloc(32)]);
   await new Promise<void>((resolve, reject) => raw.send(forged, workerEndpoint.address.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-  await waitFor(() => workerEndpoint.stats().datagramsReceived === 1, 'the datagram');
+  await eventually('the datagram', () => workerEndpoint.stats().datagramsReceived === 1, { intervalMs: 5 });
   assert.equal(workerEndpoint.stats().dropped.auth, 1);
   assert.equal(executor.executions.length, 0);
 });

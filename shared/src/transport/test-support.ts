@@ -15,15 +15,6 @@ export function openEndpoint(options: Partial<UdpEndpointOptions> = {}): Promise
 /** Where to reach an endpoint bound to 127.0.0.1. */
 export const addressOf = (endpoint: UdpEndpoint): Address => ({ host: '127.0.0.1', port: endpoint.address.port, id: endpoint.id });
 
-/** Polls a condition (for state with no event to await) until it holds or the deadline passes. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /**
  * A real executor with a fixed capacity that records every execution. Task types:
  *  - echo: resolves with the payload (after payload.delayMs, if given)

@@ -8,7 +8,8 @@ import { PROTOCOL_VERSION, type Message } from '../protocol.js';
 import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_NACKS } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
-import { TEST_SECRET, addressOf, openEndpoint, waitFor } from './test-support.js';
+import { TEST_SECRET, addressOf, openEndpoint } from './test-support.js';
+import { eventually } from '../testing/eventually.js';
 import { datagramPayloadLimit, type UdpEndpoint } from './udp-endpoint.js';
 
 /** Resolves with the next `count` messages the endpoint delivers. */
@@ -160,9 +161,9 @@ test('a receiver with a smaller limit drops a message with too many chunks', asy
   const { left, right, toRight } = await pair(t, {}, { maxMessageBytes: 10_000 });
   left.send({ kind: 'task', taskId: 'big', type: 'echo', payload: 'y'.repeat(50_000), attempt: 1, timeoutMs: 1000 }, toRight);
   const chunks = Math.ceil(50_100 / MAX_CHUNK_PAYLOAD);
-  await waitFor(() => right.stats().dropped.size >= chunks - 1, 'chunks dropped for size');
+  await eventually('chunks dropped for size', () => right.stats().dropped.size >= chunks - 1, { intervalMs: 5 });
   assert.ok(left.stats().datagramsSent >= chunks);
-  await waitFor(() => right.stats().datagramsReceived === left.stats().datagramsSent, 'every chunk');
+  await eventually('every chunk', () => right.stats().datagramsReceived === left.stats().datagramsSent, { intervalMs: 5 });
   assert.equal(right.stats().dropped.size, right.stats().datagramsReceived);
   assert.equal(right.stats().messagesReceived, 0);
 });
@@ -176,7 +177,7 @@ test('a datagram with a bad HMAC or a wrong secret is dropped and counted as aut
   const foreign = new FrameCodec('not-the-secret').encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender: randomBytes(8), receiver: Buffer.from(toRight.id ?? '', 'hex'), counter: 1, messageId: 1, chunkIndex: 0, chunkCount: 1 }, Buffer.from('[]'));
   await sendRaw(raw, tampered, toRight);
   await sendRaw(raw, foreign, toRight);
-  await waitFor(() => right.stats().datagramsReceived === 2, 'both datagrams');
+  await eventually('both datagrams', () => right.stats().datagramsReceived === 2, { intervalMs: 5 });
   assert.equal(right.stats().dropped.auth, 2);
   assert.equal(right.stats().messagesReceived, 0);
 });
@@ -192,7 +193,7 @@ test('a captured datagram replayed is dropped as replay', async (t) => {
   await sendRaw(relay, datagram, toRight);
   await arriving;
   await sendRaw(relay, datagram, toRight);
-  await waitFor(() => right.stats().datagramsReceived === 2, 'the replay');
+  await eventually('the replay', () => right.stats().datagramsReceived === 2, { intervalMs: 5 });
   assert.equal(right.stats().dropped.replay, 1);
   assert.equal(right.stats().messagesReceived, 1);
 });
@@ -208,7 +209,7 @@ test('authenticated datagrams with bad JSON, a wrong version or a bad schema are
   const v = PROTOCOL_VERSION;
   await sendRaw(raw, signed(`[{"v":${v - 1},"kind":"cancel","taskId":"x"}]`, 3, toRight, sender), toRight);
   await sendRaw(raw, signed(`[{"v":${v},"kind":"cancel"},{"v":${v},"kind":"cancel","taskId":"ok"},{"v":${v},"kind":"nope"}]`, 4, toRight, sender), toRight);
-  await waitFor(() => right.stats().datagramsReceived === 4, 'four datagrams');
+  await eventually('four datagrams', () => right.stats().datagramsReceived === 4, { intervalMs: 5 });
   const { dropped, droppedTotal } = right.stats();
   assert.equal(dropped.malformed, 2);
   assert.equal(dropped.version, 1);
@@ -228,7 +229,7 @@ test('property: arbitrary datagrams to a live endpoint are all dropped and never
     }),
     { numRuns: 200 },
   );
-  await waitFor(() => right.stats().datagramsReceived === sent, `${sent} datagrams received`);
+  await eventually(`${sent} datagrams received`, () => right.stats().datagramsReceived === sent, { intervalMs: 5 });
   assert.equal(right.stats().droppedTotal, sent);
   assert.equal(right.stats().messagesReceived, 0);
   // Still serving.
@@ -275,7 +276,7 @@ test('a chunk that never arrives is NACKed a bounded number of times, then the m
     },
   });
   left.send({ kind: 'task', taskId: 'doomed', type: 'echo', payload: 'q'.repeat(20_000), attempt: 1, timeoutMs: 1000 }, toRight);
-  await waitFor(() => right.stats().dropped.reassembly === 1, 'the reassembly to be abandoned', 10_000);
+  await eventually('the reassembly to be abandoned', () => right.stats().dropped.reassembly === 1, { timeoutMs: 10_000, intervalMs: 5 });
   assert.equal(resends, 1 + MAX_NACKS, 'the first send and one resend per NACK');
   assert.equal(left.stats().retransmitted, MAX_NACKS);
   assert.equal(right.stats().messagesReceived, 0);
