@@ -1,3 +1,4 @@
+import { HeadQueue } from '@taskmesh/shared';
 import type { TaskEntry } from './task-entry.js';
 
 interface Slot {
@@ -11,8 +12,7 @@ interface Slot {
  * O(1) amortised.
  */
 class Lane {
-  private slots: Array<Slot | undefined> = [];
-  private head = 0;
+  private readonly slots = new HeadQueue<Slot>();
   stale = 0;
 
   push(slot: Slot): void {
@@ -20,40 +20,29 @@ class Lane {
   }
 
   unshift(slot: Slot): void {
-    if (this.head > 0) this.slots[--this.head] = slot;
-    else this.slots.unshift(slot);
+    this.slots.unshift(slot);
   }
 
   /** The first live entry, without taking it. */
   peek(): TaskEntry | undefined {
-    while (this.head < this.slots.length) {
-      const slot = this.slots[this.head]!;
-      if (slot.entry.pending && slot.entry.queueToken === slot.token) return slot.entry;
-      this.slots[this.head++] = undefined;
+    for (let slot = this.slots.peek(); slot !== undefined; slot = this.slots.peek()) {
+      if (isLive(slot)) return slot.entry;
+      this.slots.shift();
       this.stale--;
     }
-    if (this.slots.length > 0) this.reset();
     return undefined;
   }
 
+  /** Drops stale slots in bulk once they are most of the lane (many cancels behind a slow head). */
   compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.slots.length) {
-      this.slots = this.slots.slice(this.head);
-      this.head = 0;
-    }
-    if (this.stale > 1024 && this.stale * 2 > this.slots.length - this.head) {
-      this.slots = this.slots.slice(this.head).filter((s) => s !== undefined && s.entry.pending && s.entry.queueToken === s.token);
-      this.head = 0;
+    if (this.stale > 1024 && this.stale * 2 > this.slots.length) {
+      this.slots.retain(isLive);
       this.stale = 0;
     }
   }
-
-  private reset(): void {
-    this.slots = [];
-    this.head = 0;
-    this.stale = 0;
-  }
 }
+
+const isLive = (slot: Slot): boolean => slot.entry.pending && slot.entry.queueToken === slot.token;
 
 /**
  * The bounded queue of tasks waiting for a worker: no live worker of their type yet, every worker

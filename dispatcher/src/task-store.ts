@@ -1,4 +1,4 @@
-import type { TaskRecord, TaskStatus } from '@taskmesh/shared';
+import { HeadQueue, type TaskStatus } from '@taskmesh/shared';
 import type { TaskEntry } from './task-entry.js';
 
 export interface TaskStoreOptions {
@@ -25,12 +25,9 @@ export interface TaskQuery {
 export class TaskStore {
   private readonly tasks = new Map<string, TaskEntry>();
   private readonly keys = new Map<string, TaskEntry>();
-  // Finished tasks in the order they finished, as an array queue. (A Map used as a FIFO degrades:
-  // iterating from its head skips every deleted slot not yet compacted.) A slot is stale when its
-  // entry was retried or finished again since (its finishSeq changed).
-  private fifo: Array<TaskEntry | undefined> = [];
-  private fifoSeq: number[] = [];
-  private head = 0;
+  // Finished tasks in the order they finished. A slot is stale when its entry was retried or
+  // finished again since (its finishSeq changed).
+  private readonly finished = new HeadQueue<{ entry: TaskEntry; seq: number }>();
   private finishedLive = 0;
   private nextSeq = 1;
   private readonly now: () => number;
@@ -89,8 +86,7 @@ export class TaskStore {
     entry.finishSeq = this.nextSeq++;
     entry.retainedCharge = retainedSize(entry);
     this.retained += entry.retainedCharge;
-    this.fifo.push(entry);
-    this.fifoSeq.push(entry.finishSeq);
+    this.finished.push({ entry, seq: entry.finishSeq });
     this.finishedLive++;
     this.evict();
   }
@@ -109,9 +105,9 @@ export class TaskStore {
   evict(): number {
     const oldest = this.now() - this.options.retentionMs;
     let evicted = 0;
-    while (this.head < this.fifo.length) {
-      const entry = this.fifo[this.head]!;
-      if (entry.finishSeq === this.fifoSeq[this.head]) {
+    for (let slot = this.finished.peek(); slot !== undefined; slot = this.finished.peek()) {
+      const { entry } = slot;
+      if (entry.finishSeq === slot.seq) {
         if (this.finishedLive <= this.options.retention && this.retained <= this.retentionBytes && (entry.record.finishedAt ?? 0) >= oldest) break;
         this.retained -= entry.retainedCharge;
         entry.retainedCharge = 0;
@@ -122,12 +118,7 @@ export class TaskStore {
         if (key !== null && this.keys.get(key) === entry) this.keys.delete(key);
         evicted++;
       }
-      this.fifo[this.head++] = undefined;
-    }
-    if (this.head > 4096 && this.head * 2 > this.fifo.length) {
-      this.fifo = this.fifo.slice(this.head);
-      this.fifoSeq = this.fifoSeq.slice(this.head);
-      this.head = 0;
+      this.finished.shift();
     }
     return evicted;
   }

@@ -166,3 +166,4 @@ export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js
 export { RequestGuard, requestUrl } from './http/request-guard.js';
 export { refuseUpgrade } from './http/refuse-upgrade.js';
 export type { RequestGuardOptions } from './http/request-guard.js';
+export { HeadQueue } from './head-queue.js';

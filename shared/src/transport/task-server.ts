@@ -12,6 +12,7 @@ import {
   type RetransmitPolicy,
 } from './constants.js';
 import type { Address } from './endpoint-stats.js';
+import { HeadQueue } from '../head-queue.js';
 import { AddressMap } from './address-map.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { Flights, type Flight } from './flights.js';
@@ -69,10 +70,8 @@ export class TaskServer implements ServerTaskHost {
   private readonly tasks = new Map<string, ServerTask>();
   /** Queued or running, for the keep-alive. */
   private readonly live = new Set<ServerTask>();
-  /** Finished, in finishing order, so the cache expires from the front. An array with a moving
-   *  head: a Map deleted from the front degrades (V8 skips the holes on every iteration). */
-  private finished: ServerTask[] = [];
-  private finishedHead = 0;
+  /** Finished, in finishing order, so the cache expires from the front. */
+  private readonly finished = new HeadQueue<ServerTask>();
   private pendingAcks: ServerTask[] = [];
   private unacked = 0;
   private readonly counts: TaskServerStats = { accepted: 0, busy: 0, rejected: 0, duplicates: 0, completed: 0, failed: 0, cancelled: 0 };
@@ -337,17 +336,11 @@ export class TaskServer implements ServerTaskHost {
 
   /** Drops finished tasks past the cache's age or size (oldest first). */
   private expire(now: number): void {
-    while (this.finishedHead < this.finished.length) {
-      const task = this.finished[this.finishedHead] as ServerTask;
+    for (let task = this.finished.peek(); task !== undefined; task = this.finished.peek()) {
       const current = this.tasks.get(task.taskId) === task;
-      const cached = this.finished.length - this.finishedHead;
-      if (current && cached <= this.cacheMax && this.cachedBytes <= this.cacheMaxBytes && now - task.finishedAt < this.cacheTtlMs) break;
-      this.finishedHead++;
+      if (current && this.finished.length <= this.cacheMax && this.cachedBytes <= this.cacheMaxBytes && now - task.finishedAt < this.cacheTtlMs) break;
+      this.finished.shift();
       if (current) this.forget(task);
-    }
-    if (this.finishedHead > 1024 && this.finishedHead * 2 > this.finished.length) {
-      this.finished = this.finished.slice(this.finishedHead);
-      this.finishedHead = 0;
     }
   }
 
