@@ -8,7 +8,7 @@ import { createRequestListener } from './http-app.js';
 import { LongPolls } from './task-handlers.js';
 import { DispatcherMetrics } from './metrics.js';
 import { PendingQueue } from './pending-queue.js';
-import { Router } from './router.js';
+import { WorkerPicker } from './worker-picker.js';
 import { TaskRunner } from './task-runner.js';
 import { TaskStats } from './task-stats.js';
 import { TaskStore } from './task-store.js';
@@ -87,7 +87,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     sender: caller,
     store,
     pending,
-    router: new Router({ directory, loadThreshold: options.loadThreshold }),
+    picker: new WorkerPicker({ directory, loadThreshold: options.loadThreshold }),
     directory,
     events,
     stats,

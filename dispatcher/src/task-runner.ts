@@ -19,7 +19,7 @@ import { Attempt, type AttemptHost } from './attempt.js';
 import type { EventsHub } from './events-hub.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
-import type { Router } from './router.js';
+import type { WorkerPicker } from './worker-picker.js';
 import { newTaskEntry, outcomeOf, type TaskEntry, type TaskOutcome } from './task-entry.js';
 import type { TaskStats } from './task-stats.js';
 import type { TaskStore } from './task-store.js';
@@ -40,7 +40,7 @@ export interface TaskRunnerOptions {
   sender: TaskSender;
   store: TaskStore;
   pending: PendingQueue;
-  router: Router;
+  picker: WorkerPicker;
   directory: WorkerDirectory;
   events: EventsHub;
   stats: TaskStats;
@@ -67,7 +67,7 @@ export interface NewTask {
 
 /**
  * The attempt loop: takes tasks from the pending queue, sends each to a worker chosen by the
- * router, and turns the outcome into the next step. BUSY puts the task back at the head of its
+ * picker, and turns the outcome into the next step. BUSY puts the task back at the head of its
  * lane without spending an attempt (backpressure, bounded by the task's timeout); no
  * acknowledgement or a lost worker spends one and retries elsewhere after a backoff; a rejection
  * or a handler failure is final.
@@ -179,11 +179,11 @@ export class TaskRunner implements AttemptHost {
 
   /** Dispatches waiting tasks of a type while workers have room. */
   pump(type: string): void {
-    const { pending, router } = this.o;
+    const { pending, picker } = this.o;
     for (;;) {
       const entry = pending.peek(type);
       if (entry === undefined) return;
-      const worker = router.pick(type, entry.avoidWorker);
+      const worker = picker.pick(type, entry.avoidWorker);
       if (typeof worker === 'string') return;
       pending.remove(entry);
       this.attempt(entry, worker);

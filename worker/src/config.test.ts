@@ -6,9 +6,9 @@ import { ConfigError, loadConfig } from '@taskmesh/shared';
 import { serviceScript } from '@taskmesh/shared/testing';
 import { defaultWorkerName, workerEnvSpec, workerSettings } from './config.js';
 import { resolveAdvertiseHost } from './advertise-host.js';
-import { imageType } from './types/image.js';
-import { waitType } from './types/wait.js';
-import { knownTypes } from './types/index.js';
+import { imageType } from './task-types/image.js';
+import { waitType } from './task-types/wait.js';
+import { knownTypes } from './task-types/index.js';
 
 test('defaults: per-type queue sizes, name from type, host and pid', () => {
   const config = loadConfig(workerEnvSpec, {});

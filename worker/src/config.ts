@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_PORTS, RESULT_CACHE_MAX_BYTES, WorkerName, envInt, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
-import type { TaskTypeModule } from './types/task-type.js';
+import type { TaskTypeModule } from './task-types/task-type.js';
 
 /**
  * Every TASKMESH_* variable the worker reads. Concurrency and queue size have no default here:

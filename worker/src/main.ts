@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createLogger, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
 import { workerEnvSpec, workerSettings } from './config.js';
-import { TASK_TYPES, findTaskType, knownTypes } from './types/index.js';
+import { TASK_TYPES, findTaskType, knownTypes } from './task-types/index.js';
 import { startWorkerService, type WorkerService } from './worker-service.js';
 
 /**

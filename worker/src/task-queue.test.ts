@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { PROTOCOL_VERSION, TaskmeshError, silentLogger, type LoadReport, type TaskMessage } from '@taskmesh/shared';
 import { TaskQueue, type QueueTaskContext } from './task-queue.js';
-import { waitType } from './types/wait.js';
-import { defineTaskType } from './types/task-type.js';
+import { waitType } from './task-types/wait.js';
+import { defineTaskType } from './task-types/task-type.js';
 
 let seq = 0;
 const task = (type: string, payload: unknown, timeoutMs = 30_000): TaskMessage => ({

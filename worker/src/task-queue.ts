@@ -1,7 +1,7 @@
 import { TaskmeshError, abortLazily, lazySignal, silentLogger, toTaskmeshError } from '@taskmesh/shared';
 import type { LoadReport, Logger, TaskExecutor, TaskMessage } from '@taskmesh/shared';
-import { parsePayload } from './types/parse-payload.js';
-import type { HandlerContext, TaskTypeModule } from './types/task-type.js';
+import { parsePayload } from './task-types/parse-payload.js';
+import type { HandlerContext, TaskTypeModule } from './task-types/task-type.js';
 
 /** What the transport's TaskServer hands the executor with each task (its TaskContext). */
 export interface QueueTaskContext {

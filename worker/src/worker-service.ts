@@ -13,7 +13,7 @@ import { HeartbeatThread } from './heartbeat-thread.js';
 import { LoadCell } from './load-cell.js';
 import { startLoopMonitor } from './loop-monitor.js';
 import { TaskQueue } from './task-queue.js';
-import type { TaskTypeModule } from './types/task-type.js';
+import type { TaskTypeModule } from './task-types/task-type.js';
 
 /** Dropped datagrams (bad HMAC, replays...) are reported this promptly, at most once per interval. */
 export const DROP_REPORT_INTERVAL_MS = 1000;

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NameserviceClient } from '@taskmesh/shared';
 import { TEST_SECRET, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
-import { Router } from './router.js';
+import { WorkerPicker } from './worker-picker.js';
 import { estimatedRatio, WorkerDirectory, type WorkerView } from './worker-directory.js';
 
 // Worker selection against a real nameservice holding registrations with known load.
@@ -37,35 +37,35 @@ function directoryFor(): { directory: WorkerDirectory; refreshed: () => Promise<
   return { directory, refreshed: () => new Promise((resolve) => (notify = resolve)) };
 }
 
-/** A router whose directory has looked `type` up once, so picks see the registrations. */
-async function readyRouter(type: string, loadThreshold: number): Promise<{ directory: WorkerDirectory; router: Router }> {
+/** A picker whose directory has looked `type` up once, so picks see the registrations. */
+async function readyPicker(type: string, loadThreshold: number): Promise<{ directory: WorkerDirectory; picker: WorkerPicker }> {
   const { directory, refreshed } = directoryFor();
-  const router = new Router({ directory, loadThreshold });
+  const picker = new WorkerPicker({ directory, loadThreshold });
   const done = refreshed();
-  router.pick(type);
+  picker.pick(type);
   await done;
-  return { directory, router };
+  return { directory, picker };
 }
 
 test('the first pick waits for a lookup; unknown types have no live worker', async () => {
   const { directory, refreshed } = directoryFor();
-  const router = new Router({ directory, loadThreshold: 0.9 });
+  const picker = new WorkerPicker({ directory, loadThreshold: 0.9 });
   const done = refreshed();
-  assert.equal(router.pick('hash'), 'lookup-pending');
+  assert.equal(picker.pick('hash'), 'lookup-pending');
   assert.equal(await done, 'hash');
-  const picked = router.pick('hash');
+  const picked = picker.pick('hash');
   assert.ok(typeof picked !== 'string');
   const none = refreshed();
-  router.pick('sum');
+  picker.pick('sum');
   await none;
-  assert.equal(router.pick('sum'), 'none-live');
+  assert.equal(picker.pick('sum'), 'none-live');
 });
 
 test('two choices: skips a full worker, prefers the less loaded, counts our own in-flight tasks', async () => {
-  const { directory, router } = await readyRouter('hash', 0.9);
+  const { directory, picker } = await readyPicker('hash', 0.9);
   const names = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
-    const w = router.pick('hash') as WorkerView;
+    const w = picker.pick('hash') as WorkerView;
     names.set(w.name, (names.get(w.name) ?? 0) + 1);
   }
   // Only idle and half are eligible, and with two candidates the less loaded always wins.
@@ -74,42 +74,42 @@ test('two choices: skips a full worker, prefers the less loaded, counts our own 
   const idle = directory.get('idle')!;
   for (let i = 0; i < 8; i++) directory.startTask(idle);
   assert.equal(estimatedRatio(idle), 0.8);
-  assert.equal((router.pick('hash') as WorkerView).name, 'half');
+  assert.equal((picker.pick('hash') as WorkerView).name, 'half');
   for (let i = 0; i < 8; i++) directory.endTask(idle);
 
   // BUSY rests a worker for a while; the other eligible one takes the work.
   directory.reportBusy(idle, { queued: 10, inFlight: 0, capacity: 10 });
-  assert.equal((router.pick('hash') as WorkerView).name, 'half');
+  assert.equal((picker.pick('hash') as WorkerView).name, 'half');
   // A worker that just lost the task is only the last resort.
-  assert.equal((router.pick('hash', 'half') as WorkerView).name, 'half');
+  assert.equal((picker.pick('hash', 'half') as WorkerView).name, 'half');
 });
 
 test('two idle candidates: the last pick wins again, until it is the more loaded one; busy ties are random', async () => {
-  const { directory, router } = await readyRouter('upper', 0.9);
-  const first = router.pick('upper') as WorkerView;
-  for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, first.name, `pick ${i} stays on the warm worker`);
+  const { directory, picker } = await readyPicker('upper', 0.9);
+  const first = picker.pick('upper') as WorkerView;
+  for (let i = 0; i < 50; i++) assert.equal((picker.pick('upper') as WorkerView).name, first.name, `pick ${i} stays on the warm worker`);
   // One task in flight on it makes the other the less loaded: load still decides first.
   directory.startTask(first);
-  const other = router.pick('upper') as WorkerView;
+  const other = picker.pick('upper') as WorkerView;
   assert.notEqual(other.name, first.name);
   directory.endTask(first);
   // Tied again: the newer pick is the warm one now.
-  for (let i = 0; i < 50; i++) assert.equal((router.pick('upper') as WorkerView).name, other.name);
+  for (let i = 0; i < 50; i++) assert.equal((picker.pick('upper') as WorkerView).name, other.name);
   // Tied but busy (one task each): no preference, both get picked.
   directory.startTask(first);
   directory.startTask(other);
   const picked = new Set<string>();
-  for (let i = 0; i < 100; i++) picked.add((router.pick('upper') as WorkerView).name);
+  for (let i = 0; i < 100; i++) picked.add((picker.pick('upper') as WorkerView).name);
   assert.deepEqual([...picked].sort(), [first.name, other.name].sort());
   directory.endTask(first);
   directory.endTask(other);
 });
 
 test('all workers above the threshold: nothing is picked', async () => {
-  const { directory, router } = await readyRouter('hash', 0.3);
+  const { directory, picker } = await readyPicker('hash', 0.3);
   const idle = directory.get('idle')!;
   for (let i = 0; i < 4; i++) directory.startTask(idle);
-  assert.equal(router.pick('hash'), 'all-loaded');
+  assert.equal(picker.pick('hash'), 'all-loaded');
 });
 
 test('an ack\'s fresh load figure is not replaced by an older heartbeat relayed by a lookup', async () => {

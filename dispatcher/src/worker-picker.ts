@@ -1,6 +1,6 @@
 import { estimatedRatio, type WorkerDirectory, type WorkerView } from './worker-directory.js';
 
-export interface RouterOptions {
+export interface WorkerPickerOptions {
   directory: WorkerDirectory;
   /** Workers whose estimated load ratio is above this are skipped. */
   loadThreshold: number;
@@ -17,14 +17,14 @@ export type NoWorker = 'lookup-pending' | 'none-live' | 'all-loaded';
  * between load reports, at the cost of a slightly worse pick. Between two idle workers the type's
  * previous pick wins: one task at a time stays on one warm process rather than waking two in turn.
  */
-export class Router {
+export class WorkerPicker {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly eligible: WorkerView[] = [];
   /** The last pick per type: between two idle candidates it wins again, its process being the warm one. */
   private readonly lastPick = new Map<string, string>();
 
-  constructor(private readonly options: RouterOptions) {
+  constructor(private readonly options: WorkerPickerOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
   }
