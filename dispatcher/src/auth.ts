@@ -1,19 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { TaskmeshError } from '@taskmesh/shared';
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+import { TaskmeshError, bearerToken, tokenMatches } from '@taskmesh/shared';
 
 /**
- * Bearer-token check. Comparing digests keeps the comparison constant-time whatever the lengths.
+ * Bearer-token check (the parsing and the constant-time comparison are shared with monitoring).
  * Browsers cannot set headers on a WebSocket, so upgrades may carry `?token=` instead.
  */
 export class TokenAuth {
-  private readonly expected: Buffer | null;
+  private readonly expected: string | null;
 
   constructor(token: string | undefined) {
-    this.expected = token === undefined || token === '' ? null : digest(token);
+    this.expected = token === undefined || token === '' ? null : token;
   }
 
   get enabled(): boolean {
@@ -23,13 +20,11 @@ export class TokenAuth {
   /** Throws UNAUTHORIZED unless the request carries the token (or none is configured). */
   check(req: IncomingMessage, queryToken?: string | null): void {
     if (this.expected === null) return;
-    const header = req.headers.authorization;
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const given = bearer ?? queryToken ?? undefined;
+    const given = bearerToken(req) ?? queryToken ?? undefined;
     if (given === undefined || given === '') {
       throw new TaskmeshError('UNAUTHORIZED', 'missing bearer token: send Authorization: Bearer <TASKMESH_API_TOKEN>');
     }
-    if (!timingSafeEqual(digest(given), this.expected)) throw new TaskmeshError('UNAUTHORIZED', 'invalid bearer token');
+    if (!tokenMatches(this.expected, given)) throw new TaskmeshError('UNAUTHORIZED', 'invalid bearer token');
   }
 
   middleware(): RequestHandler {

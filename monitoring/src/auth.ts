@@ -1,6 +1,5 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { requestUrl } from '@taskmesh/shared';
+import { bearerToken, requestUrl, tokenMatches } from '@taskmesh/shared';
 
 /**
  * TASKMESH_API_TOKEN enforcement. The API accepts `Authorization: Bearer <token>`; the page
@@ -10,19 +9,8 @@ import { requestUrl } from '@taskmesh/shared';
 export const TOKEN_COOKIE = 'taskmesh_token';
 export const TOKEN_QUERY = 'token';
 
-/** Compares in constant time (hashing first makes the lengths equal). */
-export function tokenMatches(expected: string, given: string | undefined): boolean {
-  if (given === undefined || given === '') return false;
-  const a = createHash('sha256').update(expected).digest();
-  const b = createHash('sha256').update(given).digest();
-  return timingSafeEqual(a, b);
-}
-
-export function bearerOf(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  const m = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
-  return m?.[1];
-}
+/** The shared constant-time comparison, for the module's callers. */
+export { tokenMatches };
 
 export function cookieOf(req: IncomingMessage, name = TOKEN_COOKIE): string | undefined {
   const header = req.headers.cookie;
@@ -51,7 +39,7 @@ export type Credential = 'bearer' | 'cookie' | 'query' | 'none-required';
 
 export function authenticate(token: string | undefined, req: IncomingMessage, allowQuery: boolean): Credential | null {
   if (token === undefined) return 'none-required';
-  if (tokenMatches(token, bearerOf(req))) return 'bearer';
+  if (tokenMatches(token, bearerToken(req))) return 'bearer';
   if (tokenMatches(token, cookieOf(req))) return 'cookie';
   if (allowQuery && tokenMatches(token, queryTokenOf(req))) return 'query';
   return null;

@@ -165,5 +165,6 @@ export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js
 // the HTTP edge
 export { RequestGuard, requestUrl } from './http/request-guard.js';
 export { refuseUpgrade } from './http/refuse-upgrade.js';
+export { bearerToken, tokenMatches } from './http/bearer-token.js';
 export type { RequestGuardOptions } from './http/request-guard.js';
 export { HeadQueue } from './head-queue.js';
