@@ -10,7 +10,7 @@ import type { ApiClient } from './api-client.js';
  */
 export const QUEUE_FULL_BACKOFF: BackoffPolicy = { initialDelayMs: 25, maxDelayMs: 250, factor: 2, jitter: 0.3 };
 /** A batch still refused after this long fails with the dispatcher's QUEUE_FULL error. */
-export const QUEUE_FULL_GIVE_UP_MS = 60_000;
+const QUEUE_FULL_GIVE_UP_MS = 60_000;
 
 export interface BackpressureOptions {
   signal?: AbortSignal;

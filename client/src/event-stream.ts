@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ErrorResponse, TaskEvent, type TaskEventKind } from '@taskmesh/shared';
+import { ErrorResponse, TaskEvent, type TaskEventKind, messageText } from '@taskmesh/shared';
 import { DispatcherError, transportError } from './api-client.js';
 
 /** Options of the dispatcher's `/v1/events` WebSocket. */
@@ -106,7 +106,7 @@ export class EventStream {
   private onMessage(data: WebSocket.RawData): void {
     let value: unknown;
     try {
-      value = JSON.parse(data.toString());
+      value = JSON.parse(messageText(data));
     } catch {
       this.malformed++;
       return;

@@ -16,7 +16,6 @@ export interface PayloadOptions {
 }
 
 // The limits are the types' own (shared/src/task-types), so the shorthand and the worker agree.
-export { HASH_ALGORITHMS, HASH_ENCODINGS, IMAGE_FORMATS } from '@taskmesh/shared';
 
 /** Which options belong to which type, so a misplaced one is an error rather than ignored. */
 const OPTION_TYPES: Record<keyof PayloadOptions, string> = {

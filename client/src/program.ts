@@ -17,22 +17,22 @@ import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 export interface ProgramIo {
   /** Defaults from the environment (TASKMESH_DISPATCHER_URL, TASKMESH_API_TOKEN). */
   env: { dispatcherUrl?: string; token?: string };
-  out(text: string): void;
-  err(text: string): void;
+  out(this: void, text: string): void;
+  err(this: void, text: string): void;
   isTTY: boolean;
   signal: AbortSignal;
   /** Every API client made, so main can close their sockets at exit. */
   clients: ApiClient[];
 }
 
-export interface GlobalOptions {
+interface GlobalOptions {
   dispatcher: string;
   token?: string;
   verbose?: boolean;
 }
 
 /** A dispatcher that accepts a connection and never answers must not hang the CLI (long-polls add their wait). */
-export const REQUEST_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Builds the `taskmesh` commander program; main.ts parses argv with it. */
 export function buildProgram(io: ProgramIo): Command {

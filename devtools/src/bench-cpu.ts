@@ -4,15 +4,10 @@ import { readFile } from 'node:fs/promises';
  * CPU time of other processes, from /proc/<pid>/stat (Linux): the bench reads it around a run to
  * show where the time went (dispatcher, workers, the bench client itself).
  */
-export interface CpuSample {
-  /** User + system CPU seconds so far; null where /proc is not available. */
-  seconds: number | null;
-}
-
 /** Clock ticks per second of /proc figures; 100 on every mainstream Linux. */
 const CLOCK_TICKS = 100;
 
-export async function processCpuSeconds(pid: number): Promise<number | null> {
+async function processCpuSeconds(pid: number): Promise<number | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces; fields after it are space-separated.

@@ -39,7 +39,8 @@ if (role === 'echo') {
     req.on('end', () => {
       let text = '';
       try {
-        text = String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payload?: { text?: unknown } }).payload?.text ?? '');
+        const given = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payload?: { text?: unknown } }).payload?.text;
+        text = typeof given === 'string' ? given : '';
       } catch {
         res.writeHead(400).end();
         return;

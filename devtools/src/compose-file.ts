@@ -38,7 +38,7 @@ const healthcheck = (target: string, startPeriod: string): Yaml => ({
  * the shell) Compose stops before starting anything, with this message. `docker stack deploy` has
  * no `:?`: there each service refuses to start, naming the variable.
  */
-export const SECRET_REQUIRED = 'set TASKMESH_SECRET to a secret of at least 32 characters, see the README, With Docker';
+const SECRET_REQUIRED = 'set TASKMESH_SECRET to a secret of at least 32 characters, see the README, With Docker';
 const commonEnv = (flavour: Flavour): Yaml => ({
   TASKMESH_SECRET: flavour === 'compose' ? `\${TASKMESH_SECRET:?${SECRET_REQUIRED}}` : '${TASKMESH_SECRET}',
   TASKMESH_LOG_LEVEL: '${TASKMESH_LOG_LEVEL:-info}',

@@ -11,7 +11,8 @@ const MAIN = fileURLToPath(new URL('./healthcheck-main.js', import.meta.url));
 test('health checks against a real nameservice, dispatcher and worker', async (t) => {
   const suite = await startLocalSuite({ workers: ['reverse'] });
   t.after(() => suite.stop());
-  const workerName = String(suite.workers[0]!.ready.name ?? '');
+  const { name } = suite.workers[0]!.ready;
+  const workerName = typeof name === 'string' ? name : '';
 
   assert.equal((await checkHttp(`${suite.nameserviceUrl}/healthz`)).healthy, true);
   // The worker registered at 127.0.0.1: healthy from there, not from an address it does not have.

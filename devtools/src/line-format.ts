@@ -50,7 +50,7 @@ export function renderJsonLine(text: string, color: boolean, maxFields = 4): str
     .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined && v !== null)
     .slice(0, maxFields)
     .map(([k, v]) => `${paint(color, 90, `${k}=`)}${renderValue(v)}`);
-  const head = `${paint(color, LEVEL_COLORS[level] ?? 37, level.padEnd(5))} ${String(message)}`;
+  const head = `${paint(color, LEVEL_COLORS[level] ?? 37, level.padEnd(5))} ${typeof message === 'string' ? message : JSON.stringify(message)}`;
   return fields.length > 0 ? `${head} ${fields.join(' ')}` : head;
 }
 

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { MAX_MESSAGE_BYTES, TaskmeshError, findContract, validatePayload } from '@taskmesh/shared';
 
 /** Bytes a task message adds around its payload (ids, type, attempt, framing), with room to spare. */
-export const TASK_MESSAGE_OVERHEAD_BYTES = 1024;
+const TASK_MESSAGE_OVERHEAD_BYTES = 1024;
 /** The largest payload the transport can carry to a worker in one task message. */
-export const TRANSPORT_PAYLOAD_LIMIT = MAX_MESSAGE_BYTES - TASK_MESSAGE_OVERHEAD_BYTES;
+const TRANSPORT_PAYLOAD_LIMIT = MAX_MESSAGE_BYTES - TASK_MESSAGE_OVERHEAD_BYTES;
 
 export interface AdmissionLimits {
   /** TASKMESH_MAX_PAYLOAD_BYTES: the largest payload, as JSON. */

@@ -60,11 +60,12 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
   const nameservice = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: logger.child({ module: 'nameservice' }) });
   const health = new NameserviceClient({ baseUrl: options.nameserviceUrl, timeoutMs: HEALTH_LOOKUP_TIMEOUT_MS });
 
-  let runner: TaskRunner | undefined;
+  // The directory and metrics call into parts made after them: reached through `late` once wired.
+  const late: { runner?: TaskRunner; sockets?: WebSockets } = {};
   const directory = new WorkerDirectory({
     lookup: (type) => nameservice.lookup(type),
     cacheMs: options.lookupCacheMs,
-    onRefreshed: (type) => runner?.pump(type),
+    onRefreshed: (type) => late.runner?.pump(type),
     logger: logger.child({ module: 'directory' }),
   });
   const store = new TaskStore({ retention: options.taskRetention, retentionMs: options.taskRetentionMs, retentionBytes: options.taskRetentionBytes });
@@ -73,17 +74,16 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
   const longPolls = new LongPolls(options.maxLongPolls);
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
   const stats = new TaskStats();
-  let sockets: WebSockets | undefined;
   const metrics = new DispatcherMetrics({
     endpointStats: () => endpoint.stats(),
     pending: () => pending.size,
-    inFlight: () => runner?.inFlight ?? 0,
+    inFlight: () => late.runner?.inFlight ?? 0,
     eventsSlowClosed: () => events.slowClosed,
-    streams: () => sockets?.streamCount ?? 0,
+    streams: () => late.sockets?.streamCount ?? 0,
     retainedBytes: () => store.retainedBytes,
     unfinishedBytes: () => store.unfinishedBytes,
   });
-  runner = new TaskRunner({
+  const runner = new TaskRunner({
     sender: caller,
     store,
     pending,
@@ -98,6 +98,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     pendingBytes: options.pendingBytes,
     logger: logger.child({ module: 'runner' }),
   });
+  late.runner = runner;
   const listener = createRequestListener({
     runner,
     store,
@@ -114,7 +115,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     logger: logger.child({ module: 'http' }),
     extraStats: () => ({
       eventSubscribers: events.size,
-      imageStreams: sockets?.streamCount ?? 0,
+      imageStreams: late.sockets?.streamCount ?? 0,
       longPolls: longPolls.size,
       retainedBytes: store.retainedBytes,
       unfinishedBytes: store.unfinishedBytes,
@@ -123,7 +124,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
   const server = createServer(listener);
   // Submit-and-wait clients reuse connections; keep them a little longer than their idle pools.
   server.keepAliveTimeout = 65_000;
-  sockets = new WebSockets({
+  const sockets = new WebSockets({
     server,
     auth: new TokenAuth(options.apiToken),
     guard,
@@ -133,6 +134,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     maxStreams: options.maxImageStreams,
     logger: logger.child({ module: 'ws' }),
   });
+  late.sockets = sockets;
   const sweep = setInterval(() => store.evict(), RETENTION_SWEEP_MS);
   sweep.unref();
 
@@ -159,10 +161,10 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     closing ??= (async () => {
       const steps: Array<[string, () => unknown]> = [
         ['http', () => new Promise<void>((resolve) => server.close(() => resolve()))],
-        ['websockets', () => sockets?.close()],
+        ['websockets', () => sockets.close()],
         ['connections', () => server.closeAllConnections()],
         ['timers', () => clearInterval(sweep)],
-        ['runner', () => runner?.close()],
+        ['runner', () => runner.close()],
         ['directory', () => directory.close()],
         ['caller', () => caller.close()],
         ['udp', () => endpoint.close()],

@@ -19,7 +19,7 @@ async function laneServer(t: { after(fn: () => unknown): void }, token?: string)
       calls.push(`submit ${JSON.stringify(wait)} ${JSON.stringify(body)}`);
       reply.json(202, { ok: true });
     },
-    submitBatch: (body: unknown, reply: Reply) => {
+    submitBatch: (body: unknown, _reply: Reply) => {
       calls.push(`batch ${JSON.stringify(body)}`);
       throw new TaskmeshError('QUEUE_FULL', 'full');
     },

@@ -38,7 +38,7 @@ export interface HttpAppDeps {
  * The dispatcher's HTTP API (express 5). /healthz is open; everything else needs the bearer
  * token when one is configured.
  */
-export function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express {
+function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express {
   const { runner, pending, directory, stats, metrics, auth } = deps;
   const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store, deps.limits, deps.longPolls);
   const app = express();

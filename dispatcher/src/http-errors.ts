@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TaskmeshError, toTaskmeshError, type Logger } from '@taskmesh/shared';
 
 /** Seconds a client is told to wait after 429 QUEUE_FULL. */
-export const QUEUE_FULL_RETRY_AFTER_S = 1;
+const QUEUE_FULL_RETRY_AFTER_S = 1;
 
 /** Parses a request part with a schema; a failure is a 400 naming each offending path. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {

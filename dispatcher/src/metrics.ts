@@ -43,7 +43,8 @@ export class DispatcherMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    const self = this;
+    // prom-client calls collect() with the metric as `this`: the counts are reached by name.
+    const { finishedCounts, submittedCounts } = this;
     collectDefaultMetrics({ register: this.registry });
     new Counter({
       name: 'taskmesh_dispatcher_tasks_total',
@@ -52,7 +53,7 @@ export class DispatcherMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { type, status, n } of self.finishedCounts.values()) this.inc({ type, status }, n);
+        for (const { type, status, n } of finishedCounts.values()) this.inc({ type, status }, n);
       },
     });
     new Counter({
@@ -62,18 +63,19 @@ export class DispatcherMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [type, n] of self.submittedCounts) this.inc({ type }, n);
+        for (const [type, n] of submittedCounts) this.inc({ type }, n);
       },
     });
     this.registry.registerMetric({
       name: 'taskmesh_dispatcher_task_latency_seconds',
-      get: async () => ({
-        name: 'taskmesh_dispatcher_task_latency_seconds',
-        help: 'Submission to final status, by type',
-        type: 'histogram',
-        aggregator: 'sum',
-        values: this.latencyValues(),
-      }),
+      get: () =>
+        Promise.resolve({
+          name: 'taskmesh_dispatcher_task_latency_seconds',
+          help: 'Submission to final status, by type',
+          type: 'histogram',
+          aggregator: 'sum',
+          values: this.latencyValues(),
+        }),
     } as unknown as Parameters<Registry['registerMetric']>[0]);
     this.retries = new Counter({ name: 'taskmesh_dispatcher_retries_total', help: 'Tasks sent again: busy (not an attempt), no_ack, worker_lost, manual', labelNames: ['type', 'reason'], registers });
     this.frames = new Counter({ name: 'taskmesh_dispatcher_stream_frames_total', help: 'Image stream frames: sent, skipped (client or worker still busy), failed', labelNames: ['outcome'], registers });

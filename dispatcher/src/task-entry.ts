@@ -1,5 +1,4 @@
-import type { TaskRecord, WireError } from '@taskmesh/shared';
-import type { Attempt } from './attempt.js';
+import type { DispatchListener, TaskRecord, WireError } from '@taskmesh/shared';
 
 /** How a task ended, handed to whoever waits for it. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -21,8 +20,11 @@ export interface TaskEntry {
   /** Monotonic submission time, for latency. */
   submittedAtHr: number;
   timer: NodeJS.Timeout | null;
-  /** The attempt in flight; null while the task is not at a worker. */
-  current: Attempt | null;
+  /**
+   * The attempt in flight (an Attempt, seen here as the dispatch's listener, so this module does
+   * not import attempt.ts, which imports it); null while the task is not at a worker.
+   */
+  current: DispatchListener | null;
   /** Whether the entry sits in the pending queue; `queueToken` tells a live slot from a stale one. */
   pending: boolean;
   queueToken: number;

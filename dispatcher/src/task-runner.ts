@@ -26,15 +26,15 @@ import type { TaskStore } from './task-store.js';
 import type { WorkerDirectory, WorkerView } from './worker-directory.js';
 
 /** The part of TaskCaller the runner uses. */
-export interface TaskSender {
+interface TaskSender {
   start(target: DispatchTarget, listener: DispatchListener): void;
   abort(taskId: string, reason: TaskmeshError, listener?: DispatchListener): void;
 }
 
 /** Between counted attempts (no acknowledgement, worker lost). */
-export const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
+const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
 /** How often waiting tasks are re-checked when no event (a lookup, a finished task) does it. */
-export const PENDING_RECHECK_MS = 100;
+const PENDING_RECHECK_MS = 100;
 
 export interface TaskRunnerOptions {
   sender: TaskSender;

@@ -1,11 +1,11 @@
 import { TaskStatus } from '@taskmesh/shared';
 
 /** Seconds of throughput history kept (one bucket per second). */
-export const THROUGHPUT_WINDOW_S = 300;
+const THROUGHPUT_WINDOW_S = 300;
 /** Latency percentiles are taken over the last this many finished tasks ... */
-export const LATENCY_SAMPLES = 4096;
+const LATENCY_SAMPLES = 4096;
 /** ... that finished within this window. */
-export const LATENCY_WINDOW_MS = 60_000;
+const LATENCY_WINDOW_MS = 60_000;
 
 type Counts = Record<TaskStatus, number>;
 const zero = (): Counts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });

@@ -141,7 +141,7 @@ export class TaskStore {
 }
 
 /** What a finished task's record costs besides its payload and result (ids, times, maps), roughly. */
-export const RECORD_OVERHEAD_BYTES = 512;
+const RECORD_OVERHEAD_BYTES = 512;
 
 /** The bytes a finished entry counts against the retention bound. */
 const retainedSize = (entry: TaskEntry): number => entry.payloadBytes + entry.resultBytes + RECORD_OVERHEAD_BYTES;

@@ -8,8 +8,8 @@ import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
 
 export { MAX_WAIT_MS } from './task-handlers.js';
-export const DEFAULT_LIST_LIMIT = 100;
-export const MAX_LIST_LIMIT = 1000;
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 1000;
 
 const ListQuery = z.strictObject({
   status: TaskStatus.optional(),
@@ -60,7 +60,8 @@ export function tasksRoutes({ runner, store, handlers }: TasksRoutesDeps): Expre
   /** Optional JSON body `{timeoutMs?, maxAttempts?}` replaces the task's values for the new run. */
   r.post('/v1/tasks/:id/retry', (req, res) => {
     const entry = handlers.find(req.params.id);
-    const hasBody = req.body !== undefined && !(typeof req.body === 'object' && req.body !== null && Object.keys(req.body).length === 0);
+    const body: unknown = req.body;
+    const hasBody = body !== undefined && !(typeof body === 'object' && body !== null && Object.keys(body).length === 0);
     const options = hasBody ? parseInput(RetryRequest, req.body, 'retry options') : {};
     runner.retry(entry, options);
     res.status(202).json({ id: entry.record.id, status: entry.record.status });

@@ -22,7 +22,7 @@ export interface WebSocketsDeps {
 }
 
 /** Every open WebSocket is pinged this often; one that has not answered the last ping is closed. */
-export const WS_PING_INTERVAL_MS = 30_000;
+const WS_PING_INTERVAL_MS = 30_000;
 
 /** Incoming messages are not part of either protocol; this bounds what a client can send. */
 const MAX_INCOMING_BYTES = 4096;

@@ -12,7 +12,7 @@ export const TOKEN_QUERY = 'token';
 /** The shared constant-time comparison, for the module's callers. */
 export { tokenMatches };
 
-export function cookieOf(req: IncomingMessage, name = TOKEN_COOKIE): string | undefined {
+function cookieOf(req: IncomingMessage, name = TOKEN_COOKIE): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -29,7 +29,7 @@ export function cookieOf(req: IncomingMessage, name = TOKEN_COOKIE): string | un
   return undefined;
 }
 
-export function queryTokenOf(req: IncomingMessage): string | undefined {
+function queryTokenOf(req: IncomingMessage): string | undefined {
   const url = requestUrl(req.url);
   return url.searchParams.get(TOKEN_QUERY) ?? undefined;
 }

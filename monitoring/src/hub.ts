@@ -23,7 +23,7 @@ export interface HubMessage {
 /** Events kept per feed topic for clients that connect later. */
 export const FEED_HISTORY = 200;
 /** A client that has this much unsent data is too slow; it is dropped rather than buffered. */
-export const MAX_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
+const MAX_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export class Hub {
   private readonly latest = new Map<SnapshotTopic, { message: HubMessage; json: string; key: string }>();

@@ -178,7 +178,7 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
             return new Promise<void>((resolve) => server.close(() => resolve()));
           },
         ];
-        const results = await Promise.allSettled(steps.map(async (step) => step()));
+        const results = await Promise.allSettled(steps.map((step) => Promise.resolve().then(step)));
         for (const r of results) if (r.status === 'rejected') logger.warn('close step failed', { error: String(r.reason) });
       })();
       return closing;

@@ -1,10 +1,11 @@
+import { messageText } from '@taskmesh/shared';
 import WebSocket from 'ws';
 
 /**
  * Test helpers for the monitoring API: a WebSocket client that records every `{topic, data}`
  * message and lets a test await the first one (past or future) that matches.
  */
-export interface TopicMessage {
+interface TopicMessage {
   topic: string;
   data: unknown;
   at: number;
@@ -23,7 +24,7 @@ export async function openRecordingSocket(url: string, headers: Record<string, s
   const waiters = new Set<() => void>();
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
-    messages.push(JSON.parse(data.toString()) as TopicMessage);
+    messages.push(JSON.parse(messageText(data)) as TopicMessage);
     for (const w of waiters) w();
   });
   await new Promise<void>((resolve, reject) => {

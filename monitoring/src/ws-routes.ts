@@ -28,7 +28,7 @@ export interface WsRoutesOptions {
 }
 
 /** Every WebSocket is pinged this often; one that missed the last pong is closed. */
-export const WS_PING_INTERVAL_MS = 30_000;
+const WS_PING_INTERVAL_MS = 30_000;
 
 const LOGS_PATH = /^\/api\/containers\/([A-Za-z0-9_.-]{1,128})\/logs$/;
 const DEFAULT_LOG_TAIL = 200;

@@ -79,7 +79,7 @@ test('a restarted nameservice recovers its registry as suspect; heartbeats reviv
   const saved = RegistryFile.parse(JSON.parse(await readFile(file, 'utf8')));
   assert.deepEqual(saved.workers.map((w) => [w.name, w.state]).sort(), [['keeps-going', 'live'], ['went-away', 'live']]);
 
-  const second = await startNameservice(t, file, first.svc.ready.http!);
+  const second = await startNameservice(t, file, first.svc.ready.http);
   assert.equal(second.svc.ready.http, first.svc.ready.http);
   const restored = await second.client.list();
   assert.deepEqual(restored.map((w) => [w.name, w.state]), [['keeps-going', 'suspect'], ['went-away', 'suspect']]);

@@ -17,8 +17,13 @@ test('property: a HeadQueue behaves as a plain array used as a queue, through co
       const queue = new HeadQueue<number>();
       const model: number[] = [];
       for (const o of ops) {
-        if (o.op === 'push') (queue.push(o.value), model.push(o.value));
-        else if (o.op === 'unshift') (queue.unshift(o.value), model.unshift(o.value));
+        if (o.op === 'push') {
+          queue.push(o.value);
+          model.push(o.value);
+        } else if (o.op === 'unshift') {
+          queue.unshift(o.value);
+          model.unshift(o.value);
+        }
         else if (o.op === 'shift') assert.equal(queue.shift(), model.shift());
         else {
           queue.retain((v) => v % 2 === 0);

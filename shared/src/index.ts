@@ -168,3 +168,4 @@ export { refuseUpgrade } from './http/refuse-upgrade.js';
 export { bearerToken, tokenMatches } from './http/bearer-token.js';
 export type { RequestGuardOptions } from './http/request-guard.js';
 export { HeadQueue } from './head-queue.js';
+export { describeUnknown, messageText } from './describe.js';

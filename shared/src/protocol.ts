@@ -129,8 +129,9 @@ export function parseMessage(input: unknown): ParseResult {
   if (typeof input !== 'object' || input === null || !('v' in input)) {
     return { ok: false, reason: 'schema', detail: 'not a message object with a version' };
   }
-  if ((input as { v: unknown }).v !== PROTOCOL_VERSION) {
-    return { ok: false, reason: 'version', detail: `protocol version ${String((input as { v: unknown }).v)}, expected ${PROTOCOL_VERSION}` };
+  const version: unknown = input.v;
+  if (version !== PROTOCOL_VERSION) {
+    return { ok: false, reason: 'version', detail: `protocol version ${JSON.stringify(version) ?? 'undefined'}, expected ${PROTOCOL_VERSION}` };
   }
   const parsed = Message.safeParse(input);
   if (!parsed.success) return { ok: false, reason: 'schema', detail: z.prettifyError(parsed.error) };

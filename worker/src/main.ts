@@ -36,11 +36,11 @@ async function main(): Promise<void> {
     });
   }
 
-  let service: WorkerService | undefined;
+  const late: { service?: WorkerService } = {};
   // The drain has its own bound (TASKMESH_WORKER_DRAIN_TIMEOUT_MS); a second signal skips it.
-  const stop = exitOnSignals({ logger, close: () => service?.close() ?? Promise.resolve() });
+  const stop = exitOnSignals({ logger, close: () => late.service?.close() ?? Promise.resolve() });
 
-  service = await startWorkerService({
+  const service = await startWorkerService({
     type,
     settings,
     secret,
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       stop('fatal', 1);
     },
   });
+  late.service = service;
   let record;
   try {
     record = await service.registered;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { MAX_BATCH_TASKS, TaskmeshError, type SubmitTaskRequest, type TaskStatus } from '@taskmesh/shared';
+import { MAX_BATCH_TASKS, TaskmeshError, type SubmitTaskRequest, type TaskStatus, describeUnknown } from '@taskmesh/shared';
 import { submitBatchWithBackpressure } from '../backpressure.js';
 import { chunk, mapConcurrent, parseBatchFile } from '../batch-file.js';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
@@ -79,7 +79,7 @@ async function runBatch(ctx: CliContext, tasks: SubmitTaskRequest[], lines: numb
     const allIds = ids.flat();
     if (failure !== undefined) {
       if (allIds.length > 0) ctx.err(`${allIds.length} of ${tasks.length} tasks were submitted before the error`);
-      throw failure;
+      throw failure instanceof Error ? failure : new Error(describeUnknown(failure));
     }
     let finals: Map<string, TaskStatus> | undefined;
     if (tracker) {

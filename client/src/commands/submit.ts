@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { isFinalStatus, SubmitTaskRequest, type TaskRecord } from '@taskmesh/shared';
+import { isFinalStatus, SubmitTaskRequest } from '@taskmesh/shared';
 import { usageError } from '../exit-codes.js';
 import { parsePayload, SHORTHANDS, type PayloadOptions } from '../payload.js';
 import { waitForTask } from '../task-waiter.js';
@@ -7,7 +7,7 @@ import { intOption, type ContextFactory } from './context.js';
 import { reportOutcome } from './outcome.js';
 
 /** How long one long-poll `POST /v1/tasks?wait=` holds; a longer task is then followed by events. */
-export const SUBMIT_WAIT_MS = 25_000;
+const SUBMIT_WAIT_MS = 25_000;
 
 interface SubmitOptions extends PayloadOptions {
   wait?: boolean;
@@ -19,7 +19,7 @@ interface SubmitOptions extends PayloadOptions {
 }
 
 /** Builds the request body from the command line; a usage error names what is wrong. */
-export function buildSubmitRequest(type: string, args: readonly string[], options: SubmitOptions): SubmitTaskRequest {
+function buildSubmitRequest(type: string, args: readonly string[], options: SubmitOptions): SubmitTaskRequest {
   const { algorithm, encoding, width, height, text, format } = options;
   const payload = parsePayload(type, args, { algorithm, encoding, width, height, text, format });
   const request: SubmitTaskRequest = { type, payload };
@@ -69,7 +69,7 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
       }
       const first = await ctx.api.submitAndWait(request, SUBMIT_WAIT_MS);
       const record = 'type' in first && isFinalStatus(first.status)
-        ? (first as TaskRecord)
+        ? first
         : await waitForTask(ctx.api, first.id, { signal: ctx.signal });
       await reportOutcome(ctx, record, { json: options.json, out: options.out });
     });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { TaskEvent, TaskListResponse, backoffDelay, type Logger, type TaskListItem } from '@taskmesh/shared';
+import { TaskEvent, TaskListResponse, backoffDelay, messageText, type Logger, type TaskListItem } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 
 /** What the tasks panel shows (without the event feed, which is its own topic). */
@@ -22,7 +22,7 @@ export interface DispatcherSourceOptions {
 }
 
 /** The failed list is for a panel, not an archive. */
-export const MAX_FAILED_SHOWN = 50;
+const MAX_FAILED_SHOWN = 50;
 const REQUEST_TIMEOUT_MS = 3000;
 const EVENTS_BACKOFF = { initialDelayMs: 250, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
 
@@ -124,7 +124,7 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
       if (isBinary) return;
       let parsed;
       try {
-        parsed = TaskEvent.safeParse(JSON.parse(data.toString()));
+        parsed = TaskEvent.safeParse(JSON.parse(messageText(data)));
       } catch {
         parsed = undefined;
       }

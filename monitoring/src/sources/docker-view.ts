@@ -7,8 +7,8 @@ import type Dockerode from 'dockerode';
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 /** `docker stack deploy` (Swarm) labels its containers with these instead. */
-export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
-export const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.name';
+const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
+const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.name';
 
 /** The Compose project, or the Swarm stack, a container belongs to. */
 export function projectOf(labels: Record<string, string> | undefined): string | null {

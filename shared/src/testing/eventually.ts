@@ -1,3 +1,5 @@
+import { describeUnknown } from '../describe.js';
+
 /** How long `eventually` keeps asking, and how often. */
 export interface EventuallyOptions {
   timeoutMs?: number;
@@ -22,7 +24,7 @@ export async function eventually<T>(what: string, probe: () => T | undefined | f
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : String(last)}`}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${describeUnknown(last)}`}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -48,7 +48,7 @@ export interface RunningService {
 }
 
 /** Generous: on a loaded 2-core machine a worker (canvas, heartbeat thread) can take many seconds. */
-export const DEFAULT_READY_TIMEOUT_MS = 45_000;
+const DEFAULT_READY_TIMEOUT_MS = 45_000;
 
 /** Services still running: a test process that exits (or is stopped by its timeout) takes them with it. */
 const running = new Set<ChildProcess>();
@@ -82,8 +82,8 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Runnin
       }
     }
   };
-  createInterface({ input: proc.stdout! }).on('line', onLine);
-  createInterface({ input: proc.stderr! }).on('line', (l) => {
+  createInterface({ input: proc.stdout }).on('line', onLine);
+  createInterface({ input: proc.stderr }).on('line', (l) => {
     stderr.push(l);
     if (stderr.length > 50) stderr.shift();
     onLine(l);

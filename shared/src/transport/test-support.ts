@@ -1,3 +1,4 @@
+import { abortReason } from '../backoff.js';
 import { TaskmeshError } from '../errors.js';
 import type { LoadReport, TaskMessage } from '../protocol.js';
 import type { Address } from './endpoint-stats.js';
@@ -69,7 +70,7 @@ export class CountingExecutor implements TaskExecutor {
           const signal = ctx.signal;
           signal.addEventListener('abort', () => {
             this.aborts.set(task.taskId, signal.reason);
-            reject(signal.reason);
+            reject(abortReason(signal));
           }, { once: true });
           ctx.progress(0.5);
         });

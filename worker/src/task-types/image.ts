@@ -3,7 +3,7 @@ import { imageContract, type ImagePayload } from '@taskmesh/shared';
 import { defineTaskType, type HandlerContext } from './task-type.js';
 import { ensureFonts, FONT_FAMILY, FONT_FAMILY_BOLD } from './image-font.js';
 
-export { IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, ImagePayload } from '@taskmesh/shared';
+export { IMAGE_MAX_SIDE, IMAGE_MIN_SIDE } from '@taskmesh/shared';
 
 export interface ImageResult {
   format: 'png' | 'jpeg';

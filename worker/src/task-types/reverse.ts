@@ -1,7 +1,7 @@
 import { reverseContract, type ReversePayload } from '@taskmesh/shared';
 import { defineTaskType } from './task-type.js';
 
-export { MAX_TEXT_LENGTH, ReversePayload } from '@taskmesh/shared';
+export { ReversePayload } from '@taskmesh/shared';
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -9,7 +9,7 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  * Intl.Segmenter is quadratic in the length of the string it iterates (V8 in Node 20: 64 K
  * characters take seconds), so long text is segmented in windows of this many code units.
  */
-export const SEGMENT_WINDOW = 256;
+const SEGMENT_WINDOW = 256;
 
 /** Texts up to this many UTF-16 units take well under a millisecond (see TaskTypeModule.quick). */
 export const QUICK_TEXT_LENGTH = 1024;

@@ -3,7 +3,7 @@ import { defineTaskType } from './task-type.js';
 
 export { MAX_SUM_ELEMENTS, SumPayload } from '@taskmesh/shared';
 /** Sums of up to this many elements take well under a millisecond (see TaskTypeModule.quick). */
-export const QUICK_SUM_ELEMENTS = 1000;
+const QUICK_SUM_ELEMENTS = 1000;
 type Term = SumTerm;
 
 /**

@@ -1,9 +1,9 @@
 import { TaskmeshError, delay, waitContract, type WaitPayload } from '@taskmesh/shared';
 import { defineTaskType, type HandlerContext } from './task-type.js';
 
-export { MAX_WAIT_MS, WaitPayload } from '@taskmesh/shared';
+export { MAX_WAIT_MS } from '@taskmesh/shared';
 
-export interface WaitResult {
+interface WaitResult {
   requestedMs: number;
   waitedMs: number;
 }
@@ -12,7 +12,7 @@ export interface WaitResult {
 export const progressStepMs = (ms: number): number => Math.min(1000, Math.max(100, ms / 10));
 
 /** Sleeps `ms`, reporting progress; a cancel rejects at once with CANCELLED (or the abort reason). */
-export async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise<WaitResult> {
+async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise<WaitResult> {
   const start = ctx.now().getTime();
   const step = progressStepMs(ms);
   ctx.progress(0);
