@@ -12,7 +12,10 @@ const boundaries = (own) => ({
       'error',
       {
         patterns: SERVICES.filter((s) => s !== own && !(own === 'devtools' && s === 'client')).flatMap((s) => [
-          { group: [`@taskmesh/${s}`, `@taskmesh/${s}/*`], message: `a workspace depends on @taskmesh/shared, never on another service (${s})` },
+          {
+            group: [`@taskmesh/${s}`, `@taskmesh/${s}/*`],
+            message: `a workspace depends on @taskmesh/shared, never on another service (${s})`,
+          },
           { group: [`../../${s}/*`, `../../../${s}/*`], message: `no reaching into another workspace's files (${s})` },
         ]),
       },
@@ -31,7 +34,15 @@ export default tseslint.config(
       // node:test's test() and describe() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
     },
   },

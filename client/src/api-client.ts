@@ -93,7 +93,13 @@ export class ApiClient {
    * id and status (the server answers 202 then).
    */
   async submitAndWait(task: SubmitTaskRequest, waitMs: number): Promise<TaskRecord | { id: string; status: TaskStatus }> {
-    const res = await this.send({ method: 'POST', path: '/v1/tasks', query: { wait: waitMs }, body: task, timeoutMs: this.longTimeout(waitMs) });
+    const res = await this.send({
+      method: 'POST',
+      path: '/v1/tasks',
+      query: { wait: waitMs },
+      body: task,
+      timeoutMs: this.longTimeout(waitMs),
+    });
     return res.status === 200 ? this.parse(res, TaskRecord) : this.parse(res, SubmitTaskResponse);
   }
 
@@ -169,14 +175,21 @@ export class ApiClient {
     if (res.status >= 200 && res.status < 300) return;
     const body = ErrorResponse.safeParse(res.data);
     if (body.success) throw new DispatcherError(res.status, body.data.error.code, body.data.error.message, body.data.error.details);
-    throw new DispatcherError(res.status, res.status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', `HTTP ${res.status} from ${this.baseUrl}${res.path}`);
+    throw new DispatcherError(
+      res.status,
+      res.status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST',
+      `HTTP ${res.status} from ${this.baseUrl}${res.path}`,
+    );
   }
 
   private parse<T>(res: JsonResponse, schema: z.ZodType<T>): T {
     this.check(res);
     const parsed = schema.safeParse(res.data);
     if (!parsed.success) {
-      throw new TaskmeshError('INTERNAL', `unexpected answer from the dispatcher: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+      throw new TaskmeshError(
+        'INTERNAL',
+        `unexpected answer from the dispatcher: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+      );
     }
     return parsed.data;
   }

@@ -20,7 +20,11 @@ export interface BackpressureOptions {
 }
 
 /** Submits a batch, waiting out QUEUE_FULL answers; any other error is thrown at once. */
-export async function submitBatchWithBackpressure(api: ApiClient, tasks: SubmitTaskRequest[], options: BackpressureOptions = {}): Promise<string[]> {
+export async function submitBatchWithBackpressure(
+  api: ApiClient,
+  tasks: SubmitTaskRequest[],
+  options: BackpressureOptions = {},
+): Promise<string[]> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { chunk, mapConcurrent, parseBatchFile } from './batch-file.js';
 
 test('a batch file gives one task per line, skipping blanks and comments', () => {
-  const parsed = parseBatchFile('{"type":"reverse","payload":{"text":"a"}}\n\n# a comment\r\n{"type":"sum","payload":{"numbers":[1]},"maxAttempts":2}\n');
+  const parsed = parseBatchFile(
+    '{"type":"reverse","payload":{"text":"a"}}\n\n# a comment\r\n{"type":"sum","payload":{"numbers":[1]},"maxAttempts":2}\n',
+  );
   assert.deepEqual(parsed.errors, []);
   assert.deepEqual(parsed.lines, [1, 4]);
   assert.deepEqual(parsed.tasks, [
@@ -13,9 +15,20 @@ test('a batch file gives one task per line, skipping blanks and comments', () =>
 });
 
 test('bad lines are named by line number with the reason', () => {
-  const parsed = parseBatchFile(['{"type":"reverse","payload":{}}', '{not json', '{"type":"Bad Type"}', '{"type":"upper","extra":1}', '{"type":"wait","timeoutMs":-5}'].join('\n'));
+  const parsed = parseBatchFile(
+    [
+      '{"type":"reverse","payload":{}}',
+      '{not json',
+      '{"type":"Bad Type"}',
+      '{"type":"upper","extra":1}',
+      '{"type":"wait","timeoutMs":-5}',
+    ].join('\n'),
+  );
   assert.equal(parsed.tasks.length, 1);
-  assert.deepEqual(parsed.errors.map((e) => e.line), [2, 3, 4, 5]);
+  assert.deepEqual(
+    parsed.errors.map((e) => e.line),
+    [2, 3, 4, 5],
+  );
   assert.match(parsed.errors[0]!.message, /not valid JSON/);
   assert.match(parsed.errors[1]!.message, /^type: /);
   assert.match(parsed.errors[2]!.message, /extra/);

@@ -65,14 +65,18 @@ describe('taskmesh CLI against a running suite', () => {
 
   before(async () => {
     // `resize` is a type the dispatcher accepts with no shorthand in the CLI (a user's own).
-    suite = await startLocalSuite({ workers: ['reverse', 'upper', 'hash', 'sum', 'wait', 'image'], dispatcherEnv: { TASKMESH_TASK_TYPES: 'reverse,hash,sum,upper,wait,image,resize' } });
+    suite = await startLocalSuite({
+      workers: ['reverse', 'upper', 'hash', 'sum', 'wait', 'image'],
+      dispatcherEnv: { TASKMESH_TASK_TYPES: 'reverse,hash,sum,upper,wait,image,resize' },
+    });
     dir = await mkdtemp(join(tmpdir(), 'taskmesh-cli-'));
     d = ['--dispatcher', suite.dispatcherUrl!];
     // Workers register with the nameservice on their own schedule; wait until the dispatcher lists all six.
     const deadline = Date.now() + 15_000;
     for (;;) {
       const r = await runCli([...d, 'workers', '--json']);
-      const types = r.code === 0 ? new Set((JSON.parse(r.stdout) as { workers: Array<{ type: string }> }).workers.map((w) => w.type)) : new Set();
+      const types =
+        r.code === 0 ? new Set((JSON.parse(r.stdout) as { workers: Array<{ type: string }> }).workers.map((w) => w.type)) : new Set();
       if (types.size >= 6) break;
       if (Date.now() > deadline) throw new Error(`workers not all registered: ${r.stdout}${r.stderr}`);
       await new Promise((res) => setTimeout(res, 200));
@@ -84,7 +88,7 @@ describe('taskmesh CLI against a running suite', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('submit --wait prints each type\'s result readably', async () => {
+  test("submit --wait prints each type's result readably", async () => {
     const cases: Array<[string[], string]> = [
       [['reverse', 'hello'], 'olleh'],
       [['reverse', '{"text":"hi there"}'], 'ereht ih'],
@@ -167,14 +171,17 @@ describe('taskmesh CLI against a running suite', () => {
 
   test('batch --wait submits a JSON-lines file and summarises', async () => {
     const file = join(dir, 'tasks.jsonl');
-    await writeFile(file, [
-      '{"type":"reverse","payload":{"text":"abc"}}',
-      '# comment',
-      '{"type":"upper","payload":{"text":"abc"}}',
-      '{"type":"sum","payload":{"numbers":[1,2]}}',
-      '',
-      '{"type":"hash","payload":{"text":"x"},"maxAttempts":1}',
-    ].join('\n'));
+    await writeFile(
+      file,
+      [
+        '{"type":"reverse","payload":{"text":"abc"}}',
+        '# comment',
+        '{"type":"upper","payload":{"text":"abc"}}',
+        '{"type":"sum","payload":{"numbers":[1,2]}}',
+        '',
+        '{"type":"hash","payload":{"text":"x"},"maxAttempts":1}',
+      ].join('\n'),
+    );
     const r = await runCli([...d, 'batch', file, '--wait']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^submitted 4, succeeded 4, failed 0 in /);
@@ -184,7 +191,21 @@ describe('taskmesh CLI against a running suite', () => {
   });
 
   test('bench runs both phases against the suite and reports them as JSON', async () => {
-    const r = await runCli([...d, 'bench', '--tasks', '1200', '--batch', '100', '--concurrency', '3', '--window', '250', '--sequential', '40', '--json']);
+    const r = await runCli([
+      ...d,
+      'bench',
+      '--tasks',
+      '1200',
+      '--batch',
+      '100',
+      '--concurrency',
+      '3',
+      '--window',
+      '250',
+      '--sequential',
+      '40',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as {
       batch: { tasks: number; succeeded: number; window: number; tasksPerSecond: number; throttled: number };
@@ -195,10 +216,17 @@ describe('taskmesh CLI against a running suite', () => {
     };
     assert.deepEqual([report.batch.tasks, report.batch.succeeded, report.batch.window, report.batch.throttled], [1200, 1200, 250, 0]);
     assert.ok(report.batch.tasksPerSecond > 0);
-    assert.deepEqual([report.latency.tasks, report.latency.succeeded, report.latency.concurrency, report.failures], [40, 40, 1, 0], 'one task at a time by default');
+    assert.deepEqual(
+      [report.latency.tasks, report.latency.succeeded, report.latency.concurrency, report.failures],
+      [40, 40, 1, 0],
+      'one task at a time by default',
+    );
     assert.ok(report.latency.latencyMs.p50 > 0 && report.latency.latencyMs.p99 >= report.latency.latencyMs.p50);
     assert.ok(report.datagrams !== null && report.datagrams.sent > 0 && report.datagrams.received > 0, JSON.stringify(report.datagrams));
-    assert.deepEqual(report.targets.map((t) => t.name), ['batch throughput', 'submit-and-wait p50', 'submit-and-wait p99', 'failed tasks']);
+    assert.deepEqual(
+      report.targets.map((t) => t.name),
+      ['batch throughput', 'submit-and-wait p50', 'submit-and-wait p99', 'failed tasks'],
+    );
   });
 
   test('a completion tracker releases a windowed submitter only once enough tasks have ended', async () => {
@@ -233,7 +261,10 @@ describe('taskmesh CLI against a running suite', () => {
     assert.ok(!listed.stdout.includes(marker), 'nothing from the bad file was submitted');
 
     const failing = join(dir, 'failing.jsonl');
-    await writeFile(failing, '{"type":"reverse","payload":{"text":"ok"}}\n{"type":"wait","payload":{"ms":5000},"timeoutMs":50,"maxAttempts":1}\n');
+    await writeFile(
+      failing,
+      '{"type":"reverse","payload":{"text":"ok"}}\n{"type":"wait","payload":{"ms":5000},"timeoutMs":50,"maxAttempts":1}\n',
+    );
     const f = await runCli([...d, 'batch', failing, '--wait']);
     assert.equal(f.code, 1, f.stderr);
     assert.match(f.stdout, /^submitted 2, succeeded 1, failed 1 in /);
@@ -252,9 +283,15 @@ describe('taskmesh CLI against a running suite', () => {
     const id = sub.stdout.trim();
     const r = await watching;
     assert.equal(r.code, 0, r.stderr);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { taskId: string; event: string });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { taskId: string; event: string });
     assert.equal(events.length, 3);
-    assert.ok(events.every((e) => e.taskId === id), r.stdout);
+    assert.ok(
+      events.every((e) => e.taskId === id),
+      r.stdout,
+    );
     assert.equal(events[0]!.event, 'submitted');
     assert.deepEqual(events.map((e) => e.event).slice(-1), ['succeeded']);
   });
@@ -269,7 +306,7 @@ describe('taskmesh CLI against a running suite', () => {
     assert.match(listed.stdout, /wait +│ failed/);
   });
 
-  test('a 4xx answer prints the server\'s code and message and exits 4', async () => {
+  test("a 4xx answer prints the server's code and message and exits 4", async () => {
     const r = await runCli([...d, 'status', 'no-such-task']);
     assert.equal(r.code, 4);
     assert.match(r.stderr, /^NOT_FOUND: .*no-such-task.*\n$/);
@@ -280,7 +317,13 @@ describe('taskmesh CLI against a running suite', () => {
   });
 
   test('bad arguments are usage errors: exit 2, one line, nothing sent', async () => {
-    for (const args of [['submit', 'sum', '1', 'x'], ['submit'], ['frobnicate'], ['submit', 'reverse', 'x', '--timeout', 'soon'], ['list', '--status', 'lost']]) {
+    for (const args of [
+      ['submit', 'sum', '1', 'x'],
+      ['submit'],
+      ['frobnicate'],
+      ['submit', 'reverse', 'x', '--timeout', 'soon'],
+      ['list', '--status', 'lost'],
+    ]) {
       const r = await runCli([...d, ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

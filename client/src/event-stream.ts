@@ -38,7 +38,10 @@ export class EventStream {
   private readonly listeners = new Set<(e: TaskEvent) => void>();
   private closing = false;
 
-  private constructor(private readonly socket: WebSocket, closed: Promise<Error | undefined>) {
+  private constructor(
+    private readonly socket: WebSocket,
+    closed: Promise<Error | undefined>,
+  ) {
     this.closed = closed;
     socket.on('message', (data) => this.onMessage(data));
   }

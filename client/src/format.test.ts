@@ -64,7 +64,10 @@ test('results print readably by their main field', () => {
 });
 
 test('failures print as status, code and message', () => {
-  assert.equal(formatFailure({ status: 'failed', error: { code: 'TIMEOUT', message: 'took longer than 100 ms' } }), 'failed: TIMEOUT took longer than 100 ms');
+  assert.equal(
+    formatFailure({ status: 'failed', error: { code: 'TIMEOUT', message: 'took longer than 100 ms' } }),
+    'failed: TIMEOUT took longer than 100 ms',
+  );
   assert.equal(formatFailure({ status: 'cancelled', error: null }), 'cancelled:');
 });
 
@@ -90,9 +93,18 @@ test('load bars fill in proportion and clamp past full', () => {
 });
 
 test('the workers table lists each worker with address, state, load and heartbeat age', () => {
-  const text = formatWorkersTable([worker(), worker({ name: 'hash-b', type: 'hash', port: 40002, state: 'suspect', loadRatio: 0, load: { queued: 0, inFlight: 0, capacity: 4 } })], NOW);
+  const text = formatWorkersTable(
+    [
+      worker(),
+      worker({ name: 'hash-b', type: 'hash', port: 40002, state: 'suspect', loadRatio: 0, load: { queued: 0, inFlight: 0, capacity: 4 } }),
+    ],
+    NOW,
+  );
   const lines = text.split('\n');
-  assert.match(lines.find((l) => l.includes('name'))!, /name.*type.*address.*state.*load.*queued.*in flight.*heartbeat/);
+  assert.match(
+    lines.find((l) => l.includes('name'))!,
+    /name.*type.*address.*state.*load.*queued.*in flight.*heartbeat/,
+  );
   const hash = lines.findIndex((l) => l.includes('hash-b'));
   const reverse = lines.findIndex((l) => l.includes('reverse-a'));
   assert.ok(hash > 0 && reverse > hash, 'sorted by type');
@@ -139,5 +151,8 @@ test('events print one line each with the time, kind, type and id', () => {
 
 test('batch summaries count what is known', () => {
   assert.equal(formatBatchSummary({ submitted: 3, seconds: 0.0123 }), 'submitted 3 in 12.3 ms');
-  assert.equal(formatBatchSummary({ submitted: 3, succeeded: 2, failed: 1, cancelled: 0, seconds: 2 }), 'submitted 3, succeeded 2, failed 1 in 2.0 s');
+  assert.equal(
+    formatBatchSummary({ submitted: 3, succeeded: 2, failed: 1, cancelled: 0, seconds: 2 }),
+    'submitted 3, succeeded 2, failed 1 in 2.0 s',
+  );
 });

@@ -21,7 +21,9 @@ export interface ImageResult {
 }
 
 export function isImageResult(v: unknown): v is ImageResult {
-  return isRecord(v) && typeof v.data === 'string' && typeof v.format === 'string' && typeof v.width === 'number' && typeof v.height === 'number';
+  return (
+    isRecord(v) && typeof v.data === 'string' && typeof v.format === 'string' && typeof v.width === 'number' && typeof v.height === 'number'
+  );
 }
 
 /** A succeeded task's result, readably: `olleh` for reverse, the digest for hash, the sum for sum. */
@@ -29,7 +31,8 @@ export function formatResult(result: unknown): string {
   if (typeof result === 'string') return result;
   if (typeof result === 'number' || typeof result === 'boolean' || typeof result === 'bigint') return String(result);
   if (result === null || result === undefined) return '(no result)';
-  if (isImageResult(result)) return `${result.format} image ${result.width}x${result.height}, ${typeof result.bytes === 'number' ? result.bytes : Buffer.byteLength(result.data, 'base64')} bytes`;
+  if (isImageResult(result))
+    return `${result.format} image ${result.width}x${result.height}, ${typeof result.bytes === 'number' ? result.bytes : Buffer.byteLength(result.data, 'base64')} bytes`;
   if (isRecord(result)) {
     if (typeof result.waitedMs === 'number') return `waited ${Math.round(result.waitedMs)} ms`;
     for (const field of MAIN_FIELDS) {

@@ -7,7 +7,10 @@ import { JsonHttpError, createJsonHttp, type JsonHttpBackend } from './json-http
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
-async function serve(t: { after(fn: () => unknown): void }, handler: Handler): Promise<{ url: string; connections: () => number; requests: EventEmitter }> {
+async function serve(
+  t: { after(fn: () => unknown): void },
+  handler: Handler,
+): Promise<{ url: string; connections: () => number; requests: EventEmitter }> {
   let connections = 0;
   const requests = new EventEmitter();
   const server = createServer((req, res) => {
@@ -40,7 +43,13 @@ for (const backend of ['axios', 'undici'] as JsonHttpBackend[]) {
     assert.deepEqual(posted, { status: 202, data: { echo: { a: 'é' } }, path: '/base/v1/tasks?wait=50' });
     const got = await client.request({ method: 'GET', path: '/v1/tasks/x' });
     assert.equal(got.status, 404);
-    assert.deepEqual(seen[0], { method: 'POST', url: '/base/v1/tasks?wait=50', auth: 'Bearer t', type: 'application/json', body: '{"a":"é"}' });
+    assert.deepEqual(seen[0], {
+      method: 'POST',
+      url: '/base/v1/tasks?wait=50',
+      auth: 'Bearer t',
+      type: 'application/json',
+      body: '{"a":"é"}',
+    });
     assert.equal(seen[1]?.type, undefined);
     for (let i = 0; i < 10; i++) await client.request({ method: 'GET', path: '/v1/tasks/x' });
     // Kept alive: a pool may open a second socket while the first is being released, no more.
@@ -63,11 +72,17 @@ for (const backend of ['axios', 'undici'] as JsonHttpBackend[]) {
     const { url, requests } = await serve(t, () => undefined); // never answers
     const client = createJsonHttp({ backend, baseUrl: url, timeoutMs: 50 });
     t.after(() => client.close());
-    await assert.rejects(client.request({ method: 'GET', path: '/slow' }), (err: unknown) => err instanceof JsonHttpError && err.code === 'ETIMEDOUT');
+    await assert.rejects(
+      client.request({ method: 'GET', path: '/slow' }),
+      (err: unknown) => err instanceof JsonHttpError && err.code === 'ETIMEDOUT',
+    );
 
     const refused = createJsonHttp({ backend, baseUrl: 'http://127.0.0.1:1' });
     t.after(() => refused.close());
-    await assert.rejects(refused.request({ method: 'GET', path: '/' }), (err: unknown) => err instanceof JsonHttpError && err.code === 'ECONNREFUSED');
+    await assert.rejects(
+      refused.request({ method: 'GET', path: '/' }),
+      (err: unknown) => err instanceof JsonHttpError && err.code === 'ECONNREFUSED',
+    );
 
     const abort = new AbortController();
     const aborting = createJsonHttp({ backend, baseUrl: url, signal: abort.signal });
@@ -82,7 +97,10 @@ for (const backend of ['axios', 'undici'] as JsonHttpBackend[]) {
     await new Promise<void>((resolve) => requests.on('request', () => ++arrived === pending.length && resolve()));
     abort.abort(new Error('interrupted'));
     for (const p of pending) await assert.rejects(p, (err: unknown) => err instanceof JsonHttpError && err.code === 'ABORT_ERR');
-    await assert.rejects(aborting.request({ method: 'GET', path: '/' }), (err: unknown) => err instanceof JsonHttpError && err.code === 'ABORT_ERR');
+    await assert.rejects(
+      aborting.request({ method: 'GET', path: '/' }),
+      (err: unknown) => err instanceof JsonHttpError && err.code === 'ABORT_ERR',
+    );
     assert.equal(warned, false);
   });
 }

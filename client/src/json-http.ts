@@ -112,7 +112,8 @@ class AxiosJsonHttp implements JsonHttp {
       if (axios.isCancel(err) || isAborted(this.options.signal)) throw abortError(this.options.signal);
       const code = err instanceof AxiosError ? err.code : undefined;
       // axios reports its own timeout as ECONNABORTED.
-      if (code === AxiosError.ECONNABORTED || code === AxiosError.ETIMEDOUT) throw new JsonHttpError((err as Error).message, 'ETIMEDOUT', { cause: err });
+      if (code === AxiosError.ECONNABORTED || code === AxiosError.ETIMEDOUT)
+        throw new JsonHttpError((err as Error).message, 'ETIMEDOUT', { cause: err });
       throw new JsonHttpError((err as Error).message, code ?? 'ERR_HTTP', { cause: err });
     }
   }

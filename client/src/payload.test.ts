@@ -25,7 +25,11 @@ test('reverse and upper join their words with spaces', () => {
 
 test('hash takes text plus --algorithm and --encoding, checked against the allowed values', () => {
   assert.deepEqual(parsePayload('hash', ['hello']), { text: 'hello' });
-  assert.deepEqual(parsePayload('hash', ['hello'], { algorithm: 'sha1', encoding: 'base64' }), { text: 'hello', algorithm: 'sha1', encoding: 'base64' });
+  assert.deepEqual(parsePayload('hash', ['hello'], { algorithm: 'sha1', encoding: 'base64' }), {
+    text: 'hello',
+    algorithm: 'sha1',
+    encoding: 'base64',
+  });
   throwsUsage(() => parsePayload('hash', ['x'], { algorithm: 'sha3' }), '--algorithm: "sha3" is not one of sha256, sha1, sha512, md5');
   throwsUsage(() => parsePayload('hash', ['x'], { encoding: 'binary' }), '--encoding: "binary"');
   throwsUsage(() => parsePayload('reverse', ['x'], { algorithm: 'sha1' }), '--algorithm applies only to hash tasks, not reverse');

@@ -41,7 +41,9 @@ export function buildProgram(io: ProgramIo): Command {
     .description('Submit tasks to a taskmesh dispatcher and watch them run.')
     .version('0.1.0')
     .addOption(
-      new Option('--dispatcher <url>', 'dispatcher base URL (env TASKMESH_DISPATCHER_URL)').default(io.env.dispatcherUrl ?? DEFAULT_DISPATCHER_URL),
+      new Option('--dispatcher <url>', 'dispatcher base URL (env TASKMESH_DISPATCHER_URL)').default(
+        io.env.dispatcherUrl ?? DEFAULT_DISPATCHER_URL,
+      ),
     )
     .addOption(new Option('--token <token>', 'API bearer token (env TASKMESH_API_TOKEN)'))
     .option('-v, --verbose', 'print stack traces of errors')
@@ -57,13 +59,31 @@ export function buildProgram(io: ProgramIo): Command {
   const context: ContextFactory = ({ maxSockets, backend }) => {
     const globals = program.opts<GlobalOptions>();
     const baseUrl = validUrl(globals.dispatcher);
-    const api = new ApiClient({ baseUrl, token: globals.token ?? io.env.token, maxSockets, backend, signal: io.signal, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const api = new ApiClient({
+      baseUrl,
+      token: globals.token ?? io.env.token,
+      maxSockets,
+      backend,
+      signal: io.signal,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
     io.clients.push(api);
     const ctx: CliContext = { api, out: io.out, err: io.err, isTTY: io.isTTY, signal: io.signal, now: Date.now };
     return ctx;
   };
 
-  for (const register of [registerSubmit, registerWait, registerStatus, registerCancel, registerRetry, registerList, registerWorkers, registerWatch, registerBatch, registerBench]) {
+  for (const register of [
+    registerSubmit,
+    registerWait,
+    registerStatus,
+    registerCancel,
+    registerRetry,
+    registerList,
+    registerWorkers,
+    registerWatch,
+    registerBatch,
+    registerBench,
+  ]) {
     register(program, context);
   }
   // Subcommands share the program's error handling and output.

@@ -45,13 +45,23 @@ export class CompletionTracker {
   /** `untilEnded` callers: resolved once `finals.size` reaches their count, or the stream closes. */
   private countWaiters: { count: number; resolve: () => void }[] = [];
 
-  constructor(private readonly api: ApiClient, private readonly type?: string) {}
+  constructor(
+    private readonly api: ApiClient,
+    private readonly type?: string,
+  ) {}
 
   /** Subscribes to events; a stream that cannot be opened leaves the tracker polling. */
   async start(taskId?: string): Promise<void> {
     try {
       // Only the ends matter here: a third of the events, for the dispatcher to send and us to parse.
-      this.stream = await EventStream.open({ baseUrl: this.api.baseUrl, token: this.api.token, type: this.type, taskId, events: FINAL_EVENTS, batch: true });
+      this.stream = await EventStream.open({
+        baseUrl: this.api.baseUrl,
+        token: this.api.token,
+        type: this.type,
+        taskId,
+        events: FINAL_EVENTS,
+        batch: true,
+      });
     } catch {
       this.stream = undefined;
       return;
@@ -97,7 +107,10 @@ export class CompletionTracker {
   }
 
   /** Resolves when every id has a final status; `onProgress` gets the count done so far. */
-  async waitFor(ids: readonly string[], options: WaitOptions & { onProgress?: (done: number) => void; initialCheck?: boolean } = {}): Promise<Map<string, TaskStatus>> {
+  async waitFor(
+    ids: readonly string[],
+    options: WaitOptions & { onProgress?: (done: number) => void; initialCheck?: boolean } = {},
+  ): Promise<Map<string, TaskStatus>> {
     const started = Date.now();
     const result = new Map<string, TaskStatus>();
     const pending = new Set<string>();
@@ -125,7 +138,8 @@ export class CompletionTracker {
     while (pending.size > 0) {
       if (options.signal?.aborted) throw options.signal.reason;
       const elapsed = Date.now() - started;
-      if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs) throw giveUp(ids.length === 1 ? `task ${ids[0]}` : `${pending.size} of ${ids.length} tasks`, options.timeoutMs);
+      if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs)
+        throw giveUp(ids.length === 1 ? `task ${ids[0]}` : `${pending.size} of ${ids.length} tasks`, options.timeoutMs);
       const streaming = this.stream?.isOpen ?? false;
       // With events flowing, check by GET only after a stall; without them, poll with growing gaps.
       const now = Date.now();

@@ -51,7 +51,13 @@ for (const f of files) console.log(`  ${relative(root, f)}`);
 
 const child = spawn(
   process.execPath,
-  ['--test', '--test-reporter=spec', `--test-concurrency=${suite === 'default' ? 2 : 1}`, `--test-timeout=${suite === 'compose' ? 3_600_000 : 300_000}`, ...files],
+  [
+    '--test',
+    '--test-reporter=spec',
+    `--test-concurrency=${suite === 'default' ? 2 : 1}`,
+    `--test-timeout=${suite === 'compose' ? 3_600_000 : 300_000}`,
+    ...files,
+  ],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TASKMESH_TEST_SUITE: suite } },
 );
 let tail = '';

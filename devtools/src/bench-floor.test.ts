@@ -24,5 +24,9 @@ test('the host floor relays real requests through two processes, one at a time, 
   assert.equal(floor.latencyMs.count, 60);
   assert.ok(floor.latencyMs.p50 > 0 && floor.latencyMs.p50 <= floor.latencyMs.p99 && floor.latencyMs.p99 <= floor.latencyMs.max);
   // Every answer was checked against its request inside measureFloor (it throws otherwise).
-  assert.deepEqual(floorChildren().filter((pid) => !before.includes(pid)), [], 'the relay and echo processes have exited');
+  assert.deepEqual(
+    floorChildren().filter((pid) => !before.includes(pid)),
+    [],
+    'the relay and echo processes have exited',
+  );
 });

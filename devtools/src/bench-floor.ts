@@ -35,7 +35,8 @@ export async function measureFloor(options: { requests: number; warmup?: number 
         body: JSON.stringify({ type: 'reverse', payload: { text: `bench-${i}` } }),
       });
       const body = (await res.body.json()) as { result?: unknown };
-      if (res.statusCode !== 200 || body.result !== `bench-${i}`) throw new Error(`host floor: unexpected answer ${res.statusCode} ${JSON.stringify(body)}`);
+      if (res.statusCode !== 200 || body.result !== `bench-${i}`)
+        throw new Error(`host floor: unexpected answer ${res.statusCode} ${JSON.stringify(body)}`);
     };
     for (let i = 0; i < (options.warmup ?? Math.min(500, Math.ceil(options.requests / 4))); i++) await one(i);
     const samples: number[] = [];

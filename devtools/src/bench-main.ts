@@ -1,5 +1,14 @@
 import { parseArgs } from 'node:util';
-import { ApiClient, benchJson, benchWindow, defaultBatchWarmup, formatBenchReport, runBench, type BenchPhase, type BenchReport } from '@taskmesh/client';
+import {
+  ApiClient,
+  benchJson,
+  benchWindow,
+  defaultBatchWarmup,
+  formatBenchReport,
+  runBench,
+  type BenchPhase,
+  type BenchReport,
+} from '@taskmesh/client';
 import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
@@ -37,7 +46,9 @@ function intFrom(flag: string | undefined, envName: string, fallback: number): n
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`${flag !== undefined ? `--${envName.replace('TASKMESH_BENCH_', '').toLowerCase().replaceAll('_', '-')}` : envName}: "${raw}" is not a whole number`);
+    throw new Error(
+      `${flag !== undefined ? `--${envName.replace('TASKMESH_BENCH_', '').toLowerCase().replaceAll('_', '-')}` : envName}: "${raw}" is not a whole number`,
+    );
   }
   return n;
 }
@@ -108,7 +119,11 @@ async function main(): Promise<number> {
   const onSignal = (): void => void stop().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const api = new ApiClient({ baseUrl: suite.dispatcherUrl!, maxSockets: Math.max(concurrency, latencyConcurrency) + 2, backend: 'undici' });
+  const api = new ApiClient({
+    baseUrl: suite.dispatcherUrl!,
+    maxSockets: Math.max(concurrency, latencyConcurrency) + 2,
+    backend: 'undici',
+  });
   try {
     await waitForWorkers(api, 'reverse', workerCount);
     const meter = new CpuMeter([
@@ -117,13 +132,26 @@ async function main(): Promise<number> {
       { name: 'bench client', pid: process.pid },
     ]);
     const plan = [
-      phases.includes('batch') ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight, at most ${benchWindow({ batchSize, concurrency, window })} outstanding, after ${batchWarmup} untimed)` : '',
+      phases.includes('batch')
+        ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight, at most ${benchWindow({ batchSize, concurrency, window })} outstanding, after ${batchWarmup} untimed)`
+        : '',
       phases.includes('latency') ? `${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})` : '',
     ];
     log(`bench: ${plan.filter(Boolean).join(', then ')}`);
     await meter.start();
     const started = performance.now();
-    const report: BenchReport = await runBench({ api, type: 'reverse', phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency });
+    const report: BenchReport = await runBench({
+      api,
+      type: 'reverse',
+      phases,
+      tasks,
+      batchSize,
+      concurrency,
+      window,
+      batchWarmup,
+      sequential,
+      latencyConcurrency,
+    });
     if (hostFloor !== undefined) report.hostFloor = hostFloor;
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();

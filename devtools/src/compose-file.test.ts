@@ -30,7 +30,10 @@ test('one service per worker type with its replicas, no fixed names or host port
   // Published on 127.0.0.1 unless TASKMESH_PUBLISH_ADDRESS opens it to every interface.
   assert.deepEqual(services.dispatcher!.ports, ['${TASKMESH_PUBLISH_ADDRESS:-127.0.0.1}:${TASKMESH_DISPATCHER_PUBLISH:-7200}:7200']);
   // No secret to fall back to: Compose refuses to start without TASKMESH_SECRET, naming it.
-  assert.match(String((services.dispatcher!.environment as Record<string, unknown>).TASKMESH_SECRET), /^\$\{TASKMESH_SECRET:\?set TASKMESH_SECRET/);
+  assert.match(
+    String((services.dispatcher!.environment as Record<string, unknown>).TASKMESH_SECRET),
+    /^\$\{TASKMESH_SECRET:\?set TASKMESH_SECRET/,
+  );
   assert.deepEqual(services.monitoring!.volumes, ['/var/run/docker.sock:/var/run/docker.sock:ro']);
   assert.deepEqual(services.nameservice!.volumes, ['nameservice-data:/app/data']);
 });
@@ -44,9 +47,15 @@ test('the Swarm variant has no build and no long-form depends_on', () => {
     assert.equal(svc.restart, undefined, name);
   }
   const services = doc.services as Services;
-  assert.deepEqual(services['worker-reverse']!.deploy, { replicas: 2, endpoint_mode: 'dnsrr', restart_policy: { condition: 'any', delay: '2s' } });
+  assert.deepEqual(services['worker-reverse']!.deploy, {
+    replicas: 2,
+    endpoint_mode: 'dnsrr',
+    restart_policy: { condition: 'any', delay: '2s' },
+  });
   // Host-mode ports: no routing mesh needed.
-  assert.deepEqual(services.dispatcher!.ports, [{ target: 7200, published: '${TASKMESH_DISPATCHER_PUBLISH:-7200}', protocol: 'tcp', mode: 'host' }]);
+  assert.deepEqual(services.dispatcher!.ports, [
+    { target: 7200, published: '${TASKMESH_DISPATCHER_PUBLISH:-7200}', protocol: 'tcp', mode: 'host' },
+  ]);
 });
 
 test('the rendered YAML parses back to the document', () => {

@@ -147,7 +147,7 @@ const HEADERS: Record<Flavour, string> = {
     ' docker compose up -d --build     (or docker-compose up -d --build)',
     ' Scale a type: docker compose up -d --scale worker-reverse=3',
     ' Variables (shell or .env): TASKMESH_SECRET, TASKMESH_API_TOKEN, TASKMESH_LOG_LEVEL, NODE_IMAGE,',
-    ' DOCKER_GID (optional: the group monitoring joins for the Docker socket, the socket\'s own by default),',
+    " DOCKER_GID (optional: the group monitoring joins for the Docker socket, the socket's own by default),",
     ' TASKMESH_DISPATCHER_PUBLISH / _MONITORING_PUBLISH,',
     ' TASKMESH_PUBLISH_ADDRESS (default 127.0.0.1; 0.0.0.0 publishes on every interface). TASKMESH_SECRET is required.',
   ].join('\n'),

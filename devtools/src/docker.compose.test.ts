@@ -130,8 +130,13 @@ function firstMessage(url: string, wanted: (m: HubMessage) => boolean): Promise<
 
 /** Inside the monitoring container, its process (pid 1) is 10001 in the socket's group, nothing of root left. */
 async function assertUnprivileged(containerId: string): Promise<void> {
-  const status = await run('docker', ['exec', containerId, 'node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"], { timeoutMs: 30_000 });
-  const field = (name: string): number[] => (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status.stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  const status = await run(
+    'docker',
+    ['exec', containerId, 'node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"],
+    { timeoutMs: 30_000 },
+  );
+  const field = (name: string): number[] =>
+    (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status.stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
   assert.deepEqual(field('Uid'), [10001, 10001, 10001, 10001], status.stdout);
   assert.deepEqual(field('Gid'), [10001, 10001, 10001, 10001], status.stdout);
   const group = expectedDockerGroup();
@@ -147,7 +152,10 @@ async function assertDashboardSeesDocker(monitoringUrl: string, logsOf: string, 
   const line = await firstMessage(`${wsBase}/api/containers/${logsOf}/logs?tail=20`, (m) => m.topic === 'log' || m.topic === 'log-end');
   assert.equal(line.topic, 'log', JSON.stringify(line.data));
   assert.ok(typeof line.data.text === 'string' && line.data.text.length > 0);
-  const event = await firstMessage(`${wsBase}/api/events`, (m) => m.topic === 'docker-event' && m.data.id === killedId && (m.data.action === 'kill' || m.data.action === 'die'));
+  const event = await firstMessage(
+    `${wsBase}/api/events`,
+    (m) => m.topic === 'docker-event' && m.data.id === killedId && (m.data.action === 'kill' || m.data.action === 'die'),
+  );
   assert.equal(event.data.id, killedId);
 }
 
@@ -183,210 +191,274 @@ async function deploymentEnv(): Promise<{ env: NodeJS.ProcessEnv; dispatcherUrl:
   };
 }
 
-if (!skip) describe('docker compose: docker-compose.yml', () => {
-  const compose = composeCommand();
-  let env: NodeJS.ProcessEnv;
-  let dispatcherUrl: string;
-  let monitoringUrl: string;
-  let killed: { id: string; name: string } | undefined;
-  const dc = (args: string[], timeoutMs?: number) =>
-    run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), ...args], {
-      env,
-      cwd: REPO_ROOT,
-      ...(timeoutMs ? { timeoutMs } : {}),
-    });
-  const serviceContainers = async (service: string) =>
-    inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT, 'com.docker.compose.service': service }));
-
-  before(async () => {
-    ({ env, dispatcherUrl, monitoringUrl } = await deploymentEnv());
-    console.log(`compose suite: ${compose.join(' ')}, NODE_IMAGE=${env.NODE_IMAGE ?? '(default)'}, project ${PROJECT}`);
-    await dc(['down', '-v', '--remove-orphans'], 120_000).catch(() => undefined);
-    await dc(['build'], BUILD_TIMEOUT_MS);
-    imagesBuilt = true;
-    await dc(['up', '-d'], 300_000);
-  });
-
-  after(async () => {
-    if (!env) return;
-    await dc(['down', '-v', '--remove-orphans', '--timeout', '20'], 180_000).catch((err: Error) => console.log(`compose down: ${err.message}`));
-  });
-
-  test('every container becomes healthy', async () => {
-    const all = await eventually(
-      'all containers healthy',
-      async () => {
-        const states = await inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT }));
-        return states.length >= 9 && states.every((s) => s.health === 'healthy') ? states : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 1000 },
-    ).catch(async (err: Error) => {
-      const logs = await dc(['logs', '--tail', '30'], 60_000).catch(() => ({ stdout: '' }));
-      throw new Error(`${err.message}\n${logs.stdout.slice(-6000)}`);
-    });
-    assert.equal(all.length, 9);
-    assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 1);
-  });
-
-  test('one task of each type through the CLI', async () => {
-    await runAllTypes(dispatcherUrl);
-  });
-
-  test('worker-reverse scaled to 3: three registered and sharing tasks', async () => {
-    await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3'], 180_000);
-    await eventually('three live reverse workers', async () => ((liveOf(await listWorkers(dispatcherUrl), 'reverse').length === 3) ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-    });
-    // The dispatcher's own view of the type catches up within its lookup cache (750 ms); a batch
-    // then has all its tasks waiting at once, so the pick spreads them (single quick tasks, each
-    // done before the next arrives, would rightly all go to the one warm worker).
-    await eventually('the dispatcher to route to a new reverse worker', async () => {
-      const records = await batchTasks(dispatcherUrl, 'reverse', Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })));
-      assert.ok(records.every((r) => r.status === 'succeeded'));
-      return new Set(records.map((r) => r.worker)).size >= 2 ? true : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 500 });
-    const records = await batchTasks(dispatcherUrl, 'reverse', Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })));
-    assert.ok(records.every((r) => r.status === 'succeeded'));
-    const used = new Set(records.map((r) => r.worker));
-    assert.ok(used.size >= 2, `tasks ran on ${[...used].join(', ')}`);
-  });
-
-  test('a killed worker container expires from the registry; tasks keep succeeding', async () => {
-    const [victim] = await serviceContainers('worker-reverse');
-    assert.ok(victim, 'a reverse container');
-    const record = liveOf(await listWorkers(dispatcherUrl), 'reverse').find((w) => victim.ipAddresses.includes(w.host));
-    assert.ok(record, `a live registration at ${victim.ipAddresses.join(', ')}`);
-    await run('docker', ['kill', victim.id]);
-    killed = { id: victim.id, name: record.name };
-    await eventually(`${record.name} to leave the live set`, async () => {
-      const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
-      return w === undefined || w.state === 'expired' ? true : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 2);
-    const records = await Promise.all(Array.from({ length: 12 }, (_, i) => httpTask(dispatcherUrl, 'reverse', { text: `after ${i}` })));
-    assert.ok(records.every((r) => r.status === 'succeeded' && r.worker !== record.name));
-    const [state] = await inspectContainers([victim.id]);
-    assert.deepEqual([state!.status, state!.exitCode], ['exited', 137]);
-  });
-
-  test('monitoring lists the suite containers with stats and the killed one as exited', async () => {
-    interface View { id: string; service: string | null; project: string | null; state: string; exitCode: number | null; cpuPercent: number | null; memoryBytes: number | null }
-    const views = await eventually('monitoring to report stats and the killed container', async () => {
-      const res = await fetch(`${monitoringUrl}/api/containers`);
-      if (!res.ok) return undefined;
-      const { containers } = (await res.json()) as { containers: View[] };
-      const running = containers.filter((c) => c.state === 'running');
-      const dead = containers.find((c) => c.id === killed?.id);
-      const statsReady = running.length >= 9 && running.every((c) => c.memoryBytes !== null && c.cpuPercent !== null);
-      return statsReady && dead?.state === 'exited' ? containers : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 1000 });
-    assert.ok(views.every((c) => c.project === PROJECT), 'only the suite\'s containers');
-    const services = new Set(views.map((c) => c.service));
-    for (const s of ['nameservice', 'dispatcher', 'monitoring', 'worker-reverse', 'worker-image']) assert.ok(services.has(s), s);
-    assert.equal(views.find((c) => c.id === killed?.id)?.exitCode, 137);
-  });
-
-  test('monitoring runs as 10001 in the Docker socket\'s group, with no root uid or gid left', async () => {
-    const [container] = await serviceContainers('monitoring');
-    assert.ok(container);
-    await assertUnprivileged(container.id);
-  });
-
-  test('the logs panel streams a worker\'s log lines; the Docker events panel shows the docker kill', async () => {
-    const [worker] = await serviceContainers('worker-reverse');
-    assert.ok(worker && killed);
-    await assertDashboardSeesDocker(monitoringUrl, worker.id, killed.id);
-  });
-
-  test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {
-    const [container] = await serviceContainers('worker-wait');
-    assert.ok(container);
-    const record = liveOf(await listWorkers(dispatcherUrl), 'wait').find((w) => container.ipAddresses.includes(w.host));
-    assert.ok(record, 'the wait worker is registered');
-    // A task in flight when the stop arrives is finished, not dropped.
-    const inFlight = httpTask(dispatcherUrl, 'wait', { ms: 2000 });
-    await eventually('the wait task to start', async () => {
-      const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
-      return w && w.load.inFlight > 0 ? true : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
-    const started = Date.now();
-    await dc(['stop', 'worker-wait'], 120_000);
-    assert.ok(Date.now() - started < 25_000, 'stopped well before the grace period ran out');
-    const [state] = await inspectContainers([container.id]);
-    assert.deepEqual([state!.status, state!.exitCode], ['exited', 0]);
-    // Deregistered, not merely expired: the record is gone at once.
-    assert.equal((await listWorkers(dispatcherUrl)).find((w) => w.name === record.name), undefined);
-    const done = await inFlight;
-    assert.equal(done.status, 'succeeded');
-    assert.equal(done.worker, record.name);
-  });
-});
-
-if (!skip) describe('docker stack deploy: docker-stack.yml on a single-node Swarm', () => {
-  let env: NodeJS.ProcessEnv;
-  let dispatcherUrl: string;
-  let monitoringUrl: string;
-  const stackContainers = async (service: string) =>
-    inspectContainers(await containersWith({ 'com.docker.stack.namespace': STACK, 'com.docker.swarm.service.name': `${STACK}_${service}` }));
-  let joinedSwarm = false;
-  let createdGwBridge = false;
-
-  before(async () => {
-    ({ env, dispatcherUrl, monitoringUrl } = await deploymentEnv());
-    if (!imagesBuilt) {
-      // The stack ignores build:, so the images come from the compose file's build.
-      const compose = composeCommand();
-      await run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), 'build'], {
+if (!skip)
+  describe('docker compose: docker-compose.yml', () => {
+    const compose = composeCommand();
+    let env: NodeJS.ProcessEnv;
+    let dispatcherUrl: string;
+    let monitoringUrl: string;
+    let killed: { id: string; name: string } | undefined;
+    const dc = (args: string[], timeoutMs?: number) =>
+      run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), ...args], {
         env,
         cwd: REPO_ROOT,
-        timeoutMs: BUILD_TIMEOUT_MS,
+        ...(timeoutMs ? { timeoutMs } : {}),
       });
-    }
-    const state = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
-    if (state !== 'active') {
-      const gw = await run('docker', ['network', 'inspect', 'docker_gwbridge'], { allowFailure: true });
-      await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
-      joinedSwarm = true;
-      createdGwBridge = gw.code !== 0;
-    }
-    await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', join(REPO_ROOT, 'docker-stack.yml'), STACK], { env, cwd: REPO_ROOT, timeoutMs: 180_000 });
-  });
+    const serviceContainers = async (service: string) =>
+      inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT, 'com.docker.compose.service': service }));
 
-  after(async () => {
-    if (!env) return;
-    await run('docker', ['stack', 'rm', STACK], { allowFailure: true, timeoutMs: 60_000 });
-    // Containers and the network go asynchronously; the volume can only go after them.
-    await eventually('the stack to be gone', async () => {
-      const left = await containersWith({ 'com.docker.stack.namespace': STACK });
-      const nets = (await run('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout.trim();
-      return left.length === 0 && nets === '' ? true : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err: Error) => console.log(err.message));
-    const volumes = (await run('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout.split('\n').filter(Boolean);
-    if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes], { allowFailure: true });
-    if (joinedSwarm) await run('docker', ['swarm', 'leave', '--force'], { allowFailure: true, timeoutMs: 60_000 });
-    if (createdGwBridge) await run('docker', ['network', 'rm', 'docker_gwbridge'], { allowFailure: true });
-  });
-
-  test('every worker type registers and one task of each type succeeds through the published port', async () => {
-    await eventually('six live workers behind the published dispatcher port', async () => {
-      const workers = await listWorkers(dispatcherUrl);
-      return TASKS.every((t) => liveOf(workers, t.type).length >= 1) ? true : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 1000 }).catch(async (err: Error) => {
-      const ps = await run('docker', ['stack', 'ps', '--no-trunc', STACK], { allowFailure: true });
-      throw new Error(`${err.message}\n${ps.stdout}${ps.stderr}`);
+    before(async () => {
+      ({ env, dispatcherUrl, monitoringUrl } = await deploymentEnv());
+      console.log(`compose suite: ${compose.join(' ')}, NODE_IMAGE=${env.NODE_IMAGE ?? '(default)'}, project ${PROJECT}`);
+      await dc(['down', '-v', '--remove-orphans'], 120_000).catch(() => undefined);
+      await dc(['build'], BUILD_TIMEOUT_MS);
+      imagesBuilt = true;
+      await dc(['up', '-d'], 300_000);
     });
-    await runAllTypes(dispatcherUrl);
+
+    after(async () => {
+      if (!env) return;
+      await dc(['down', '-v', '--remove-orphans', '--timeout', '20'], 180_000).catch((err: Error) =>
+        console.log(`compose down: ${err.message}`),
+      );
+    });
+
+    test('every container becomes healthy', async () => {
+      const all = await eventually(
+        'all containers healthy',
+        async () => {
+          const states = await inspectContainers(await containersWith({ 'com.docker.compose.project': PROJECT }));
+          return states.length >= 9 && states.every((s) => s.health === 'healthy') ? states : undefined;
+        },
+        { timeoutMs: 180_000, intervalMs: 1000 },
+      ).catch(async (err: Error) => {
+        const logs = await dc(['logs', '--tail', '30'], 60_000).catch(() => ({ stdout: '' }));
+        throw new Error(`${err.message}\n${logs.stdout.slice(-6000)}`);
+      });
+      assert.equal(all.length, 9);
+      assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 1);
+    });
+
+    test('one task of each type through the CLI', async () => {
+      await runAllTypes(dispatcherUrl);
+    });
+
+    test('worker-reverse scaled to 3: three registered and sharing tasks', async () => {
+      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3'], 180_000);
+      await eventually(
+        'three live reverse workers',
+        async () => (liveOf(await listWorkers(dispatcherUrl), 'reverse').length === 3 ? true : undefined),
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        },
+      );
+      // The dispatcher's own view of the type catches up within its lookup cache (750 ms); a batch
+      // then has all its tasks waiting at once, so the pick spreads them (single quick tasks, each
+      // done before the next arrives, would rightly all go to the one warm worker).
+      await eventually(
+        'the dispatcher to route to a new reverse worker',
+        async () => {
+          const records = await batchTasks(
+            dispatcherUrl,
+            'reverse',
+            Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })),
+          );
+          assert.ok(records.every((r) => r.status === 'succeeded'));
+          return new Set(records.map((r) => r.worker)).size >= 2 ? true : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 500 },
+      );
+      const records = await batchTasks(
+        dispatcherUrl,
+        'reverse',
+        Array.from({ length: 30 }, (_, i) => ({ text: `task ${i}` })),
+      );
+      assert.ok(records.every((r) => r.status === 'succeeded'));
+      const used = new Set(records.map((r) => r.worker));
+      assert.ok(used.size >= 2, `tasks ran on ${[...used].join(', ')}`);
+    });
+
+    test('a killed worker container expires from the registry; tasks keep succeeding', async () => {
+      const [victim] = await serviceContainers('worker-reverse');
+      assert.ok(victim, 'a reverse container');
+      const record = liveOf(await listWorkers(dispatcherUrl), 'reverse').find((w) => victim.ipAddresses.includes(w.host));
+      assert.ok(record, `a live registration at ${victim.ipAddresses.join(', ')}`);
+      await run('docker', ['kill', victim.id]);
+      killed = { id: victim.id, name: record.name };
+      await eventually(
+        `${record.name} to leave the live set`,
+        async () => {
+          const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
+          return w === undefined || w.state === 'expired' ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      assert.equal(liveOf(await listWorkers(dispatcherUrl), 'reverse').length, 2);
+      const records = await Promise.all(Array.from({ length: 12 }, (_, i) => httpTask(dispatcherUrl, 'reverse', { text: `after ${i}` })));
+      assert.ok(records.every((r) => r.status === 'succeeded' && r.worker !== record.name));
+      const [state] = await inspectContainers([victim.id]);
+      assert.deepEqual([state!.status, state!.exitCode], ['exited', 137]);
+    });
+
+    test('monitoring lists the suite containers with stats and the killed one as exited', async () => {
+      interface View {
+        id: string;
+        service: string | null;
+        project: string | null;
+        state: string;
+        exitCode: number | null;
+        cpuPercent: number | null;
+        memoryBytes: number | null;
+      }
+      const views = await eventually(
+        'monitoring to report stats and the killed container',
+        async () => {
+          const res = await fetch(`${monitoringUrl}/api/containers`);
+          if (!res.ok) return undefined;
+          const { containers } = (await res.json()) as { containers: View[] };
+          const running = containers.filter((c) => c.state === 'running');
+          const dead = containers.find((c) => c.id === killed?.id);
+          const statsReady = running.length >= 9 && running.every((c) => c.memoryBytes !== null && c.cpuPercent !== null);
+          return statsReady && dead?.state === 'exited' ? containers : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      assert.ok(
+        views.every((c) => c.project === PROJECT),
+        "only the suite's containers",
+      );
+      const services = new Set(views.map((c) => c.service));
+      for (const s of ['nameservice', 'dispatcher', 'monitoring', 'worker-reverse', 'worker-image']) assert.ok(services.has(s), s);
+      assert.equal(views.find((c) => c.id === killed?.id)?.exitCode, 137);
+    });
+
+    test("monitoring runs as 10001 in the Docker socket's group, with no root uid or gid left", async () => {
+      const [container] = await serviceContainers('monitoring');
+      assert.ok(container);
+      await assertUnprivileged(container.id);
+    });
+
+    test("the logs panel streams a worker's log lines; the Docker events panel shows the docker kill", async () => {
+      const [worker] = await serviceContainers('worker-reverse');
+      assert.ok(worker && killed);
+      await assertDashboardSeesDocker(monitoringUrl, worker.id, killed.id);
+    });
+
+    test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {
+      const [container] = await serviceContainers('worker-wait');
+      assert.ok(container);
+      const record = liveOf(await listWorkers(dispatcherUrl), 'wait').find((w) => container.ipAddresses.includes(w.host));
+      assert.ok(record, 'the wait worker is registered');
+      // A task in flight when the stop arrives is finished, not dropped.
+      const inFlight = httpTask(dispatcherUrl, 'wait', { ms: 2000 });
+      await eventually(
+        'the wait task to start',
+        async () => {
+          const w = (await listWorkers(dispatcherUrl)).find((x) => x.name === record.name);
+          return w && w.load.inFlight > 0 ? true : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      const started = Date.now();
+      await dc(['stop', 'worker-wait'], 120_000);
+      assert.ok(Date.now() - started < 25_000, 'stopped well before the grace period ran out');
+      const [state] = await inspectContainers([container.id]);
+      assert.deepEqual([state!.status, state!.exitCode], ['exited', 0]);
+      // Deregistered, not merely expired: the record is gone at once.
+      assert.equal(
+        (await listWorkers(dispatcherUrl)).find((w) => w.name === record.name),
+        undefined,
+      );
+      const done = await inFlight;
+      assert.equal(done.status, 'succeeded');
+      assert.equal(done.worker, record.name);
+    });
   });
 
-  test('the stack\'s monitoring drops root, and its dashboard shows containers, logs and a docker kill', async () => {
-    const [monitoring] = await stackContainers('monitoring');
-    assert.ok(monitoring, 'the monitoring task\'s container');
-    await assertUnprivileged(monitoring.id);
-    const [victim] = await stackContainers('worker-hash');
-    const [logged] = await stackContainers('worker-reverse');
-    assert.ok(victim && logged);
-    await run('docker', ['kill', victim.id]);
-    await assertDashboardSeesDocker(monitoringUrl, logged.id, victim.id);
+if (!skip)
+  describe('docker stack deploy: docker-stack.yml on a single-node Swarm', () => {
+    let env: NodeJS.ProcessEnv;
+    let dispatcherUrl: string;
+    let monitoringUrl: string;
+    const stackContainers = async (service: string) =>
+      inspectContainers(
+        await containersWith({ 'com.docker.stack.namespace': STACK, 'com.docker.swarm.service.name': `${STACK}_${service}` }),
+      );
+    let joinedSwarm = false;
+    let createdGwBridge = false;
+
+    before(async () => {
+      ({ env, dispatcherUrl, monitoringUrl } = await deploymentEnv());
+      if (!imagesBuilt) {
+        // The stack ignores build:, so the images come from the compose file's build.
+        const compose = composeCommand();
+        await run(compose[0]!, [...compose.slice(1), '-p', PROJECT, '-f', join(REPO_ROOT, 'docker-compose.yml'), 'build'], {
+          env,
+          cwd: REPO_ROOT,
+          timeoutMs: BUILD_TIMEOUT_MS,
+        });
+      }
+      const state = (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim();
+      if (state !== 'active') {
+        const gw = await run('docker', ['network', 'inspect', 'docker_gwbridge'], { allowFailure: true });
+        await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+        joinedSwarm = true;
+        createdGwBridge = gw.code !== 0;
+      }
+      await run('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', join(REPO_ROOT, 'docker-stack.yml'), STACK], {
+        env,
+        cwd: REPO_ROOT,
+        timeoutMs: 180_000,
+      });
+    });
+
+    after(async () => {
+      if (!env) return;
+      await run('docker', ['stack', 'rm', STACK], { allowFailure: true, timeoutMs: 60_000 });
+      // Containers and the network go asynchronously; the volume can only go after them.
+      await eventually(
+        'the stack to be gone',
+        async () => {
+          const left = await containersWith({ 'com.docker.stack.namespace': STACK });
+          const nets = (
+            await run('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])
+          ).stdout.trim();
+          return left.length === 0 && nets === '' ? true : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 1000 },
+      ).catch((err: Error) => console.log(err.message));
+      const volumes = (await run('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).stdout
+        .split('\n')
+        .filter(Boolean);
+      if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes], { allowFailure: true });
+      if (joinedSwarm) await run('docker', ['swarm', 'leave', '--force'], { allowFailure: true, timeoutMs: 60_000 });
+      if (createdGwBridge) await run('docker', ['network', 'rm', 'docker_gwbridge'], { allowFailure: true });
+    });
+
+    test('every worker type registers and one task of each type succeeds through the published port', async () => {
+      await eventually(
+        'six live workers behind the published dispatcher port',
+        async () => {
+          const workers = await listWorkers(dispatcherUrl);
+          return TASKS.every((t) => liveOf(workers, t.type).length >= 1) ? true : undefined;
+        },
+        { timeoutMs: 180_000, intervalMs: 1000 },
+      ).catch(async (err: Error) => {
+        const ps = await run('docker', ['stack', 'ps', '--no-trunc', STACK], { allowFailure: true });
+        throw new Error(`${err.message}\n${ps.stdout}${ps.stderr}`);
+      });
+      await runAllTypes(dispatcherUrl);
+    });
+
+    test("the stack's monitoring drops root, and its dashboard shows containers, logs and a docker kill", async () => {
+      const [monitoring] = await stackContainers('monitoring');
+      assert.ok(monitoring, "the monitoring task's container");
+      await assertUnprivileged(monitoring.id);
+      const [victim] = await stackContainers('worker-hash');
+      const [logged] = await stackContainers('worker-reverse');
+      assert.ok(victim && logged);
+      await run('docker', ['kill', victim.id]);
+      await assertDashboardSeesDocker(monitoringUrl, logged.id, victim.id);
+    });
   });
-});

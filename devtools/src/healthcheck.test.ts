@@ -28,10 +28,16 @@ test('health checks against a real nameservice, dispatcher and worker', async (t
 
   // The command line, as Docker runs it, with the container's variables.
   const port = new URL(suite.dispatcherUrl!).port;
-  const ok = spawnSync(process.execPath, [MAIN, 'dispatcher'], { encoding: 'utf8', env: { ...process.env, TASKMESH_DISPATCHER_PORT: port } });
+  const ok = spawnSync(process.execPath, [MAIN, 'dispatcher'], {
+    encoding: 'utf8',
+    env: { ...process.env, TASKMESH_DISPATCHER_PORT: port },
+  });
   assert.equal(ok.status, 0, ok.stdout);
   assert.match(ok.stdout, /^healthy: .* answered 200/);
-  const worker = spawnSync(process.execPath, [MAIN, 'worker'], { encoding: 'utf8', env: { ...process.env, TASKMESH_NAMESERVICE_URL: suite.nameserviceUrl } });
+  const worker = spawnSync(process.execPath, [MAIN, 'worker'], {
+    encoding: 'utf8',
+    env: { ...process.env, TASKMESH_NAMESERVICE_URL: suite.nameserviceUrl },
+  });
   assert.equal(worker.status, 0, worker.stdout);
   assert.match(worker.stdout, /^healthy: registered as /);
 });

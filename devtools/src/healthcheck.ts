@@ -76,9 +76,7 @@ export async function checkWorkerRegistered(options: WorkerCheckOptions): Promis
   }
   const workers = parseWorkers(body);
   if (workers === undefined) return { healthy: false, detail: `${url}: unexpected answer` };
-  const mine = workers.filter(
-    (w) => options.addresses.includes(w.host) && (options.name === undefined || w.name === options.name),
-  );
+  const mine = workers.filter((w) => options.addresses.includes(w.host) && (options.name === undefined || w.name === options.name));
   const live = mine.find((w) => w.state === 'live');
   if (live) return { healthy: true, detail: `registered as ${live.name} at ${live.host}:${live.port}` };
   if (mine.length > 0) return { healthy: false, detail: `registration ${mine[0]!.name} is ${mine[0]!.state}` };

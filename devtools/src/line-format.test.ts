@@ -7,7 +7,14 @@ test('plain lines are prefixed with the padded service name', () => {
 });
 
 test('JSON log lines are rendered as level, message and a few fields', () => {
-  const line = JSON.stringify({ level: 'warn', message: 'lease expired', service: 'nameservice', timestamp: 't', worker: 'rev-1', ttlMs: 3000 });
+  const line = JSON.stringify({
+    level: 'warn',
+    message: 'lease expired',
+    service: 'nameservice',
+    timestamp: 't',
+    worker: 'rev-1',
+    ttlMs: 3000,
+  });
   assert.equal(formatLine('nameservice', line, { width: 11, color: false }), 'nameservice | warn  lease expired worker=rev-1 ttlMs=3000');
   const many = JSON.stringify({ level: 'info', message: 'm', a: 1, b: 2, c: 3, d: 4, e: 5 });
   assert.equal(renderJsonLine(many, false, 2), 'info  m a=1 b=2');

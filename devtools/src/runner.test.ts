@@ -63,9 +63,15 @@ test('npm start runs the suite, restarts a killed worker and stops cleanly on SI
     timeoutMs: 45_000,
   }).catch((err: Error) => assert.fail(`${err.message}\n${dump()}`));
   assert.match(allReady, /^runner\s+\| /);
-  assert.ok(output.some((l) => l.includes(`API:       http://127.0.0.1:${dp}`)), dump());
+  assert.ok(
+    output.some((l) => l.includes(`API:       http://127.0.0.1:${dp}`)),
+    dump(),
+  );
   // Every child's output is prefixed with its padded name and JSON lines are rendered readably.
-  assert.ok(output.some((l) => /^worker-upper-2\s*\| info\s+ready/.test(l)), dump());
+  assert.ok(
+    output.some((l) => /^worker-upper-2\s*\| info\s+ready/.test(l)),
+    dump(),
+  );
 
   // A task through the dispatcher the runner started.
   const res = await fetch(`http://127.0.0.1:${dp}/v1/tasks?wait=10000`, {
@@ -83,15 +89,22 @@ test('npm start runs the suite, restarts a killed worker and stops cleanly on SI
   const before = await readState();
   const names = before.processes.map((p) => p.name).sort();
   const expected = ['dispatcher', 'nameservice', 'worker-reverse', 'worker-upper-1', 'worker-upper-2'];
-  assert.deepEqual(names.filter((n) => n !== 'monitoring'), expected);
+  assert.deepEqual(
+    names.filter((n) => n !== 'monitoring'),
+    expected,
+  );
   assert.equal(before.runnerPid, runner.pid);
   const victim = before.processes.find((p) => p.name === 'worker-reverse')!;
   assert.equal(victim.status, 'running');
   process.kill(victim.pid!, 'SIGKILL');
-  const after = await eventually('worker-reverse to be restarted', async () => {
-    const p = (await readState()).processes.find((x) => x.name === 'worker-reverse')!;
-    return p.restarts >= 1 && p.status === 'running' ? p : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 200 });
+  const after = await eventually(
+    'worker-reverse to be restarted',
+    async () => {
+      const p = (await readState()).processes.find((x) => x.name === 'worker-reverse')!;
+      return p.restarts >= 1 && p.status === 'running' ? p : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
   assert.notEqual(after.pid, victim.pid);
   assert.equal(after.lastExitCode, 137);
 
@@ -102,7 +115,10 @@ test('npm start runs the suite, restarts a killed worker and stops cleanly on SI
   assert.equal(code, 0, dump());
   for (const pid of pids) assert.equal(isAlive(pid), false, `child ${pid} still running`);
   const final = await readState();
-  assert.ok(final.processes.every((p) => p.status === 'stopped' && p.pid === null), JSON.stringify(final));
+  assert.ok(
+    final.processes.every((p) => p.status === 'stopped' && p.pid === null),
+    JSON.stringify(final),
+  );
 });
 
 test('the runner refuses a bad workers.json and names the field', async (t) => {

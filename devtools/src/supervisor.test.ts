@@ -75,7 +75,9 @@ test('the ready line marks a service running and is reported with its fields', a
   const ready: Array<[string, Record<string, unknown>]> = [];
   const lines: string[] = [];
   const sup = new Supervisor({
-    services: [nodeService('svc', 'console.log("hello"); console.log(JSON.stringify({event:"ready",http:1234})); setInterval(()=>{}, 1000)')],
+    services: [
+      nodeService('svc', 'console.log("hello"); console.log(JSON.stringify({event:"ready",http:1234})); setInterval(()=>{}, 1000)'),
+    ],
     onState: (s) => states.push(s),
     onReady: (name, line) => ready.push([name, line]),
     onLine: (_name, line) => lines.push(line),
@@ -95,8 +97,16 @@ test('stop() stops higher tiers first and SIGKILLs a child that ignores SIGTERM'
   const bothReady = new Promise<void>((resolve) => (allReady = resolve));
   const sup = new Supervisor({
     services: [
-      nodeService('base', 'process.on("SIGTERM", () => process.exit(0)); console.log(JSON.stringify({event:"ready"})); setInterval(()=>{}, 1000)', 0),
-      nodeService('stubborn', 'process.on("SIGTERM", () => {}); console.log(JSON.stringify({event:"ready"})); setInterval(()=>{}, 1000)', 1),
+      nodeService(
+        'base',
+        'process.on("SIGTERM", () => process.exit(0)); console.log(JSON.stringify({event:"ready"})); setInterval(()=>{}, 1000)',
+        0,
+      ),
+      nodeService(
+        'stubborn',
+        'process.on("SIGTERM", () => {}); console.log(JSON.stringify({event:"ready"})); setInterval(()=>{}, 1000)',
+        1,
+      ),
     ],
     stopGraceMs: 300,
     onExit: (e) => order.push(`${e.service}:${e.signal ?? e.code}`),

@@ -24,12 +24,15 @@ test('errors name the bad field', () => {
     [[], /\(top level\)/],
   ];
   for (const [value, pattern] of cases) {
-    assert.throws(() => parseWorkersConfig(value, 'w.json'), (err: Error) => {
-      assert.equal(err.name, 'WorkersConfigError');
-      assert.match(err.message, /^w\.json: /);
-      assert.match(err.message, pattern);
-      return true;
-    });
+    assert.throws(
+      () => parseWorkersConfig(value, 'w.json'),
+      (err: Error) => {
+        assert.equal(err.name, 'WorkersConfigError');
+        assert.match(err.message, /^w\.json: /);
+        assert.match(err.message, pattern);
+        return true;
+      },
+    );
   }
 });
 

@@ -30,9 +30,7 @@ export type WorkerSpec = z.output<typeof WorkerSpec>;
 
 export const WorkersConfig = z.strictObject({
   $schema: z.string().optional(),
-  workers: z
-    .record(TaskType, WorkerSpec)
-    .refine((w) => Object.keys(w).length > 0, 'at least one worker type'),
+  workers: z.record(TaskType, WorkerSpec).refine((w) => Object.keys(w).length > 0, 'at least one worker type'),
 });
 export type WorkersConfig = z.output<typeof WorkersConfig>;
 

@@ -6,7 +6,9 @@ import { MAX_RESULT_DEPTH, admitPayload, jsonDepth, measureResult, requestFinger
 
 /** The obvious recursive definition, for comparison on values shallow enough for it. */
 const reference = (value: unknown): number =>
-  typeof value !== 'object' || value === null ? 0 : 1 + Math.max(0, ...(Array.isArray(value) ? value : Object.values(value)).map(reference));
+  typeof value !== 'object' || value === null
+    ? 0
+    : 1 + Math.max(0, ...(Array.isArray(value) ? value : Object.values(value)).map(reference));
 
 const limits = { maxPayloadBytes: 64 * 1024, maxPayloadDepth: 8 };
 
@@ -23,20 +25,27 @@ test('property: jsonDepth is the nesting depth, and passes the limit exactly whe
 test('a payload nested 100,000 deep is measured without overflowing the stack', () => {
   const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
   assert.equal(jsonDepth(deep, 32), 33);
-  assert.throws(() => admitPayload('reverse', deep, limits), (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE');
+  assert.throws(
+    () => admitPayload('reverse', deep, limits),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE',
+  );
 });
 
 test('property: admission either admits a payload or refuses it with a 4xx TaskmeshError, never anything else', () => {
   fc.assert(
-    fc.property(fc.constantFrom('reverse', 'hash', 'sum', 'upper', 'wait', 'image', 'custom'), fc.jsonValue({ maxDepth: 10 }), (type, payload) => {
-      try {
-        const { payloadBytes } = admitPayload(type, payload, limits);
-        assert.equal(payloadBytes, Buffer.byteLength(JSON.stringify(payload), 'utf8'));
-      } catch (err) {
-        assert.ok(err instanceof TaskmeshError, String(err));
-        assert.ok(err.status === 400 || err.status === 413, `${err.code} ${err.status}`);
-      }
-    }),
+    fc.property(
+      fc.constantFrom('reverse', 'hash', 'sum', 'upper', 'wait', 'image', 'custom'),
+      fc.jsonValue({ maxDepth: 10 }),
+      (type, payload) => {
+        try {
+          const { payloadBytes } = admitPayload(type, payload, limits);
+          assert.equal(payloadBytes, Buffer.byteLength(JSON.stringify(payload), 'utf8'));
+        } catch (err) {
+          assert.ok(err instanceof TaskmeshError, String(err));
+          assert.ok(err.status === 400 || err.status === 413, `${err.code} ${err.status}`);
+        }
+      },
+    ),
   );
 });
 

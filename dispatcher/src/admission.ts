@@ -49,20 +49,32 @@ function depthOf(value: unknown, above: number, limit: number): number {
 export function admitPayload(type: string, payload: unknown, limits: AdmissionLimits, where = ''): Admitted {
   const depth = jsonDepth(payload, limits.maxPayloadDepth);
   if (depth > limits.maxPayloadDepth) {
-    throw new TaskmeshError('PAYLOAD_TOO_LARGE', `${where}payload nests deeper than ${limits.maxPayloadDepth} levels (TASKMESH_MAX_PAYLOAD_DEPTH)`, {
-      details: { limit: 'TASKMESH_MAX_PAYLOAD_DEPTH', max: limits.maxPayloadDepth },
-    });
+    throw new TaskmeshError(
+      'PAYLOAD_TOO_LARGE',
+      `${where}payload nests deeper than ${limits.maxPayloadDepth} levels (TASKMESH_MAX_PAYLOAD_DEPTH)`,
+      {
+        details: { limit: 'TASKMESH_MAX_PAYLOAD_DEPTH', max: limits.maxPayloadDepth },
+      },
+    );
   }
   const payloadBytes = Buffer.byteLength(JSON.stringify(payload) ?? 'null', 'utf8');
   if (payloadBytes > limits.maxPayloadBytes) {
-    throw new TaskmeshError('PAYLOAD_TOO_LARGE', `${where}payload of ${payloadBytes} bytes is over TASKMESH_MAX_PAYLOAD_BYTES=${limits.maxPayloadBytes}`, {
-      details: { limit: 'TASKMESH_MAX_PAYLOAD_BYTES', max: limits.maxPayloadBytes, bytes: payloadBytes },
-    });
+    throw new TaskmeshError(
+      'PAYLOAD_TOO_LARGE',
+      `${where}payload of ${payloadBytes} bytes is over TASKMESH_MAX_PAYLOAD_BYTES=${limits.maxPayloadBytes}`,
+      {
+        details: { limit: 'TASKMESH_MAX_PAYLOAD_BYTES', max: limits.maxPayloadBytes, bytes: payloadBytes },
+      },
+    );
   }
   if (payloadBytes > TRANSPORT_PAYLOAD_LIMIT) {
-    throw new TaskmeshError('PAYLOAD_TOO_LARGE', `${where}payload of ${payloadBytes} bytes cannot reach a worker: the transport carries at most ${TRANSPORT_PAYLOAD_LIMIT} bytes of payload per task`, {
-      details: { limit: 'transport', max: TRANSPORT_PAYLOAD_LIMIT, bytes: payloadBytes },
-    });
+    throw new TaskmeshError(
+      'PAYLOAD_TOO_LARGE',
+      `${where}payload of ${payloadBytes} bytes cannot reach a worker: the transport carries at most ${TRANSPORT_PAYLOAD_LIMIT} bytes of payload per task`,
+      {
+        details: { limit: 'transport', max: TRANSPORT_PAYLOAD_LIMIT, bytes: payloadBytes },
+      },
+    );
   }
   const contract = findContract(type);
   if (contract !== undefined) validatePayload(contract, payload, where === '' ? '' : `${where}payload.`);

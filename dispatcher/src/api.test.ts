@@ -43,11 +43,19 @@ describe('each task type through the HTTP API', () => {
 
   test('hash (sha256 test vector)', async () => {
     const r = await run('hash', { text: 'abc' });
-    assert.deepEqual(r.result, { algorithm: 'sha256', encoding: 'hex', digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' });
+    assert.deepEqual(r.result, {
+      algorithm: 'sha256',
+      encoding: 'hex',
+      digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    });
   });
 
   test('sum', async () => {
-    assert.deepEqual((await run('sum', { numbers: ['9007199254740993', 1, 2] })).result, { sum: '9007199254740996', exact: true, count: 3 });
+    assert.deepEqual((await run('sum', { numbers: ['9007199254740993', 1, 2] })).result, {
+      sum: '9007199254740996',
+      exact: true,
+      count: 3,
+    });
   });
 
   test('wait', async () => {
@@ -69,7 +77,7 @@ describe('each task type through the HTTP API', () => {
     assert.equal(png.readUInt32BE(20), 48);
   });
 
-  test('a handler failure is final: failed with the worker\'s error, one attempt', async () => {
+  test("a handler failure is final: failed with the worker's error, one attempt", async () => {
     // A valid payload whose sum the handler cannot represent (beyond the range of a double).
     const res = await api(base, '/v1/tasks?wait=10000', { body: { type: 'sum', payload: { numbers: [1e308, 1e308, 0.5] } } });
     assert.equal(res.status, 200);
@@ -127,7 +135,12 @@ describe('submission', () => {
   test('batch with one bad task: 400 naming its index, nothing created', async () => {
     const key = `batch-${Date.now()}`;
     const res = await api(base, '/v1/tasks/batch', {
-      body: { tasks: [{ type: 'hash', payload: { text: 'a' }, idempotencyKey: key }, { type: 'nope', payload: {} }] },
+      body: {
+        tasks: [
+          { type: 'hash', payload: { text: 'a' }, idempotencyKey: key },
+          { type: 'nope', payload: {} },
+        ],
+      },
     });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'UNKNOWN_TYPE');
@@ -161,16 +174,48 @@ describe('bad input is answered with a 4xx naming the problem', () => {
     assert.match(r.body.error.message, pattern);
   };
 
-  test('malformed JSON', () => expectError(api(base, '/v1/tasks', { raw: '{"type": "reverse",', headers: { 'content-type': 'application/json' } }), 400, 'INVALID_REQUEST', /malformed JSON/));
-  test('unknown field', () => expectError(api(base, '/v1/tasks', { body: { type: 'reverse', payload: {}, colour: 'red' } }), 400, 'INVALID_REQUEST', /colour/));
-  test('wrong type', () => expectError(api(base, '/v1/tasks', { body: { type: 'reverse', payload: {}, timeoutMs: 'soon' } }), 400, 'INVALID_REQUEST', /timeoutMs/));
+  test('malformed JSON', () =>
+    expectError(
+      api(base, '/v1/tasks', { raw: '{"type": "reverse",', headers: { 'content-type': 'application/json' } }),
+      400,
+      'INVALID_REQUEST',
+      /malformed JSON/,
+    ));
+  test('unknown field', () =>
+    expectError(api(base, '/v1/tasks', { body: { type: 'reverse', payload: {}, colour: 'red' } }), 400, 'INVALID_REQUEST', /colour/));
+  test('wrong type', () =>
+    expectError(
+      api(base, '/v1/tasks', { body: { type: 'reverse', payload: {}, timeoutMs: 'soon' } }),
+      400,
+      'INVALID_REQUEST',
+      /timeoutMs/,
+    ));
   test('not an object', () => expectError(api(base, '/v1/tasks', { body: ['reverse'] }), 400, 'INVALID_REQUEST', /object/));
-  test('wrong content type', () => expectError(api(base, '/v1/tasks', { raw: 'type=reverse', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE', /application\/json/));
-  test('oversized body', () => expectError(api(base, '/v1/tasks', { body: { type: 'reverse', payload: { text: 'x'.repeat(6 * 1024 * 1024) } } }), 413, 'PAYLOAD_TOO_LARGE', /bytes/));
-  test('unknown type lists the known types', () => expectError(api(base, '/v1/tasks', { body: { type: 'teleport', payload: {} } }), 400, 'UNKNOWN_TYPE', /reverse.*hash.*sum.*upper.*wait.*image/));
+  test('wrong content type', () =>
+    expectError(
+      api(base, '/v1/tasks', { raw: 'type=reverse', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      /application\/json/,
+    ));
+  test('oversized body', () =>
+    expectError(
+      api(base, '/v1/tasks', { body: { type: 'reverse', payload: { text: 'x'.repeat(6 * 1024 * 1024) } } }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+      /bytes/,
+    ));
+  test('unknown type lists the known types', () =>
+    expectError(
+      api(base, '/v1/tasks', { body: { type: 'teleport', payload: {} } }),
+      400,
+      'UNKNOWN_TYPE',
+      /reverse.*hash.*sum.*upper.*wait.*image/,
+    ));
   test('unknown id is 404', () => expectError(api(base, '/v1/tasks/no-such-task'), 404, 'NOT_FOUND', /no-such-task/));
   test('bad list filter', () => expectError(api(base, '/v1/tasks?status=lost'), 400, 'INVALID_REQUEST', /status/));
-  test('bad wait', () => expectError(api(base, '/v1/tasks?wait=-1', { body: { type: 'reverse', payload: { text: 'x' } } }), 400, 'INVALID_REQUEST', /wait/));
+  test('bad wait', () =>
+    expectError(api(base, '/v1/tasks?wait=-1', { body: { type: 'reverse', payload: { text: 'x' } } }), 400, 'INVALID_REQUEST', /wait/));
   test('a payload the type refuses is 400 INVALID_PAYLOAD at submit, naming the field; the service keeps running', async () => {
     const r = await api(base, '/v1/tasks?wait=10000', { body: { type: 'reverse', payload: { words: 1 } } });
     assert.equal(r.status, 400);
@@ -189,7 +234,10 @@ describe('events and streams', () => {
       const id = res.body.id as string;
       await sock.next((m) => JSON.parse(m.data.toString()).taskId === id && JSON.parse(m.data.toString()).event === 'succeeded');
       const events = sock.messages.map((m) => TaskEvent.parse(JSON.parse(m.data.toString())));
-      assert.ok(events.every((e) => e.type === 'reverse'), 'only reverse events');
+      assert.ok(
+        events.every((e) => e.type === 'reverse'),
+        'only reverse events',
+      );
       const mine = events.filter((e) => e.taskId === id).map((e) => e.event);
       assert.deepEqual(mine, ['submitted', 'dispatched', 'succeeded']);
       const dispatched = events.find((e) => e.taskId === id && e.event === 'dispatched')!;
@@ -219,11 +267,17 @@ describe('events and streams', () => {
       const res = await api(base, '/v1/tasks?wait=5000', { body: { type: 'reverse', payload: { text: 'only the end' } } });
       await sock.next((m) => JSON.parse(m.data.toString()).taskId === res.body.id);
       const events = sock.messages.map((m) => TaskEvent.parse(JSON.parse(m.data.toString())));
-      assert.ok(events.every((e) => e.event === 'succeeded' || e.event === 'failed'), JSON.stringify(events));
+      assert.ok(
+        events.every((e) => e.event === 'succeeded' || e.event === 'failed'),
+        JSON.stringify(events),
+      );
     } finally {
       sock.close();
     }
-    await assert.rejects(openSocket(`${base.replace('http', 'ws')}/v1/events?event=finished`), (err: { statusCode?: number }) => err.statusCode === 400);
+    await assert.rejects(
+      openSocket(`${base.replace('http', 'ws')}/v1/events?event=finished`),
+      (err: { statusCode?: number }) => err.statusCode === 400,
+    );
   });
 
   test('/v1/stream/image sends PNG frames as binary messages', async () => {
@@ -233,7 +287,10 @@ describe('events and streams', () => {
       const frames = sock.messages.filter((m) => m.binary).map((m) => m.data);
       for (const f of frames) assert.deepEqual(f.subarray(0, 8), PNG_SIGNATURE);
       assert.equal(frames[0]!.readUInt32BE(16), 96);
-      assert.ok(frames.some((f) => !f.equals(frames[0]!)), 'frames differ');
+      assert.ok(
+        frames.some((f) => !f.equals(frames[0]!)),
+        'frames differ',
+      );
     } finally {
       sock.close();
     }
@@ -242,7 +299,10 @@ describe('events and streams', () => {
   });
 
   test('a bad stream query is refused', async () => {
-    await assert.rejects(openSocket(`${base.replace('http', 'ws')}/v1/stream/image?fps=500`), (err: { statusCode?: number }) => err.statusCode === 400);
+    await assert.rejects(
+      openSocket(`${base.replace('http', 'ws')}/v1/stream/image?fps=500`),
+      (err: { statusCode?: number }) => err.statusCode === 400,
+    );
   });
 });
 
@@ -280,7 +340,9 @@ describe('observability', () => {
     assert.equal(workers.status, 200);
     const types = new Set(workers.body.workers.map((w: { type: string }) => w.type));
     for (const t of ['reverse', 'upper', 'hash', 'sum', 'wait', 'image']) assert.ok(types.has(t), t);
-    assert.ok(workers.body.workers.every((w: { dispatcherInFlight: number; loadRatio: number }) => w.dispatcherInFlight >= 0 && w.loadRatio >= 0));
+    assert.ok(
+      workers.body.workers.every((w: { dispatcherInFlight: number; loadRatio: number }) => w.dispatcherInFlight >= 0 && w.loadRatio >= 0),
+    );
     const health = await api(base, '/healthz');
     assert.deepEqual({ ...health.body, pending: 0, inFlight: 0 }, { status: 'ok', nameservice: true, workers: 6, pending: 0, inFlight: 0 });
   });

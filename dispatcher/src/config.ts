@@ -34,7 +34,12 @@ const D = DISPATCHER_DEFAULTS;
 const envTypeList = (fallback: readonly string[]) =>
   z
     .string()
-    .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t.length > 0))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    )
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'comma-separated lower-case type names')).min(1))
     .default([...fallback]);
 
@@ -73,4 +78,3 @@ export const dispatcherEnvSpec = {
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
-

@@ -53,9 +53,16 @@ const HEALTH_LOOKUP_TIMEOUT_MS = 1000;
 
 /** Starts a dispatcher: UDP endpoint, worker routing, HTTP API and WebSockets on one port. */
 export async function createDispatcher(given: DispatcherOptions): Promise<Dispatcher> {
-  const options = { ...DISPATCHER_DEFAULTS, ...definedOnly(given) } as DispatcherBaseOptions & { -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number };
+  const options = { ...DISPATCHER_DEFAULTS, ...definedOnly(given) } as DispatcherBaseOptions & {
+    -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number;
+  };
   const logger = options.logger ?? silentLogger();
-  const endpoint = await UdpEndpoint.open({ secret: options.secret, host: options.udpHost ?? '0.0.0.0', port: options.udpPort ?? 0, logger: logger.child({ module: 'udp' }) });
+  const endpoint = await UdpEndpoint.open({
+    secret: options.secret,
+    host: options.udpHost ?? '0.0.0.0',
+    port: options.udpPort ?? 0,
+    logger: logger.child({ module: 'udp' }),
+  });
   const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }) });
   const nameservice = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: logger.child({ module: 'nameservice' }) });
   const health = new NameserviceClient({ baseUrl: options.nameserviceUrl, timeoutMs: HEALTH_LOOKUP_TIMEOUT_MS });
@@ -68,9 +75,17 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     onRefreshed: (type) => late.runner?.pump(type),
     logger: logger.child({ module: 'directory' }),
   });
-  const store = new TaskStore({ retention: options.taskRetention, retentionMs: options.taskRetentionMs, retentionBytes: options.taskRetentionBytes });
+  const store = new TaskStore({
+    retention: options.taskRetention,
+    retentionMs: options.taskRetentionMs,
+    retentionBytes: options.taskRetentionBytes,
+  });
   const pending = new PendingQueue(options.pendingLimit);
-  const events = new EventsHub({ maxSubscribers: options.maxEventSubscribers, maxPerClient: options.maxEventSubscribersPerClient, backlogBytes: options.eventsBacklogBytes });
+  const events = new EventsHub({
+    maxSubscribers: options.maxEventSubscribers,
+    maxPerClient: options.maxEventSubscribersPerClient,
+    backlogBytes: options.eventsBacklogBytes,
+  });
   const longPolls = new LongPolls(options.maxLongPolls);
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
   const stats = new TaskStats();
@@ -174,7 +189,9 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
       const pendingSteps: Promise<unknown>[] = [];
       for (const [name, step] of steps) {
         try {
-          pendingSteps.push(Promise.resolve(step()).catch((err: unknown) => logger.warn('close step failed', { step: name, error: String(err) })));
+          pendingSteps.push(
+            Promise.resolve(step()).catch((err: unknown) => logger.warn('close step failed', { step: name, error: String(err) })),
+          );
         } catch (err) {
           logger.warn('close step failed', { step: name, error: String(err) });
         }

@@ -87,7 +87,7 @@ test('events of one turn leave in one write, each still its own message, in orde
   assert.equal(TaskEvent.parse(JSON.parse(late.toString('utf8'))).latencyMs, 1.5);
 });
 
-test('a batch subscriber gets each turn\'s events as one message, a JSON array in order', async (t) => {
+test("a batch subscriber gets each turn's events as one message, a JSON array in order", async (t) => {
   const hub = new EventsHub();
   const { client } = await subscribe(t, hub, { batch: true });
   const messages: unknown[] = [];
@@ -116,7 +116,10 @@ test('parseEventFilter reads batch=0|1 and refuses anything else', () => {
   assert.equal(parseEventFilter(new URLSearchParams('batch=1')).batch, true);
   assert.equal(parseEventFilter(new URLSearchParams('batch=0')).batch, false);
   assert.equal(parseEventFilter(new URLSearchParams('event=failed')).batch, false);
-  assert.throws(() => parseEventFilter(new URLSearchParams('batch=yes')), (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_REQUEST');
+  assert.throws(
+    () => parseEventFilter(new URLSearchParams('batch=yes')),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_REQUEST',
+  );
 });
 
 test('a subscriber without its socket is written to directly', async (t) => {

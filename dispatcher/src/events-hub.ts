@@ -113,14 +113,22 @@ export class EventsHub {
   /** Throws TOO_MANY_SUBSCRIBERS when a subscriber from `client` would pass a cap (checked before the upgrade). */
   admit(client: string): void {
     if (this.subscribers.size >= this.maxSubscribers) {
-      throw new TaskmeshError('TOO_MANY_SUBSCRIBERS', `${this.subscribers.size} event subscribers already (TASKMESH_MAX_EVENT_SUBSCRIBERS=${this.maxSubscribers})`, {
-        details: { limit: 'TASKMESH_MAX_EVENT_SUBSCRIBERS', max: this.maxSubscribers },
-      });
+      throw new TaskmeshError(
+        'TOO_MANY_SUBSCRIBERS',
+        `${this.subscribers.size} event subscribers already (TASKMESH_MAX_EVENT_SUBSCRIBERS=${this.maxSubscribers})`,
+        {
+          details: { limit: 'TASKMESH_MAX_EVENT_SUBSCRIBERS', max: this.maxSubscribers },
+        },
+      );
     }
     if ((this.perClient.get(client) ?? 0) >= this.maxPerClient) {
-      throw new TaskmeshError('TOO_MANY_SUBSCRIBERS', `${client} already has ${this.maxPerClient} event subscribers (TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT)`, {
-        details: { limit: 'TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT', max: this.maxPerClient },
-      });
+      throw new TaskmeshError(
+        'TOO_MANY_SUBSCRIBERS',
+        `${client} already has ${this.maxPerClient} event subscribers (TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT)`,
+        {
+          details: { limit: 'TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT', max: this.maxPerClient },
+        },
+      );
     }
   }
 

@@ -37,10 +37,14 @@ test('cancelling a running wait task stops it at the worker', async () => {
   assert.equal(cancelled.body.status, 'cancelled');
   assert.equal(cancelled.body.error.code, 'CANCELLED');
   // The worker's own load report (its heartbeat) shows the slot free long before 60 s.
-  await eventually('the worker to stop the task', async () => {
-    const w = (await nameservice.list()).find((x) => x.name === worker);
-    return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
-  }, { timeoutMs: 5000 });
+  await eventually(
+    'the worker to stop the task',
+    async () => {
+      const w = (await nameservice.list()).find((x) => x.name === worker);
+      return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
+    },
+    { timeoutMs: 5000 },
+  );
   const again = await api(base, `/v1/tasks/${id}`, { method: 'DELETE' });
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'CONFLICT');
@@ -76,7 +80,10 @@ test('no worker of a type: the task fails with TIMEOUT, lands in the failed list
   assert.equal(res.body.error.code, 'TIMEOUT');
   const id = res.body.id as string;
   const failed = await api(base, '/v1/tasks?status=failed&type=upper');
-  assert.deepEqual(failed.body.tasks.map((t: TaskRecord) => t.id), [id]);
+  assert.deepEqual(
+    failed.body.tasks.map((t: TaskRecord) => t.id),
+    [id],
+  );
   const queued = await api(base, `/v1/tasks/${id}`, { method: 'DELETE' });
   assert.equal(queued.status, 409, 'a final task cannot be cancelled');
   await suite.addWorker('upper');
@@ -100,10 +107,14 @@ test('a task past its timeout at the worker fails with TIMEOUT and is stopped th
   assert.equal(done.body.status, 'failed');
   assert.equal(done.body.error.code, 'TIMEOUT');
   assert.match(done.body.error.message, new RegExp(`at worker ${worker}`));
-  await eventually('the worker to stop the timed-out task', async () => {
-    const w = (await nameservice.list()).find((x) => x.name === worker);
-    return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
-  }, { timeoutMs: 5000 });
+  await eventually(
+    'the worker to stop the timed-out task',
+    async () => {
+      const w = (await nameservice.list()).find((x) => x.name === worker);
+      return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
+    },
+    { timeoutMs: 5000 },
+  );
 });
 
 // Last: it stops the dispatcher.

@@ -103,7 +103,15 @@ after(async () => {
 });
 
 test('fast lane and express answer alike', async (t) => {
-  const d = await createDispatcher({ nameserviceUrl: suite.nameserviceUrl, secret: TEST_SECRET, host: '127.0.0.1', port: 0, udpHost: '127.0.0.1', apiToken: 'tok', maxBodyBytes: 1024 });
+  const d = await createDispatcher({
+    nameserviceUrl: suite.nameserviceUrl,
+    secret: TEST_SECRET,
+    host: '127.0.0.1',
+    port: 0,
+    udpHost: '127.0.0.1',
+    apiToken: 'tok',
+    maxBodyBytes: 1024,
+  });
   t.after(() => d.close());
   const strip = (a: ApiAnswer): unknown => ({ status: a.status, type: a.headers.get('content-type'), body: a.body });
   const both = async (path: string, init: Parameters<typeof api>[2]): Promise<void> => {
@@ -115,13 +123,23 @@ test('fast lane and express answer alike', async (t) => {
   await both('/v1/tasks', { body: { type: 'frobnicate', payload: {} } });
   await both('/v1/tasks?wait=soon', { body: { type: 'reverse', payload: { text: 'x' } } });
   await both('/v1/tasks', { body: { type: 'reverse', payload: { text: 'x'.repeat(2000) } } });
-  await both('/v1/tasks/batch', { body: { tasks: [{ type: 'reverse', payload: {} }, { type: 'nope', payload: {} }] } });
+  await both('/v1/tasks/batch', {
+    body: {
+      tasks: [
+        { type: 'reverse', payload: {} },
+        { type: 'nope', payload: {} },
+      ],
+    },
+  });
   await both('/v1/tasks/batch', { body: { tasks: 'none' } });
   await both('/v1/tasks', { raw: '{"type":', headers: { 'content-type': 'application/json' } });
   await both('/v1/tasks', { raw: '', headers: { 'content-type': 'application/json' } });
   await both('/v1/tasks/unknown-id', {});
   await both('/v1/tasks/unknown-id?wait=10', {});
-  const created = await api(d.url, '/v1/tasks', { token: 'tok', body: { type: 'reverse', payload: { text: 'same' }, idempotencyKey: 'k1' } });
+  const created = await api(d.url, '/v1/tasks', {
+    token: 'tok',
+    body: { type: 'reverse', payload: { text: 'same' }, idempotencyKey: 'k1' },
+  });
   assert.equal(created.status, 202);
   await both('/v1/tasks', { body: { type: 'reverse', payload: { text: 'same' }, idempotencyKey: 'k1' } });
   await both('/v1/tasks', { body: { type: 'upper', payload: { text: 'same' }, idempotencyKey: 'k1' } });

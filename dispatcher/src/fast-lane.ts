@@ -43,7 +43,8 @@ export function createFastLane(o: FastLaneOptions): FastLane {
   };
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     const { error, headers } = errorAnswer(err, o.maxBodyBytes);
-    if (error.status >= 500 && error.code === 'INTERNAL') o.logger.error('request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack : String(err) });
+    if (error.status >= 500 && error.code === 'INTERNAL')
+      o.logger.error('request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack : String(err) });
     sendJson(res, error.status, { error: error.toJSON() }, headers);
   };
   const run = (req: IncomingMessage, res: ServerResponse, handle: (reply: Reply) => void): void => {
@@ -128,7 +129,8 @@ function queryParam(query: string, name: string): string | string[] | undefined 
  * limit is 413 (read off to the end first, so the connection stays usable), malformed is 400.
  */
 function readJsonBody(req: IncomingMessage, limit: number, done: (err: TaskmeshError | undefined, body?: unknown) => void): void {
-  const tooLarge = (): TaskmeshError => new TaskmeshError('PAYLOAD_TOO_LARGE', `request body larger than ${limit} bytes (TASKMESH_MAX_BODY_BYTES)`);
+  const tooLarge = (): TaskmeshError =>
+    new TaskmeshError('PAYLOAD_TOO_LARGE', `request body larger than ${limit} bytes (TASKMESH_MAX_BODY_BYTES)`);
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   let over = declared > limit;
   let size = 0;

@@ -61,7 +61,10 @@ describe('payloads are checked where they enter', () => {
       assert.equal(r.body.error.code, 'PAYLOAD_TOO_LARGE');
       assert.match(r.body.error.message, /TASKMESH_MAX_PAYLOAD_DEPTH/);
     }
-    const batch = await api(base, '/v1/tasks/batch', { raw: `{"tasks":[{"type":"reverse","payload":{"text":"a"}},{"type":"reverse","payload":${nested(10_000)}}]}`, headers: { 'content-type': 'application/json' } });
+    const batch = await api(base, '/v1/tasks/batch', {
+      raw: `{"tasks":[{"type":"reverse","payload":{"text":"a"}},{"type":"reverse","payload":${nested(10_000)}}]}`,
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(batch.status, 413);
     assert.match(batch.body.error.message, /^tasks\.1\./);
     const failed = await api(base, '/v1/tasks?status=failed');
@@ -76,7 +79,14 @@ describe('payloads are checked where they enter', () => {
     assert.equal(r.body.error.code, 'INVALID_PAYLOAD');
     assert.match(r.body.error.message, /ms: .*>=0/);
     assert.deepEqual(r.body.error.details.fields, ['ms']);
-    const inBatch = await api(base, '/v1/tasks/batch', { body: { tasks: [{ type: 'wait', payload: { ms: 1 } }, { type: 'hash', payload: { text: 'x', algorithm: 'crc32' } }] } });
+    const inBatch = await api(base, '/v1/tasks/batch', {
+      body: {
+        tasks: [
+          { type: 'wait', payload: { ms: 1 } },
+          { type: 'hash', payload: { text: 'x', algorithm: 'crc32' } },
+        ],
+      },
+    });
     assert.equal(inBatch.status, 400);
     assert.deepEqual(inBatch.body.error.details.fields, ['tasks.1.payload.algorithm']);
     const after = (await api(base, '/v1/stats')).body;
@@ -148,7 +158,9 @@ describe('connections are bounded, slow readers handled', () => {
     } finally {
       for (const ws of open) ws.close();
     }
-    await eventually('the subscribers to be gone', async () => ((await api(base, '/v1/stats')).body.eventSubscribers === 0 ? true : undefined));
+    await eventually('the subscribers to be gone', async () =>
+      (await api(base, '/v1/stats')).body.eventSubscribers === 0 ? true : undefined,
+    );
     await stillServing();
   });
 
@@ -177,7 +189,9 @@ describe('connections are bounded, slow readers handled', () => {
     const { port } = new URL(base);
     const socket = connect(Number(port), '127.0.0.1');
     await once(socket, 'connect');
-    socket.write(`GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    socket.write(
+      `GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     await once(socket, 'data');
     socket.pause();
     const closed = once(socket, 'close');

@@ -81,7 +81,9 @@ function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express
   });
 
   app.get('/v1/types', (_req, res) => {
-    const answer: TypeListResponse = { types: [...runner.knownTypes].map((name) => ({ name, description: findContract(name)?.description ?? null })) };
+    const answer: TypeListResponse = {
+      types: [...runner.knownTypes].map((name) => ({ name, description: findContract(name)?.description ?? null })),
+    };
     res.json(answer);
   });
 

@@ -12,19 +12,74 @@ import { api, rawRequest } from './test-support.js';
 let suite: LocalSuite;
 
 before(async () => {
-  suite = await startLocalSuite({ workers: ['reverse'], dispatcher: true, monitoring: true, monitoringEnv: { DOCKER_HOST: 'unix:///nonexistent/taskmesh-test/docker.sock' } });
+  suite = await startLocalSuite({
+    workers: ['reverse'],
+    dispatcher: true,
+    monitoring: true,
+    monitoringEnv: { DOCKER_HOST: 'unix:///nonexistent/taskmesh-test/docker.sock' },
+  });
 });
 after(() => suite?.stop());
 
-const segment = fc.constantFrom('v1', 'x:99999', 'stream', 'image', 'tasks', 'batch', 'retry', 'workers', 'stats', 'metrics', 'healthz', 'events', 'api', 'containers', 'x', '..', '%', '%E0%A4%A', '%00', '%2F', 'ü', ';', '~', '');
-const query = fc.constantFrom('', '?wait=1', '?wait=-1', '?wait=abc', '?wait=99999999', '?status=failed', '?limit=0', '?full=1', '?type=%ZZ', '?a=1&a=2', '?wait=1&wait=2', '?token=');
+const segment = fc.constantFrom(
+  'v1',
+  'x:99999',
+  'stream',
+  'image',
+  'tasks',
+  'batch',
+  'retry',
+  'workers',
+  'stats',
+  'metrics',
+  'healthz',
+  'events',
+  'api',
+  'containers',
+  'x',
+  '..',
+  '%',
+  '%E0%A4%A',
+  '%00',
+  '%2F',
+  'ü',
+  ';',
+  '~',
+  '',
+);
+const query = fc.constantFrom(
+  '',
+  '?wait=1',
+  '?wait=-1',
+  '?wait=abc',
+  '?wait=99999999',
+  '?status=failed',
+  '?limit=0',
+  '?full=1',
+  '?type=%ZZ',
+  '?a=1&a=2',
+  '?wait=1&wait=2',
+  '?token=',
+);
 const path = fc.tuple(fc.array(segment, { maxLength: 5 }), query).map(([parts, q]) => `/${parts.join('/')}${q}`);
 // `//host:port/...` as a request target: an authority where a path belongs.
-const target = fc.oneof(path, path.map((p) => `/${p}`));
+const target = fc.oneof(
+  path,
+  path.map((p) => `/${p}`),
+);
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,40}$/);
 const headers = fc.record(
   {
-    'content-type': fc.oneof(fc.constantFrom('application/json', 'application/json; charset=utf-16', 'text/plain', 'application/json; charset="UTF-8"', 'multipart/form-data'), headerValue),
+    'content-type': fc.oneof(
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-16',
+        'text/plain',
+        'application/json; charset="UTF-8"',
+        'multipart/form-data',
+      ),
+      headerValue,
+    ),
     'content-encoding': fc.constantFrom('gzip', 'identity', 'br', 'x'),
     origin: fc.constantFrom('http://evil.example', 'null', 'http://127.0.0.1', 'not a url'),
     host: fc.constantFrom('attacker.example', '127.0.0.1', 'localhost:1', '[::1]', 'a b', ''),
@@ -40,9 +95,23 @@ const headers = fc.record(
 );
 const deep = fc.integer({ min: 1, max: 20_000 }).map((n) => `{"type":"reverse","payload":${'['.repeat(n)}${']'.repeat(n)}}`);
 const taskLike = fc
-  .record({ type: fc.constantFrom('reverse', 'hash', 'sum', 'upper', 'wait', 'image', 'nope', ''), payload: fc.jsonValue({ maxDepth: 4 }), idempotencyKey: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }) }, { requiredKeys: ['type'] })
+  .record(
+    {
+      type: fc.constantFrom('reverse', 'hash', 'sum', 'upper', 'wait', 'image', 'nope', ''),
+      payload: fc.jsonValue({ maxDepth: 4 }),
+      idempotencyKey: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }),
+    },
+    { requiredKeys: ['type'] },
+  )
   .map((t) => JSON.stringify(t));
-const body = fc.oneof(fc.constant(undefined), fc.json({ maxDepth: 4 }), fc.string({ maxLength: 200 }), deep, taskLike, taskLike.map((t) => `{"tasks":[${t},${t}]}`));
+const body = fc.oneof(
+  fc.constant(undefined),
+  fc.json({ maxDepth: 4 }),
+  fc.string({ maxLength: 200 }),
+  deep,
+  taskLike,
+  taskLike.map((t) => `{"tasks":[${t},${t}]}`),
+);
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD');
 
 for (const service of ['dispatcher', 'monitoring'] as const) {
@@ -60,7 +129,10 @@ for (const service of ['dispatcher', 'monitoring'] as const) {
           throw err;
         }
         const code = (answer.body as { error?: { code?: string } } | undefined)?.error?.code;
-        assert.ok(answer.status < 500 || (answer.status === 503 && code !== undefined && code !== 'INTERNAL'), `${m} ${p} ${JSON.stringify(h)} → ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`);
+        assert.ok(
+          answer.status < 500 || (answer.status === 503 && code !== undefined && code !== 'INTERNAL'),
+          `${m} ${p} ${JSON.stringify(h)} → ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`,
+        );
       }),
       { numRuns: 300 },
     );

@@ -21,7 +21,12 @@ export const requireJson: RequestHandler = (req, _res, next) => {
     return;
   }
   const got = req.headers['content-type'];
-  next(new TaskmeshError('UNSUPPORTED_MEDIA_TYPE', `expected Content-Type: application/json, got ${got === undefined ? 'none' : JSON.stringify(got)}`));
+  next(
+    new TaskmeshError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `expected Content-Type: application/json, got ${got === undefined ? 'none' : JSON.stringify(got)}`,
+    ),
+  );
 };
 
 /** Turns body-parser's errors into the API's codes. */
@@ -55,7 +60,8 @@ export function errorAnswer(err: unknown, maxBodyBytes: number): { error: Taskme
 export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const { error, headers } = errorAnswer(err, maxBodyBytes);
-    if (error.status >= 500 && error.code === 'INTERNAL') logger.error('request failed', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) });
+    if (error.status >= 500 && error.code === 'INTERNAL')
+      logger.error('request failed', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) });
     if (res.headersSent) {
       res.end();
       return;

@@ -15,8 +15,18 @@ after(async () => {
   await suite?.stop();
 });
 
-async function start(t: { after: (fn: () => Promise<void>) => void }, options: Partial<Parameters<typeof createDispatcher>[0]>): Promise<Dispatcher> {
-  const d = await createDispatcher({ nameserviceUrl: suite.nameserviceUrl, secret: TEST_SECRET, host: '127.0.0.1', port: 0, udpHost: '127.0.0.1', ...options });
+async function start(
+  t: { after: (fn: () => Promise<void>) => void },
+  options: Partial<Parameters<typeof createDispatcher>[0]>,
+): Promise<Dispatcher> {
+  const d = await createDispatcher({
+    nameserviceUrl: suite.nameserviceUrl,
+    secret: TEST_SECRET,
+    host: '127.0.0.1',
+    port: 0,
+    udpHost: '127.0.0.1',
+    ...options,
+  });
   t.after(() => d.close());
   return d;
 }
@@ -40,7 +50,14 @@ test('pending queue full: 429 QUEUE_FULL with Retry-After; batches are all or no
 
   // Cancelling one frees one slot: a batch of two still does not fit, a batch of one does.
   assert.equal((await api(d.url, `/v1/tasks/${ids[0]}`, { method: 'DELETE' })).body.status, 'cancelled');
-  const two = await api(d.url, '/v1/tasks/batch', { body: { tasks: [{ type: 'sum', payload: { numbers: [1] } }, { type: 'sum', payload: { numbers: [1] } }] } });
+  const two = await api(d.url, '/v1/tasks/batch', {
+    body: {
+      tasks: [
+        { type: 'sum', payload: { numbers: [1] } },
+        { type: 'sum', payload: { numbers: [1] } },
+      ],
+    },
+  });
   assert.equal(two.status, 429);
   assert.equal((await api(d.url, '/healthz')).body.pending, 2);
   const one = await api(d.url, '/v1/tasks/batch', { body: { tasks: [{ type: 'sum', payload: { numbers: [1] } }] } });

@@ -7,7 +7,11 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('dispatcher', dispatcherEnvSpec);
   const logger = createLogger({ service: 'dispatcher', level: config.logLevel });
   const { secret, isDefault } = secretOrExit('dispatcher');
-  if (isDefault) logger.warn('TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET: anyone can forge tasks and results. Set TASKMESH_SECRET outside development.', { event: 'insecure-secret' });
+  if (isDefault)
+    logger.warn(
+      'TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET: anyone can forge tasks and results. Set TASKMESH_SECRET outside development.',
+      { event: 'insecure-secret' },
+    );
 
   const dispatcher = await createDispatcher({ ...config, secret, logger });
   exitOnSignals({ logger, close: () => dispatcher.close(), forceExitAfterMs: 10_000 });

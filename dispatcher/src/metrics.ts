@@ -77,19 +77,76 @@ export class DispatcherMetrics {
           values: this.latencyValues(),
         }),
     } as unknown as Parameters<Registry['registerMetric']>[0]);
-    this.retries = new Counter({ name: 'taskmesh_dispatcher_retries_total', help: 'Tasks sent again: busy (not an attempt), no_ack, worker_lost, manual', labelNames: ['type', 'reason'], registers });
-    this.frames = new Counter({ name: 'taskmesh_dispatcher_stream_frames_total', help: 'Image stream frames: sent, skipped (client or worker still busy), failed', labelNames: ['outcome'], registers });
-    new Gauge({ name: 'taskmesh_dispatcher_tasks_in_flight', help: 'Tasks at workers now', registers, collect() { this.set(sources.inFlight()); } });
-    new Gauge({ name: 'taskmesh_dispatcher_pending_tasks', help: 'Tasks waiting for a worker (pending queue size)', registers, collect() { this.set(sources.pending()); } });
-    new Gauge({ name: 'taskmesh_dispatcher_image_streams', help: 'Open image stream WebSockets', registers, collect() { this.set(sources.streams()); } });
-    new Gauge({ name: 'taskmesh_dispatcher_retained_task_bytes', help: 'Bytes held by finished tasks (payloads, results, records)', registers, collect() { this.set(sources.retainedBytes?.() ?? 0); } });
-    new Gauge({ name: 'taskmesh_dispatcher_unfinished_payload_bytes', help: 'Payload bytes of tasks not finished yet', registers, collect() { this.set(sources.unfinishedBytes?.() ?? 0); } });
+    this.retries = new Counter({
+      name: 'taskmesh_dispatcher_retries_total',
+      help: 'Tasks sent again: busy (not an attempt), no_ack, worker_lost, manual',
+      labelNames: ['type', 'reason'],
+      registers,
+    });
+    this.frames = new Counter({
+      name: 'taskmesh_dispatcher_stream_frames_total',
+      help: 'Image stream frames: sent, skipped (client or worker still busy), failed',
+      labelNames: ['outcome'],
+      registers,
+    });
+    new Gauge({
+      name: 'taskmesh_dispatcher_tasks_in_flight',
+      help: 'Tasks at workers now',
+      registers,
+      collect() {
+        this.set(sources.inFlight());
+      },
+    });
+    new Gauge({
+      name: 'taskmesh_dispatcher_pending_tasks',
+      help: 'Tasks waiting for a worker (pending queue size)',
+      registers,
+      collect() {
+        this.set(sources.pending());
+      },
+    });
+    new Gauge({
+      name: 'taskmesh_dispatcher_image_streams',
+      help: 'Open image stream WebSockets',
+      registers,
+      collect() {
+        this.set(sources.streams());
+      },
+    });
+    new Gauge({
+      name: 'taskmesh_dispatcher_retained_task_bytes',
+      help: 'Bytes held by finished tasks (payloads, results, records)',
+      registers,
+      collect() {
+        this.set(sources.retainedBytes?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'taskmesh_dispatcher_unfinished_payload_bytes',
+      help: 'Payload bytes of tasks not finished yet',
+      registers,
+      collect() {
+        this.set(sources.unfinishedBytes?.() ?? 0);
+      },
+    });
     const fromEndpoint = (name: string, help: string, read: (s: EndpointStats) => number): void => {
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(sources.endpointStats())); } });
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(sources.endpointStats()));
+        },
+      });
     };
     fromEndpoint('taskmesh_dispatcher_datagrams_sent_total', 'UDP datagrams sent', (s) => s.datagramsSent);
     fromEndpoint('taskmesh_dispatcher_datagrams_received_total', 'UDP datagrams received', (s) => s.datagramsReceived);
-    fromEndpoint('taskmesh_dispatcher_datagrams_retransmitted_total', 'Messages and chunks sent again for want of an acknowledgement', (s) => s.retransmitted);
+    fromEndpoint(
+      'taskmesh_dispatcher_datagrams_retransmitted_total',
+      'Messages and chunks sent again for want of an acknowledgement',
+      (s) => s.retransmitted,
+    );
     new Counter({
       name: 'taskmesh_dispatcher_datagrams_dropped_total',
       help: 'Incoming datagrams dropped, by reason',
@@ -100,7 +157,15 @@ export class DispatcherMetrics {
         for (const [reason, n] of Object.entries(sources.endpointStats().dropped)) this.inc({ reason }, n);
       },
     });
-    new Counter({ name: 'taskmesh_dispatcher_event_subscribers_closed_slow_total', help: 'Event WebSocket subscribers closed for reading too slowly', registers, collect() { this.reset(); this.inc(sources.eventsSlowClosed()); } });
+    new Counter({
+      name: 'taskmesh_dispatcher_event_subscribers_closed_slow_total',
+      help: 'Event WebSocket subscribers closed for reading too slowly',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.eventsSlowClosed());
+      },
+    });
   }
 
   submitted(type: string): void {

@@ -43,7 +43,13 @@ export interface TaskEntry {
   waiters: Array<(entry: TaskEntry) => void> | null;
 }
 
-export function newTaskEntry(record: TaskRecord, ephemeral: boolean, deadline: number, payloadBytes = 0, fingerprint: string | null = null): TaskEntry {
+export function newTaskEntry(
+  record: TaskRecord,
+  ephemeral: boolean,
+  deadline: number,
+  payloadBytes = 0,
+  fingerprint: string | null = null,
+): TaskEntry {
   return {
     record,
     ephemeral,

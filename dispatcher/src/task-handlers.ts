@@ -19,7 +19,8 @@ export interface Reply {
   onClose(fn: () => void): void;
 }
 
-const isFinal = (e: TaskEntry): boolean => e.record.status === 'succeeded' || e.record.status === 'failed' || e.record.status === 'cancelled';
+const isFinal = (e: TaskEntry): boolean =>
+  e.record.status === 'succeeded' || e.record.status === 'failed' || e.record.status === 'cancelled';
 
 /**
  * The logic of the busiest routes — POST /v1/tasks[?wait], POST /v1/tasks/batch and
@@ -54,13 +55,18 @@ export class TaskHandlers {
   submitBatch(body: unknown, reply: Reply): void {
     const tasks = typeof body === 'object' && body !== null ? (body as { tasks?: unknown }).tasks : undefined;
     if (Array.isArray(tasks) && tasks.length > MAX_BATCH_TASKS) {
-      throw new TaskmeshError('PAYLOAD_TOO_LARGE', `batch of ${tasks.length} tasks: at most MAX_BATCH_TASKS=${MAX_BATCH_TASKS} per request`, {
-        details: { limit: MAX_BATCH_TASKS },
-      });
+      throw new TaskmeshError(
+        'PAYLOAD_TOO_LARGE',
+        `batch of ${tasks.length} tasks: at most MAX_BATCH_TASKS=${MAX_BATCH_TASKS} per request`,
+        {
+          details: { limit: MAX_BATCH_TASKS },
+        },
+      );
     }
     // A full queue is answered before validating hundreds of tasks: clients retrying on 429 should cost little.
     // (Tasks with idempotency keys may need no room, so those batches take the full path.)
-    if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t)) this.runner.checkRoom(tasks.length);
+    if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t))
+      this.runner.checkRoom(tasks.length);
     const batch = parseInput(SubmitBatchRequest, body, 'batch');
     // Everything is checked before the first task is created: all or none.
     const admitted = batch.tasks.map((t, i) => this.admit(t, `tasks.${i}.`));
@@ -71,7 +77,10 @@ export class TaskHandlers {
       if (t.idempotencyKey !== undefined) {
         const earlier = seen.get(t.idempotencyKey);
         if (earlier !== undefined && earlier !== t.fingerprint) {
-          throw new TaskmeshError('IDEMPOTENCY_CONFLICT', `tasks.${i}: idempotencyKey "${t.idempotencyKey}" used twice in the batch for different requests`);
+          throw new TaskmeshError(
+            'IDEMPOTENCY_CONFLICT',
+            `tasks.${i}: idempotencyKey "${t.idempotencyKey}" used twice in the batch for different requests`,
+          );
         }
         if (earlier !== undefined || this.existing(t, `tasks.${i}: `) !== undefined) return;
         seen.set(t.idempotencyKey, t.fingerprint!);
@@ -185,9 +194,13 @@ export class LongPolls {
   /** Takes a place (TOO_MANY_LONG_POLLS when none is left) and returns its release. */
   enter(): () => void {
     if (this.held >= this.limit) {
-      throw new TaskmeshError('TOO_MANY_LONG_POLLS', `${this.held} requests already wait for tasks (TASKMESH_MAX_LONG_POLLS=${this.limit}); retry, or wait with the events WebSocket`, {
-        details: { limit: 'TASKMESH_MAX_LONG_POLLS', max: this.limit },
-      });
+      throw new TaskmeshError(
+        'TOO_MANY_LONG_POLLS',
+        `${this.held} requests already wait for tasks (TASKMESH_MAX_LONG_POLLS=${this.limit}); retry, or wait with the events WebSocket`,
+        {
+          details: { limit: 'TASKMESH_MAX_LONG_POLLS', max: this.limit },
+        },
+      );
     }
     this.held++;
     let released = false;

@@ -102,15 +102,23 @@ export class TaskRunner implements AttemptHost {
   /** Throws QUEUE_FULL when `n` more tasks (of `bytes` payload) would not fit in the pending queue. */
   checkRoom(n: number, bytes = 0): void {
     if (!this.o.pending.hasRoom(n)) {
-      throw new TaskmeshError('QUEUE_FULL', `pending queue full (${this.o.pending.size} of ${this.o.pending.limit} tasks waiting for a worker)`, {
-        details: { limit: this.o.pending.limit },
-      });
+      throw new TaskmeshError(
+        'QUEUE_FULL',
+        `pending queue full (${this.o.pending.size} of ${this.o.pending.limit} tasks waiting for a worker)`,
+        {
+          details: { limit: this.o.pending.limit },
+        },
+      );
     }
     const limit = this.o.pendingBytes ?? Number.POSITIVE_INFINITY;
     if (bytes > 0 && this.o.store.unfinishedBytes + bytes > limit) {
-      throw new TaskmeshError('QUEUE_FULL', `unfinished tasks hold ${this.o.store.unfinishedBytes} payload bytes; ${bytes} more would pass TASKMESH_PENDING_BYTES=${limit}`, {
-        details: { limit: 'TASKMESH_PENDING_BYTES', max: limit },
-      });
+      throw new TaskmeshError(
+        'QUEUE_FULL',
+        `unfinished tasks hold ${this.o.store.unfinishedBytes} payload bytes; ${bytes} more would pass TASKMESH_PENDING_BYTES=${limit}`,
+        {
+          details: { limit: 'TASKMESH_PENDING_BYTES', max: limit },
+        },
+      );
     }
   }
 
@@ -367,9 +375,12 @@ export class TaskRunner implements AttemptHost {
     r.progress = null;
     this.o.events.publish('retrying', entry);
     const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
-    const retryTimer = setTimeout(() => {
-      if (!isFinal(r.status) && entry.current === null && !entry.pending) this.enqueue(entry, true);
-    }, Math.min(wait, Math.max(0, entry.deadline - Date.now())));
+    const retryTimer = setTimeout(
+      () => {
+        if (!isFinal(r.status) && entry.current === null && !entry.pending) this.enqueue(entry, true);
+      },
+      Math.min(wait, Math.max(0, entry.deadline - Date.now())),
+    );
     retryTimer.unref();
   }
 
@@ -433,7 +444,10 @@ export class TaskRunner implements AttemptHost {
     }
     if (current !== null) {
       // Cancel at the worker; the dispatch settles at once and is ignored (the task is final).
-      const reason = status === 'cancelled' ? new TaskmeshError('CANCELLED', 'cancelled by request') : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
+      const reason =
+        status === 'cancelled'
+          ? new TaskmeshError('CANCELLED', 'cancelled by request')
+          : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
       this.o.sender.abort(r.id, reason, current);
     }
   }

@@ -72,8 +72,20 @@ test('list filters by status and type, newest first, up to the limit', () => {
   for (const e of [a, b, c]) store.add(e);
   finish(store, a, Date.now(), 'failed');
   finish(store, c, Date.now(), 'failed');
-  assert.deepEqual(store.list({ limit: 10 }).map((e) => e.record.id), [c.record.id, b.record.id, a.record.id]);
-  assert.deepEqual(store.list({ status: 'failed', limit: 10 }).map((e) => e.record.id), [c.record.id, a.record.id]);
-  assert.deepEqual(store.list({ status: 'failed', type: 'hash', limit: 1 }).map((e) => e.record.id), [c.record.id]);
-  assert.deepEqual(store.list({ type: 'reverse', limit: 10 }).map((e) => e.record.id), [b.record.id]);
+  assert.deepEqual(
+    store.list({ limit: 10 }).map((e) => e.record.id),
+    [c.record.id, b.record.id, a.record.id],
+  );
+  assert.deepEqual(
+    store.list({ status: 'failed', limit: 10 }).map((e) => e.record.id),
+    [c.record.id, a.record.id],
+  );
+  assert.deepEqual(
+    store.list({ status: 'failed', type: 'hash', limit: 1 }).map((e) => e.record.id),
+    [c.record.id],
+  );
+  assert.deepEqual(
+    store.list({ type: 'reverse', limit: 10 }).map((e) => e.record.id),
+    [b.record.id],
+  );
 });

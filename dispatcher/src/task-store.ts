@@ -108,7 +108,8 @@ export class TaskStore {
     for (let slot = this.finished.peek(); slot !== undefined; slot = this.finished.peek()) {
       const { entry } = slot;
       if (entry.finishSeq === slot.seq) {
-        if (this.finishedLive <= this.options.retention && this.retained <= this.retentionBytes && (entry.record.finishedAt ?? 0) >= oldest) break;
+        if (this.finishedLive <= this.options.retention && this.retained <= this.retentionBytes && (entry.record.finishedAt ?? 0) >= oldest)
+          break;
         this.retained -= entry.retainedCharge;
         entry.retainedCharge = 0;
         entry.finishSeq = 0;

@@ -10,7 +10,11 @@ export interface ApiAnswer<T = any> {
   body: T;
 }
 
-export async function api<T = any>(base: string, path: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string>; token?: string } = {}): Promise<ApiAnswer<T>> {
+export async function api<T = any>(
+  base: string,
+  path: string,
+  init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string>; token?: string } = {},
+): Promise<ApiAnswer<T>> {
   const headers: Record<string, string> = { ...init.headers };
   let body: string | undefined;
   if (init.raw !== undefined) body = init.raw;
@@ -43,19 +47,25 @@ export interface RecordingSocket {
 export async function openSocket(url: string, headers: Record<string, string> = {}): Promise<RecordingSocket> {
   const ws = new WebSocket(url, { headers });
   const messages: RecordingSocket['messages'] = [];
-  const waiters = new Set<{ p: (m: { data: Buffer; binary: boolean }) => boolean; resolve: (m: { data: Buffer; binary: boolean }) => void }>();
+  const waiters = new Set<{
+    p: (m: { data: Buffer; binary: boolean }) => boolean;
+    resolve: (m: { data: Buffer; binary: boolean }) => void;
+  }>();
   ws.on('message', (data, binary) => {
     const m = { data: Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer), binary };
     messages.push(m);
-    for (const w of waiters) if (w.p(m)) {
-      waiters.delete(w);
-      w.resolve(m);
-    }
+    for (const w of waiters)
+      if (w.p(m)) {
+        waiters.delete(w);
+        w.resolve(m);
+      }
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })),
+    );
   });
   return {
     ws,
@@ -108,24 +118,30 @@ export function queuedEntry(id: string, over: Partial<TaskRecord> = {}): TaskEnt
 }
 
 /** A request through node:http, which sends any Host and path as given (fetch normalises both). */
-export function rawRequest(base: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: any }> {
+export function rawRequest(
+  base: string,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; body: any }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     // A connection of its own: a reused one may be closed by the server after an odd request.
-    const req = httpRequest({ hostname, port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
+    const req = httpRequest(
+      { hostname, port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
     // An upgrade the server accepted: the answer is its 101; the socket is not used further.
     req.on('upgrade', (res, socket) => {
       socket.destroy();

@@ -76,9 +76,13 @@ export class WebSockets {
         const query = parseInput(StreamQuery, Object.fromEntries(url.searchParams), 'stream query');
         this.d.runner.checkType('image');
         if (this.streams.size >= this.d.maxStreams) {
-          throw new TaskmeshError('TOO_MANY_STREAMS', `${this.streams.size} image streams already open (TASKMESH_MAX_IMAGE_STREAMS=${this.d.maxStreams})`, {
-            details: { limit: 'TASKMESH_MAX_IMAGE_STREAMS', max: this.d.maxStreams },
-          });
+          throw new TaskmeshError(
+            'TOO_MANY_STREAMS',
+            `${this.streams.size} image streams already open (TASKMESH_MAX_IMAGE_STREAMS=${this.d.maxStreams})`,
+            {
+              details: { limit: 'TASKMESH_MAX_IMAGE_STREAMS', max: this.d.maxStreams },
+            },
+          );
         }
         this.wss.handleUpgrade(req, socket, head, (ws) => this.startStream(ws, query));
       } else {
@@ -113,4 +117,3 @@ export class WebSockets {
     this.wss.close();
   }
 }
-

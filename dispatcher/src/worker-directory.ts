@@ -1,4 +1,12 @@
-import { HEARTBEAT_INTERVAL_MS, backoffDelay, silentLogger, type BackoffPolicy, type LoadReport, type Logger, type WorkerRecord } from '@taskmesh/shared';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  backoffDelay,
+  silentLogger,
+  type BackoffPolicy,
+  type LoadReport,
+  type Logger,
+  type WorkerRecord,
+} from '@taskmesh/shared';
 
 /** What the dispatcher knows about one worker between lookups. */
 export interface WorkerView {
@@ -162,7 +170,20 @@ export class WorkerDirectory {
   private merge(r: WorkerRecord): WorkerView {
     let w = this.byName.get(r.name);
     if (w === undefined) {
-      w = { name: r.name, type: r.type, host: r.host, port: r.port, endpointId: r.endpointId, capacity: r.load.capacity, reportedCount: 0, ownAtReport: 0, ownInFlight: 0, avoidUntil: 0, busyStreak: 0, ackReportAt: 0 };
+      w = {
+        name: r.name,
+        type: r.type,
+        host: r.host,
+        port: r.port,
+        endpointId: r.endpointId,
+        capacity: r.load.capacity,
+        reportedCount: 0,
+        ownAtReport: 0,
+        ownInFlight: 0,
+        avoidUntil: 0,
+        busyStreak: 0,
+        ackReportAt: 0,
+      };
       this.byName.set(r.name, w);
     }
     w.type = r.type;

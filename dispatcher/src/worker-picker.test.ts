@@ -112,7 +112,7 @@ test('all workers above the threshold: nothing is picked', async () => {
   assert.equal(picker.pick('hash'), 'all-loaded');
 });
 
-test('an ack\'s fresh load figure is not replaced by an older heartbeat relayed by a lookup', async () => {
+test("an ack's fresh load figure is not replaced by an older heartbeat relayed by a lookup", async () => {
   const { directory, refreshed } = directoryFor();
   let done = refreshed();
   directory.candidates('hash');

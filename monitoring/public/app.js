@@ -46,7 +46,11 @@ function setLink(id, ok, title) {
 const topics = {
   docker(data) {
     state.docker = data;
-    setLink('link-docker', data.connected, data.connected ? `projects: ${data.projects.join(', ') || 'none found'}` : data.error ?? 'not connected');
+    setLink(
+      'link-docker',
+      data.connected,
+      data.connected ? `projects: ${data.projects.join(', ') || 'none found'}` : (data.error ?? 'not connected'),
+    );
     const feed = $('docker-events');
     feed.dataset.empty = data.connected ? 'waiting for events…' : 'Docker not connected: no container events';
     $('docker-events-note').textContent = data.connected ? '' : 'needs Docker';
@@ -71,15 +75,21 @@ const topics = {
     renderTasks();
   },
   'task-event'(data) {
-    addFeed('task-events', `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<code title="${esc(data.taskId)}">${esc(shortId(data.taskId))}</code><span class="muted">${esc(data.type)}</span>${
-      data.worker ? `<span class="muted">on ${esc(data.worker)}</span>` : ''
-    }${data.latencyMs !== null ? `<span class="muted">${ms(data.latencyMs)}</span>` : ''}${data.error ? `<span class="err">${esc(data.error.code)}: ${esc(data.error.message)}</span>` : ''}`);
+    addFeed(
+      'task-events',
+      `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<code title="${esc(data.taskId)}">${esc(shortId(data.taskId))}</code><span class="muted">${esc(data.type)}</span>${
+        data.worker ? `<span class="muted">on ${esc(data.worker)}</span>` : ''
+      }${data.latencyMs !== null ? `<span class="muted">${ms(data.latencyMs)}</span>` : ''}${data.error ? `<span class="err">${esc(data.error.code)}: ${esc(data.error.message)}</span>` : ''}`,
+    );
   },
   'docker-event'(data) {
     const kind = /die|kill|oom|unhealthy|destroy/.test(data.action) ? 'bad' : /start|healthy/.test(data.action) ? 'good' : 'idle';
-    addFeed('docker-events', `<span class="time">${clock(data.at)}</span>${badge(data.action, kind)}<span>${esc(data.service ?? data.name ?? data.id.slice(0, 12))}</span>${
-      data.exitCode !== null ? `<span class="muted">exit ${data.exitCode}</span>` : ''
-    }`);
+    addFeed(
+      'docker-events',
+      `<span class="time">${clock(data.at)}</span>${badge(data.action, kind)}<span>${esc(data.service ?? data.name ?? data.id.slice(0, 12))}</span>${
+        data.exitCode !== null ? `<span class="muted">exit ${data.exitCode}</span>` : ''
+      }`,
+    );
   },
 };
 
@@ -104,7 +114,11 @@ function addFeed(id, html) {
 
 function renderTasks() {
   const t = state.tasks;
-  $('tasks-note').innerHTML = t.connected ? (t.eventsConnected ? '' : badge('event feed reconnecting', 'warn')) : badge(`dispatcher unreachable: ${t.error}`, 'bad');
+  $('tasks-note').innerHTML = t.connected
+    ? t.eventsConnected
+      ? ''
+      : badge('event feed reconnecting', 'warn')
+    : badge(`dispatcher unreachable: ${t.error}`, 'bad');
   const s = t.stats;
   $('kpi-throughput').textContent = s ? rate(s.throughput.last10s ?? 0) : '–';
   $('kpi-finished').textContent = s ? String(s.totals.succeeded + s.totals.failed + s.totals.cancelled) : '–';
@@ -116,13 +130,18 @@ function renderTasks() {
   if (t.throughput) chart.update(t.throughput);
   const types = s ? Object.entries(s.types).sort(([a], [b]) => a.localeCompare(b)) : [];
   $('types-table').tBodies[0].innerHTML = types
-    .map(([type, c]) => `<tr><td>${esc(type)}</td><td class="num">${c.queued}</td><td class="num">${c.running}</td><td class="num">${c.succeeded}</td><td class="num ${c.failed ? 'err' : ''}">${c.failed}</td><td class="num">${c.cancelled}</td></tr>`)
+    .map(
+      ([type, c]) =>
+        `<tr><td>${esc(type)}</td><td class="num">${c.queued}</td><td class="num">${c.running}</td><td class="num">${c.succeeded}</td><td class="num ${c.failed ? 'err' : ''}">${c.failed}</td><td class="num">${c.cancelled}</td></tr>`,
+    )
     .join('');
   $('failed-note').textContent = t.failed.length ? `${t.failed.length} shown` : '';
   $('failed-table').tBodies[0].innerHTML = t.failed.length
     ? t.failed
         .map(
-          (f) => `<tr data-task="${esc(f.id)}"><td><code title="${esc(f.id)}">${esc(shortId(f.id))}</code></td><td>${esc(f.type)}</td><td class="err error-cell" title="${esc(f.error?.message ?? '')}">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
+          (
+            f,
+          ) => `<tr data-task="${esc(f.id)}"><td><code title="${esc(f.id)}">${esc(shortId(f.id))}</code></td><td>${esc(f.type)}</td><td class="err error-cell" title="${esc(f.error?.message ?? '')}">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
           <td class="num">${f.attempts}/${f.maxAttempts}</td><td>${f.finishedAt ? clock(f.finishedAt) : '–'}</td><td><button class="retry" data-retry="${esc(f.id)}">retry</button></td></tr>`,
         )
         .join('')
@@ -133,22 +152,33 @@ $('failed-table').addEventListener('click', async (e) => {
   const id = e.target.closest('button[data-retry]')?.dataset.retry;
   if (!id) return;
   e.target.disabled = true;
-  const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/retry`, { method: 'POST' }).catch((err) => ({ ok: false, statusText: err.message }));
+  const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/retry`, { method: 'POST' }).catch((err) => ({
+    ok: false,
+    statusText: err.message,
+  }));
   const body = res.json ? await res.json().catch(() => null) : null;
-  $('failed-note').innerHTML = res.ok ? badge(`retrying ${id}`, 'good') : badge(`retry failed: ${body?.error?.message ?? res.statusText}`, 'bad');
+  $('failed-note').innerHTML = res.ok
+    ? badge(`retrying ${id}`, 'good')
+    : badge(`retry failed: ${body?.error?.message ?? res.statusText}`, 'bad');
 });
 
 // ---- workers -----------------------------------------------------------------------------------
 
 function renderWorkers() {
   const w = state.workers;
-  $('workers-note').innerHTML = w.connected ? `${w.workers.filter((x) => x.state === 'live').length} live of ${w.workers.length}` : badge(`nameservice unreachable: ${w.error}`, 'bad');
+  $('workers-note').innerHTML = w.connected
+    ? `${w.workers.filter((x) => x.state === 'live').length} live of ${w.workers.length}`
+    : badge(`nameservice unreachable: ${w.error}`, 'bad');
   const rows = [...w.workers].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
   $('workers-table').tBodies[0].innerHTML = rows.length
     ? rows
         .map((x) => {
           const used = x.load.queued + x.load.inFlight;
-          const where = x.container ? `${esc(x.container.service ?? x.container.name)} ${stateBadge(x.container.state)}` : x.process ? `${esc(x.process.name)} <span class="muted">pid ${x.process.pid}</span>` : '<span class="muted">–</span>';
+          const where = x.container
+            ? `${esc(x.container.service ?? x.container.name)} ${stateBadge(x.container.state)}`
+            : x.process
+              ? `${esc(x.process.name)} <span class="muted">pid ${x.process.pid}</span>`
+              : '<span class="muted">–</span>';
           return `<tr data-worker="${esc(x.name)}" class="${x.state}"><td><code>${esc(x.name)}</code></td><td>${esc(x.type)}</td><td class="muted">${esc(x.host)}:${x.port}</td>
             <td class="load-col">${loadBar(x.loadRatio, `${used} / ${x.load.capacity}`)}</td><td class="num">${x.load.queued}</td><td class="num">${x.load.inFlight}</td>
             <td class="num">${duration(x.heartbeatAgeMs)}</td><td>${stateBadge(x.state)}</td><td>${where}</td></tr>`;
@@ -171,10 +201,13 @@ function renderContainers() {
     banner.textContent = `Docker is connected but no taskmesh containers were found${d.projects.length ? ` in project ${d.projects.join(', ')}` : ''}.`;
     $('containers-title').textContent = 'Containers';
     $('containers-note').textContent = d.projects.length ? `compose project ${d.projects.join(', ')} (${d.projectSource})` : '';
-    table.tHead.innerHTML = '<tr><th>container</th><th>state</th><th>health</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th>status</th></tr>';
+    table.tHead.innerHTML =
+      '<tr><th>container</th><th>state</th><th>health</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th>status</th></tr>';
     table.tBodies[0].innerHTML = state.containers
       .map(
-        (c) => `<tr data-container="${esc(c.id)}" class="clickable ${c.id === selectedContainer ? 'selected' : ''}"><td><strong>${esc(c.service ?? c.name)}</strong> <span class="muted">${esc(c.name)}</span></td>
+        (
+          c,
+        ) => `<tr data-container="${esc(c.id)}" class="clickable ${c.id === selectedContainer ? 'selected' : ''}"><td><strong>${esc(c.service ?? c.name)}</strong> <span class="muted">${esc(c.name)}</span></td>
         <td>${stateBadge(c.state)}</td><td>${c.health ? stateBadge(c.health) : '<span class="muted">–</span>'}</td><td class="num">${duration(c.uptimeMs)}</td>
         <td class="num ${c.restartCount ? 'warn-text' : ''}">${c.restartCount}</td><td class="num">${percent(c.cpuPercent)}</td>
         <td class="num">${bytes(c.memoryBytes)}${c.memoryLimitBytes ? ` <span class="muted">/ ${bytes(c.memoryLimitBytes)}</span>` : ''}</td><td class="muted">${esc(c.status)}</td></tr>`,
@@ -191,7 +224,8 @@ function renderContainers() {
       }`;
   $('containers-title').textContent = 'Processes';
   $('containers-note').textContent = p?.available ? `runner pid ${p.runnerPid}` : '';
-  table.tHead.innerHTML = '<tr><th>process</th><th class="num">pid</th><th>status</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th class="num">last exit</th></tr>';
+  table.tHead.innerHTML =
+    '<tr><th>process</th><th class="num">pid</th><th>status</th><th class="num">uptime</th><th class="num">restarts</th><th class="num">CPU</th><th class="num">memory</th><th class="num">last exit</th></tr>';
   const procs = p?.processes ?? [];
   if (procs.length === 0) {
     table.tBodies[0].innerHTML = '<tr><td colspan="8" class="empty">no processes to show</td></tr>';
@@ -199,7 +233,9 @@ function renderContainers() {
   }
   table.tBodies[0].innerHTML = procs
     .map(
-      (x) => `<tr data-process="${esc(x.name)}"><td><strong>${esc(x.name)}</strong></td><td class="num">${x.pid ?? '–'}</td><td>${stateBadge(x.status)}${x.status === 'running' && !x.alive ? ' ' + badge('gone', 'bad') : ''}</td>
+      (
+        x,
+      ) => `<tr data-process="${esc(x.name)}"><td><strong>${esc(x.name)}</strong></td><td class="num">${x.pid ?? '–'}</td><td>${stateBadge(x.status)}${x.status === 'running' && !x.alive ? ' ' + badge('gone', 'bad') : ''}</td>
       <td class="num">${duration(x.uptimeMs)}</td><td class="num ${x.restarts ? 'warn-text' : ''}">${x.restarts}</td><td class="num">${percent(x.cpuPercent)}</td><td class="num">${bytes(x.memoryBytes)}</td><td class="num">${x.lastExitCode ?? '–'}</td></tr>`,
     )
     .join('');

@@ -53,9 +53,25 @@ export function badge(text, kind) {
 }
 
 const STATE_KIND = {
-  live: 'good', running: 'good', healthy: 'good', succeeded: 'good',
-  suspect: 'warn', starting: 'warn', restarting: 'warn', paused: 'warn', created: 'idle', queued: 'idle', retrying: 'warn',
-  expired: 'bad', exited: 'bad', dead: 'bad', unhealthy: 'bad', crashed: 'bad', failed: 'bad', stopped: 'idle', cancelled: 'idle',
+  live: 'good',
+  running: 'good',
+  healthy: 'good',
+  succeeded: 'good',
+  suspect: 'warn',
+  starting: 'warn',
+  restarting: 'warn',
+  paused: 'warn',
+  created: 'idle',
+  queued: 'idle',
+  retrying: 'warn',
+  expired: 'bad',
+  exited: 'bad',
+  dead: 'bad',
+  unhealthy: 'bad',
+  crashed: 'bad',
+  failed: 'bad',
+  stopped: 'idle',
+  cancelled: 'idle',
 };
 
 export function stateBadge(state) {

@@ -44,7 +44,11 @@ describe('monitoring with a real Docker engine', { skip: image === null ? 'no Do
     container = await docker.createContainer({
       Image: image!,
       name: `${project}-nameservice-1`,
-      Entrypoint: ['node', '-e', "setInterval(() => { console.log('out', Date.now()); console.error('err') }, 200); let x = 0; setInterval(() => { for (let i = 0; i < 2e6; i++) x += i }, 50)"],
+      Entrypoint: [
+        'node',
+        '-e',
+        "setInterval(() => { console.log('out', Date.now()); console.error('err') }, 200); let x = 0; setInterval(() => { for (let i = 0; i < 2e6; i++) x += i }, 50)",
+      ],
       Labels: { 'com.docker.compose.project': project, 'com.docker.compose.service': 'nameservice' },
     });
     await container.start();
@@ -65,7 +69,9 @@ describe('monitoring with a real Docker engine', { skip: image === null ? 'no Do
     assert.equal(monitoring.dockerConnected, true);
     const socket = await openRecordingSocket(`${monitoring.url.replace(/^http/, 'ws')}/api/events`);
     t.after(() => socket.close());
-    const list = await socket.waitFor<ContainerView[]>('containers', (cs) => cs.some((c) => c.memoryBytes !== null && c.cpuPercent !== null));
+    const list = await socket.waitFor<ContainerView[]>('containers', (cs) =>
+      cs.some((c) => c.memoryBytes !== null && c.cpuPercent !== null),
+    );
     const c = list.find((x) => x.id === container.id)!;
     assert.equal(c.service, 'nameservice');
     assert.equal(c.project, project);
@@ -77,7 +83,9 @@ describe('monitoring with a real Docker engine', { skip: image === null ? 'no Do
   });
 
   test('logs are streamed with stdout and stderr apart', async (t) => {
-    const socket = await openRecordingSocket(`${monitoring.url.replace(/^http/, 'ws')}/api/containers/${container.id.slice(0, 12)}/logs?tail=5`);
+    const socket = await openRecordingSocket(
+      `${monitoring.url.replace(/^http/, 'ws')}/api/containers/${container.id.slice(0, 12)}/logs?tail=5`,
+    );
     t.after(() => socket.close());
     await socket.waitFor<{ stream: string; text: string }>('log', (l) => l.stream === 'stdout' && l.text.startsWith('out'));
     await socket.waitFor<{ stream: string; text: string }>('log', (l) => l.stream === 'stderr' && l.text === 'err');

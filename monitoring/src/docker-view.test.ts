@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
-import { containerView, dockerEventView, dockerTime, isInterestingAction, projectOf, serviceOf, statsSample } from './sources/docker-view.js';
+import {
+  containerView,
+  dockerEventView,
+  dockerTime,
+  isInterestingAction,
+  projectOf,
+  serviceOf,
+  statsSample,
+} from './sources/docker-view.js';
 import { containerOf } from './worker-join.js';
 import { withSocketHint } from './sources/docker-source.js';
 import type { WorkerRecord } from '@taskmesh/shared';
@@ -56,7 +64,12 @@ test('a stopped container keeps its name, service, exit code and restart count',
 });
 
 test('events: container events are kept, exec noise and other types are not', () => {
-  const e = dockerEventView({ Type: 'container', Action: 'die', Actor: { ID: info.Id, Attributes: { name: 'w', exitCode: '137', 'com.docker.compose.service': 'worker-reverse' } }, timeNano: 1_700_000_000_123_000_000 });
+  const e = dockerEventView({
+    Type: 'container',
+    Action: 'die',
+    Actor: { ID: info.Id, Attributes: { name: 'w', exitCode: '137', 'com.docker.compose.service': 'worker-reverse' } },
+    timeNano: 1_700_000_000_123_000_000,
+  });
   assert.deepEqual(e, { at: 1_700_000_000_123, action: 'die', id: info.Id, name: 'w', service: 'worker-reverse', exitCode: 137 });
   assert.equal(dockerEventView({ Type: 'network', Action: 'connect', Actor: { ID: 'x' } }), null);
   assert.equal(dockerEventView('garbage'), null);
@@ -68,7 +81,17 @@ test('a worker is matched to its container by meta, address or hostname', () => 
   const running = { ...containerView(info, inspect, undefined, 0), state: 'running', ipAddresses: ['172.18.0.5'] };
   const other = { ...running, id: 'ffff' + running.id.slice(4), name: 'other', hostname: 'other', ipAddresses: ['172.18.0.9'] };
   const worker = (host: string, meta?: Record<string, string>): WorkerRecord => ({
-    name: 'w', type: 'reverse', host, port: 1, pid: 1, meta, load: { queued: 0, inFlight: 0, capacity: 1 }, loadRatio: 0, state: 'live', registeredAt: 0, lastHeartbeatAt: 0,
+    name: 'w',
+    type: 'reverse',
+    host,
+    port: 1,
+    pid: 1,
+    meta,
+    load: { queued: 0, inFlight: 0, capacity: 1 },
+    loadRatio: 0,
+    state: 'live',
+    registeredAt: 0,
+    lastHeartbeatAt: 0,
   });
   assert.equal(containerOf(worker('10.0.0.1', { containerId: running.id.slice(0, 12) }), [other, running])?.id, running.id);
   assert.equal(containerOf(worker('172.18.0.5'), [other, running])?.id, running.id);
@@ -85,8 +108,14 @@ test('Swarm stack containers get their project and service from the stack labels
 });
 
 test('an unreachable Docker socket says what to do: the group, the mount, the engine', () => {
-  assert.match(withSocketHint('connect EACCES /var/run/docker.sock'), /without a user: override.*DOCKER_GID=\$\(stat -c %g \/var\/run\/docker.sock\)/);
-  assert.match(withSocketHint('connect ENOENT /nope.sock'), /^connect ENOENT \/nope.sock \(no Docker socket here: mount \/var\/run\/docker.sock/);
+  assert.match(
+    withSocketHint('connect EACCES /var/run/docker.sock'),
+    /without a user: override.*DOCKER_GID=\$\(stat -c %g \/var\/run\/docker.sock\)/,
+  );
+  assert.match(
+    withSocketHint('connect ENOENT /nope.sock'),
+    /^connect ENOENT \/nope.sock \(no Docker socket here: mount \/var\/run\/docker.sock/,
+  );
   assert.match(withSocketHint('connect ECONNREFUSED 10.0.0.9:2375'), /is the Docker engine, or its socket proxy, running\?/);
   assert.equal(withSocketHint('socket hang up'), 'socket hang up');
 });

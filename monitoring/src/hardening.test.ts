@@ -12,7 +12,11 @@ let monitoring: RunningService;
 let port: number;
 
 before(async () => {
-  suite = await startLocalSuite({ dispatcher: true, monitoring: true, monitoringEnv: { DOCKER_HOST: 'unix:///nonexistent/taskmesh-test/docker.sock' } });
+  suite = await startLocalSuite({
+    dispatcher: true,
+    monitoring: true,
+    monitoringEnv: { DOCKER_HOST: 'unix:///nonexistent/taskmesh-test/docker.sock' },
+  });
   monitoring = suite.monitoring!;
   port = monitoring.ready.http!;
 });
@@ -54,7 +58,7 @@ test('an upgrade for a malformed URL is 400, and monitoring keeps serving', asyn
   await stillServing();
 });
 
-test('a WebSocket from another site is refused 403; the dashboard\'s own origin is taken', async () => {
+test("a WebSocket from another site is refused 403; the dashboard's own origin is taken", async () => {
   const refused = await raw(upgrade('/api/events', 'Origin: http://evil.example\r\n'));
   assert.equal(refused.status, 403);
   const own = new WebSocket(`ws://127.0.0.1:${port}/api/events`, { headers: { origin: `http://127.0.0.1:${port}` } });
@@ -68,10 +72,13 @@ test('a foreign Host (DNS rebinding) is 403; a cross-site retry is 403', async (
   assert.equal(rebound.status, 403);
   assert.equal(JSON.parse(rebound.body).error.code, 'FORBIDDEN');
   const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/tasks/some-task/retry', headers: { origin: 'http://evil.example' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/api/tasks/some-task/retry', headers: { origin: 'http://evil.example' } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -55,7 +55,8 @@ export function createHttpApp({ hub, apiToken, guard, retry, logger }: HttpAppOp
   });
   app.post('/api/tasks/:id/retry', async (req, res) => {
     const id = req.params.id;
-    if (!TASK_ID.test(id)) throw new TaskmeshError('INVALID_REQUEST', `task id "${id.slice(0, 64)}": letters, digits, ".", "_", ":" or "-", at most 128`);
+    if (!TASK_ID.test(id))
+      throw new TaskmeshError('INVALID_REQUEST', `task id "${id.slice(0, 64)}": letters, digits, ".", "_", ":" or "-", at most 128`);
     let answer;
     try {
       answer = await retry(id);
@@ -101,16 +102,23 @@ function requirePageToken(token: string | undefined): RequestHandler {
     res
       .status(401)
       .type('html')
-      .send('<!doctype html><title>taskmesh monitoring</title><p>This dashboard needs the API token: open it as <code>/?token=&lt;TASKMESH_API_TOKEN&gt;</code>.</p>');
+      .send(
+        '<!doctype html><title>taskmesh monitoring</title><p>This dashboard needs the API token: open it as <code>/?token=&lt;TASKMESH_API_TOKEN&gt;</code>.</p>',
+      );
   };
 }
 
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     const converted = toTaskmeshError(err);
-    const error = converted.code === 'INTERNAL' && !(err instanceof TaskmeshError) ? new TaskmeshError('INTERNAL', 'internal error', { cause: err }) : converted;
-    if (error.code === 'INTERNAL') logger.error('request failed', { method: req.method, path: req.path, err: String((err as Error)?.stack ?? err) });
-    else if (error.status < 500) logger.debug('request refused', { method: req.method, path: req.path, code: error.code, error: error.message });
+    const error =
+      converted.code === 'INTERNAL' && !(err instanceof TaskmeshError)
+        ? new TaskmeshError('INTERNAL', 'internal error', { cause: err })
+        : converted;
+    if (error.code === 'INTERNAL')
+      logger.error('request failed', { method: req.method, path: req.path, err: String((err as Error)?.stack ?? err) });
+    else if (error.status < 500)
+      logger.debug('request refused', { method: req.method, path: req.path, code: error.code, error: error.message });
     if (res.headersSent) {
       next(err);
       return;

@@ -11,7 +11,15 @@ export { ThroughputSeries, DispatcherStats } from './throughput-series.js';
 export type { ThroughputView } from './throughput-series.js';
 export { DockerSource, TASKMESH_CORE_SERVICES } from './sources/docker-source.js';
 export type { DockerStatus, DockerSourceOptions, ProjectSource } from './sources/docker-source.js';
-export { containerView, statsSample, dockerEventView, projectOf, serviceOf, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL } from './sources/docker-view.js';
+export {
+  containerView,
+  statsSample,
+  dockerEventView,
+  projectOf,
+  serviceOf,
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+} from './sources/docker-view.js';
 export type { ContainerView, DockerEventView, StatsSample } from './sources/docker-view.js';
 export { RunnerSource } from './sources/runner-source.js';
 export type { ProcessView, ProcessesSnapshot } from './sources/runner-source.js';

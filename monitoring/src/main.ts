@@ -1,5 +1,18 @@
 import Docker from 'dockerode';
-import { DEFAULT_PORTS, createLogger, envInt, envList, envLogLevel, envOptionalString, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain } from '@taskmesh/shared';
+import {
+  DEFAULT_PORTS,
+  createLogger,
+  envInt,
+  envList,
+  envLogLevel,
+  envOptionalString,
+  envPort,
+  envString,
+  exitOnSignals,
+  loadConfigOrExit,
+  logReady,
+  runMain,
+} from '@taskmesh/shared';
 import { z } from 'zod';
 import { MAX_CLIENTS, createMonitoring } from './monitoring.js';
 import { dropPrivileges } from './privileges.js';
@@ -38,9 +51,17 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('monitoring', spec);
   const logger = createLogger({ service: 'monitoring', level: config.logLevel });
   // Before anything is served: the image starts as root only to join the socket's group.
-  const privileges = config.runAs === undefined ? undefined : dropPrivileges({ dockerHost: config.dockerHost, overrideGid: config.dockerGid, uid: config.runAs[0], gid: config.runAs[1] });
+  const privileges =
+    config.runAs === undefined
+      ? undefined
+      : dropPrivileges({ dockerHost: config.dockerHost, overrideGid: config.dockerGid, uid: config.runAs[0], gid: config.runAs[1] });
   if (privileges?.dropped === true) {
-    logger.info('joined the Docker socket\'s group and dropped root', { event: 'privileges-dropped', uid: privileges.uid, gid: privileges.gid, groups: privileges.groups });
+    logger.info("joined the Docker socket's group and dropped root", {
+      event: 'privileges-dropped',
+      uid: privileges.uid,
+      gid: privileges.gid,
+      groups: privileges.groups,
+    });
   }
   let docker: Docker | null;
   try {
@@ -68,7 +89,8 @@ async function main(): Promise<void> {
   });
 
   exitOnSignals({ logger, close: () => monitoring.close() });
-  if (config.apiToken === undefined) logger.warn('TASKMESH_API_TOKEN is not set: the dashboard and its API are open to anyone who can reach the port');
+  if (config.apiToken === undefined)
+    logger.warn('TASKMESH_API_TOKEN is not set: the dashboard and its API are open to anyone who can reach the port');
   logReady(logger, { http: monitoring.port, docker: monitoring.dockerConnected, dockerHost: config.dockerHost });
 }
 

@@ -45,10 +45,14 @@ describe('monitoring against a local suite', () => {
   });
 
   test('lists the workers with their load and state', async () => {
-    const body = await eventually('two live workers', async () => {
-      const b = (await (await fetch(`${base}/api/workers`)).json()) as { connected: boolean; workers: WorkerView[] };
-      return b.workers.filter((w) => w.state === 'live').length === 2 ? b : undefined;
-    }, { timeoutMs: 15_000 });
+    const body = await eventually(
+      'two live workers',
+      async () => {
+        const b = (await (await fetch(`${base}/api/workers`)).json()) as { connected: boolean; workers: WorkerView[] };
+        return b.workers.filter((w) => w.state === 'live').length === 2 ? b : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     assert.equal(body.connected, true);
     assert.deepEqual(body.workers.map((w) => w.type).sort(), ['image', 'reverse']);
     for (const w of body.workers) {
@@ -91,10 +95,14 @@ describe('monitoring against a local suite', () => {
       body: JSON.stringify({ type: 'hash', payload: { text: 'x' }, timeoutMs: 200, maxAttempts: 1 }),
     });
     const { id } = (await res.json()) as { id: string };
-    const tasks = await eventually('the failed task in /api/tasks', async () => {
-      const b = (await (await fetch(`${base}/api/tasks`)).json()) as TasksTopic;
-      return b.failed.some((f) => f.id === id) ? b : undefined;
-    }, { timeoutMs: 15_000 });
+    const tasks = await eventually(
+      'the failed task in /api/tasks',
+      async () => {
+        const b = (await (await fetch(`${base}/api/tasks`)).json()) as TasksTopic;
+        return b.failed.some((f) => f.id === id) ? b : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     assert.equal(tasks.failed.find((f) => f.id === id)?.type, 'hash');
     const retry = await fetch(`${base}/api/tasks/${id}/retry`, { method: 'POST' });
     assert.equal(retry.status < 300, true, `retry answered ${retry.status}`);
@@ -106,7 +114,10 @@ describe('monitoring against a local suite', () => {
   });
 
   test('without Docker, the process view shows the runner state with pid, CPU and memory', async (t) => {
-    const containers = (await (await fetch(`${base}/api/containers`)).json()) as { docker: { connected: boolean; error?: string }; containers: unknown[] };
+    const containers = (await (await fetch(`${base}/api/containers`)).json()) as {
+      docker: { connected: boolean; error?: string };
+      containers: unknown[];
+    };
     assert.equal(containers.docker.connected, false);
     assert.match(containers.docker.error ?? '', /nonexistent|ENOENT|connect/i);
     assert.deepEqual(containers.containers, []);
@@ -125,7 +136,14 @@ describe('monitoring against a local suite', () => {
       processes: [
         { name: 'nameservice', pid: suite.nameservice.pid, status: 'running', startedAt: now - 5000, restarts: 0, lastExitCode: null },
         { name: 'dispatcher', pid: suite.dispatcher!.pid, status: 'running', startedAt: now - 4000, restarts: 1, lastExitCode: 1 },
-        ...suite.workers.map((w, i) => ({ name: `worker-${i}`, pid: w.pid, status: 'running' as const, startedAt: now - 3000, restarts: 0, lastExitCode: null })),
+        ...suite.workers.map((w, i) => ({
+          name: `worker-${i}`,
+          pid: w.pid,
+          status: 'running' as const,
+          startedAt: now - 3000,
+          restarts: 0,
+          lastExitCode: null,
+        })),
         { name: 'worker-crashed', pid: null, status: 'crashed', startedAt: null, restarts: 5, lastExitCode: 3 },
       ],
     };
@@ -147,7 +165,10 @@ describe('monitoring against a local suite', () => {
     assert.equal(crashed.memoryBytes, null);
 
     // Workers are joined with their runner process by pid.
-    const workers = await socket.waitFor<{ workers: WorkerView[] }>('workers', (d) => d.workers.length > 0 && d.workers.every((w) => w.process !== null));
+    const workers = await socket.waitFor<{ workers: WorkerView[] }>(
+      'workers',
+      (d) => d.workers.length > 0 && d.workers.every((w) => w.process !== null),
+    );
     for (const w of workers.workers) assert.equal(w.process?.pid, w.pid);
     const api = (await (await fetch(`${base}/api/processes`)).json()) as ProcessesSnapshot;
     assert.equal(api.processes.length, state.processes.length);

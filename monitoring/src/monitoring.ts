@@ -87,7 +87,12 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     : null;
   const runner = new RunnerSource({ file: options.runnerStateFile ?? null, intervalMs: interval, logger: log('runner') });
   const nsClient = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: log('nameservice') });
-  const nameservice = new NameserviceSource({ url: nsClient.baseUrl, list: () => nsClient.list(), intervalMs: interval, logger: log('nameservice') });
+  const nameservice = new NameserviceSource({
+    url: nsClient.baseUrl,
+    list: () => nsClient.list(),
+    intervalMs: interval,
+    logger: log('nameservice'),
+  });
   const dispatcherUrl = options.dispatcherUrl.replace(/\/+$/, '');
   const dispatcher = new DispatcherSource({ url: dispatcherUrl, token: options.apiToken, intervalMs: interval, logger: log('dispatcher') });
   const relay = new ImageRelay({ dispatcherUrl, token: options.apiToken, fps: options.imageFps ?? 5, logger: log('image') });
@@ -106,13 +111,16 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     const stats = parsed?.success ? parsed.data : null;
     const topic: TasksTopic = { ...snap, stats, throughput: stats ? throughput.add(stats) : null };
     if (parsed && !parsed.success) {
-      topic.error = 'the dispatcher\'s /v1/stats answer does not match what monitoring expects';
+      topic.error = "the dispatcher's /v1/stats answer does not match what monitoring expects";
       topic.connected = false;
     }
     hub.setSnapshot('tasks', topic);
   };
 
-  hub.setSnapshot('docker', docker ? docker.status : { connected: false, error: 'Docker is disabled', since: Date.now(), projects: [], projectSource: null });
+  hub.setSnapshot(
+    'docker',
+    docker ? docker.status : { connected: false, error: 'Docker is disabled', since: Date.now(), projects: [], projectSource: null },
+  );
   hub.setSnapshot('containers', []);
   hub.setSnapshot('processes', processes);
   publishWorkers();
@@ -140,7 +148,16 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
   const app = createHttpApp({ hub, apiToken: options.apiToken, guard, retry: (id) => dispatcher.retry(id), logger: log('http') });
   const server: Server = createServer(app);
-  const wss = attachWsRoutes({ server, hub, relay, docker, apiToken: options.apiToken, guard, maxClients: options.maxClients ?? MAX_CLIENTS, logger: log('ws') });
+  const wss = attachWsRoutes({
+    server,
+    hub,
+    relay,
+    docker,
+    apiToken: options.apiToken,
+    guard,
+    maxClients: options.maxClients ?? MAX_CLIENTS,
+    logger: log('ws'),
+  });
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await once(server, 'listening');
 

@@ -34,20 +34,24 @@ async function dropInChild(dockerHost: string, env: NodeJS.ProcessEnv = {}): Pro
 const field = (status: string, name: string): number[] =>
   (new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
 
-test('started as root, monitoring joins the socket\'s group and keeps no root uid or gid', { skip: isRoot ? false : 'needs root (CI and the dev machines run as root)' }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-priv-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const socket = join(dir, 'docker.sock');
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(socket, resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  await chown(socket, 0, 4242);
-  const status = await dropInChild(`unix://${socket}`);
-  assert.deepEqual(field(status, 'Uid'), [10001, 10001, 10001, 10001]);
-  assert.deepEqual(field(status, 'Gid'), [10001, 10001, 10001, 10001]);
-  assert.deepEqual(field(status, 'Groups'), [4242]);
-  // DOCKER_GID overrides the socket's group; no socket at all joins nothing.
-  assert.deepEqual(field(await dropInChild(`unix://${socket}`, { DOCKER_GID: '4343' }), 'Groups'), [4343]);
-  assert.deepEqual(field(await dropInChild('unix:///nonexistent/docker.sock'), 'Groups'), []);
-  assert.deepEqual(field(await dropInChild('tcp://127.0.0.1:2375'), 'Uid'), [10001, 10001, 10001, 10001]);
-});
+test(
+  "started as root, monitoring joins the socket's group and keeps no root uid or gid",
+  { skip: isRoot ? false : 'needs root (CI and the dev machines run as root)' },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'taskmesh-priv-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const socket = join(dir, 'docker.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    await chown(socket, 0, 4242);
+    const status = await dropInChild(`unix://${socket}`);
+    assert.deepEqual(field(status, 'Uid'), [10001, 10001, 10001, 10001]);
+    assert.deepEqual(field(status, 'Gid'), [10001, 10001, 10001, 10001]);
+    assert.deepEqual(field(status, 'Groups'), [4242]);
+    // DOCKER_GID overrides the socket's group; no socket at all joins nothing.
+    assert.deepEqual(field(await dropInChild(`unix://${socket}`, { DOCKER_GID: '4343' }), 'Groups'), [4343]);
+    assert.deepEqual(field(await dropInChild('unix:///nonexistent/docker.sock'), 'Groups'), []);
+    assert.deepEqual(field(await dropInChild('tcp://127.0.0.1:2375'), 'Uid'), [10001, 10001, 10001, 10001]);
+  },
+);

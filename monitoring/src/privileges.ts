@@ -18,8 +18,7 @@ export interface PrivilegeDropOptions {
 }
 
 export type PrivilegeDrop =
-  | { dropped: false; reason: string }
-  | { dropped: true; uid: number; gid: number; groups: number[]; socketGroup: number | undefined };
+  { dropped: false; reason: string } | { dropped: true; uid: number; gid: number; groups: number[]; socketGroup: number | undefined };
 
 /** The path of a `unix://` DOCKER_HOST, or undefined for tcp://, npipe:// and the like. */
 export function unixSocketPath(dockerHost: string): string | undefined {
@@ -37,7 +36,8 @@ export function unixSocketPath(dockerHost: string): string | undefined {
  */
 export function dropPrivileges(options: PrivilegeDropOptions): PrivilegeDrop {
   const proc = options.proc ?? process;
-  if (typeof proc.getuid !== 'function' || typeof proc.setuid !== 'function') return { dropped: false, reason: 'this platform has no user ids' };
+  if (typeof proc.getuid !== 'function' || typeof proc.setuid !== 'function')
+    return { dropped: false, reason: 'this platform has no user ids' };
   if (proc.getuid() !== 0) return { dropped: false, reason: `running as uid ${proc.getuid()}, not root` };
   const uid = options.uid ?? MONITORING_UID;
   const gid = options.gid ?? MONITORING_GID;

@@ -51,7 +51,9 @@ export async function openRecordingSocket(url: string, headers: Record<string, s
         const timer = setTimeout(() => {
           cleanup();
           const last = messages.filter((m) => m.topic === topic).at(-1);
-          reject(new Error(`no matching "${topic}" message within ${timeoutMs} ms; last one: ${JSON.stringify(last?.data)?.slice(0, 2000)}`));
+          reject(
+            new Error(`no matching "${topic}" message within ${timeoutMs} ms; last one: ${JSON.stringify(last?.data)?.slice(0, 2000)}`),
+          );
         }, timeoutMs);
         const cleanup = (): void => {
           clearTimeout(timer);

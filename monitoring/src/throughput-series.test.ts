@@ -33,7 +33,7 @@ test('a dispatcher restart (totals drop) does not produce negative rates', () =>
   assert.deepEqual(next.types.sum, [0, 0, 3]);
 });
 
-test('the total is the dispatcher\'s own series, cut to the window', () => {
+test("the total is the dispatcher's own series, cut to the window", () => {
   const series = new ThroughputSeries(3);
   const view = series.add(stats(5000, {}, [1, 2, 3, 4, 5]));
   assert.deepEqual(view.total, [3, 4, 5]);

@@ -52,11 +52,16 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
       const url = requestUrl(req.url);
       const credential = authenticate(apiToken, req, true);
       if (credential === null) throw new TaskmeshError('UNAUTHORIZED', 'send the API token (bearer, cookie or ?token=)');
-      if (credential === 'cookie' && !sameOrigin(req)) throw new TaskmeshError('FORBIDDEN', 'a cookie-authenticated WebSocket must come from this dashboard');
+      if (credential === 'cookie' && !sameOrigin(req))
+        throw new TaskmeshError('FORBIDDEN', 'a cookie-authenticated WebSocket must come from this dashboard');
       if (wss.clients.size >= maxClients) {
-        throw new TaskmeshError('TOO_MANY_SUBSCRIBERS', `${wss.clients.size} WebSockets open (TASKMESH_MONITORING_MAX_CLIENTS=${maxClients})`, {
-          details: { limit: 'TASKMESH_MONITORING_MAX_CLIENTS', max: maxClients },
-        });
+        throw new TaskmeshError(
+          'TOO_MANY_SUBSCRIBERS',
+          `${wss.clients.size} WebSockets open (TASKMESH_MONITORING_MAX_CLIENTS=${maxClients})`,
+          {
+            details: { limit: 'TASKMESH_MONITORING_MAX_CLIENTS', max: maxClients },
+          },
+        );
       }
       const logs = LOGS_PATH.exec(url.pathname);
       if (url.pathname === '/api/events') accept(req, socket, head, (ws) => hub.addClient(ws));
@@ -67,7 +72,8 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
       } else throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`);
     } catch (err) {
       const error = toTaskmeshError(err);
-      if (error.status >= 500 && error.code === 'INTERNAL') logger.error('upgrade failed', { error: err instanceof Error ? err.stack : String(err) });
+      if (error.status >= 500 && error.code === 'INTERNAL')
+        logger.error('upgrade failed', { error: err instanceof Error ? err.stack : String(err) });
       refuseUpgrade(socket, error, req.method);
     }
   });

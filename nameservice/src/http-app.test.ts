@@ -2,7 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorResponse, LEASE_TTL_MS, LeaseResponse, NAMESERVICE_KEY_PURPOSE, RegistryFile, SIGNATURE_HEADER, WorkerListResponse, deriveKey, signRequest, silentLogger } from '@taskmesh/shared';
+import {
+  ErrorResponse,
+  LEASE_TTL_MS,
+  LeaseResponse,
+  NAMESERVICE_KEY_PURPOSE,
+  RegistryFile,
+  SIGNATURE_HEADER,
+  WorkerListResponse,
+  deriveKey,
+  signRequest,
+  silentLogger,
+} from '@taskmesh/shared';
 import { TEST_SECRET } from '@taskmesh/shared/testing';
 import { MAX_BODY_BYTES } from './constants.js';
 import { createNameservice, type Nameservice } from './nameservice.js';
@@ -26,7 +37,8 @@ async function start(t: TestContext) {
   /** Requests that change the registry are signed as a worker signs them (at the service's clock). */
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const sent = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const signature: Record<string, string> = method === 'GET' ? {} : { [SIGNATURE_HEADER]: signRequest(key, { method, path, body: sent ?? '' }, now) };
+    const signature: Record<string, string> =
+      method === 'GET' ? {} : { [SIGNATURE_HEADER]: signRequest(key, { method, path, body: sent ?? '' }, now) };
     const res = await fetch(`${ns.url}${path}`, {
       method,
       headers: body === undefined ? { ...signature, ...headers } : { 'content-type': 'application/json', ...signature, ...headers },
@@ -56,12 +68,24 @@ test('register, heartbeat with load, lookup least loaded first, filters, deregis
   await call('PUT', '/v1/workers/w2/heartbeat', { queued: 0, inFlight: 1 });
 
   const echo = WorkerListResponse.parse((await call('GET', '/v1/types/echo/workers')).body).workers;
-  assert.deepEqual(echo.map((w) => [w.name, w.loadRatio, w.load.inFlight]), [['w2', 0.1, 1], ['w1', 0.6, 2]]);
+  assert.deepEqual(
+    echo.map((w) => [w.name, w.loadRatio, w.load.inFlight]),
+    [
+      ['w2', 0.1, 1],
+      ['w1', 0.6, 2],
+    ],
+  );
 
   const all = WorkerListResponse.parse((await call('GET', '/v1/workers')).body).workers;
-  assert.deepEqual(all.map((w) => w.name), ['s1', 'w1', 'w2']);
+  assert.deepEqual(
+    all.map((w) => w.name),
+    ['s1', 'w1', 'w2'],
+  );
   const sleepers = WorkerListResponse.parse((await call('GET', '/v1/workers?type=sleep&state=live')).body).workers;
-  assert.deepEqual(sleepers.map((w) => w.name), ['s1']);
+  assert.deepEqual(
+    sleepers.map((w) => w.name),
+    ['s1'],
+  );
   assert.deepEqual(((await call('GET', '/v1/workers/w2')).body as { worker: { name: string } }).worker.name, 'w2');
 
   assert.equal((await call('DELETE', '/v1/workers/w2')).status, 204);
@@ -79,7 +103,10 @@ test('a heartbeat for an unknown or expired worker is 404 UNKNOWN_WORKER', async
   await call('POST', '/v1/workers', registration('w1'));
   advance(LEASE_TTL_MS);
   const listed = WorkerListResponse.parse((await call('GET', '/v1/workers?state=expired')).body).workers;
-  assert.deepEqual(listed.map((w) => [w.name, w.state]), [['w1', 'expired']]);
+  assert.deepEqual(
+    listed.map((w) => [w.name, w.state]),
+    [['w1', 'expired']],
+  );
   assert.deepEqual(WorkerListResponse.parse((await call('GET', '/v1/types/echo/workers')).body).workers, []);
   const late = await call('PUT', '/v1/workers/w1/heartbeat', { queued: 0, inFlight: 0 });
   assert.deepEqual([late.status, errorOf(late.body).code], [404, 'UNKNOWN_WORKER']);
@@ -113,7 +140,10 @@ test('bad requests are 4xx JSON naming the field, and the service keeps serving'
     assert.match(error.message, message, label);
   }
   const named = errorOf((await call('POST', '/v1/workers', registration('w', { port: 0 }))).body);
-  assert.deepEqual((named.details as { issues: Array<{ path: string }> }).issues.map((i) => i.path), ['body.port']);
+  assert.deepEqual(
+    (named.details as { issues: Array<{ path: string }> }).issues.map((i) => i.path),
+    ['body.port'],
+  );
 
   const text = await call('POST', '/v1/workers', 'name=w', { 'content-type': 'text/plain' });
   assert.deepEqual([text.status, errorOf(text.body).code], [415, 'UNSUPPORTED_MEDIA_TYPE']);

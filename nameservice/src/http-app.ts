@@ -46,10 +46,19 @@ export function createHttpApp({ registry, verifier, logger }: HttpAppOptions): E
   // Registering, heartbeating and deregistering change what the dispatcher routes tasks to: only
   // a holder of TASKMESH_SECRET may do them. Lookups stay open (they only say who is where).
   const signed: RequestHandler = (req, _res, next) => {
-    const verdict = verifier.verify({ method: req.method, path: req.originalUrl, body: (req as WithRawBody).rawBody ?? '' }, req.get(SIGNATURE_HEADER));
+    const verdict = verifier.verify(
+      { method: req.method, path: req.originalUrl, body: (req as WithRawBody).rawBody ?? '' },
+      req.get(SIGNATURE_HEADER),
+    );
     if (verdict.ok) next();
     else {
-      logger.warn('unsigned or badly signed request refused', { event: 'unauthorized', method: req.method, path: req.path, reason: verdict.reason, from: req.socket.remoteAddress });
+      logger.warn('unsigned or badly signed request refused', {
+        event: 'unauthorized',
+        method: req.method,
+        path: req.path,
+        reason: verdict.reason,
+        from: req.socket.remoteAddress,
+      });
       next(new TaskmeshError('UNAUTHORIZED', verdict.reason));
     }
   };
@@ -62,7 +71,14 @@ export function createHttpApp({ registry, verifier, logger }: HttpAppOptions): E
   app.post('/v1/workers', requireJson, signed, (req, res) => {
     const body = parseOrThrow(RegisterRequest, req.body, 'body');
     const worker = registry.register(body);
-    logger.info('worker registered', { event: 'registered', worker: worker.name, type: worker.type, host: worker.host, port: worker.port, pid: worker.pid });
+    logger.info('worker registered', {
+      event: 'registered',
+      worker: worker.name,
+      type: worker.type,
+      host: worker.host,
+      port: worker.port,
+      pid: worker.pid,
+    });
     const answer: LeaseResponse = { worker, lease: registry.lease };
     res.status(201).json(answer);
   });

@@ -7,7 +7,9 @@ import { TaskmeshError, type Logger } from '@taskmesh/shared';
 
 /** The part of a zod schema used here, so this file needs no zod import of its own. */
 interface Schema<T> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }> } };
+  safeParse(
+    value: unknown,
+  ): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }> } };
 }
 
 /**
@@ -61,7 +63,8 @@ function classify(err: unknown): TaskmeshError {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     const error = classify(err);
-    if (error.code === 'INTERNAL') logger.error('request failed', { method: req.method, path: req.path, err: String((err as Error)?.stack ?? err) });
+    if (error.code === 'INTERNAL')
+      logger.error('request failed', { method: req.method, path: req.path, err: String((err as Error)?.stack ?? err) });
     if (res.headersSent) {
       next(err);
       return;

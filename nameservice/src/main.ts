@@ -1,4 +1,16 @@
-import { DEFAULT_PORTS, createLogger, envInt, envLogLevel, envPort, envString, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
+import {
+  DEFAULT_PORTS,
+  createLogger,
+  envInt,
+  envLogLevel,
+  envPort,
+  envString,
+  exitOnSignals,
+  loadConfigOrExit,
+  logReady,
+  runMain,
+  secretOrExit,
+} from '@taskmesh/shared';
 import { MAX_WORKERS } from './constants.js';
 import { createNameservice } from './nameservice.js';
 
@@ -15,8 +27,19 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('nameservice', spec);
   const logger = createLogger({ service: 'nameservice', level: config.logLevel });
   const { secret, isDefault } = secretOrExit('nameservice');
-  if (isDefault) logger.warn('TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET: anyone can register workers. Set TASKMESH_SECRET outside development.', { event: 'insecure-secret' });
-  const ns = await createNameservice({ registryFile: config.registryFile, secret, maxWorkers: config.maxWorkers, port: config.port, host: config.host, logger });
+  if (isDefault)
+    logger.warn(
+      'TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET: anyone can register workers. Set TASKMESH_SECRET outside development.',
+      { event: 'insecure-secret' },
+    );
+  const ns = await createNameservice({
+    registryFile: config.registryFile,
+    secret,
+    maxWorkers: config.maxWorkers,
+    port: config.port,
+    host: config.host,
+    logger,
+  });
 
   exitOnSignals({ logger, close: () => ns.close() });
   logReady(logger, { http: ns.port, registryFile: config.registryFile, restoredFrom: ns.loadedFrom });

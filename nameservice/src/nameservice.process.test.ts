@@ -10,11 +10,20 @@ import { WorkerRegistry } from './worker-registry.js';
 import { onCleanup, registration, tempDir } from './test-support.js';
 
 /** The nameservice as a real process on 127.0.0.1, port 0 unless given, stopped after the test. */
-async function startNameservice(t: TestContext, registryFile: string, port = 0): Promise<{ svc: RunningService; client: NameserviceClient; url: string }> {
+async function startNameservice(
+  t: TestContext,
+  registryFile: string,
+  port = 0,
+): Promise<{ svc: RunningService; client: NameserviceClient; url: string }> {
   const svc = await spawnService({
     name: 'nameservice',
     script: serviceScript('nameservice'),
-    env: { TASKMESH_NAMESERVICE_PORT: String(port), TASKMESH_NAMESERVICE_HOST: '127.0.0.1', TASKMESH_REGISTRY_FILE: registryFile, TASKMESH_LOG_LEVEL: 'info' },
+    env: {
+      TASKMESH_NAMESERVICE_PORT: String(port),
+      TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
+      TASKMESH_REGISTRY_FILE: registryFile,
+      TASKMESH_LOG_LEVEL: 'info',
+    },
   });
   onCleanup(t, () => svc.kill('SIGKILL'));
   const url = `http://127.0.0.1:${svc.ready.http!}`;
@@ -45,19 +54,27 @@ test('a SIGKILLed worker is expired within the lease bound and no longer offered
   onCleanup(t, () => worker.kill('SIGKILL'));
 
   // Heartbeats keep it live past one lease, with the load they carry.
-  await eventually('heartbeats past one lease', async () => {
-    const w = (await client.lookup('echo')).find((x) => x.name === 'doomed-1');
-    return w && w.lastHeartbeatAt - w.registeredAt >= LEASE_TTL_MS ? w : undefined;
-  }, { timeoutMs: LEASE_TTL_MS + 5000, intervalMs: 50 });
+  await eventually(
+    'heartbeats past one lease',
+    async () => {
+      const w = (await client.lookup('echo')).find((x) => x.name === 'doomed-1');
+      return w && w.lastHeartbeatAt - w.registeredAt >= LEASE_TTL_MS ? w : undefined;
+    },
+    { timeoutMs: LEASE_TTL_MS + 5000, intervalMs: 50 },
+  );
   const live = (await client.lookup('echo'))[0];
   assert.deepEqual(live?.load, { queued: 1, inFlight: 1, capacity: 4 });
 
   const killedAt = Date.now();
   await worker.kill('SIGKILL');
-  const expired = await eventually('the killed worker to expire', async () => (await client.list({ state: 'expired' })).find((w) => w.name === 'doomed-1'), {
-    timeoutMs: LEASE_TTL_MS + 3000,
-    intervalMs: 50,
-  });
+  const expired = await eventually(
+    'the killed worker to expire',
+    async () => (await client.list({ state: 'expired' })).find((w) => w.name === 'doomed-1'),
+    {
+      timeoutMs: LEASE_TTL_MS + 3000,
+      intervalMs: 50,
+    },
+  );
   const elapsed = Date.now() - killedAt;
   // Its last heartbeat was at most one interval before the kill; expiry is one lease after it.
   assert.ok(elapsed < 4500, `expired ${elapsed} ms after the kill`);
@@ -77,23 +94,39 @@ test('a restarted nameservice recovers its registry as suspect; heartbeats reviv
   assert.deepEqual(await first.svc.kill('SIGTERM'), { code: 0, signal: null });
 
   const saved = RegistryFile.parse(JSON.parse(await readFile(file, 'utf8')));
-  assert.deepEqual(saved.workers.map((w) => [w.name, w.state]).sort(), [['keeps-going', 'live'], ['went-away', 'live']]);
+  assert.deepEqual(saved.workers.map((w) => [w.name, w.state]).sort(), [
+    ['keeps-going', 'live'],
+    ['went-away', 'live'],
+  ]);
 
   const second = await startNameservice(t, file, first.svc.ready.http);
   assert.equal(second.svc.ready.http, first.svc.ready.http);
   const restored = await second.client.list();
-  assert.deepEqual(restored.map((w) => [w.name, w.state]), [['keeps-going', 'suspect'], ['went-away', 'suspect']]);
+  assert.deepEqual(
+    restored.map((w) => [w.name, w.state]),
+    [
+      ['keeps-going', 'suspect'],
+      ['went-away', 'suspect'],
+    ],
+  );
   assert.deepEqual(restored[0]?.load, { queued: 2, inFlight: 1, capacity: 4 }, 'load survives the restart');
   assert.deepEqual(await second.client.lookup('echo'), [], 'suspects are not offered');
 
   assert.equal(await second.client.heartbeat('keeps-going', { queued: 0, inFlight: 0 }), 'ok');
-  assert.deepEqual((await second.client.lookup('echo')).map((w: WorkerRecord) => [w.name, w.state]), [['keeps-going', 'live']]);
+  assert.deepEqual(
+    (await second.client.lookup('echo')).map((w: WorkerRecord) => [w.name, w.state]),
+    [['keeps-going', 'live']],
+  );
   await second.svc.waitForLine((l) => l.event === 'worker-revived' && l.worker === 'keeps-going', 1000);
 
-  await eventually('the silent suspect to expire', async () => (await second.client.list({ state: 'expired' })).find((w) => w.name === 'went-away'), {
-    timeoutMs: SUSPECT_GRACE_MS + 3000,
-    intervalMs: 50,
-  });
+  await eventually(
+    'the silent suspect to expire',
+    async () => (await second.client.list({ state: 'expired' })).find((w) => w.name === 'went-away'),
+    {
+      timeoutMs: SUSPECT_GRACE_MS + 3000,
+      intervalMs: 50,
+    },
+  );
   assert.equal(await second.client.heartbeat('went-away', { queued: 0, inFlight: 0 }), 'unknown');
 });
 
@@ -126,9 +159,15 @@ for (const [label, text] of damaged) {
       assert.match(String(complaints[0]?.message), withBackup ? /using .*registry\.json\.bak/ : /starting empty/);
       assert.equal(await readFile(`${file}.corrupt`, 'utf8'), text);
 
-      assert.deepEqual((await client.list()).map((w) => [w.name, w.state]), withBackup ? [['from-bak', 'suspect']] : []);
+      assert.deepEqual(
+        (await client.list()).map((w) => [w.name, w.state]),
+        withBackup ? [['from-bak', 'suspect']] : [],
+      );
       await client.register(registration('fresh'));
-      assert.deepEqual((await client.lookup('echo')).map((w) => w.name), ['fresh']);
+      assert.deepEqual(
+        (await client.lookup('echo')).map((w) => w.name),
+        ['fresh'],
+      );
       assert.deepEqual(await svc.kill('SIGTERM'), { code: 0, signal: null });
 
       const written = RegistryFile.parse(JSON.parse(await readFile(file, 'utf8')));
@@ -145,7 +184,12 @@ for (const level of ['warn', 'silent'] as const) {
     const svc = await spawnService({
       name: 'nameservice',
       script: serviceScript('nameservice'),
-      env: { TASKMESH_NAMESERVICE_PORT: '0', TASKMESH_NAMESERVICE_HOST: '127.0.0.1', TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'), TASKMESH_LOG_LEVEL: level },
+      env: {
+        TASKMESH_NAMESERVICE_PORT: '0',
+        TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
+        TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+        TASKMESH_LOG_LEVEL: level,
+      },
     });
     onCleanup(t, () => svc.kill('SIGKILL'));
     assert.equal(typeof svc.ready.http, 'number');
@@ -153,6 +197,9 @@ for (const level of ['warn', 'silent'] as const) {
     const client = new NameserviceClient({ secret: TEST_SECRET, baseUrl: `http://127.0.0.1:${svc.ready.http!}` });
     await client.register(registration('quiet'));
     assert.deepEqual(await svc.kill('SIGTERM'), { code: 0, signal: null });
-    assert.deepEqual(svc.lines.filter((l) => l.level === 'info' && l.event !== 'ready'), []);
+    assert.deepEqual(
+      svc.lines.filter((l) => l.level === 'info' && l.event !== 'ready'),
+      [],
+    );
   });
 }

@@ -47,7 +47,10 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
   const store = new RegistryStore({ path: options.registryFile, logger: logger.child({ module: 'store' }) });
 
   // The registry reports changes; the scheduler turns them into coalesced writes.
-  const scheduler = new PersistScheduler({ write: () => store.save(registry.snapshot(), clock()), logger: logger.child({ module: 'persist' }) });
+  const scheduler = new PersistScheduler({
+    write: () => store.save(registry.snapshot(), clock()),
+    logger: logger.child({ module: 'persist' }),
+  });
   const onEvent = (event: RegistryEvent): void => {
     if (event.kind === 'expired' || event.kind === 'removed' || event.kind === 'revived' || event.kind === 'replaced') {
       logger.info(`worker ${event.kind}`, { event: `worker-${event.kind}`, worker: event.name });
@@ -57,14 +60,25 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
   const registry = new WorkerRegistry({ clock, onEvent, ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }) });
   const loaded = await store.load();
   registry.restore(loaded.workers);
-  if (loaded.workers.length > 0) logger.info(`restored ${loaded.workers.length} workers as suspect`, { event: 'restored', count: loaded.workers.length, source: loaded.source });
+  if (loaded.workers.length > 0)
+    logger.info(`restored ${loaded.workers.length} workers as suspect`, {
+      event: 'restored',
+      count: loaded.workers.length,
+      source: loaded.source,
+    });
   // A fallback is written back at once, so the damaged file does not stay the main one.
   if (loaded.source === 'backup') scheduler.markDirty(true);
 
   const sweep = setInterval(() => registry.sweep(), options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   sweep.unref();
 
-  const server: Server = createServer(createHttpApp({ registry, verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), clock), logger: logger.child({ module: 'http' }) }));
+  const server: Server = createServer(
+    createHttpApp({
+      registry,
+      verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), clock),
+      logger: logger.child({ module: 'http' }),
+    }),
+  );
   server.on('clientError', (_err, socket) => socket.destroy());
   server.listen(options.port, options.host);
   try {

@@ -40,15 +40,29 @@ test('a registration without a valid signature is 401 and registers nothing', as
   const unsigned = await post(url, body);
   assert.equal(unsigned.status, 401);
   assert.match(((await unsigned.json()) as { error: { message: string } }).error.message, /TASKMESH_SECRET/);
-  const wrongKey = await post(url, body, { [SIGNATURE_HEADER]: signRequest(deriveKey('another-secret-of-at-least-32-characters', NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }) });
+  const wrongKey = await post(url, body, {
+    [SIGNATURE_HEADER]: signRequest(deriveKey('another-secret-of-at-least-32-characters', NAMESERVICE_KEY_PURPOSE), {
+      method: 'POST',
+      path: '/v1/workers',
+      body,
+    }),
+  });
   assert.equal(wrongKey.status, 401);
   // A signature over another body: the body was altered on the way.
   const key = deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE);
-  const altered = await post(url, body, { [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: '/v1/workers', body: body.replace('stranger', 'friend') }) });
+  const altered = await post(url, body, {
+    [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: '/v1/workers', body: body.replace('stranger', 'friend') }),
+  });
   assert.equal(altered.status, 401);
-  const stale = await post(url, body, { [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: '/v1/workers', body }, Date.now() - 120_000) });
+  const stale = await post(url, body, {
+    [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: '/v1/workers', body }, Date.now() - 120_000),
+  });
   assert.equal(stale.status, 401);
-  const heartbeat = await fetch(`${url}/v1/workers/anyone/heartbeat`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"queued":0,"inFlight":0}' });
+  const heartbeat = await fetch(`${url}/v1/workers/anyone/heartbeat`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: '{"queued":0,"inFlight":0}',
+  });
   assert.equal(heartbeat.status, 401);
   const removal = await fetch(`${url}/v1/workers/anyone`, { method: 'DELETE' });
   assert.equal(removal.status, 401);
@@ -60,7 +74,9 @@ test('a registration without a valid signature is 401 and registers nothing', as
 test('a signed request replayed is refused', async (t) => {
   const { svc, url } = await start(t);
   const body = JSON.stringify(registration('once'));
-  const headers = { [SIGNATURE_HEADER]: signRequest(deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }) };
+  const headers = {
+    [SIGNATURE_HEADER]: signRequest(deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }),
+  };
   assert.equal((await post(url, body, headers)).status, 201);
   const replay = await post(url, body, headers);
   assert.equal(replay.status, 401);

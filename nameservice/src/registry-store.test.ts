@@ -76,12 +76,21 @@ for (const [label, text] of damaged) {
     const store = new RegistryStore({ path, logger: silentLogger() });
     const loaded = await store.load();
     assert.equal(loaded.source, 'backup');
-    assert.deepEqual(loaded.workers.map((w) => w.name), ['from-bak']);
+    assert.deepEqual(
+      loaded.workers.map((w) => w.name),
+      ['from-bak'],
+    );
     assert.equal(await readFile(store.corruptPath, 'utf8'), text, 'the damaged file is kept aside');
     // the next save repairs the main file and keeps the good .bak
     await store.save(records('after'), 3);
-    assert.deepEqual(RegistryFile.parse(await readJson(path)).workers.map((w) => w.name), ['after']);
-    assert.deepEqual(RegistryFile.parse(await readJson(store.backupPath)).workers.map((w) => w.name), ['from-bak']);
+    assert.deepEqual(
+      RegistryFile.parse(await readJson(path)).workers.map((w) => w.name),
+      ['after'],
+    );
+    assert.deepEqual(
+      RegistryFile.parse(await readJson(store.backupPath)).workers.map((w) => w.name),
+      ['from-bak'],
+    );
 
     const lonely = join(dir, 'lonely.json');
     await writeFile(lonely, text);

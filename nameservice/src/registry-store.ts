@@ -51,13 +51,19 @@ export class RegistryStore {
       if (!backup.ok) return { workers: [], source: 'empty' };
       // Only a hand-deleted file gets here: writes always leave the main file in place.
       this.lastGood = backup.text;
-      this.logger.warn(`registry file ${this.path} is missing; using its backup`, { event: 'registry-fallback', file: this.path, fallback: 'backup' });
+      this.logger.warn(`registry file ${this.path} is missing; using its backup`, {
+        event: 'registry-fallback',
+        file: this.path,
+        fallback: 'backup',
+      });
       return { workers: backup.file.workers, source: 'backup' };
     }
     await rename(this.path, this.corruptPath).catch(() => undefined);
     const backup = await readRegistry(this.backupPath);
     const fallback: LoadSource = backup.ok ? 'backup' : 'empty';
-    const backupNote = backup.ok ? `using ${this.backupPath}` : `backup ${backup.reason === 'missing' ? 'missing' : `also unreadable (${backup.detail})`}, starting empty`;
+    const backupNote = backup.ok
+      ? `using ${this.backupPath}`
+      : `backup ${backup.reason === 'missing' ? 'missing' : `also unreadable (${backup.detail})`}, starting empty`;
     this.logger.error(`registry file ${this.path} is unreadable (${main.detail}); moved to ${this.corruptPath}; ${backupNote}`, {
       event: 'registry-corrupt',
       file: this.path,
@@ -88,9 +94,7 @@ export class RegistryStore {
   }
 }
 
-type ReadResult =
-  | { ok: true; file: RegistryFile; text: string }
-  | { ok: false; reason: 'missing' | 'unreadable'; detail: string };
+type ReadResult = { ok: true; file: RegistryFile; text: string } | { ok: false; reason: 'missing' | 'unreadable'; detail: string };
 
 /** Reads and validates one registry file; the version is checked before the rest. */
 async function readRegistry(path: string): Promise<ReadResult> {
@@ -108,7 +112,8 @@ async function readRegistry(path: string): Promise<ReadResult> {
     return { ok: false, reason: 'unreadable', detail: text.trim() === '' ? 'empty file' : `not JSON: ${(err as Error).message}` };
   }
   const version = typeof json === 'object' && json !== null ? (json as { version?: unknown }).version : undefined;
-  if (version !== 1) return { ok: false, reason: 'unreadable', detail: `unsupported version ${JSON.stringify(version) ?? 'undefined'}, expected 1` };
+  if (version !== 1)
+    return { ok: false, reason: 'unreadable', detail: `unsupported version ${JSON.stringify(version) ?? 'undefined'}, expected 1` };
   const parsed = RegistryFile.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];

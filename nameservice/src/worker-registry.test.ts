@@ -23,10 +23,19 @@ test('lookup returns live workers of one type, least loaded first, then by in-fl
   registry.heartbeat('b', { queued: 0, inFlight: 2 }); // 0.2, 2 in flight
   registry.heartbeat('c', { queued: 2, inFlight: 0 }); // 0.2, 0 in flight
   const found = registry.lookup('echo');
-  assert.deepEqual(found.map((w) => w.name), ['c', 'b', 'a']);
-  assert.deepEqual(found.map((w) => w.loadRatio), [0.2, 0.2, 0.5]);
+  assert.deepEqual(
+    found.map((w) => w.name),
+    ['c', 'b', 'a'],
+  );
+  assert.deepEqual(
+    found.map((w) => w.loadRatio),
+    [0.2, 0.2, 0.5],
+  );
   for (const w of found) assert.ok(WorkerRecord.safeParse(w).success);
-  assert.deepEqual(registry.lookup('sleep').map((w) => w.name), ['other']);
+  assert.deepEqual(
+    registry.lookup('sleep').map((w) => w.name),
+    ['other'],
+  );
   assert.deepEqual(registry.lookup('nothing'), []);
 });
 
@@ -63,7 +72,10 @@ test('a silent worker expires after the lease, stays listed for the retention, t
   advance(1);
   registry.sweep();
   assert.equal(registry.list().length, 0);
-  assert.deepEqual(events.filter((e) => e.membership).map((e) => e.kind), ['registered', 'expired', 'removed']);
+  assert.deepEqual(
+    events.filter((e) => e.membership).map((e) => e.kind),
+    ['registered', 'expired', 'removed'],
+  );
 });
 
 test('re-registering a name replaces the entry; deregister removes it', () => {
@@ -78,7 +90,10 @@ test('re-registering a name replaces the entry; deregister removes it', () => {
   assert.equal(registry.deregister('w'), true);
   assert.equal(registry.deregister('w'), false);
   assert.equal(registry.list().length, 0);
-  assert.deepEqual(events.filter((e) => e.membership).map((e) => e.kind), ['registered', 'replaced', 'deregistered']);
+  assert.deepEqual(
+    events.filter((e) => e.membership).map((e) => e.kind),
+    ['registered', 'replaced', 'deregistered'],
+  );
 });
 
 test('restored entries are suspect: not offered, revived by a heartbeat, expired if silent', () => {
@@ -97,10 +112,17 @@ test('restored entries are suspect: not offered, revived by a heartbeat, expired
   advance(60_000); // the restart took a while: suspects still get their grace from now
   registry.restore(saved);
   assert.deepEqual(events, [], 'restoring is not a change to persist');
-  assert.deepEqual(Object.fromEntries(registry.list().map((w) => [w.name, w.state])), { gone: 'expired', silent: 'suspect', talks: 'suspect' });
+  assert.deepEqual(Object.fromEntries(registry.list().map((w) => [w.name, w.state])), {
+    gone: 'expired',
+    silent: 'suspect',
+    talks: 'suspect',
+  });
   assert.deepEqual(registry.lookup('echo'), []);
   assert.equal(registry.heartbeat('talks', { queued: 1, inFlight: 0 })?.state, 'live');
-  assert.deepEqual(registry.lookup('echo').map((w) => w.name), ['talks']);
+  assert.deepEqual(
+    registry.lookup('echo').map((w) => w.name),
+    ['talks'],
+  );
   advance(SUSPECT_GRACE_MS);
   registry.sweep();
   assert.equal(registry.get('silent')?.state, 'expired');

@@ -203,9 +203,13 @@ export class WorkerRegistry {
       if (record.state === 'expired' && (oldest === undefined || (record.expiredAt ?? 0) < (oldest.expiredAt ?? 0))) oldest = record;
     }
     if (oldest === undefined) {
-      throw new TaskmeshError('REGISTRY_FULL', `the registry holds its maximum of ${this.maxWorkers} workers (TASKMESH_NAMESERVICE_MAX_WORKERS); deregister or let some expire first`, {
-        details: { limit: this.maxWorkers },
-      });
+      throw new TaskmeshError(
+        'REGISTRY_FULL',
+        `the registry holds its maximum of ${this.maxWorkers} workers (TASKMESH_NAMESERVICE_MAX_WORKERS); deregister or let some expire first`,
+        {
+          details: { limit: this.maxWorkers },
+        },
+      );
     }
     this.entries.delete(oldest.name);
     this.onEvent({ kind: 'removed', name: oldest.name, membership: true });

@@ -13,9 +13,18 @@ test('backoff grows exponentially and stays within the jitter band and the cap',
       assert.ok(d >= Math.floor(base * 0.8) && d <= Math.ceil(base * 1.2), `${d} outside band of ${base}`);
     }),
   );
-  assert.equal(backoffDelay(policy, 0, () => 0.5), 100);
-  assert.equal(backoffDelay(policy, 3, () => 0.5), 800);
-  assert.equal(backoffDelay(policy, 10, () => 0.5), 2000);
+  assert.equal(
+    backoffDelay(policy, 0, () => 0.5),
+    100,
+  );
+  assert.equal(
+    backoffDelay(policy, 3, () => 0.5),
+    800,
+  );
+  assert.equal(
+    backoffDelay(policy, 10, () => 0.5),
+    2000,
+  );
 });
 
 test('delay rejects with the abort reason', async () => {

@@ -46,7 +46,12 @@ export const envBool = (fallback: boolean) =>
 export const envList = () =>
   z
     .string()
-    .transform((s) => s.split(',').map((item) => item.trim()).filter((item) => item.length > 0))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
     .default([]);
 export const envLogLevel = () => z.enum(['error', 'warn', 'info', 'debug', 'silent']).default('info');
 
@@ -82,7 +87,9 @@ export function resolveSecret(env: NodeJS.ProcessEnv = process.env): { secret: s
     );
   }
   if (secret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`TASKMESH_SECRET is too short: ${secret.length} characters, at least ${MIN_SECRET_LENGTH} needed (e.g. \`openssl rand -hex 32\`)`);
+    throw new ConfigError(
+      `TASKMESH_SECRET is too short: ${secret.length} characters, at least ${MIN_SECRET_LENGTH} needed (e.g. \`openssl rand -hex 32\`)`,
+    );
   }
   return { secret, isDefault: false };
 }

@@ -35,8 +35,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export const isErrorCode = (value: unknown): value is ErrorCode =>
-  typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+export const isErrorCode = (value: unknown): value is ErrorCode => typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 
 /** The wire form of an error. */
 export interface ErrorBody {
@@ -92,7 +91,8 @@ export function toTaskmeshError(err: unknown, fallback: ErrorCode = 'INTERNAL'):
   if (err instanceof TaskmeshError) return err;
   if (err instanceof Error) {
     const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) return new TaskmeshError(CLIENT_STATUS_CODES[status] ?? 'INVALID_REQUEST', err.message, { cause: err });
+    if (typeof status === 'number' && status >= 400 && status < 500)
+      return new TaskmeshError(CLIENT_STATUS_CODES[status] ?? 'INVALID_REQUEST', err.message, { cause: err });
     return new TaskmeshError(fallback, err.message, { cause: err });
   }
   return new TaskmeshError(fallback, String(err));

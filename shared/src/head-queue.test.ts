@@ -23,8 +23,7 @@ test('property: a HeadQueue behaves as a plain array used as a queue, through co
         } else if (o.op === 'unshift') {
           queue.unshift(o.value);
           model.unshift(o.value);
-        }
-        else if (o.op === 'shift') assert.equal(queue.shift(), model.shift());
+        } else if (o.op === 'shift') assert.equal(queue.shift(), model.shift());
         else {
           queue.retain((v) => v % 2 === 0);
           model.splice(0, model.length, ...model.filter((v) => v % 2 === 0));

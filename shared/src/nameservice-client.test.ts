@@ -32,7 +32,15 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const reg = (name: string, type = 'client-test', capacity = 10): RegisterRequest => ({ name, type, host: '127.0.0.1', port: 41000, endpointId: '0123456789abcdef', capacity, pid: process.pid });
+const reg = (name: string, type = 'client-test', capacity = 10): RegisterRequest => ({
+  name,
+  type,
+  host: '127.0.0.1',
+  port: 41000,
+  endpointId: '0123456789abcdef',
+  capacity,
+  pid: process.pid,
+});
 
 /** Asserts that a promise rejects with a TaskmeshError of this code, and returns it. */
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<TaskmeshError> {
@@ -63,13 +71,25 @@ test('register, heartbeat, lookup least loaded first, list, deregister', async (
   assert.equal(await client.heartbeat('c-idle', { queued: 1, inFlight: 0 }), 'ok');
 
   const found = await client.lookup('client-test');
-  assert.deepEqual(found.map((w) => [w.name, w.loadRatio]), [['c-idle', 0.1], ['c-busy', 0.5]]);
-  assert.deepEqual((await client.list({ type: 'client-other' })).map((w) => w.name), ['c-other']);
+  assert.deepEqual(
+    found.map((w) => [w.name, w.loadRatio]),
+    [
+      ['c-idle', 0.1],
+      ['c-busy', 0.5],
+    ],
+  );
+  assert.deepEqual(
+    (await client.list({ type: 'client-other' })).map((w) => w.name),
+    ['c-other'],
+  );
   assert.ok((await client.list()).length >= 3);
 
   await client.deregister('c-busy');
   await client.deregister('c-busy'); // already gone: still done
-  assert.deepEqual((await client.lookup('client-test')).map((w) => w.name), ['c-idle']);
+  assert.deepEqual(
+    (await client.lookup('client-test')).map((w) => w.name),
+    ['c-idle'],
+  );
   assert.equal(await client.heartbeat('c-busy', { queued: 0, inFlight: 0 }), 'unknown');
 });
 

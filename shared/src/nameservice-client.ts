@@ -99,7 +99,8 @@ export class NameserviceClient {
   private async request(method: string, path: string, body?: unknown): Promise<Answer> {
     const url = `${this.baseUrl}${path}`;
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = text === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' };
+    const headers: Record<string, string> =
+      text === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' };
     if (this.key !== undefined && method !== 'GET') {
       const target = new URL(url);
       headers[SIGNATURE_HEADER] = signRequest(this.key, { method, path: `${target.pathname}${target.search}`, body: text ?? '' });

@@ -120,9 +120,7 @@ export type CancelAckMessage = z.infer<typeof CancelAckMessage>;
 /** A message without its version field, as code builds it before sending. */
 export type Outgoing<M extends Message = Message> = M extends Message ? Omit<M, 'v'> : never;
 
-export type ParseResult =
-  | { ok: true; message: Message }
-  | { ok: false; reason: 'version' | 'schema'; detail: string };
+export type ParseResult = { ok: true; message: Message } | { ok: false; reason: 'version' | 'schema'; detail: string };
 
 /** Parses one decoded message: the version is checked first, with its own reason. */
 export function parseMessage(input: unknown): ParseResult {
@@ -131,7 +129,11 @@ export function parseMessage(input: unknown): ParseResult {
   }
   const version: unknown = input.v;
   if (version !== PROTOCOL_VERSION) {
-    return { ok: false, reason: 'version', detail: `protocol version ${JSON.stringify(version) ?? 'undefined'}, expected ${PROTOCOL_VERSION}` };
+    return {
+      ok: false,
+      reason: 'version',
+      detail: `protocol version ${JSON.stringify(version) ?? 'undefined'}, expected ${PROTOCOL_VERSION}`,
+    };
   }
   const parsed = Message.safeParse(input);
   if (!parsed.success) return { ok: false, reason: 'schema', detail: z.prettifyError(parsed.error) };

@@ -54,12 +54,15 @@ export class RequestVerifier {
   ) {}
 
   verify(req: SignedRequest, header: string | undefined): SignatureVerdict {
-    if (header === undefined || header === '') return { ok: false, reason: `missing ${SIGNATURE_HEADER} header: requests that change the registry are signed with TASKMESH_SECRET` };
+    if (header === undefined || header === '')
+      return { ok: false, reason: `missing ${SIGNATURE_HEADER} header: requests that change the registry are signed with TASKMESH_SECRET` };
     const parts = HEADER_FORMAT.exec(header.trim());
-    if (parts === null) return { ok: false, reason: `malformed ${SIGNATURE_HEADER} header: expected t=<ms>,n=<16 hex digits>,s=<64 hex digits>` };
+    if (parts === null)
+      return { ok: false, reason: `malformed ${SIGNATURE_HEADER} header: expected t=<ms>,n=<16 hex digits>,s=<64 hex digits>` };
     const timestampMs = Number(parts[1]);
     const now = this.clock();
-    if (Math.abs(now - timestampMs) > this.windowMs) return { ok: false, reason: `signature timestamp ${timestampMs} is more than ${this.windowMs} ms from the nameservice's clock` };
+    if (Math.abs(now - timestampMs) > this.windowMs)
+      return { ok: false, reason: `signature timestamp ${timestampMs} is more than ${this.windowMs} ms from the nameservice's clock` };
     const given = Buffer.from(parts[3]!, 'hex');
     const expected = Buffer.from(mac(this.key, req, timestampMs, parts[2]!), 'hex');
     if (!timingSafeEqual(given, expected)) return { ok: false, reason: 'bad signature: not signed with this TASKMESH_SECRET' };

@@ -15,7 +15,10 @@ const SERVICES: Array<{ name: string; args: string[] }> = [
 ];
 
 async function runToExit(workspace: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [serviceScript(workspace), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [serviceScript(workspace), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -40,7 +43,13 @@ test('TASKMESH_ALLOW_DEV_SECRET=1 starts a service on the public development sec
   const ns = await spawnService({
     name: 'nameservice',
     script: serviceScript('nameservice'),
-    env: { TASKMESH_SECRET: '', TASKMESH_ALLOW_DEV_SECRET: '1', TASKMESH_NAMESERVICE_PORT: '0', TASKMESH_NAMESERVICE_HOST: '127.0.0.1', TASKMESH_REGISTRY_FILE: join(dir, 'registry.json') },
+    env: {
+      TASKMESH_SECRET: '',
+      TASKMESH_ALLOW_DEV_SECRET: '1',
+      TASKMESH_NAMESERVICE_PORT: '0',
+      TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
+      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+    },
   });
   t.after(() => ns.kill('SIGKILL'));
   const warning = ns.lines.find((l) => l.event === 'insecure-secret');

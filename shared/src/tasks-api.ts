@@ -60,15 +60,7 @@ export type TaskListItem = z.infer<typeof TaskListItem>;
 
 export const TaskListResponse = z.object({ tasks: z.array(TaskListItem) });
 
-export const TaskEventKind = z.enum([
-  'submitted',
-  'dispatched',
-  'progress',
-  'retrying',
-  'succeeded',
-  'failed',
-  'cancelled',
-]);
+export const TaskEventKind = z.enum(['submitted', 'dispatched', 'progress', 'retrying', 'succeeded', 'failed', 'cancelled']);
 export type TaskEventKind = z.infer<typeof TaskEventKind>;
 
 /** One message on the /v1/events WebSocket. */

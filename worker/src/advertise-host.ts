@@ -46,7 +46,9 @@ export async function routeLocalAddress(url: string): Promise<string> {
     if (WILDCARDS.has(address)) throw new TaskmeshError('UNAVAILABLE', `no route to ${resolved.address}`);
     return address;
   } catch (err) {
-    throw err instanceof TaskmeshError ? err : new TaskmeshError('UNAVAILABLE', `no route to the nameservice at ${resolved.address}`, { cause: err });
+    throw err instanceof TaskmeshError
+      ? err
+      : new TaskmeshError('UNAVAILABLE', `no route to the nameservice at ${resolved.address}`, { cause: err });
   } finally {
     socket.close();
   }

@@ -19,7 +19,10 @@ test('defaults: per-type queue sizes, name from type, host and pid', () => {
   assert.equal(settings.name, 'image-box-42');
   assert.equal(settings.concurrency, imageType.defaults.concurrency);
   assert.equal(settings.queueSize, imageType.defaults.queueSize);
-  const waitSettings = workerSettings(loadConfig(workerEnvSpec, { TASKMESH_WORKER_CONCURRENCY: '3', TASKMESH_WORKER_QUEUE_SIZE: '0' }), waitType);
+  const waitSettings = workerSettings(
+    loadConfig(workerEnvSpec, { TASKMESH_WORKER_CONCURRENCY: '3', TASKMESH_WORKER_QUEUE_SIZE: '0' }),
+    waitType,
+  );
   assert.deepEqual([waitSettings.concurrency, waitSettings.queueSize], [3, 0]);
 });
 
@@ -30,7 +33,10 @@ test('a hostname with characters a worker name may not hold is made safe', () =>
 
 test('bad variables are named', () => {
   const bad = (env: NodeJS.ProcessEnv, name: RegExp): void =>
-    assert.throws(() => loadConfig(workerEnvSpec, env), (err: unknown) => err instanceof ConfigError && name.test(err.message));
+    assert.throws(
+      () => loadConfig(workerEnvSpec, env),
+      (err: unknown) => err instanceof ConfigError && name.test(err.message),
+    );
   bad({ TASKMESH_WORKER_CONCURRENCY: '0' }, /TASKMESH_WORKER_CONCURRENCY/);
   bad({ TASKMESH_WORKER_QUEUE_SIZE: 'lots' }, /TASKMESH_WORKER_QUEUE_SIZE/);
   bad({ TASKMESH_WORKER_PORT: '70000' }, /TASKMESH_WORKER_PORT/);
@@ -39,15 +45,29 @@ test('bad variables are named', () => {
 });
 
 test('the advertised host: explicit, else a specific bind address, else the route to the nameservice', async () => {
-  assert.equal(await resolveAdvertiseHost({ advertiseHost: 'worker-1.example', bindHost: '0.0.0.0', nameserviceUrl: 'http://10.0.0.1:7100' }), 'worker-1.example');
+  assert.equal(
+    await resolveAdvertiseHost({ advertiseHost: 'worker-1.example', bindHost: '0.0.0.0', nameserviceUrl: 'http://10.0.0.1:7100' }),
+    'worker-1.example',
+  );
   assert.equal(await resolveAdvertiseHost({ bindHost: '127.0.0.1', nameserviceUrl: 'http://10.0.0.1:7100' }), '127.0.0.1');
   assert.equal(await resolveAdvertiseHost({ bindHost: '0.0.0.0', nameserviceUrl: 'http://127.0.0.1:7100' }), '127.0.0.1');
-  assert.equal(await resolveAdvertiseHost({ bindHost: '0.0.0.0', nameserviceUrl: 'http://localhost:7100' }).then((h) => ['127.0.0.1', '::1'].includes(h)), true);
-  await assert.rejects(resolveAdvertiseHost({ bindHost: '0.0.0.0', nameserviceUrl: 'http://no-such-host.invalid:7100' }), /no-such-host\.invalid/);
+  assert.equal(
+    await resolveAdvertiseHost({ bindHost: '0.0.0.0', nameserviceUrl: 'http://localhost:7100' }).then((h) =>
+      ['127.0.0.1', '::1'].includes(h),
+    ),
+    true,
+  );
+  await assert.rejects(
+    resolveAdvertiseHost({ bindHost: '0.0.0.0', nameserviceUrl: 'http://no-such-host.invalid:7100' }),
+    /no-such-host\.invalid/,
+  );
 });
 
 async function runWorker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
-  const proc = spawn(process.execPath, [serviceScript('worker'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [serviceScript('worker'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const [code] = (await once(proc, 'exit')) as [number | null];

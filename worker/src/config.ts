@@ -1,6 +1,16 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_PORTS, RESULT_CACHE_MAX_BYTES, WorkerName, envInt, envLogLevel, envOptionalString, envPort, envString, type ConfigOf } from '@taskmesh/shared';
+import {
+  DEFAULT_PORTS,
+  RESULT_CACHE_MAX_BYTES,
+  WorkerName,
+  envInt,
+  envLogLevel,
+  envOptionalString,
+  envPort,
+  envString,
+  type ConfigOf,
+} from '@taskmesh/shared';
 import type { TaskTypeModule } from './task-types/task-type.js';
 
 /**

@@ -15,7 +15,10 @@ const data = workerData as HeartbeatThreadData;
 const port = parentPort;
 if (port === null) throw new Error('heartbeat-thread-main must run in a worker thread');
 
-const logger = createLogger({ service: 'worker', level: data.logLevel, json: data.json }).child({ module: 'registration', worker: data.register.name });
+const logger = createLogger({ service: 'worker', level: data.logLevel, json: data.json }).child({
+  module: 'registration',
+  worker: data.register.name,
+});
 const cell = new LoadCell(data.loadBuffer);
 const client = new NameserviceClient({ baseUrl: data.nameserviceUrl, secret: data.secret, logger });
 const registration = new Registration({
@@ -33,9 +36,16 @@ registration.start().catch(() => undefined);
 
 port.on('message', (command: ThreadCommand) => {
   if (command.kind !== 'stop') return;
-  registration.stop({ deregister: command.deregister }).then(
-    () => port.postMessage({ kind: 'stopped', stats: registration.stats() } satisfies ThreadReport),
-    (err: unknown) =>
-      port.postMessage({ kind: 'stopped', stats: registration.stats(), error: err instanceof Error ? err.message : String(err) } satisfies ThreadReport),
-  ).finally(() => port.close());
+  registration
+    .stop({ deregister: command.deregister })
+    .then(
+      () => port.postMessage({ kind: 'stopped', stats: registration.stats() } satisfies ThreadReport),
+      (err: unknown) =>
+        port.postMessage({
+          kind: 'stopped',
+          stats: registration.stats(),
+          error: err instanceof Error ? err.message : String(err),
+        } satisfies ThreadReport),
+    )
+    .finally(() => port.close());
 });

@@ -12,12 +12,22 @@ async function startNameservice(dir: string, port = 0, file = 'registry.json'): 
   return spawnService({
     name: 'nameservice',
     script: serviceScript('nameservice'),
-    env: { TASKMESH_NAMESERVICE_PORT: String(port), TASKMESH_NAMESERVICE_HOST: '127.0.0.1', TASKMESH_REGISTRY_FILE: join(dir, file), TASKMESH_LOG_LEVEL: 'info' },
+    env: {
+      TASKMESH_NAMESERVICE_PORT: String(port),
+      TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
+      TASKMESH_REGISTRY_FILE: join(dir, file),
+      TASKMESH_LOG_LEVEL: 'info',
+    },
   });
 }
 
 /** Polls until the nameservice's view of the worker satisfies `ok`; bounded. */
-async function until(client: NameserviceClient, name: string, ok: (w: WorkerRecord | undefined) => boolean, timeoutMs = 8000): Promise<WorkerRecord | undefined> {
+async function until(
+  client: NameserviceClient,
+  name: string,
+  ok: (w: WorkerRecord | undefined) => boolean,
+  timeoutMs = 8000,
+): Promise<WorkerRecord | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last: WorkerRecord | undefined;
   while (Date.now() < deadline) {
@@ -63,7 +73,10 @@ test('the heartbeat thread registers, carries the shared load and deregisters on
   assert.equal(loaded?.state, 'live');
 
   await thread.stop({ deregister: true });
-  assert.equal((await client.list()).find((w) => w.name === 'wait-hb-test-1'), undefined);
+  assert.equal(
+    (await client.list()).find((w) => w.name === 'wait-hb-test-1'),
+    undefined,
+  );
 });
 
 test('start order does not matter, and a forgetful nameservice gets the worker registered again', async (t) => {

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { NameserviceClient, TaskCaller, UdpEndpoint, type DispatchOutcome, type ResultOutcome, type UdpEndpointOptions, type WorkerRecord } from '@taskmesh/shared';
+import {
+  NameserviceClient,
+  TaskCaller,
+  UdpEndpoint,
+  type DispatchOutcome,
+  type ResultOutcome,
+  type UdpEndpointOptions,
+  type WorkerRecord,
+} from '@taskmesh/shared';
 import { TEST_SECRET, type RunningService } from '@taskmesh/shared/testing';
 
 /** A caller as the dispatcher has one: a TaskCaller on its own UDP endpoint, for integration tests. */
@@ -8,7 +16,12 @@ export interface TestCaller {
   endpoint: UdpEndpoint;
   caller: TaskCaller;
   /** Dispatches one task to a worker process and returns the outcome. */
-  run(worker: RunningService, type: string, payload: unknown, extra?: { timeoutMs?: number; signal?: AbortSignal; taskId?: string; onAccepted?: () => void }): Promise<DispatchOutcome>;
+  run(
+    worker: RunningService,
+    type: string,
+    payload: unknown,
+    extra?: { timeoutMs?: number; signal?: AbortSignal; taskId?: string; onAccepted?: () => void },
+  ): Promise<DispatchOutcome>;
   close(): Promise<void>;
 }
 

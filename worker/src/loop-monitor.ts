@@ -24,7 +24,8 @@ export function startLoopMonitor(options: { logger: Logger; thresholdMs?: number
     const late = now - last - SAMPLE_INTERVAL_MS;
     last = now;
     if (late > max) max = late;
-    if (late >= threshold) options.logger.warn(`event loop blocked for ${Math.round(late)} ms`, { event: 'loop-blocked', ms: Math.round(late) });
+    if (late >= threshold)
+      options.logger.warn(`event loop blocked for ${Math.round(late)} ms`, { event: 'loop-blocked', ms: Math.round(late) });
   }, SAMPLE_INTERVAL_MS).unref();
   return {
     get maxBlockedMs() {

@@ -31,9 +31,12 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'worker', level: settings.logLevel, json: jsonLogs }).child({ worker: settings.name });
   const { secret, isDefault } = secretOrExit('worker');
   if (isDefault) {
-    logger.warn('TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET. Anyone can send this worker tasks and register workers. Set TASKMESH_SECRET outside development.', {
-      event: 'insecure-secret',
-    });
+    logger.warn(
+      'TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET. Anyone can send this worker tasks and register workers. Set TASKMESH_SECRET outside development.',
+      {
+        event: 'insecure-secret',
+      },
+    );
   }
 
   const late: { service?: WorkerService } = {};

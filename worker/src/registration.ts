@@ -129,13 +129,19 @@ export class Registration {
       nextBeat = Math.max(nextBeat + this.intervalMs, performance.now());
       const load = this.options.load();
       try {
-        const answer = await this.options.client.heartbeat(this.name!, { queued: load.queued, inFlight: load.inFlight, capacity: load.capacity });
+        const answer = await this.options.client.heartbeat(this.name!, {
+          queued: load.queued,
+          inFlight: load.inFlight,
+          capacity: load.capacity,
+        });
         if (signal.aborted) return;
         this.heartbeats += 1;
         if (heartbeatFailures > 0) this.logger.info(`heartbeat restored after ${heartbeatFailures} failures`);
         heartbeatFailures = 0;
         if (answer === 'unknown') {
-          this.logger.warn('the nameservice does not know this worker (lease expired or registry lost): registering again', { event: 'lease-lost' });
+          this.logger.warn('the nameservice does not know this worker (lease expired or registry lost): registering again', {
+            event: 'lease-lost',
+          });
           registered = false;
         }
       } catch (err) {

@@ -89,8 +89,14 @@ test('a full queue answers busy at once, and takes tasks again when room frees',
 
 test('a bad payload or a wrong type throws synchronously and takes no room', () => {
   const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 0, workerName: 'w' });
-  assert.throws(() => queue.offer(task('wait', { ms: 'soon' }), context()), (e: unknown) => e instanceof TaskmeshError && e.code === 'INVALID_PAYLOAD' && /ms/.test(e.message));
-  assert.throws(() => queue.offer(task('hash', { text: 'x' }), context()), (e: unknown) => e instanceof TaskmeshError && e.code === 'UNKNOWN_TYPE');
+  assert.throws(
+    () => queue.offer(task('wait', { ms: 'soon' }), context()),
+    (e: unknown) => e instanceof TaskmeshError && e.code === 'INVALID_PAYLOAD' && /ms/.test(e.message),
+  );
+  assert.throws(
+    () => queue.offer(task('hash', { text: 'x' }), context()),
+    (e: unknown) => e instanceof TaskmeshError && e.code === 'UNKNOWN_TYPE',
+  );
   assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 1 });
 });
 
@@ -107,9 +113,18 @@ test('handler errors fail the task: TaskmeshError code kept, anything else HANDL
     },
   });
   const queue = new TaskQueue({ type: failing, concurrency: 1, queueSize: 5, workerName: 'w' });
-  await assert.rejects(accepted(queue.offer(task('fail', { how: 'sync' }), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'HANDLER_FAILED' && e.message === 'sync boom');
-  await assert.rejects(accepted(queue.offer(task('fail', { how: 'async' }), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'HANDLER_FAILED');
-  await assert.rejects(accepted(queue.offer(task('fail', { how: 'coded' }), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'INVALID_PAYLOAD');
+  await assert.rejects(
+    accepted(queue.offer(task('fail', { how: 'sync' }), context())),
+    (e: unknown) => e instanceof TaskmeshError && e.code === 'HANDLER_FAILED' && e.message === 'sync boom',
+  );
+  await assert.rejects(
+    accepted(queue.offer(task('fail', { how: 'async' }), context())),
+    (e: unknown) => e instanceof TaskmeshError && e.code === 'HANDLER_FAILED',
+  );
+  await assert.rejects(
+    accepted(queue.offer(task('fail', { how: 'coded' }), context())),
+    (e: unknown) => e instanceof TaskmeshError && e.code === 'INVALID_PAYLOAD',
+  );
   assert.deepEqual(queue.load(), { queued: 0, inFlight: 0, capacity: 6 });
 });
 
@@ -135,7 +150,10 @@ test('cancelling a queued task removes it; cancelling a running one rejects prom
 
 test('a task past its deadline fails with TIMEOUT', async () => {
   const queue = new TaskQueue({ type: waitType, concurrency: 1, queueSize: 0, workerName: 'w' });
-  await assert.rejects(accepted(queue.offer(task('wait', { ms: 5000 }, 80), context())), (e: unknown) => e instanceof TaskmeshError && e.code === 'TIMEOUT');
+  await assert.rejects(
+    accepted(queue.offer(task('wait', { ms: 5000 }, 80), context())),
+    (e: unknown) => e instanceof TaskmeshError && e.code === 'TIMEOUT',
+  );
 });
 
 test('progress is passed on clamped to 0..1', async () => {
@@ -192,6 +210,9 @@ test('a quick task whose caller already cancelled never runs', async () => {
   const queue = new TaskQueue({ type: echo, concurrency: 1, queueSize: 1, workerName: 'w' });
   const ctx = context();
   ctx.controller.abort(new TaskmeshError('CANCELLED', 'gone'));
-  await assert.rejects(accepted(queue.offer(task('echo', null), ctx)), (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED');
+  await assert.rejects(
+    accepted(queue.offer(task('echo', null), ctx)),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED',
+  );
   assert.equal(ran, 0);
 });

@@ -109,7 +109,9 @@ export class TaskQueue implements TaskExecutor {
         resolve,
         reject,
       };
-      ctx.onAbort((reason) => this.abort(entry, reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', 'cancelled by the caller')));
+      ctx.onAbort((reason) =>
+        this.abort(entry, reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', 'cancelled by the caller')),
+      );
       if (entry.settled) return;
       if (quick && this.waiting.length === 0 && this.running < this.concurrency) {
         // Runs now: its result leaves with this turn's messages and doubles as the ack.
@@ -184,7 +186,8 @@ export class TaskQueue implements TaskExecutor {
     const { task, ctx } = entry;
     const startedAt = performance.now();
     ctx.started();
-    if (this.debug) this.logger.debug('task started', { event: 'task-started', taskId: task.taskId, type: task.type, attempt: task.attempt });
+    if (this.debug)
+      this.logger.debug('task started', { event: 'task-started', taskId: task.taskId, type: task.type, attempt: task.attempt });
     let value: unknown;
     try {
       value = this.type.handle(entry.payload, new RunContext(entry, this.workerName, this.now));
@@ -206,7 +209,13 @@ export class TaskQueue implements TaskExecutor {
     this.settle(entry, error === undefined ? { value } : { error });
     if (this.debug) {
       const ms = Math.round(performance.now() - startedAt);
-      this.logger.debug('task finished', { event: 'task-finished', taskId: entry.task.taskId, ok: error === undefined, code: error?.code, ms });
+      this.logger.debug('task finished', {
+        event: 'task-finished',
+        taskId: entry.task.taskId,
+        ok: error === undefined,
+        code: error?.code,
+        ms,
+      });
     }
     this.running -= 1;
     this.changed();

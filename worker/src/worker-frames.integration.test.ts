@@ -16,7 +16,11 @@ let b: RunningService;
 let image: RunningService;
 
 before(async () => {
-  suite = await startLocalSuite({ workers: ['reverse', 'reverse', 'image'], dispatcher: false, workerEnv: { TASKMESH_LOG_LEVEL: 'debug' } });
+  suite = await startLocalSuite({
+    workers: ['reverse', 'reverse', 'image'],
+    dispatcher: false,
+    workerEnv: { TASKMESH_LOG_LEVEL: 'debug' },
+  });
   [a, b] = suite.workers.filter((w) => w.name === 'worker-reverse') as [RunningService, RunningService];
   image = suite.workers.find((w) => w.name === 'worker-image')!;
 });
@@ -40,11 +44,13 @@ async function rawPeer(t: { after: (fn: () => unknown) => void }) {
     const frame = readDatagram(TEST_SECRET, datagram);
     if (frame !== undefined) received.push({ from: rinfo.port, frame, bytes: datagram.length });
   });
-  const send = (datagram: Buffer, port: number): Promise<void> => new Promise((resolve, reject) => socket.send(datagram, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  const send = (datagram: Buffer, port: number): Promise<void> =>
+    new Promise((resolve, reject) => socket.send(datagram, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
   return { socket, received, send };
 }
 
-const messagesOf = (r: Received): Array<{ kind: string; taskId?: string }> => (r.frame.chunkCount === 1 ? (JSON.parse(r.frame.payload.toString('utf8')) as Array<{ kind: string; taskId?: string }>) : []);
+const messagesOf = (r: Received): Array<{ kind: string; taskId?: string }> =>
+  r.frame.chunkCount === 1 ? (JSON.parse(r.frame.payload.toString('utf8')) as Array<{ kind: string; taskId?: string }>) : [];
 
 test('a task frame signed for one worker is dropped by another; replayed to its own worker it is dropped as a replay', async (t) => {
   const peer = await rawPeer(t);
@@ -61,7 +67,8 @@ test('a task frame signed for one worker is dropped by another; replayed to its 
 
   // The same frame is valid for the worker it was signed for: it runs once...
   await peer.send(frame, a.ready.udp!);
-  while (!peer.received.some((r) => messagesOf(r).some((m) => m.kind === 'result' && m.taskId === taskId))) await once(peer.socket, 'message');
+  while (!peer.received.some((r) => messagesOf(r).some((m) => m.kind === 'result' && m.taskId === taskId)))
+    await once(peer.socket, 'message');
   // ...and a second copy is a replay.
   await peer.send(frame, a.ready.udp!);
   await a.waitForLine((l) => l.event === 'dropped' && ((l.dropped as Record<string, number> | undefined)?.replay ?? 0) >= 1, 5000);
@@ -77,7 +84,9 @@ test('a peer that never acknowledges a large result gets it once and then only p
     signedDatagram({
       secret: TEST_SECRET,
       receiverId: image.ready.endpointId!,
-      messages: [{ kind: 'task', taskId, type: 'image', payload: { width: 2048, height: 2048, format: 'png' }, attempt: 1, timeoutMs: 10_000 }],
+      messages: [
+        { kind: 'task', taskId, type: 'image', payload: { width: 2048, height: 2048, format: 'png' }, attempt: 1, timeoutMs: 10_000 },
+      ],
       sender: randomBytes(8),
     }),
     image.ready.udp!,
@@ -111,5 +120,6 @@ test('a peer that never acknowledges a large result gets it once and then only p
     }),
     image.ready.udp!,
   );
-  while (!peer.received.some((r) => messagesOf(r).some((m) => m.kind === 'result' && m.taskId === next))) await once(peer.socket, 'message');
+  while (!peer.received.some((r) => messagesOf(r).some((m) => m.kind === 'result' && m.taskId === next)))
+    await once(peer.socket, 'message');
 });

@@ -55,7 +55,10 @@ test('a SIGKILLed worker expires from the nameservice within ~4.5 s', async () =
   await waitForRecord(client, name, (r) => r === undefined || r.state === 'expired', 6000);
   const after = Date.now() - killedAt;
   assert.ok(after <= 4500, `expired ${after} ms after the kill (lease ${LEASE_TTL_MS} ms)`);
-  assert.equal((await client.lookup('reverse')).some((r) => r.name === name), false);
+  assert.equal(
+    (await client.lookup('reverse')).some((r) => r.name === name),
+    false,
+  );
 });
 
 test('SIGTERM: the worker deregisters, finishes its in-flight task, delivers the result and exits 0', async () => {
@@ -112,12 +115,19 @@ test('heartbeats continue while CPU-bound tasks hold the main thread for seconds
   for (const outcome of await all) assert.equal((valueOf(outcome) as { width: number }).width, 2048);
 
   const blocked = w.lines.filter((l) => l.event === 'loop-blocked').map((l) => l.ms as number);
-  assert.ok(blocked.some((ms) => ms >= 2000), `${count} renders of ~${perTask} ms blocked the main thread >= 2 s (stalls: ${JSON.stringify(blocked)})`);
-  assert.ok(observations.every((o) => o.state === 'live'), `state stayed live: ${JSON.stringify(observations.filter((o) => o.state !== 'live'))}`);
+  assert.ok(
+    blocked.some((ms) => ms >= 2000),
+    `${count} renders of ~${perTask} ms blocked the main thread >= 2 s (stalls: ${JSON.stringify(blocked)})`,
+  );
+  assert.ok(
+    observations.every((o) => o.state === 'live'),
+    `state stayed live: ${JSON.stringify(observations.filter((o) => o.state !== 'live'))}`,
+  );
   // Heartbeats kept arriving during the stall: no gap anywhere near the lease.
   const beats = [...new Set(observations.map((o) => o.lastHeartbeatAt))].sort((a, b) => a - b);
   assert.ok(beats.length >= 3, `several heartbeats were seen while the tasks ran (${beats.length})`);
-  for (let i = 1; i < beats.length; i++) assert.ok(beats[i]! - beats[i - 1]! < LEASE_TTL_MS - 500, `heartbeat gap ${beats[i]! - beats[i - 1]!} ms`);
+  for (let i = 1; i < beats.length; i++)
+    assert.ok(beats[i]! - beats[i - 1]! < LEASE_TTL_MS - 500, `heartbeat gap ${beats[i]! - beats[i - 1]!} ms`);
 });
 
 /** A minute-long wait task, once `worker` accepted it; `running` ends in its outcome or error. */
@@ -157,7 +167,10 @@ test('a second SIGTERM during the drain exits 1 at once instead of waiting', asy
     await w.waitForLine((l) => l.event === 'closing', 5000);
     const { code } = await w.kill('SIGTERM');
     assert.equal(code, 1);
-    assert.ok(w.lines.some((l) => l.event === 'forced-exit'), 'the forced exit is logged');
+    assert.ok(
+      w.lines.some((l) => l.event === 'forced-exit'),
+      'the forced exit is logged',
+    );
     assert.ok(!w.lines.some((l) => l.event === 'closed'), 'the drain was not waited for');
     own.caller.close();
     assert.ok((await running) instanceof TaskmeshError);

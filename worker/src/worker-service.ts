@@ -68,7 +68,12 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     onLoadChange: (load) => cell.write(load),
   });
   cell.write(queue.load());
-  const endpoint = await UdpEndpoint.open({ secret: options.secret, host: settings.host, port: settings.port, logger: logger.child({ module: 'udp' }) });
+  const endpoint = await UdpEndpoint.open({
+    secret: options.secret,
+    host: settings.host,
+    port: settings.port,
+    logger: logger.child({ module: 'udp' }),
+  });
   const server = new TaskServer({
     endpoint,
     executor: queue,
@@ -85,18 +90,34 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       secret: options.secret,
       logLevel: settings.logLevel,
       json: options.jsonLogs,
-      register: { name: settings.name, type: type.name, port: endpoint.address.port, endpointId: endpoint.id, pid: process.pid, meta: { hostname: hostname() } },
+      register: {
+        name: settings.name,
+        type: type.name,
+        port: endpoint.address.port,
+        endpointId: endpoint.id,
+        pid: process.pid,
+        meta: { hostname: hostname() },
+      },
       advertise: { advertiseHost: settings.advertiseHost, bindHost: settings.host, nameserviceUrl: settings.nameserviceUrl },
     },
   });
   const monitor = startLoopMonitor({ logger });
 
-  const stats = (): WorkerStats => ({ load: queue.load(), tasks: server.stats(), udp: endpoint.stats(), maxLoopBlockedMs: monitor.maxBlockedMs });
+  const stats = (): WorkerStats => ({
+    load: queue.load(),
+    tasks: server.stats(),
+    udp: endpoint.stats(),
+    maxLoopBlockedMs: monitor.maxBlockedMs,
+  });
   let reportedDrops = 0;
   const dropTimer = setInterval(() => {
     const udp = endpoint.stats();
     if (udp.droppedTotal === reportedDrops) return;
-    logger.warn(`dropped ${udp.droppedTotal - reportedDrops} incoming datagrams/messages`, { event: 'dropped', dropped: udp.dropped, droppedTotal: udp.droppedTotal });
+    logger.warn(`dropped ${udp.droppedTotal - reportedDrops} incoming datagrams/messages`, {
+      event: 'dropped',
+      dropped: udp.dropped,
+      droppedTotal: udp.droppedTotal,
+    });
     reportedDrops = udp.droppedTotal;
   }, DROP_REPORT_INTERVAL_MS).unref();
   let lastSummary = '';
@@ -148,12 +169,14 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
 
 async function drainWithin(server: TaskServer, timeoutMs: number, queue: TaskQueue, logger: Logger): Promise<void> {
   const load = queue.load();
-  if (load.queued + load.inFlight > 0) logger.info(`draining ${load.queued} queued and ${load.inFlight} running tasks`, { event: 'draining', ...load });
+  if (load.queued + load.inFlight > 0)
+    logger.info(`draining ${load.queued} queued and ${load.inFlight} running tasks`, { event: 'draining', ...load });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   const outcome = await Promise.race([server.drain().then(() => 'drained' as const), timeout]);
   clearTimeout(timer);
-  if (outcome === 'timeout') throw new Error(`tasks still running after ${timeoutMs} ms (TASKMESH_WORKER_DRAIN_TIMEOUT_MS); abandoning them`);
+  if (outcome === 'timeout')
+    throw new Error(`tasks still running after ${timeoutMs} ms (TASKMESH_WORKER_DRAIN_TIMEOUT_MS); abandoning them`);
 }

@@ -41,10 +41,17 @@ test('a task of each type over UDP returns its result', async () => {
     encoding: 'hex',
     digest: '900150983cd24fb0d6963f7d28e17f72',
   });
-  assert.deepEqual(valueOf(await caller.run(worker('sum'), 'sum', { numbers: ['9007199254740993', '1'] })), { sum: '9007199254740994', exact: true, count: 2 });
+  assert.deepEqual(valueOf(await caller.run(worker('sum'), 'sum', { numbers: ['9007199254740993', '1'] })), {
+    sum: '9007199254740994',
+    exact: true,
+    count: 2,
+  });
   const waited = valueOf(await caller.run(worker('wait'), 'wait', { ms: 120 })) as { waitedMs: number };
   assert.ok(waited.waitedMs >= 115);
-  const image = valueOf(await caller.run(worker('image'), 'image', { width: 100, height: 50, format: 'jpeg' })) as { worker: string; width: number };
+  const image = valueOf(await caller.run(worker('image'), 'image', { width: 100, height: 50, format: 'jpeg' })) as {
+    worker: string;
+    width: number;
+  };
   assert.equal(image.worker, worker('image').ready.name);
   assert.equal(image.width, 100);
 });
@@ -69,7 +76,10 @@ test('a bad payload is rejected naming the field, and the worker keeps serving',
 });
 
 test('an image larger than one datagram arrives whole and decodes', async () => {
-  const value = valueOf(await caller.run(worker('image'), 'image', { width: 1024, height: 768, text: 'integration' })) as { data: string; bytes: number };
+  const value = valueOf(await caller.run(worker('image'), 'image', { width: 1024, height: 768, text: 'integration' })) as {
+    data: string;
+    bytes: number;
+  };
   const bytes = Buffer.from(value.data, 'base64');
   assert.equal(bytes.length, value.bytes);
   assert.ok(value.data.length > 10 * MAX_CHUNK_PAYLOAD, `a ${bytes.length}-byte PNG travels in many datagrams`);
@@ -118,7 +128,10 @@ test('datagrams with a bad HMAC are dropped, unanswered, and counted', async () 
   forger.onMessage((m) => answers.push(m));
   try {
     const w = worker('hash');
-    forger.send({ kind: 'task', taskId: randomUUID(), type: 'hash', payload: { text: 'x' }, attempt: 1, timeoutMs: 5000 }, workerAddress(w));
+    forger.send(
+      { kind: 'task', taskId: randomUUID(), type: 'hash', payload: { text: 'x' }, attempt: 1, timeoutMs: 5000 },
+      workerAddress(w),
+    );
     const line = await w.waitForLine((l) => l.event === 'dropped' && ((l.dropped as { auth?: number } | undefined)?.auth ?? 0) >= 1, 5000);
     assert.ok((line.droppedTotal as number) >= 1);
     assert.deepEqual(answers, []);

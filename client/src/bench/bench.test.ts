@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DATAGRAMS_RECEIVED_PATTERN, DATAGRAMS_SENT_PATTERN, parsePrometheusText, sumMatching, RETRANSMISSION_PATTERN } from './metrics-text.js';
+import {
+  DATAGRAMS_RECEIVED_PATTERN,
+  DATAGRAMS_SENT_PATTERN,
+  parsePrometheusText,
+  sumMatching,
+  RETRANSMISSION_PATTERN,
+} from './metrics-text.js';
 import { percentile, summarize } from './percentiles.js';
 import { benchJson, checkTargets, formatBenchReport } from './report.js';
 import { benchWindow, defaultBatchWarmup, type BenchReport } from './run-bench.js';
@@ -39,10 +45,30 @@ test('retransmission counters are summed from Prometheus text across labels', ()
 const report: BenchReport = {
   dispatcher: 'http://127.0.0.1:1',
   type: 'reverse',
-  batch: { tasks: 1000, batchSize: 500, concurrency: 4, window: 2000, warmup: 200, submitSeconds: 0.02, totalSeconds: 0.04, submittedPerSecond: 50_000, tasksPerSecond: 25_000, succeeded: 1000, failed: 0, throttled: 2 },
-  latency: { tasks: 100, concurrency: 1, latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 },
+  batch: {
+    tasks: 1000,
+    batchSize: 500,
+    concurrency: 4,
+    window: 2000,
+    warmup: 200,
+    submitSeconds: 0.02,
+    totalSeconds: 0.04,
+    submittedPerSecond: 50_000,
+    tasksPerSecond: 25_000,
+    succeeded: 1000,
+    failed: 0,
+    throttled: 2,
+  },
+  latency: {
+    tasks: 100,
+    concurrency: 1,
+    latencyMs: { count: 100, mean: 0.8, p50: 0.7, p90: 1.2, p99: 6, max: 9 },
     serverMs: { count: 100, mean: 0.5, p50: 0, p90: 1, p99: 1, max: 3 },
-    httpBaselineMs: { count: 100, mean: 0.2, p50: 0.2, p90: 0.3, p99: 0.4, max: 1 }, tasksPerSecond: 1200, succeeded: 100, failed: 0 },
+    httpBaselineMs: { count: 100, mean: 0.2, p50: 0.2, p90: 0.3, p99: 0.4, max: 1 },
+    tasksPerSecond: 1200,
+    succeeded: 100,
+    failed: 0,
+  },
   retransmissions: 3,
   datagrams: { sent: 330, received: 220 },
   failures: 0,
@@ -50,12 +76,15 @@ const report: BenchReport = {
 
 test('targets are checked against the measured figures', () => {
   const checks = checkTargets(report);
-  assert.deepEqual(checks.map((c) => [c.name, c.met]), [
-    ['batch throughput', true],
-    ['submit-and-wait p50', true],
-    ['submit-and-wait p99', false],
-    ['failed tasks', true],
-  ]);
+  assert.deepEqual(
+    checks.map((c) => [c.name, c.met]),
+    [
+      ['batch throughput', true],
+      ['submit-and-wait p50', true],
+      ['submit-and-wait p99', false],
+      ['failed tasks', true],
+    ],
+  );
   const text = formatBenchReport(report);
   assert.match(text, /throughput.*25,000 tasks\/s/);
   assert.match(text, /batches of 500, 4 in flight, at most 2000 outstanding, after 200 untimed/);
@@ -69,7 +98,10 @@ test('targets are checked against the measured figures', () => {
 });
 
 test('a measured host floor is shown beside the latency figures and kept in the JSON', () => {
-  const withFloor: BenchReport = { ...report, hostFloor: { requests: 50, latencyMs: { count: 50, mean: 0.3, p50: 0.25, p90: 0.4, p99: 2.5, max: 3 } } };
+  const withFloor: BenchReport = {
+    ...report,
+    hostFloor: { requests: 50, latencyMs: { count: 50, mean: 0.3, p50: 0.25, p90: 0.4, p99: 2.5, max: 3 } },
+  };
   assert.match(formatBenchReport(withFloor), /host floor p50 \/ p99.*250 µs \/ 2\.5 ms \(same path, no taskmesh work\)/);
   const json = JSON.parse(benchJson(withFloor)) as { hostFloor: { requests: number; latencyMs: { p99: number } } };
   assert.equal(json.hostFloor.requests, 50);

@@ -30,10 +30,25 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   }
   if (report.latency) {
     const { p50, p99 } = report.latency.latencyMs;
-    checks.push({ name: 'submit-and-wait p50', measured: formatDuration(p50), target: `< ${BENCH_TARGETS.p50Ms} ms`, met: p50 < BENCH_TARGETS.p50Ms });
-    checks.push({ name: 'submit-and-wait p99', measured: formatDuration(p99), target: `< ${BENCH_TARGETS.p99Ms} ms`, met: p99 < BENCH_TARGETS.p99Ms });
+    checks.push({
+      name: 'submit-and-wait p50',
+      measured: formatDuration(p50),
+      target: `< ${BENCH_TARGETS.p50Ms} ms`,
+      met: p50 < BENCH_TARGETS.p50Ms,
+    });
+    checks.push({
+      name: 'submit-and-wait p99',
+      measured: formatDuration(p99),
+      target: `< ${BENCH_TARGETS.p99Ms} ms`,
+      met: p99 < BENCH_TARGETS.p99Ms,
+    });
   }
-  checks.push({ name: 'failed tasks', measured: String(report.failures), target: String(BENCH_TARGETS.failures), met: report.failures <= BENCH_TARGETS.failures });
+  checks.push({
+    name: 'failed tasks',
+    measured: String(report.failures),
+    target: String(BENCH_TARGETS.failures),
+    met: report.failures <= BENCH_TARGETS.failures,
+  });
   return checks;
 }
 
@@ -44,8 +59,16 @@ export function formatBenchReport(report: BenchReport): string {
   if (report.batch) {
     const b = report.batch;
     figures.push(
-      ['batch', 'tasks', `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight, at most ${b.window} outstanding, after ${b.warmup} untimed)`],
-      ['batch', 'submitted in', `${formatDuration(b.submitSeconds * 1000)} (${Math.round(b.submittedPerSecond).toLocaleString('en-US')} tasks/s)`],
+      [
+        'batch',
+        'tasks',
+        `${b.tasks} (batches of ${b.batchSize}, ${b.concurrency} in flight, at most ${b.window} outstanding, after ${b.warmup} untimed)`,
+      ],
+      [
+        'batch',
+        'submitted in',
+        `${formatDuration(b.submitSeconds * 1000)} (${Math.round(b.submittedPerSecond).toLocaleString('en-US')} tasks/s)`,
+      ],
       ['batch', 'queue-full retries', String(b.throttled)],
       ['batch', 'all ended in', formatDuration(b.totalSeconds * 1000)],
       ['batch', 'throughput', `${Math.round(b.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
@@ -64,11 +87,21 @@ export function formatBenchReport(report: BenchReport): string {
       ['latency', 'throughput', `${Math.round(l.tasksPerSecond).toLocaleString('en-US')} tasks/s`],
       ...(report.hostFloor === undefined
         ? []
-        : [['latency', 'host floor p50 / p99', `${formatDuration(report.hostFloor.latencyMs.p50)} / ${formatDuration(report.hostFloor.latencyMs.p99)} (same path, no taskmesh work)`]]),
+        : [
+            [
+              'latency',
+              'host floor p50 / p99',
+              `${formatDuration(report.hostFloor.latencyMs.p50)} / ${formatDuration(report.hostFloor.latencyMs.p99)} (same path, no taskmesh work)`,
+            ],
+          ]),
       ['latency', 'succeeded / failed', `${l.succeeded} / ${l.failed}`],
     );
   }
-  figures.push(['all', 'retransmissions', report.retransmissions === null ? 'n/a (no counter at /metrics)' : String(report.retransmissions)]);
+  figures.push([
+    'all',
+    'retransmissions',
+    report.retransmissions === null ? 'n/a (no counter at /metrics)' : String(report.retransmissions),
+  ]);
   if (report.datagrams !== null) {
     const tasks = (report.batch?.tasks ?? 0) + (report.latency?.tasks ?? 0);
     const perTask = tasks > 0 ? ` (${((report.datagrams.sent + report.datagrams.received) / tasks).toFixed(2)} per task)` : '';

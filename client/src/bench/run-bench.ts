@@ -3,7 +3,13 @@ import type { ApiClient } from '../api-client.js';
 import { submitBatchWithBackpressure } from '../backpressure.js';
 import { chunk, mapConcurrent } from '../batch-file.js';
 import { CompletionTracker } from '../task-waiter.js';
-import { DATAGRAMS_RECEIVED_PATTERN, DATAGRAMS_SENT_PATTERN, parsePrometheusText, RETRANSMISSION_PATTERN, sumMatching } from './metrics-text.js';
+import {
+  DATAGRAMS_RECEIVED_PATTERN,
+  DATAGRAMS_SENT_PATTERN,
+  parsePrometheusText,
+  RETRANSMISSION_PATTERN,
+  sumMatching,
+} from './metrics-text.js';
 import { summarize, type LatencySummary } from './percentiles.js';
 
 export type BenchPhase = 'batch' | 'latency';
@@ -114,7 +120,11 @@ async function dispatcherCounters(api: ApiClient): Promise<DispatcherCounters> {
     const samples = parsePrometheusText(await api.metricsText());
     const names = [...samples.keys()];
     const read = (pattern: RegExp): number | null => (names.some((k) => pattern.test(k)) ? sumMatching(samples, pattern) : null);
-    return { retransmissions: read(RETRANSMISSION_PATTERN), datagramsSent: read(DATAGRAMS_SENT_PATTERN), datagramsReceived: read(DATAGRAMS_RECEIVED_PATTERN) };
+    return {
+      retransmissions: read(RETRANSMISSION_PATTERN),
+      datagramsSent: read(DATAGRAMS_SENT_PATTERN),
+      datagramsReceived: read(DATAGRAMS_RECEIVED_PATTERN),
+    };
   } catch {
     return none;
   }
@@ -126,7 +136,8 @@ const diff = (before: number | null, after: number | null): number | null => (be
 export const defaultBatchWarmup = (tasks: number): number => Math.min(10_000, Math.floor(tasks / 5));
 
 /** The batch phase's window: at least one batch, by default one batch per request in flight. */
-export const benchWindow = (o: Pick<BenchOptions, 'window' | 'batchSize' | 'concurrency'>): number => Math.max(o.batchSize, o.window ?? o.batchSize * o.concurrency);
+export const benchWindow = (o: Pick<BenchOptions, 'window' | 'batchSize' | 'concurrency'>): number =>
+  Math.max(o.batchSize, o.window ?? o.batchSize * o.concurrency);
 
 /**
  * Batch throughput: N tasks in batches of K, C requests in flight, at most W tasks outstanding;

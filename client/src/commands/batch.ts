@@ -27,7 +27,12 @@ export function registerBatch(program: Command, context: ContextFactory): void {
     .description('submit every task of a JSON-lines file ({type, payload, ...} per line)')
     .argument('<file>', 'a .jsonl file; blank lines and # comments are skipped')
     .option('-w, --wait', 'wait until every task has ended; exit 1 if any did not succeed')
-    .option('--chunk-size <n>', `tasks per request (at most ${MAX_BATCH_TASKS})`, intOption('--chunk-size', 1, MAX_BATCH_TASKS), MAX_BATCH_TASKS)
+    .option(
+      '--chunk-size <n>',
+      `tasks per request (at most ${MAX_BATCH_TASKS})`,
+      intOption('--chunk-size', 1, MAX_BATCH_TASKS),
+      MAX_BATCH_TASKS,
+    )
     .option('--timeout <ms>', 'with --wait: give up waiting after this many milliseconds (exit 3)', intOption('--timeout', 1))
     .option('--json', 'print the summary (and ids) as JSON')
     .action(async (file: string, options: BatchOptions) => {
@@ -39,9 +44,14 @@ export function registerBatch(program: Command, context: ContextFactory): void {
       }
       const parsed = parseBatchFile(text);
       if (parsed.errors.length > 0) {
-        const named = parsed.errors.slice(0, MAX_LINES_NAMED).map((e) => `line ${e.line}: ${e.message}`).join('; ');
+        const named = parsed.errors
+          .slice(0, MAX_LINES_NAMED)
+          .map((e) => `line ${e.line}: ${e.message}`)
+          .join('; ');
         const more = parsed.errors.length > MAX_LINES_NAMED ? `; and ${parsed.errors.length - MAX_LINES_NAMED} more` : '';
-        throw usageError(`${file}: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? '' : 's'}, nothing sent: ${named}${more}`);
+        throw usageError(
+          `${file}: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? '' : 's'}, nothing sent: ${named}${more}`,
+        );
       }
       if (parsed.tasks.length === 0) throw usageError(`${file}: no tasks in the file`);
       await runBatch(context({ maxSockets: BATCH_CONCURRENCY + 2 }), parsed.tasks, parsed.lines, options);
@@ -53,9 +63,13 @@ async function runBatch(ctx: CliContext, tasks: SubmitTaskRequest[], lines: numb
   const tracker = options.wait ? new CompletionTracker(ctx.api) : undefined;
   // Subscribed before the first submission, so no task can end unseen.
   await tracker?.start();
-  const bar = ctx.isTTY && !options.json
-    ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total} {percentage}%', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const bar =
+    ctx.isTTY && !options.json
+      ? new cliProgress.SingleBar(
+          { format: '{phase} [{bar}] {value}/{total} {percentage}%', stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   try {
     bar?.start(tasks.length, 0, { phase: 'submitted' });
     const chunks = chunk(tasks, options.chunkSize ?? MAX_BATCH_TASKS);
@@ -70,9 +84,10 @@ async function runBatch(ctx: CliContext, tasks: SubmitTaskRequest[], lines: numb
         return got;
       } catch (err) {
         const firstLine = lines[index * (options.chunkSize ?? MAX_BATCH_TASKS)];
-        failure ??= err instanceof TaskmeshError
-          ? Object.assign(err, { message: `the chunk from line ${firstLine} was refused: ${err.message}` })
-          : err;
+        failure ??=
+          err instanceof TaskmeshError
+            ? Object.assign(err, { message: `the chunk from line ${firstLine} was refused: ${err.message}` })
+            : err;
         return [];
       }
     });

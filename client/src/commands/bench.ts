@@ -27,9 +27,22 @@ export function registerBench(program: Command, context: ContextFactory): void {
     .option('--tasks <n>', 'batch phase: tasks in total', intOption('--tasks', 0), 50_000)
     .option('--batch <k>', `batch phase: tasks per request (at most ${MAX_BATCH_TASKS})`, intOption('--batch', 1, MAX_BATCH_TASKS), 500)
     .option('--concurrency <c>', 'batch phase: requests in flight', intOption('--concurrency', 1, 1024), 4)
-    .option('--window <w>', 'batch phase: most tasks outstanding (sent, not yet ended); default batch × concurrency', intOption('--window', 1))
-    .option('--batch-warmup <n>', 'batch phase: untimed tasks first; default a fifth of --tasks, at most 10000', intOption('--batch-warmup', 0))
-    .option('--latency-concurrency <c>', 'latency phase: concurrent submit-and-wait loops (1: one task at a time)', intOption('--latency-concurrency', 1, 1024), 1)
+    .option(
+      '--window <w>',
+      'batch phase: most tasks outstanding (sent, not yet ended); default batch × concurrency',
+      intOption('--window', 1),
+    )
+    .option(
+      '--batch-warmup <n>',
+      'batch phase: untimed tasks first; default a fifth of --tasks, at most 10000',
+      intOption('--batch-warmup', 0),
+    )
+    .option(
+      '--latency-concurrency <c>',
+      'latency phase: concurrent submit-and-wait loops (1: one task at a time)',
+      intOption('--latency-concurrency', 1, 1024),
+      1,
+    )
     .option('--sequential <n>', 'latency phase: tasks submitted one at a time', intOption('--sequential', 0), 5000)
     .addOption(new Option('--phase <phase>', 'which phase to run').choices(['batch', 'latency', 'both']).default('both'))
     .option('--json', 'print only the JSON report')
@@ -37,9 +50,13 @@ export function registerBench(program: Command, context: ContextFactory): void {
       // The load loops run on undici, so the figures are the dispatcher's, not axios's.
       const ctx = context({ maxSockets: Math.max(options.concurrency, options.latencyConcurrency) + 2, backend: 'undici' });
       const phases: BenchPhase[] = options.phase === 'both' ? ['batch', 'latency'] : [options.phase];
-      const bar = ctx.isTTY && !options.json
-        ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-        : undefined;
+      const bar =
+        ctx.isTTY && !options.json
+          ? new cliProgress.SingleBar(
+              { format: '{phase} [{bar}] {value}/{total}', stream: process.stderr, hideCursor: true },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
       let current: BenchPhase | undefined;
       const report = await runBench({
         api: ctx.api,

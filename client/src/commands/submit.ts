@@ -39,9 +39,9 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
     .command('submit')
     .description('submit a task; prints its id, or with --wait its result')
     .argument('<type>', 'task type: reverse, upper, hash, sum, wait, image, …')
-    .argument('[payload...]', 'a JSON object, or the type\'s shorthand')
+    .argument('[payload...]', "a JSON object, or the type's shorthand")
     .option('-w, --wait', 'wait for the task to end and print its result')
-    .option('--timeout <ms>', 'the task\'s time limit in milliseconds', intOption('--timeout', 1, 3_600_000))
+    .option('--timeout <ms>', "the task's time limit in milliseconds", intOption('--timeout', 1, 3_600_000))
     .option('--max-attempts <n>', 'attempts before the task fails', intOption('--max-attempts', 1, 20))
     .option('--idempotency-key <key>', 'submitting the same key again returns the same task')
     .option('--json', 'print machine-readable JSON')
@@ -52,7 +52,14 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
     .option('--height <px>', 'image: height in pixels')
     .addOption(new Option('--format <format>', 'image: png (default) or jpeg'))
     .option('--out <file>', 'image: write the decoded image here (implies --wait)')
-    .addHelpText('after', `\nShorthands:\n${Object.values(SHORTHANDS).map((s) => `  taskmesh submit ${s}`).join('\n')}\n\nExamples:\n  taskmesh submit reverse hello --wait\n  taskmesh submit reverse '{"text":"hi"}'\n  taskmesh submit sum 1 2 3 --wait\n  taskmesh submit image --text hi --out frame.png`)
+    .addHelpText(
+      'after',
+      `\nShorthands:\n${Object.values(SHORTHANDS)
+        .map((s) => `  taskmesh submit ${s}`)
+        .join(
+          '\n',
+        )}\n\nExamples:\n  taskmesh submit reverse hello --wait\n  taskmesh submit reverse '{"text":"hi"}'\n  taskmesh submit sum 1 2 3 --wait\n  taskmesh submit image --text hi --out frame.png`,
+    )
     .action(async (type: string, args: string[], options: SubmitOptions) => {
       if (options.out !== undefined && type !== 'image') throw usageError(`--out applies only to image tasks, not ${type}`);
       const ctx = context({});
@@ -68,9 +75,7 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
         return;
       }
       const first = await ctx.api.submitAndWait(request, SUBMIT_WAIT_MS);
-      const record = 'type' in first && isFinalStatus(first.status)
-        ? first
-        : await waitForTask(ctx.api, first.id, { signal: ctx.signal });
+      const record = 'type' in first && isFinalStatus(first.status) ? first : await waitForTask(ctx.api, first.id, { signal: ctx.signal });
       await reportOutcome(ctx, record, { json: options.json, out: options.out });
     });
 }

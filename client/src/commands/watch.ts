@@ -16,7 +16,9 @@ export function registerWatch(program: Command, context: ContextFactory): void {
       const ctx = context({});
       const stream = await EventStream.open({ baseUrl: ctx.api.baseUrl, token: ctx.api.token, type: options.type, taskId: options.task });
       // Tests and scripts wait for this line on stderr before they cause events.
-      ctx.err(`watching events${options.type ? ` of type ${options.type}` : ''}${options.task ? ` of task ${options.task}` : ''} (Ctrl-C to stop)`);
+      ctx.err(
+        `watching events${options.type ? ` of type ${options.type}` : ''}${options.task ? ` of task ${options.task}` : ''} (Ctrl-C to stop)`,
+      );
       let seen = 0;
       stream.onEvent((e) => {
         if (options.count !== undefined && seen >= options.count) return;

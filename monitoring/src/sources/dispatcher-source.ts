@@ -43,7 +43,15 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
 
   constructor(private readonly options: DispatcherSourceOptions) {
     super();
-    this.state = { url: options.url, connected: false, error: 'not polled yet', since: Date.now(), stats: null, failed: [], eventsConnected: false };
+    this.state = {
+      url: options.url,
+      connected: false,
+      error: 'not polled yet',
+      since: Date.now(),
+      stats: null,
+      failed: [],
+      eventsConnected: false,
+    };
   }
 
   get snapshot(): TasksSnapshot {
@@ -96,16 +104,22 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
 
   private async poll(): Promise<void> {
     try {
-      const [stats, failedBody] = await Promise.all([this.getJson('/v1/stats'), this.getJson(`/v1/tasks?status=failed&limit=${MAX_FAILED_SHOWN}`)]);
+      const [stats, failedBody] = await Promise.all([
+        this.getJson('/v1/stats'),
+        this.getJson(`/v1/tasks?status=failed&limit=${MAX_FAILED_SHOWN}`),
+      ]);
       const failed = TaskListResponse.safeParse(failedBody);
       if (!failed.success) throw new Error('GET /v1/tasks: answer does not match the task list schema');
-      const list = [...failed.data.tasks].sort((a, b) => (b.finishedAt ?? b.createdAt) - (a.finishedAt ?? a.createdAt)).slice(0, MAX_FAILED_SHOWN);
+      const list = [...failed.data.tasks]
+        .sort((a, b) => (b.finishedAt ?? b.createdAt) - (a.finishedAt ?? a.createdAt))
+        .slice(0, MAX_FAILED_SHOWN);
       if (!this.state.connected) this.options.logger.info('dispatcher reachable', { url: this.options.url });
       const { error: _previous, ...rest } = this.state;
       this.state = { ...rest, connected: true, since: this.state.connected ? this.state.since : Date.now(), stats, failed: list };
     } catch (err) {
       const error = describeError(err);
-      if (this.state.connected || this.state.error !== error) this.options.logger.warn('dispatcher unreachable', { url: this.options.url, error });
+      if (this.state.connected || this.state.error !== error)
+        this.options.logger.warn('dispatcher unreachable', { url: this.options.url, error });
       this.state = { ...this.state, connected: false, error, since: this.state.connected ? Date.now() : this.state.since };
     }
     if (!this.abort.signal.aborted) this.emit('update', this.state);

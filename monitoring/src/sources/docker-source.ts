@@ -51,7 +51,13 @@ const EMIT_THROTTLE_MS = 500;
  * included) and `event`.
  */
 export class DockerSource extends EventEmitter<{ status: [DockerStatus]; containers: [ContainerView[]]; event: [DockerEventView] }> {
-  private statusValue: DockerStatus = { connected: false, error: 'not connected yet', since: Date.now(), projects: [], projectSource: null };
+  private statusValue: DockerStatus = {
+    connected: false,
+    error: 'not connected yet',
+    since: Date.now(),
+    projects: [],
+    projectSource: null,
+  };
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private containers = new Map<string, { info: Dockerode.ContainerInfo; inspect: Dockerode.ContainerInspectInfo | undefined }>();
@@ -107,7 +113,13 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     if (!known) throw new TaskmeshError('NOT_FOUND', `no container "${id}" in the monitored Compose project`);
     const container = this.options.docker.getContainer(known);
     const inspect = await container.inspect();
-    const raw = (await container.logs({ follow: true, stdout: true, stderr: true, tail: options.tail, abortSignal: options.signal })) as Readable;
+    const raw = (await container.logs({
+      follow: true,
+      stdout: true,
+      stderr: true,
+      tail: options.tail,
+      abortSignal: options.signal,
+    })) as Readable;
     const lines = (stream: Readable, name: 'stdout' | 'stderr'): void => {
       createInterface({ input: stream, crlfDelay: Infinity })
         .on('line', (text) => options.onLine({ stream: name, text }))
@@ -145,19 +157,36 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
       const all = (await docker.listContainers({ all: true })).filter((c) => projectOf(c.Labels) !== null);
       const { projects, source } = await this.chooseProjects(all);
       const mine = all.filter((c) => projects.includes(projectOf(c.Labels)!));
-      const inspected = await Promise.all(mine.map((info) => docker.getContainer(info.Id).inspect().catch(() => undefined)));
+      const inspected = await Promise.all(
+        mine.map((info) =>
+          docker
+            .getContainer(info.Id)
+            .inspect()
+            .catch(() => undefined),
+        ),
+      );
       if (seq !== this.refreshSeq || this.abort.signal.aborted) return;
       this.containers = new Map(mine.map((info, i) => [info.Id, { info, inspect: inspected[i] }]));
       this.syncStats();
       if (!this.events) this.openEvents();
-      this.setStatus({ connected: true, since: this.statusValue.connected ? this.statusValue.since : Date.now(), projects, projectSource: source });
+      this.setStatus({
+        connected: true,
+        since: this.statusValue.connected ? this.statusValue.since : Date.now(),
+        projects,
+        projectSource: source,
+      });
       this.emitContainers(true);
     } catch (err) {
       if (this.abort.signal.aborted || seq !== this.refreshSeq) return;
       this.teardown();
       const error = withSocketHint(describeError(err));
       if (this.statusValue.connected || this.statusValue.error !== error) this.options.logger.warn('docker unreachable', { error });
-      this.setStatus({ ...this.statusValue, connected: false, error, since: this.statusValue.connected ? Date.now() : this.statusValue.since });
+      this.setStatus({
+        ...this.statusValue,
+        connected: false,
+        error,
+        since: this.statusValue.connected ? Date.now() : this.statusValue.since,
+      });
     }
   }
 
@@ -185,7 +214,9 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
 
   /** One streaming stats request per running container; stopped containers lose theirs. */
   private syncStats(): void {
-    const running = new Set([...this.containers.values()].filter((c) => (c.inspect?.State.Status ?? c.info.State) === 'running').map((c) => c.info.Id));
+    const running = new Set(
+      [...this.containers.values()].filter((c) => (c.inspect?.State.Status ?? c.info.State) === 'running').map((c) => c.info.Id),
+    );
     for (const [id, ac] of this.statsStreams) {
       if (!running.has(id)) {
         ac.abort();
@@ -259,7 +290,8 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
   }
 
   private setStatus(next: DockerStatus): void {
-    if (!this.statusValue.connected && next.connected) this.options.logger.info('docker connected', { projects: next.projects, projectSource: next.projectSource });
+    if (!this.statusValue.connected && next.connected)
+      this.options.logger.info('docker connected', { projects: next.projects, projectSource: next.projectSource });
     this.statusValue = next;
     this.emit('status', next);
   }

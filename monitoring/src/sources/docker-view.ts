@@ -145,7 +145,13 @@ export const isInterestingAction = (action: string): boolean => !action.startsWi
 
 export function dockerEventView(raw: unknown): DockerEventView | null {
   if (typeof raw !== 'object' || raw === null) return null;
-  const e = raw as { Type?: unknown; Action?: unknown; Actor?: { ID?: unknown; Attributes?: Record<string, string> }; timeNano?: unknown; time?: unknown };
+  const e = raw as {
+    Type?: unknown;
+    Action?: unknown;
+    Actor?: { ID?: unknown; Attributes?: Record<string, string> };
+    timeNano?: unknown;
+    time?: unknown;
+  };
   if (e.Type !== 'container' || typeof e.Action !== 'string' || typeof e.Actor?.ID !== 'string') return null;
   const attrs = e.Actor.Attributes ?? {};
   const at = typeof e.timeNano === 'number' ? Math.round(e.timeNano / 1e6) : typeof e.time === 'number' ? e.time * 1000 : Date.now();

@@ -82,7 +82,11 @@ export class ImageRelay extends EventEmitter<{ status: [ImageRelayStatus] }> {
       }
     });
     ws.on('unexpected-response', (_req, res) => {
-      this.setStatus({ connected: false, error: `dispatcher answered HTTP ${res.statusCode} to ${url.pathname}`, frames: this.statusValue.frames });
+      this.setStatus({
+        connected: false,
+        error: `dispatcher answered HTTP ${res.statusCode} to ${url.pathname}`,
+        frames: this.statusValue.frames,
+      });
       ws.terminate();
     });
     ws.on('error', (err) => {

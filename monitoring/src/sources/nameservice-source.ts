@@ -52,7 +52,8 @@ export class NameserviceSource extends EventEmitter<{ update: [NameserviceSnapsh
       this.state = { url: this.options.url, connected: true, since: this.state.connected ? this.state.since : Date.now(), workers };
     } catch (err) {
       const error = describeError(err);
-      if (this.state.connected || this.state.error !== error) this.options.logger.warn('nameservice unreachable', { url: this.options.url, error });
+      if (this.state.connected || this.state.error !== error)
+        this.options.logger.warn('nameservice unreachable', { url: this.options.url, error });
       this.state = { ...this.state, connected: false, error, since: this.state.connected ? Date.now() : this.state.since };
     }
     if (!this.abort.signal.aborted) this.emit('update', this.state);

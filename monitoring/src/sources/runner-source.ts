@@ -76,7 +76,8 @@ export class RunnerSource extends EventEmitter<{ update: [ProcessesSnapshot] }> 
       const processes = await Promise.all(parsed.data.processes.map((p) => sample(p, now)));
       next = { available: true, file, runnerPid: parsed.data.runnerPid, updatedAt: parsed.data.updatedAt, processes };
     } catch (err) {
-      const error = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} does not exist (is the runner started?)` : describeError(err);
+      const error =
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} does not exist (is the runner started?)` : describeError(err);
       if (error !== this.state.error) this.options.logger.warn('runner state unreadable', { file, error });
       next = { available: false, file, error, processes: [] };
     }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { bearerToken, tokenMatches } from './bearer-token.js';
 
-const withAuth = (authorization?: string): IncomingMessage => ({ headers: authorization === undefined ? {} : { authorization } }) as IncomingMessage;
+const withAuth = (authorization?: string): IncomingMessage =>
+  ({ headers: authorization === undefined ? {} : { authorization } }) as IncomingMessage;
 
 test('one reading of a bearer header for every service: the scheme in any case, the token trimmed', () => {
   assert.equal(bearerToken(withAuth('Bearer abc')), 'abc');

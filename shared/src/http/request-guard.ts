@@ -43,11 +43,17 @@ export class RequestGuard {
   check(req: IncomingMessage): void {
     const host = req.headers.host;
     if (host !== undefined && !this.hostAllowed(host)) {
-      throw new TaskmeshError('FORBIDDEN', `Host "${host.slice(0, 100)}" is not accepted: add its name to TASKMESH_ALLOWED_HOSTS to serve it`);
+      throw new TaskmeshError(
+        'FORBIDDEN',
+        `Host "${host.slice(0, 100)}" is not accepted: add its name to TASKMESH_ALLOWED_HOSTS to serve it`,
+      );
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, host)) {
-      throw new TaskmeshError('FORBIDDEN', `Origin "${origin.slice(0, 100)}" is not this service's own: add it to TASKMESH_ALLOWED_ORIGINS to allow it`);
+      throw new TaskmeshError(
+        'FORBIDDEN',
+        `Origin "${origin.slice(0, 100)}" is not this service's own: add it to TASKMESH_ALLOWED_ORIGINS to allow it`,
+      );
     }
   }
 

@@ -6,7 +6,17 @@ import { waitContract } from './wait.js';
 
 export { defineContract } from './task-contract.js';
 export type { QueueDefaults, TaskContract } from './task-contract.js';
-export { HASH_ALGORITHMS, HASH_ENCODINGS, HashPayload, MAX_TEXT_LENGTH, ReversePayload, UpperPayload, hashContract, reverseContract, upperContract } from './text.js';
+export {
+  HASH_ALGORITHMS,
+  HASH_ENCODINGS,
+  HashPayload,
+  MAX_TEXT_LENGTH,
+  ReversePayload,
+  UpperPayload,
+  hashContract,
+  reverseContract,
+  upperContract,
+} from './text.js';
 export { MAX_SUM_ELEMENTS, SumPayload, sumContract } from './sum.js';
 export type { SumTerm } from './sum.js';
 export { MAX_WAIT_MS, WaitPayload, waitContract } from './wait.js';
@@ -14,7 +24,14 @@ export { IMAGE_FORMATS, IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, ImagePay
 export { validatePayload, formatPath } from './validate-payload.js';
 
 /** The built-in task types, in the order they are listed everywhere. */
-export const BUILTIN_CONTRACTS: readonly TaskContract[] = [reverseContract, hashContract, sumContract, upperContract, waitContract, imageContract];
+export const BUILTIN_CONTRACTS: readonly TaskContract[] = [
+  reverseContract,
+  hashContract,
+  sumContract,
+  upperContract,
+  waitContract,
+  imageContract,
+];
 
 /** The built-in names, in order. */
 export const BUILTIN_TYPE_NAMES: readonly string[] = BUILTIN_CONTRACTS.map((c) => c.name);

@@ -12,7 +12,11 @@ export interface EventuallyOptions {
  * that has no event to await ("the nameservice lists this worker as expired"); where an event
  * exists, await the event instead. The one polling helper of every workspace's tests.
  */
-export async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, options: EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  options: EventuallyOptions = {},
+): Promise<T> {
   const { timeoutMs = 10_000, intervalMs = 20 } = options;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

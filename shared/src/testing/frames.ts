@@ -6,7 +6,13 @@ import { FRAME_TYPE, FrameCodec, type Frame } from '../transport/frame.js';
  * Datagrams made and read by hand, for tests that play a peer no endpoint would be: one that
  * replays, forges with the secret, or never answers.
  */
-export function signedDatagram(options: { secret: string; receiverId: string; messages: Outgoing[]; counter?: number; sender?: Buffer }): Buffer {
+export function signedDatagram(options: {
+  secret: string;
+  receiverId: string;
+  messages: Outgoing[];
+  counter?: number;
+  sender?: Buffer;
+}): Buffer {
   const payload = Buffer.from(JSON.stringify(options.messages.map((m) => ({ v: PROTOCOL_VERSION, ...m }))), 'utf8');
   return new FrameCodec(options.secret).encode(
     {

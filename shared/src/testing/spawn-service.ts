@@ -106,7 +106,14 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Runnin
       };
       const timer = setTimeout(() => {
         waiters.delete(entry);
-        reject(new Error(`${options.name}: no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(
+          new Error(
+            `${options.name}: no matching log line within ${timeoutMs} ms; last lines:\n${lines
+              .slice(-15)
+              .map((l) => JSON.stringify(l))
+              .join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(entry);
     });
@@ -125,7 +132,12 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Runnin
     ready = await Promise.race([
       waitForLine((l) => l.event === 'ready', readyTimeoutMs),
       exited.then(({ code, signal }) => {
-        throw new Error(`${options.name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderr.join('\n')}\n${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
+        throw new Error(
+          `${options.name} exited (code ${code}, signal ${signal}) before it was ready:\n${stderr.join('\n')}\n${lines
+            .slice(-15)
+            .map((l) => JSON.stringify(l))
+            .join('\n')}`,
+        );
       }),
     ]);
   } catch (err) {

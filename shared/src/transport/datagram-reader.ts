@@ -24,7 +24,11 @@ export class DatagramReader {
     const { frame } = decoded;
     const verdict = this.replay.check(frame.senderKey, frame.counter, frame.timestampMs, nowMs);
     if (verdict !== 'ok') {
-      return { ok: false, reason: 'replay', detail: verdict === 'stale' ? `timestamp ${frame.timestampMs} outside the window` : `counter ${frame.counter} already seen` };
+      return {
+        ok: false,
+        reason: 'replay',
+        detail: verdict === 'stale' ? `timestamp ${frame.timestampMs} outside the window` : `counter ${frame.counter} already seen`,
+      };
     }
     return decoded;
   }

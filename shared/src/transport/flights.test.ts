@@ -57,7 +57,10 @@ test('a flight whose members all left is dropped; one with members left expires 
   flights.closeTurn(); // the turn's messages leave: the timer starts
   assert.equal(b.flight, undefined);
   const { flight, waiting } = await nextExpiry();
-  assert.deepEqual(waiting.map((i) => i.name), ['a', 'c']);
+  assert.deepEqual(
+    waiting.map((i) => i.name),
+    ['a', 'c'],
+  );
   assert.equal(flight.to, peer);
   assert.equal(flight.retransmits, 0);
   assert.equal(flights.size, 0);
@@ -66,6 +69,9 @@ test('a flight whose members all left is dropped; one with members left expires 
   for (const item of waiting) next.add(item);
   flights.leave(a);
   const again = await nextExpiry();
-  assert.deepEqual(again.waiting.map((i) => i.name), ['c']);
+  assert.deepEqual(
+    again.waiting.map((i) => i.name),
+    ['c'],
+  );
   assert.equal(again.flight.retransmits, 1);
 });

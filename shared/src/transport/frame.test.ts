@@ -25,7 +25,10 @@ const json = Buffer.from('[{"v":2,"kind":"result-ack","taskIds":["t1"]}]');
 
 test('a frame round-trips every header field and the payload', () => {
   const at = 1_732_000_000_123;
-  const datagram = codec.encode(header({ timestampMs: at, counter: 2 ** 48 - 2, messageId: 0xabcdef01, chunkIndex: 3, chunkCount: 9 }), json);
+  const datagram = codec.encode(
+    header({ timestampMs: at, counter: 2 ** 48 - 2, messageId: 0xabcdef01, chunkIndex: 3, chunkCount: 9 }),
+    json,
+  );
   assert.equal(datagram.length, FRAME_HEADER_BYTES + json.length + FRAME_MAC_BYTES);
   const decoded = codec.decode(datagram);
   assert.ok(decoded.ok, JSON.stringify(decoded));

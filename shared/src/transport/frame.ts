@@ -54,8 +54,7 @@ export interface Frame extends FrameHeader {
 }
 
 export type FrameDecodeResult =
-  | { ok: true; frame: Frame }
-  | { ok: false; reason: 'size' | 'auth' | 'malformed' | 'version'; detail: string };
+  { ok: true; frame: Frame } | { ok: false; reason: 'size' | 'auth' | 'malformed' | 'version'; detail: string };
 
 /** Signs and verifies frames with the shared secret. */
 export class FrameCodec {

@@ -37,7 +37,9 @@ export function encodeMessage(message: Outgoing): string {
   try {
     json = JSON.stringify(message);
   } catch (err) {
-    throw new TaskmeshError('INVALID_PAYLOAD', `a ${message.kind} message cannot be serialised as JSON: ${(err as Error).message}`, { cause: err });
+    throw new TaskmeshError('INVALID_PAYLOAD', `a ${message.kind} message cannot be serialised as JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (json === undefined) throw new TaskmeshError('INVALID_PAYLOAD', `a ${message.kind} message cannot be serialised as JSON`);
   // Splicing the version in saves copying every message into a new object first.
@@ -70,9 +72,10 @@ export function decodePayload(payload: Buffer): DecodedPayload {
   for (const element of parsed as unknown[]) {
     // Dispatch on kind to that kind's schema (cheaper than the union); anything odd goes
     // through parseMessage for its precise reason (version first).
-    const schema = typeof element === 'object' && element !== null && (element as { v?: unknown }).v === PROTOCOL_VERSION
-      ? SCHEMAS.get((element as { kind?: unknown }).kind as MessageKind)
-      : undefined;
+    const schema =
+      typeof element === 'object' && element !== null && (element as { v?: unknown }).v === PROTOCOL_VERSION
+        ? SCHEMAS.get((element as { kind?: unknown }).kind as MessageKind)
+        : undefined;
     const fast = schema?.safeParse(element);
     if (fast?.success === true) {
       messages.push(fast.data as Message);

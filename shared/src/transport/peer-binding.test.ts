@@ -23,7 +23,7 @@ async function setup(t: After) {
   return { caller, callerEndpoint, worker, stranger, tasks };
 }
 
-test('a result for a task in flight from an endpoint other than its worker is ignored; the worker\'s own settles it', async (t) => {
+test("a result for a task in flight from an endpoint other than its worker is ignored; the worker's own settles it", async (t) => {
   const { caller, callerEndpoint, worker, stranger, tasks } = await setup(t);
   let settled: DispatchOutcome | TaskmeshError | undefined;
   caller.start(

@@ -98,7 +98,8 @@ export class Reassembler {
     // Progress: restart the quiet-gap timer, and give NACKs a fresh budget.
     entry.nacks = 0;
     entry.timer.refresh();
-    while (this.bytes > this.maxPendingBytes && this.pending.size > 1) this.abandonOldest(`more than ${this.maxPendingBytes} bytes incomplete`);
+    while (this.bytes > this.maxPendingBytes && this.pending.size > 1)
+      this.abandonOldest(`more than ${this.maxPendingBytes} bytes incomplete`);
     return undefined;
   }
 

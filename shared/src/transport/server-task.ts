@@ -94,4 +94,3 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask>, LazyAb
     return this.abortReason !== undefined;
   }
 }
-

@@ -1,7 +1,15 @@
 import { TaskmeshError, toTaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { MAX_RESULT_ACK_IDS, type LoadReport, type Message, type Outgoing, type ResultOutcome, type TaskMessage, type WireError } from '../protocol.js';
+import {
+  MAX_RESULT_ACK_IDS,
+  type LoadReport,
+  type Message,
+  type Outgoing,
+  type ResultOutcome,
+  type TaskMessage,
+  type WireError,
+} from '../protocol.js';
 import { DEFAULT_RETRANSMIT, KEEPALIVE_TIMEOUT_MS, type RetransmitPolicy } from './constants.js';
 import { addressKey, type Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
@@ -170,7 +178,16 @@ export class TaskCaller {
     // JSON has no undefined: a missing payload would fail the schema at the worker.
     const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
     this.endpoint.send(task, target.to);
-    const d: Dispatch = { target, listener, task, phase: 'sending', sentAt: Date.now(), retransmits: 0, flight: undefined, timer: undefined };
+    const d: Dispatch = {
+      target,
+      listener,
+      task,
+      phase: 'sending',
+      sentAt: Date.now(),
+      retransmits: 0,
+      flight: undefined,
+      timer: undefined,
+    };
     this.dispatches.set(taskId, d);
     // Tasks sent to one worker in one turn wait for their acks under one timer.
     this.flights.join(d, target.to);
@@ -281,7 +298,13 @@ export class TaskCaller {
     if (flight.retransmits >= this.policy.maxRetransmits) {
       const to = addressKey(flight.to);
       for (const d of waiting) {
-        this.settle(d, new TaskmeshError('NO_ACK', `no acknowledgement from the worker at ${to} for task ${d.target.taskId} after ${d.retransmits} retransmissions`));
+        this.settle(
+          d,
+          new TaskmeshError(
+            'NO_ACK',
+            `no acknowledgement from the worker at ${to} for task ${d.target.taskId} after ${d.retransmits} retransmissions`,
+          ),
+        );
       }
       return;
     }
@@ -298,7 +321,13 @@ export class TaskCaller {
   private readonly onSilent = (d: Dispatch): void => {
     if (this.dispatches.get(d.target.taskId) !== d) return;
     const to = addressKey(d.target.to);
-    this.settle(d, new TaskmeshError('WORKER_LOST', `the worker at ${to} went silent for ${this.keepaliveTimeoutMs} ms while holding task ${d.target.taskId}`));
+    this.settle(
+      d,
+      new TaskmeshError(
+        'WORKER_LOST',
+        `the worker at ${to} went silent for ${this.keepaliveTimeoutMs} ms while holding task ${d.target.taskId}`,
+      ),
+    );
   };
 
   private settle(d: Dispatch, outcome: DispatchOutcome | TaskmeshError): void {
@@ -385,7 +414,9 @@ export class TaskCaller {
 }
 
 const abortError = (signal: AbortSignal): TaskmeshError =>
-  signal.reason instanceof TaskmeshError ? signal.reason : new TaskmeshError('CANCELLED', 'the dispatch was cancelled', { cause: signal.reason });
+  signal.reason instanceof TaskmeshError
+    ? signal.reason
+    : new TaskmeshError('CANCELLED', 'the dispatch was cancelled', { cause: signal.reason });
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 

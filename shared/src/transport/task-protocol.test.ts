@@ -32,7 +32,11 @@ async function setup(t: After, options: SetupOptions = {}) {
   const workerEndpoint = await openEndpoint(options.worker);
   const executor = new CountingExecutor(options.capacity);
   const server = new TaskServer({ endpoint: workerEndpoint, executor, workerName: 'worker-1', retransmit: FAST, ...options.server });
-  const caller = new TaskCaller({ endpoint: callerEndpoint, retransmit: options.callerRetransmit ?? FAST, keepaliveTimeoutMs: options.keepaliveTimeoutMs });
+  const caller = new TaskCaller({
+    endpoint: callerEndpoint,
+    retransmit: options.callerRetransmit ?? FAST,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+  });
   t.after(async () => {
     caller.close();
     server.close();
@@ -105,7 +109,10 @@ test('lost acks: the retransmitted task is answered from state and runs exactly 
 
 test('a lost result is retransmitted until acknowledged; the caller resolves once', async (t) => {
   const drop = dropFirst('result', 1);
-  const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t, { worker: { dropOutgoing: drop.dropOutgoing }, callerRetransmit: PATIENT });
+  const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t, {
+    worker: { dropOutgoing: drop.dropOutgoing },
+    callerRetransmit: PATIENT,
+  });
   let results = 0;
   callerEndpoint.onMessage((m) => {
     if (m.kind === 'result') results++;
@@ -121,7 +128,10 @@ test('a lost result is retransmitted until acknowledged; the caller resolves onc
 
 test('a lost result-ack makes the worker resend; the duplicate is acknowledged again and ignored', async (t) => {
   const drop = dropFirst('result-ack', 1);
-  const { caller, server, callerEndpoint, task } = await setup(t, { caller: { dropOutgoing: drop.dropOutgoing }, callerRetransmit: PATIENT });
+  const { caller, server, callerEndpoint, task } = await setup(t, {
+    caller: { dropOutgoing: drop.dropOutgoing },
+    callerRetransmit: PATIENT,
+  });
   const results: Message[] = [];
   callerEndpoint.onMessage((m) => {
     if (m.kind === 'result') results.push(m);
@@ -134,9 +144,13 @@ test('a lost result-ack makes the worker resend; the duplicate is acknowledged a
   assert.equal(caller.inFlight(), 0);
 });
 
-test('one turn\'s results are acknowledged by one result-ack; a lost one makes the worker resend that flight once', async (t) => {
+test("one turn's results are acknowledged by one result-ack; a lost one makes the worker resend that flight once", async (t) => {
   const drop = dropFirst('result-ack', 1);
-  const { caller, server, callerEndpoint, workerEndpoint, task } = await setup(t, { capacity: 100, caller: { dropOutgoing: drop.dropOutgoing }, callerRetransmit: PATIENT });
+  const { caller, server, callerEndpoint, workerEndpoint, task } = await setup(t, {
+    capacity: 100,
+    caller: { dropOutgoing: drop.dropOutgoing },
+    callerRetransmit: PATIENT,
+  });
   let results = 0;
   callerEndpoint.onMessage((m) => {
     if (m.kind === 'result') results++;
@@ -152,11 +166,15 @@ test('one turn\'s results are acknowledged by one result-ack; a lost one makes t
   assert.equal(drop.dropped(), 1, 'the first acknowledgement was lost');
   assert.equal(results, 60, 'each result sent twice: once, then again in one resent flight');
   assert.equal(workerEndpoint.stats().retransmitted, 30);
-  assert.deepEqual(acks.map((a) => a.length), [30], 'the resent flight acknowledged by one message');
+  assert.deepEqual(
+    acks.map((a) => a.length),
+    [30],
+    'the resent flight acknowledged by one message',
+  );
   assert.deepEqual([...acks[0]!].sort(), [...ids].sort());
 });
 
-test('a caller splits a turn\'s result-acks so that each fits one datagram', async (t) => {
+test("a caller splits a turn's result-acks so that each fits one datagram", async (t) => {
   const callerEndpoint = await openEndpoint();
   const workerEndpoint = await openEndpoint();
   const caller = new TaskCaller({ endpoint: callerEndpoint });
@@ -172,7 +190,10 @@ test('a caller splits a turn\'s result-acks so that each fits one datagram', asy
   // 1500 results in one turn, for tasks the caller does not know: each is acknowledged all the same.
   const ids = Array.from({ length: 1500 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
   for (const taskId of ids) {
-    workerEndpoint.send({ kind: 'result', taskId, outcome: { ok: true, value: null }, worker: 'w', durationMs: 0 }, addressOf(callerEndpoint));
+    workerEndpoint.send(
+      { kind: 'result', taskId, outcome: { ok: true, value: null }, worker: 'w', durationMs: 0 },
+      addressOf(callerEndpoint),
+    );
   }
   await eventually('every result acknowledged', () => acks.reduce((n, a) => n + a.length, 0) >= ids.length, { intervalMs: 5 });
   assert.deepEqual(acks.flat().sort(), ids);
@@ -203,12 +224,18 @@ test('a full worker answers BUSY with its load; a refused task is rejected with 
 test('a failed task reports its error; a retry with a higher attempt runs again, a repeat does not', async (t) => {
   const { caller, server, executor, task } = await setup(t);
   const first = await caller.dispatch(task('t-fail', 'fail'));
-  assert.deepEqual(first.kind === 'result' && first.outcome, { ok: false, error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 1' } });
+  assert.deepEqual(first.kind === 'result' && first.outcome, {
+    ok: false,
+    error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 1' },
+  });
   const repeat = await caller.dispatch(task('t-fail', 'fail'));
   assert.deepEqual(repeat.kind === 'result' && repeat.outcome, first.kind === 'result' && first.outcome);
   assert.equal(executor.count('t-fail'), 1);
   const retry = await caller.dispatch(task('t-fail', 'fail', {}, { attempt: 2 }));
-  assert.deepEqual(retry.kind === 'result' && retry.outcome, { ok: false, error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 2' } });
+  assert.deepEqual(retry.kind === 'result' && retry.outcome, {
+    ok: false,
+    error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 2' },
+  });
   assert.equal(executor.count('t-fail'), 2);
   // A finished successful task is never run again, whatever the attempt.
   await caller.dispatch(task('t-ok'));
@@ -221,12 +248,20 @@ test('no worker listening: NO_ACK after the bounded retransmissions', async (t) 
   const { caller, callerEndpoint, workerEndpoint, server, task } = await setup(t);
   server.close();
   await workerEndpoint.close();
-  await assert.rejects(caller.dispatch(task('t-noack')), (err: unknown) => err instanceof TaskmeshError && err.code === 'NO_ACK' && /after 4 retransmissions/.test(err.message));
+  await assert.rejects(
+    caller.dispatch(task('t-noack')),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'NO_ACK' && /after 4 retransmissions/.test(err.message),
+  );
   assert.equal(callerEndpoint.stats().retransmitted, 4);
   assert.equal(caller.inFlight(), 0);
   // Five tasks sent in one turn share one flight: retransmitted together, given up together.
   const sent = callerEndpoint.stats().datagramsSent;
-  const five = ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) => caller.dispatch(task(id)).then(() => 'resolved', (err: unknown) => (err as TaskmeshError).code));
+  const five = ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) =>
+    caller.dispatch(task(id)).then(
+      () => 'resolved',
+      (err: unknown) => (err as TaskmeshError).code,
+    ),
+  );
   assert.deepEqual(await Promise.all(five), ['NO_ACK', 'NO_ACK', 'NO_ACK', 'NO_ACK', 'NO_ACK']);
   assert.equal(callerEndpoint.stats().retransmitted, 4 + 5 * 4);
   assert.equal(callerEndpoint.stats().datagramsSent - sent, 1 + 4, 'one datagram per (re)transmission of the flight');
@@ -276,7 +311,10 @@ test('abort cancels the task at the worker and rejects with the abort reason', a
 
   const plain = new AbortController();
   plain.abort();
-  await assert.rejects(caller.dispatch({ ...task('t-pre'), signal: plain.signal }), (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED');
+  await assert.rejects(
+    caller.dispatch({ ...task('t-pre'), signal: plain.signal }),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED',
+  );
   assert.equal(executor.count('t-pre'), 0);
 });
 
@@ -312,7 +350,10 @@ test('a large result crosses in chunks; a payload over the limit is refused befo
   const { caller, task } = await setup(t);
   const outcome = await caller.dispatch(task('t-big', 'big', { bytes: 300_000 }));
   assert.equal(outcome.kind === 'result' && outcome.outcome.ok && (outcome.outcome.value as string).length, 300_000);
-  await assert.rejects(caller.dispatch(task('t-huge', 'echo', 'z'.repeat(MAX_MESSAGE_BYTES))), (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE');
+  await assert.rejects(
+    caller.dispatch(task('t-huge', 'echo', 'z'.repeat(MAX_MESSAGE_BYTES))),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE',
+  );
   assert.equal(caller.inFlight(), 0);
 });
 
@@ -327,8 +368,15 @@ test('a task datagram with a bad HMAC is dropped and counted, never executed', a
   const raw = dgram.createSocket('udp4');
   t.after(() => new Promise<void>((resolve) => raw.close(() => resolve())));
   // Right size and shape, signed with the wrong key.
-  const forged = Buffer.concat([Buffer.from('TM'), Buffer.alloc(30), Buffer.from(`[{"v":${PROTOCOL_VERSION},"kind":"task","taskId":"evil","type":"echo","payload":1,"attempt":1,"timeoutMs":10}]`), Buffer.alloc(32)]);
-  await new Promise<void>((resolve, reject) => raw.send(forged, workerEndpoint.address.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  const forged = Buffer.concat([
+    Buffer.from('TM'),
+    Buffer.alloc(30),
+    Buffer.from(`[{"v":${PROTOCOL_VERSION},"kind":"task","taskId":"evil","type":"echo","payload":1,"attempt":1,"timeoutMs":10}]`),
+    Buffer.alloc(32),
+  ]);
+  await new Promise<void>((resolve, reject) =>
+    raw.send(forged, workerEndpoint.address.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+  );
   await eventually('the datagram', () => workerEndpoint.stats().datagramsReceived === 1, { intervalMs: 5 });
   assert.equal(workerEndpoint.stats().dropped.auth, 1);
   assert.equal(executor.executions.length, 0);

@@ -213,7 +213,8 @@ export class TaskServer implements ServerTaskHost {
     } catch (err) {
       this.counts.rejected++;
       const error = toTaskmeshError(err, 'INTERNAL');
-      if (!(err instanceof TaskmeshError)) this.logger.warn('executor threw a non-TaskmeshError', { taskId: message.taskId, error: error.message });
+      if (!(err instanceof TaskmeshError))
+        this.logger.warn('executor threw a non-TaskmeshError', { taskId: message.taskId, error: error.message });
       this.ack(message.taskId, 'rejected', from, { code: error.code, message: error.message });
       return;
     }
@@ -338,7 +339,13 @@ export class TaskServer implements ServerTaskHost {
   private expire(now: number): void {
     for (let task = this.finished.peek(); task !== undefined; task = this.finished.peek()) {
       const current = this.tasks.get(task.taskId) === task;
-      if (current && this.finished.length <= this.cacheMax && this.cachedBytes <= this.cacheMaxBytes && now - task.finishedAt < this.cacheTtlMs) break;
+      if (
+        current &&
+        this.finished.length <= this.cacheMax &&
+        this.cachedBytes <= this.cacheMaxBytes &&
+        now - task.finishedAt < this.cacheTtlMs
+      )
+        break;
       this.finished.shift();
       if (current) this.forget(task);
     }

@@ -68,10 +68,14 @@ export class CountingExecutor implements TaskExecutor {
         return new Promise((resolve, reject) => {
           this.holds.set(task.taskId, resolve);
           const signal = ctx.signal;
-          signal.addEventListener('abort', () => {
-            this.aborts.set(task.taskId, signal.reason);
-            reject(abortReason(signal));
-          }, { once: true });
+          signal.addEventListener(
+            'abort',
+            () => {
+              this.aborts.set(task.taskId, signal.reason);
+              reject(abortReason(signal));
+            },
+            { once: true },
+          );
           ctx.progress(0.5);
         });
       default:

@@ -31,7 +31,11 @@ function collect(endpoint: UdpEndpoint, count: number, timeoutMs = 5000): Promis
   });
 }
 
-async function pair(t: { after: (fn: () => Promise<void>) => void }, a: Parameters<typeof openEndpoint>[0] = {}, b: Parameters<typeof openEndpoint>[0] = {}) {
+async function pair(
+  t: { after: (fn: () => Promise<void>) => void },
+  a: Parameters<typeof openEndpoint>[0] = {},
+  b: Parameters<typeof openEndpoint>[0] = {},
+) {
   const left = await openEndpoint(a);
   const right = await openEndpoint(b);
   t.after(async () => {
@@ -55,7 +59,10 @@ const sendRaw = (socket: dgram.Socket, bytes: Uint8Array, to: Address): Promise<
 function signed(payload: string, counter: number, to: Address, sender = randomBytes(8)): Buffer {
   const codec = new FrameCodec(TEST_SECRET);
   const receiver = Buffer.from(to.id ?? '', 'hex');
-  return codec.encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender, receiver, counter, messageId: counter, chunkIndex: 0, chunkCount: 1 }, Buffer.from(payload));
+  return codec.encode(
+    { type: FRAME_TYPE.data, timestampMs: Date.now(), sender, receiver, counter, messageId: counter, chunkIndex: 0, chunkCount: 1 },
+    Buffer.from(payload),
+  );
 }
 
 test('messages sent in one tick to one address share a datagram and arrive in order', async (t) => {
@@ -63,7 +70,10 @@ test('messages sent in one tick to one address share a datagram and arrive in or
   const arriving = collect(right, 20);
   for (let i = 0; i < 20; i++) left.send({ kind: 'result-ack', taskIds: [`task-${i}`] }, toRight);
   const got = await arriving;
-  assert.deepEqual(got.map((m) => (m.kind === 'result-ack' ? m.taskIds[0] : '')), Array.from({ length: 20 }, (_, i) => `task-${i}`));
+  assert.deepEqual(
+    got.map((m) => (m.kind === 'result-ack' ? m.taskIds[0] : '')),
+    Array.from({ length: 20 }, (_, i) => `task-${i}`),
+  );
   assert.equal(left.stats().datagramsSent, 1);
   assert.equal(left.stats().messagesSent, 20);
   assert.equal(right.stats().datagramsReceived, 1);
@@ -103,7 +113,11 @@ test('a full datagram leaves at once; only the last, partly filled one waits for
   // Still inside the turn that queued them: every full datagram is already on its way.
   assert.equal(left.stats().datagramsSent, full);
   const got = await arriving;
-  assert.deepEqual(got.map((m) => (m.kind === 'cancel' ? m.taskId : '')), Array.from({ length: count }, (_, i) => `task-${String(i).padStart(4, '0')}`), 'in order');
+  assert.deepEqual(
+    got.map((m) => (m.kind === 'cancel' ? m.taskId : '')),
+    Array.from({ length: count }, (_, i) => `task-${String(i).padStart(4, '0')}`),
+    'in order',
+  );
   assert.equal(left.stats().datagramsSent, full + 1);
 });
 
@@ -148,7 +162,8 @@ test('a message over the limit is refused on send with PAYLOAD_TOO_LARGE', async
   const payload = 'x'.repeat(MAX_MESSAGE_BYTES);
   assert.throws(
     () => left.send({ kind: 'task', taskId: 'huge', type: 'echo', payload, attempt: 1, timeoutMs: 1000 }, toRight),
-    (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE' && /exceeds the transport limit of 4194304 bytes/.test(err.message),
+    (err: unknown) =>
+      err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE' && /exceeds the transport limit of 4194304 bytes/.test(err.message),
   );
   assert.equal(left.stats().messagesSent, 0);
   assert.throws(
@@ -174,7 +189,19 @@ test('a datagram with a bad HMAC or a wrong secret is dropped and counted as aut
   const good = signed(`[{"v":${PROTOCOL_VERSION},"kind":"cancel","taskId":"x"}]`, 1, toRight);
   const tampered = Buffer.from(good);
   tampered[40] = (tampered[40] ?? 0) ^ 0xff;
-  const foreign = new FrameCodec('not-the-secret').encode({ type: FRAME_TYPE.data, timestampMs: Date.now(), sender: randomBytes(8), receiver: Buffer.from(toRight.id ?? '', 'hex'), counter: 1, messageId: 1, chunkIndex: 0, chunkCount: 1 }, Buffer.from('[]'));
+  const foreign = new FrameCodec('not-the-secret').encode(
+    {
+      type: FRAME_TYPE.data,
+      timestampMs: Date.now(),
+      sender: randomBytes(8),
+      receiver: Buffer.from(toRight.id ?? '', 'hex'),
+      counter: 1,
+      messageId: 1,
+      chunkIndex: 0,
+      chunkCount: 1,
+    },
+    Buffer.from('[]'),
+  );
   await sendRaw(raw, tampered, toRight);
   await sendRaw(raw, foreign, toRight);
   await eventually('both datagrams', () => right.stats().datagramsReceived === 2, { intervalMs: 5 });
@@ -208,7 +235,11 @@ test('authenticated datagrams with bad JSON, a wrong version or a bad schema are
   await sendRaw(raw, signed('{"v":1}', 2, toRight, sender), toRight);
   const v = PROTOCOL_VERSION;
   await sendRaw(raw, signed(`[{"v":${v - 1},"kind":"cancel","taskId":"x"}]`, 3, toRight, sender), toRight);
-  await sendRaw(raw, signed(`[{"v":${v},"kind":"cancel"},{"v":${v},"kind":"cancel","taskId":"ok"},{"v":${v},"kind":"nope"}]`, 4, toRight, sender), toRight);
+  await sendRaw(
+    raw,
+    signed(`[{"v":${v},"kind":"cancel"},{"v":${v},"kind":"cancel","taskId":"ok"},{"v":${v},"kind":"nope"}]`, 4, toRight, sender),
+    toRight,
+  );
   await eventually('four datagrams', () => right.stats().datagramsReceived === 4, { intervalMs: 5 });
   const { dropped, droppedTotal } = right.stats();
   assert.equal(dropped.malformed, 2);

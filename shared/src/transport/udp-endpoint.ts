@@ -5,7 +5,14 @@ import { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Message, Outgoing } from '../protocol.js';
-import { CHUNK_BURST, LOOPBACK_DATAGRAM_PAYLOAD, MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
+import {
+  CHUNK_BURST,
+  LOOPBACK_DATAGRAM_PAYLOAD,
+  MAX_CHUNK_PAYLOAD,
+  MAX_MESSAGE_BYTES,
+  MAX_NACK_INDICES,
+  SOCKET_BUFFER_BYTES,
+} from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
 import { DropCounter } from './drop-counter.js';
 import { AddressMap } from './address-map.js';
@@ -122,7 +129,8 @@ export class UdpEndpoint {
     const host = options.host ?? '0.0.0.0';
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(new TaskmeshError('UNAVAILABLE', `cannot bind UDP ${host}:${options.port ?? 0}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        reject(new TaskmeshError('UNAVAILABLE', `cannot bind UDP ${host}:${options.port ?? 0}: ${err.message}`, { cause: err }));
       socket.once('error', onError);
       socket.bind({ address: host, port: options.port ?? 0 }, () => {
         socket.off('error', onError);
@@ -335,7 +343,15 @@ export class UdpEndpoint {
       while (budget > 0 && job.next < job.indices.length) {
         const index = job.indices[job.next++] as number;
         const start = index * MAX_CHUNK_PAYLOAD;
-        this.sendData(job.to, job.receiver, job.kinds, job.messageId, index, job.chunkCount, job.payload.subarray(start, start + MAX_CHUNK_PAYLOAD));
+        this.sendData(
+          job.to,
+          job.receiver,
+          job.kinds,
+          job.messageId,
+          index,
+          job.chunkCount,
+          job.payload.subarray(start, start + MAX_CHUNK_PAYLOAD),
+        );
         budget--;
       }
       if (job.next >= job.indices.length) this.chunkJobs.shift();
@@ -350,11 +366,28 @@ export class UdpEndpoint {
     this.sendFrame(to, this.receiverOf(to), ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
   }
 
-  private sendData(to: Address, receiver: Buffer, kinds: string[], messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+  private sendData(
+    to: Address,
+    receiver: Buffer,
+    kinds: string[],
+    messageId: number,
+    chunkIndex: number,
+    chunkCount: number,
+    payload: Buffer,
+  ): void {
     this.sendFrame(to, receiver, kinds, FRAME_TYPE.data, messageId, chunkIndex, chunkCount, payload);
   }
 
-  private sendFrame(to: Address, receiver: Buffer, kinds: string[], type: FrameType, messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+  private sendFrame(
+    to: Address,
+    receiver: Buffer,
+    kinds: string[],
+    type: FrameType,
+    messageId: number,
+    chunkIndex: number,
+    chunkCount: number,
+    payload: Buffer,
+  ): void {
     // Never reached in practice (see COUNTER_LIMIT); refusing beats reusing a (sender, counter) pair.
     if (this.counter >= COUNTER_LIMIT) return;
     const datagram = this.codec.encode(
@@ -467,7 +500,16 @@ export class UdpEndpoint {
       .slice(0, MAX_NACK_INDICES);
     if (indices.length === 0) return;
     this.noteRetransmit(indices.length);
-    this.queueChunks({ to: entry.to, receiver: entry.receiver, kinds: entry.kinds, messageId: frame.messageId, payload: entry.payload, chunkCount: entry.chunkCount, indices, next: 0 });
+    this.queueChunks({
+      to: entry.to,
+      receiver: entry.receiver,
+      kinds: entry.kinds,
+      messageId: frame.messageId,
+      payload: entry.payload,
+      chunkCount: entry.chunkCount,
+      indices,
+      next: 0,
+    });
   }
 }
 
@@ -476,4 +518,5 @@ export function datagramPayloadLimit(to: Address): number {
   return isLoopback(to.host) ? LOOPBACK_DATAGRAM_PAYLOAD : MAX_CHUNK_PAYLOAD;
 }
 
-const isLoopback = (host: string): boolean => host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
+const isLoopback = (host: string): boolean =>
+  host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';

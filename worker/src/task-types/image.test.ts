@@ -45,7 +45,10 @@ test('image renders at the smallest and largest bounds', async () => {
 
 test('image sizes out of bounds are rejected naming the field', () => {
   const invalid = (payload: unknown, field: RegExp): void =>
-    assert.throws(() => parsePayload(imageType, payload), (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_PAYLOAD' && field.test(err.message));
+    assert.throws(
+      () => parsePayload(imageType, payload),
+      (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_PAYLOAD' && field.test(err.message),
+    );
   invalid({ width: IMAGE_MAX_SIDE + 1 }, /width/);
   invalid({ height: IMAGE_MIN_SIDE - 1 }, /height/);
   invalid({ width: 100.5 }, /width/);

@@ -85,7 +85,13 @@ export function renderImage(payload: ImagePayload, ctx: HandlerContext): ImageRe
   ensureFonts();
   const now = ctx.now();
   const canvas = createCanvas(payload.width, payload.height);
-  draw(canvas.getContext('2d'), payload.width, payload.height, { worker: ctx.workerName, time: now.toISOString(), text: payload.text }, now.getTime());
+  draw(
+    canvas.getContext('2d'),
+    payload.width,
+    payload.height,
+    { worker: ctx.workerName, time: now.toISOString(), text: payload.text },
+    now.getTime(),
+  );
   ctx.progress(0.5);
   const encoded = payload.format === 'png' ? canvas.toBuffer('image/png') : canvas.toBuffer('image/jpeg', 85);
   ctx.progress(1);

@@ -54,7 +54,10 @@ test('sum rejects anything that is not a finite number or integer string, naming
 });
 
 test('sum overflowing a double is an error, not Infinity', async () => {
-  await assert.rejects(sum([Number.MAX_VALUE, Number.MAX_VALUE, 0.5]), (err: unknown) => err instanceof TaskmeshError && /range of a double/.test(err.message));
+  await assert.rejects(
+    sum([Number.MAX_VALUE, Number.MAX_VALUE, 0.5]),
+    (err: unknown) => err instanceof TaskmeshError && /range of a double/.test(err.message),
+  );
   // Integers only: exact however large.
   const big = await sum([Number.MAX_VALUE, Number.MAX_VALUE]);
   assert.equal(big.exact, true);

@@ -1,7 +1,9 @@
 import type { HandlerContext } from './task-type.js';
 
 /** A real HandlerContext for handler tests: records progress, takes an optional signal and clock. */
-export function testContext(options: { signal?: AbortSignal; now?: () => Date; workerName?: string } = {}): HandlerContext & { reported: number[] } {
+export function testContext(
+  options: { signal?: AbortSignal; now?: () => Date; workerName?: string } = {},
+): HandlerContext & { reported: number[] } {
   const reported: number[] = [];
   return {
     signal: options.signal ?? new AbortController().signal,

@@ -26,7 +26,8 @@ test('reverse keeps grapheme clusters whole', () => {
 });
 
 test('windowed segmentation finds the same clusters as segmenting the whole text (property)', () => {
-  const whole = (text: string): string[] => [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)].map((s) => s.segment);
+  const whole = (text: string): string[] =>
+    [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)].map((s) => s.segment);
   const pieces = ['a', 'é', 'e\u0301', '\u0301', '👍🏽', '👨‍👩‍👧', '🇩🇪', '🇫', '\u200d', '한', '\u1100\u1161', '\r\n', '\n', '\ud83d', 'ि', 'क्ष'];
   fc.assert(
     fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 60 }), fc.integer({ min: 1, max: 9 }), (parts, window) => {
@@ -63,7 +64,10 @@ test('reverse of a megabyte of text takes linear time', () => {
 
 test('reverse handler validates and answers {text}', async () => {
   assert.deepEqual(await reverseType.handle(parsePayload(reverseType, { text: 'ab🇩🇪' }), testContext()), { text: '🇩🇪ba' });
-  assert.throws(() => parsePayload(reverseType, { text: 42 }), (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_PAYLOAD' && /text/.test(err.message));
+  assert.throws(
+    () => parsePayload(reverseType, { text: 42 }),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'INVALID_PAYLOAD' && /text/.test(err.message),
+  );
   assert.throws(() => parsePayload(reverseType, {}), /text/);
   assert.throws(() => parsePayload(reverseType, { text: 'a', extra: 1 }), /extra/);
   assert.throws(() => parsePayload(reverseType, 'abc'), /payload/);
@@ -97,7 +101,12 @@ test('hash matches known vectors', async () => {
   assert.equal(await h({ text: 'abc', encoding: 'base64' }), 'ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=');
   assert.equal(await h({ text: 'abc', algorithm: 'md5', encoding: 'base64' }), 'kAFQmDzST7DWlj99KOF/cg==');
   // The text is hashed as UTF-8.
-  assert.equal(await h({ text: 'ü' }), createHash('sha256').update(Buffer.from([0xc3, 0xbc])).digest('hex'));
+  assert.equal(
+    await h({ text: 'ü' }),
+    createHash('sha256')
+      .update(Buffer.from([0xc3, 0xbc]))
+      .digest('hex'),
+  );
   const result = await hashType.handle(parsePayload(hashType, { text: 'abc' }), testContext());
   assert.deepEqual(Object.keys(result).sort(), ['algorithm', 'digest', 'encoding']);
 });

@@ -42,7 +42,10 @@ test('a cancelled wait rejects promptly with CANCELLED', async () => {
 test('a wait aborted with a TaskmeshError rejects with that error', async () => {
   const controller = new AbortController();
   controller.abort(new TaskmeshError('TIMEOUT', 'deadline'));
-  await assert.rejects(Promise.resolve(waitType.handle({ ms: 1000 }, testContext({ signal: controller.signal }))), (err: unknown) => err instanceof TaskmeshError && err.code === 'TIMEOUT');
+  await assert.rejects(
+    Promise.resolve(waitType.handle({ ms: 1000 }, testContext({ signal: controller.signal }))),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'TIMEOUT',
+  );
 });
 
 test('wait payload is bounded', () => {

@@ -19,7 +19,7 @@ async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise<WaitRe
   try {
     // Sleeps in planned slices rather than polling the clock, so the loop is bounded by ms/step
     // rounds whatever the clock does.
-    for (let slept = 0; slept < ms; ) {
+    for (let slept = 0; slept < ms;) {
       const slice = Math.min(step, ms - slept);
       await delay(slice, ctx.signal);
       slept += slice;
@@ -27,13 +27,19 @@ async function waitFor({ ms }: WaitPayload, ctx: HandlerContext): Promise<WaitRe
     }
     // Timers may fire a fraction of a millisecond early against the wall clock, once per
     // slice: top up so that the wait is never shorter than asked (bounded: the shortfall is tiny).
-    for (let round = 0, short = ms - (ctx.now().getTime() - start); short > 0 && round < 3; round++, short = ms - (ctx.now().getTime() - start)) {
+    for (
+      let round = 0, short = ms - (ctx.now().getTime() - start);
+      short > 0 && round < 3;
+      round++, short = ms - (ctx.now().getTime() - start)
+    ) {
       await delay(short, ctx.signal);
     }
   } catch (err) {
     if (!ctx.signal.aborted) throw err;
     const reason: unknown = ctx.signal.reason;
-    throw reason instanceof TaskmeshError ? reason : new TaskmeshError('CANCELLED', `wait cancelled after ${ctx.now().getTime() - start} ms`);
+    throw reason instanceof TaskmeshError
+      ? reason
+      : new TaskmeshError('CANCELLED', `wait cancelled after ${ctx.now().getTime() - start} ms`);
   }
   return { requestedMs: ms, waitedMs: ctx.now().getTime() - start };
 }
