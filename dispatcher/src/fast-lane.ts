@@ -26,7 +26,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * one implementation. The answers are the same as express's: same handlers (TaskHandlers), same
  * error bodies and headers (errorAnswer).
  */
-export function createFastLane(o: FastLaneOptions): FastLane {
+export function createFastLane(options: FastLaneOptions): FastLane {
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
     let text: string;
@@ -34,7 +34,7 @@ export function createFastLane(o: FastLaneOptions): FastLane {
       text = JSON.stringify(body);
     } catch (err) {
       // Records are checked when they are made; this only guards the answer against a bug.
-      o.logger.error('answer not serialisable', { error: err instanceof Error ? err.message : String(err) });
+      options.logger.error('answer not serialisable', { error: err instanceof Error ? err.message : String(err) });
       status = 500;
       text = JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer could not be serialised' } });
     }
@@ -42,9 +42,9 @@ export function createFastLane(o: FastLaneOptions): FastLane {
     res.end(text);
   };
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
-    const { error, headers } = errorAnswer(err, o.maxBodyBytes);
+    const { error, headers } = errorAnswer(err, options.maxBodyBytes);
     if (error.status >= 500 && error.code === 'INTERNAL')
-      o.logger.error('request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack : String(err) });
+      options.logger.error('request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack : String(err) });
     sendJson(res, error.status, { error: error.toJSON() }, headers);
   };
   const run = (req: IncomingMessage, res: ServerResponse, handle: (reply: Reply) => void): void => {
@@ -75,22 +75,22 @@ export function createFastLane(o: FastLaneOptions): FastLane {
     }
     if (route === undefined) return false;
     if (route !== 'get' && !isPlainJson(req)) return false;
-    if (o.auth.enabled) {
+    if (options.auth.enabled) {
       try {
-        o.auth.check(req);
+        options.auth.check(req);
       } catch {
         return false; // express answers 401
       }
     }
     const wait = q < 0 ? undefined : queryParam(url.slice(q + 1), 'wait');
     if (route === 'get') {
-      run(req, res, (reply) => o.handlers.get(id, wait, reply));
+      run(req, res, (reply) => options.handlers.get(id, wait, reply));
       return true;
     }
-    readJsonBody(req, o.maxBodyBytes, (err, body) => {
+    readJsonBody(req, options.maxBodyBytes, (err, body) => {
       if (err !== undefined) return sendError(req, res, err);
-      if (route === 'submit') run(req, res, (reply) => o.handlers.submit(wait, body, reply));
-      else run(req, res, (reply) => o.handlers.submitBatch(body, reply));
+      if (route === 'submit') run(req, res, (reply) => options.handlers.submit(wait, body, reply));
+      else run(req, res, (reply) => options.handlers.submitBatch(body, reply));
     });
     return true;
   };

@@ -43,10 +43,10 @@ export class ImageStream {
   private lastError: string | null = null;
   frames = 0;
 
-  constructor(private readonly o: ImageStreamOptions) {
-    const intervalMs = Math.round(1000 / o.query.fps);
+  constructor(private readonly options: ImageStreamOptions) {
+    const intervalMs = Math.round(1000 / options.query.fps);
     this.timer = setInterval(() => this.tick(intervalMs), intervalMs);
-    o.ws.on('close', () => this.stop());
+    options.ws.on('close', () => this.stop());
     this.tick(intervalMs);
   }
 
@@ -56,7 +56,7 @@ export class ImageStream {
   }
 
   private tick(intervalMs: number): void {
-    const { ws, query, metrics } = this.o;
+    const { ws, query, metrics } = this.options;
     if (this.stopped || ws.readyState !== ws.OPEN) return;
     if (this.inFlight || this.sending || ws.bufferedAmount > 0) {
       metrics.frame('skipped');
@@ -70,7 +70,7 @@ export class ImageStream {
     const timeoutMs = Math.max(2000, intervalMs * 4);
     let run: Promise<TaskOutcome>;
     try {
-      run = this.o.run({ type: 'image', payload, timeoutMs, maxAttempts: 1 });
+      run = this.options.run({ type: 'image', payload, timeoutMs, maxAttempts: 1 });
     } catch (err) {
       run = Promise.resolve({ ok: false, error: err instanceof TaskmeshError ? err.toJSON() : { code: 'INTERNAL', message: String(err) } });
     }

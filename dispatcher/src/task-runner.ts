@@ -79,9 +79,9 @@ export class TaskRunner implements AttemptHost {
   private readonly recheck: NodeJS.Timeout;
   private closed = false;
 
-  constructor(private readonly o: TaskRunnerOptions) {
-    this.knownTypes = new Set(o.knownTypes);
-    this.logger = o.logger ?? silentLogger();
+  constructor(private readonly options: TaskRunnerOptions) {
+    this.knownTypes = new Set(options.knownTypes);
+    this.logger = options.logger ?? silentLogger();
     this.recheck = setInterval(() => this.pumpAll(), PENDING_RECHECK_MS);
     this.recheck.unref();
   }
@@ -101,20 +101,20 @@ export class TaskRunner implements AttemptHost {
 
   /** Throws QUEUE_FULL when `n` more tasks (of `bytes` payload) would not fit in the pending queue. */
   checkRoom(n: number, bytes = 0): void {
-    if (!this.o.pending.hasRoom(n)) {
+    if (!this.options.pending.hasRoom(n)) {
       throw new TaskmeshError(
         'QUEUE_FULL',
-        `pending queue full (${this.o.pending.size} of ${this.o.pending.limit} tasks waiting for a worker)`,
+        `pending queue full (${this.options.pending.size} of ${this.options.pending.limit} tasks waiting for a worker)`,
         {
-          details: { limit: this.o.pending.limit },
+          details: { limit: this.options.pending.limit },
         },
       );
     }
-    const limit = this.o.pendingBytes ?? Number.POSITIVE_INFINITY;
-    if (bytes > 0 && this.o.store.unfinishedBytes + bytes > limit) {
+    const limit = this.options.pendingBytes ?? Number.POSITIVE_INFINITY;
+    if (bytes > 0 && this.options.store.unfinishedBytes + bytes > limit) {
       throw new TaskmeshError(
         'QUEUE_FULL',
-        `unfinished tasks hold ${this.o.store.unfinishedBytes} payload bytes; ${bytes} more would pass TASKMESH_PENDING_BYTES=${limit}`,
+        `unfinished tasks hold ${this.options.store.unfinishedBytes} payload bytes; ${bytes} more would pass TASKMESH_PENDING_BYTES=${limit}`,
         {
           details: { limit: 'TASKMESH_PENDING_BYTES', max: limit },
         },
@@ -125,7 +125,7 @@ export class TaskRunner implements AttemptHost {
   /** Creates, stores and starts a task (checks done by the caller: type, room). */
   submit(input: NewTask): TaskEntry {
     const entry = this.create(input, false);
-    this.o.store.add(entry);
+    this.options.store.add(entry);
     this.start(entry);
     return entry;
   }
@@ -166,8 +166,8 @@ export class TaskRunner implements AttemptHost {
       throw new TaskmeshError('CONFLICT', `task ${r.id} is ${r.status}; only failed or cancelled tasks can be retried`);
     }
     this.checkRoom(1, entry.payloadBytes);
-    this.o.metrics.retry(r.type, 'manual');
-    this.o.store.markUnfinished(entry);
+    this.options.metrics.retry(r.type, 'manual');
+    this.options.store.markUnfinished(entry);
     this.setStatus(entry, 'queued');
     if (options.timeoutMs !== undefined) r.timeoutMs = options.timeoutMs;
     if (options.maxAttempts !== undefined) r.maxAttempts = options.maxAttempts;
@@ -181,13 +181,13 @@ export class TaskRunner implements AttemptHost {
     entry.deadline = Date.now() + r.timeoutMs;
     entry.submittedAtHr = performance.now();
     this.arm(entry);
-    this.o.events.publish('retrying', entry);
+    this.options.events.publish('retrying', entry);
     this.enqueue(entry, false);
   }
 
   /** Dispatches waiting tasks of a type while workers have room. */
   pump(type: string): void {
-    const { pending, picker } = this.o;
+    const { pending, picker } = this.options;
     for (;;) {
       const entry = pending.peek(type);
       if (entry === undefined) return;
@@ -205,12 +205,12 @@ export class TaskRunner implements AttemptHost {
 
   private pumpAll(): void {
     if (this.closed) return;
-    for (const type of this.o.pending.busyTypes()) this.pump(type);
+    for (const type of this.options.pending.busyTypes()) this.pump(type);
   }
 
   private create(input: NewTask, ephemeral: boolean): TaskEntry {
     const now = Date.now();
-    const timeoutMs = input.timeoutMs ?? this.o.defaultTimeoutMs;
+    const timeoutMs = input.timeoutMs ?? this.options.defaultTimeoutMs;
     const record: TaskRecord = {
       id: randomUUID(),
       type: input.type,
@@ -219,7 +219,7 @@ export class TaskRunner implements AttemptHost {
       result: null,
       error: null,
       attempts: 0,
-      maxAttempts: input.maxAttempts ?? this.o.defaultMaxAttempts,
+      maxAttempts: input.maxAttempts ?? this.options.defaultMaxAttempts,
       timeoutMs,
       worker: null,
       progress: null,
@@ -232,10 +232,10 @@ export class TaskRunner implements AttemptHost {
   }
 
   private start(entry: TaskEntry): void {
-    this.o.stats.transition(entry.record.type, null, 'queued');
-    this.o.metrics.submitted(entry.record.type);
+    this.options.stats.transition(entry.record.type, null, 'queued');
+    this.options.metrics.submitted(entry.record.type);
     this.arm(entry);
-    this.o.events.publish('submitted', entry);
+    this.options.events.publish('submitted', entry);
     this.enqueue(entry, false);
   }
 
@@ -259,17 +259,17 @@ export class TaskRunner implements AttemptHost {
   };
 
   private enqueue(entry: TaskEntry, first: boolean): void {
-    this.o.pending.add(entry, first);
+    this.options.pending.add(entry, first);
     this.pump(entry.record.type);
   }
 
   private attempt(entry: TaskEntry, worker: WorkerView): void {
     const attempt = new Attempt(this, entry, worker, entry.record.attempts + 1, Date.now());
     entry.current = attempt;
-    this.o.directory.startTask(worker);
+    this.options.directory.startTask(worker);
     this.inFlightCount++;
     try {
-      this.o.sender.start(attempt, attempt);
+      this.options.sender.start(attempt, attempt);
     } catch (err) {
       // Settled later, as a dispatch would be: never inside the pump that started it.
       queueMicrotask(() => this.attemptSettled(attempt, toTaskmeshError(err)));
@@ -278,7 +278,7 @@ export class TaskRunner implements AttemptHost {
 
   /** @internal (AttemptHost) */
   attemptAccepted(a: Attempt, load: LoadReport): void {
-    this.o.directory.reportLoad(a.worker, load);
+    this.options.directory.reportLoad(a.worker, load);
     if (a.entry.current === a && !a.wasAccepted) {
       a.wasAccepted = true;
       this.accepted(a.entry, a.worker.name, a.attempt);
@@ -290,7 +290,7 @@ export class TaskRunner implements AttemptHost {
     const { entry } = a;
     if (entry.current !== a || progress === entry.record.progress) return;
     entry.record.progress = progress;
-    this.o.events.publish('progress', entry);
+    this.options.events.publish('progress', entry);
   }
 
   /** The worker took the task (or answered with its result straight away). */
@@ -303,14 +303,14 @@ export class TaskRunner implements AttemptHost {
     r.startedAt = Date.now();
     r.progress = null;
     this.setStatus(entry, 'running');
-    this.o.events.publish('dispatched', entry);
+    this.options.events.publish('dispatched', entry);
   }
 
   /** @internal (AttemptHost) */
   attemptSettled(a: Attempt, outcome: DispatchOutcome | TaskmeshError): void {
     const { entry, worker, attempt } = a;
     const accepted = a.wasAccepted;
-    this.o.directory.endTask(worker);
+    this.options.directory.endTask(worker);
     this.inFlightCount--;
     const type = entry.record.type;
     // A task cancelled or timed out meanwhile is final already: only the worker's slot matters.
@@ -324,13 +324,13 @@ export class TaskRunner implements AttemptHost {
     } else {
       switch (outcome.kind) {
         case 'busy':
-          this.o.directory.reportBusy(worker, outcome.load);
-          this.o.metrics.retry(type, 'busy');
+          this.options.directory.reportBusy(worker, outcome.load);
+          this.options.metrics.retry(type, 'busy');
           entry.busyRetries++;
           this.backToQueue(entry);
           break;
         case 'rejected':
-          this.o.directory.reportLoad(worker, outcome.load);
+          this.options.directory.reportLoad(worker, outcome.load);
           if (!accepted) this.accepted(entry, worker.name, attempt);
           this.finish(entry, 'failed', null, outcome.error);
           break;
@@ -362,18 +362,18 @@ export class TaskRunner implements AttemptHost {
       this.finish(entry, 'failed', null, r.error);
       return;
     }
-    this.o.directory.reportLost(worker);
+    this.options.directory.reportLost(worker);
     entry.avoidWorker = worker.name;
     if (entry.runAttempts >= r.maxAttempts) {
       this.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${entry.runAttempts} attempts: ${r.error.message}` });
       return;
     }
-    this.o.metrics.retry(r.type, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
+    this.options.metrics.retry(r.type, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
     this.logger.debug('retrying task', { taskId: r.id, code: err.code, worker: worker.name, attempt: r.attempts });
     this.setStatus(entry, 'queued');
     r.worker = null;
     r.progress = null;
-    this.o.events.publish('retrying', entry);
+    this.options.events.publish('retrying', entry);
     const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
     const retryTimer = setTimeout(
       () => {
@@ -388,14 +388,14 @@ export class TaskRunner implements AttemptHost {
   private backToQueue(entry: TaskEntry): void {
     this.setStatus(entry, 'queued');
     entry.record.worker = null;
-    this.o.pending.add(entry, true);
+    this.options.pending.add(entry, true);
   }
 
   private setStatus(entry: TaskEntry, to: TaskStatus): void {
     const from = entry.record.status;
     if (from === to) return;
     entry.record.status = to;
-    this.o.stats.transition(entry.record.type, from, to);
+    this.options.stats.transition(entry.record.type, from, to);
   }
 
   private finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: WireError | null): void {
@@ -405,7 +405,7 @@ export class TaskRunner implements AttemptHost {
       clearTimeout(entry.timer);
       entry.timer = null;
     }
-    if (entry.pending) this.o.pending.remove(entry);
+    if (entry.pending) this.options.pending.remove(entry);
     const current = entry.current;
     entry.current = null;
     if (status === 'succeeded' && !entry.ephemeral) {
@@ -424,11 +424,11 @@ export class TaskRunner implements AttemptHost {
     r.finishedAt = Date.now();
     if (status === 'succeeded') r.progress = 1;
     const latencyMs = performance.now() - entry.submittedAtHr;
-    this.o.stats.finished(latencyMs);
-    this.o.metrics.finished(r.type, status, latencyMs);
+    this.options.stats.finished(latencyMs);
+    this.options.metrics.finished(r.type, status, latencyMs);
     if (!entry.ephemeral) {
-      this.o.store.markFinished(entry);
-      this.o.events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
+      this.options.store.markFinished(entry);
+      this.options.events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
     }
     const waiters = entry.waiters;
     entry.waiters = null;
@@ -448,7 +448,7 @@ export class TaskRunner implements AttemptHost {
         status === 'cancelled'
           ? new TaskmeshError('CANCELLED', 'cancelled by request')
           : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
-      this.o.sender.abort(r.id, reason, current);
+      this.options.sender.abort(r.id, reason, current);
     }
   }
 }

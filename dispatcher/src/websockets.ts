@@ -37,8 +37,8 @@ export class WebSockets {
   private readonly alive = new WeakSet<WebSocket>();
   private readonly pinger: NodeJS.Timeout;
 
-  constructor(private readonly d: WebSocketsDeps) {
-    d.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+  constructor(private readonly deps: WebSocketsDeps) {
+    deps.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.pinger = setInterval(() => this.pingAll(), WS_PING_INTERVAL_MS).unref();
   }
 
@@ -61,26 +61,26 @@ export class WebSockets {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     try {
-      this.d.guard.check(req);
+      this.deps.guard.check(req);
       const url = requestUrl(req.url);
-      this.d.auth.check(req, url.searchParams.get('token'));
+      this.deps.auth.check(req, url.searchParams.get('token'));
       if (url.pathname === '/v1/events') {
         const filter = parseEventFilter(url.searchParams);
         const client = req.socket.remoteAddress ?? '';
-        this.d.events.admit(client);
+        this.deps.events.admit(client);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           this.track(ws);
-          this.d.events.add(ws, filter, socket, client);
+          this.deps.events.add(ws, filter, socket, client);
         });
       } else if (url.pathname === '/v1/stream/image') {
         const query = parseInput(StreamQuery, Object.fromEntries(url.searchParams), 'stream query');
-        this.d.runner.checkType('image');
-        if (this.streams.size >= this.d.maxStreams) {
+        this.deps.runner.checkType('image');
+        if (this.streams.size >= this.deps.maxStreams) {
           throw new TaskmeshError(
             'TOO_MANY_STREAMS',
-            `${this.streams.size} image streams already open (TASKMESH_MAX_IMAGE_STREAMS=${this.d.maxStreams})`,
+            `${this.streams.size} image streams already open (TASKMESH_MAX_IMAGE_STREAMS=${this.deps.maxStreams})`,
             {
-              details: { limit: 'TASKMESH_MAX_IMAGE_STREAMS', max: this.d.maxStreams },
+              details: { limit: 'TASKMESH_MAX_IMAGE_STREAMS', max: this.deps.maxStreams },
             },
           );
         }
@@ -102,7 +102,7 @@ export class WebSockets {
 
   private startStream(ws: WebSocket, query: StreamQuery): void {
     this.track(ws);
-    const stream = new ImageStream({ ws, query, run: (task) => this.d.runner.runEphemeral(task), metrics: this.d.metrics });
+    const stream = new ImageStream({ ws, query, run: (task) => this.deps.runner.runEphemeral(task), metrics: this.deps.metrics });
     this.streams.add(stream);
     ws.on('close', () => this.streams.delete(stream));
   }
@@ -112,7 +112,7 @@ export class WebSockets {
     clearInterval(this.pinger);
     for (const s of this.streams) s.stop();
     this.streams.clear();
-    this.d.events.closeAll();
+    this.deps.events.closeAll();
     for (const ws of this.wss.clients) ws.close(1001, 'dispatcher shutting down');
     this.wss.close();
   }
