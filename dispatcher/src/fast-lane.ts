@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TaskmeshError, type Logger } from '@taskmesh/shared';
+import { TaskmeshError, errorAnswer, logErrorAnswer, type Logger } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
-import { errorAnswer } from './http-errors.js';
+import { bodyLimitOf } from './http-errors.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 
 export interface FastLaneOptions {
@@ -27,6 +27,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * error bodies and headers (errorAnswer).
  */
 export function createFastLane(options: FastLaneOptions): FastLane {
+  const bodyLimit = bodyLimitOf(options.maxBodyBytes);
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
     let text: string;
@@ -42,9 +43,8 @@ export function createFastLane(options: FastLaneOptions): FastLane {
     res.end(text);
   };
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
-    const { error, headers } = errorAnswer(err, options.maxBodyBytes);
-    if (error.status >= 500 && error.code === 'INTERNAL')
-      options.logger.error('request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack : String(err) });
+    const { error, headers } = errorAnswer(err, bodyLimit);
+    logErrorAnswer(options.logger, error, err, { method: req.method ?? '', path: req.url ?? '' });
     sendJson(res, error.status, { error: error.toJSON() }, headers);
   };
   const run = (req: IncomingMessage, res: ServerResponse, handle: (reply: Reply) => void): void => {

@@ -1,10 +1,18 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
-import { TaskmeshError, findContract, type Logger, type RequestGuard, type TypeListResponse, type WorkerRecord } from '@taskmesh/shared';
+import {
+  TaskmeshError,
+  expressErrorHandler,
+  findContract,
+  type Logger,
+  type RequestGuard,
+  type TypeListResponse,
+  type WorkerRecord,
+} from '@taskmesh/shared';
 import type { AdmissionLimits } from './admission.js';
 import type { TokenAuth } from './auth.js';
 import { createFastLane } from './fast-lane.js';
-import { errorHandler, notFound } from './http-errors.js';
+import { bodyLimitOf, notFound } from './http-errors.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { TaskRunner } from './task-runner.js';
@@ -98,7 +106,7 @@ function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express
   });
 
   app.use(notFound);
-  app.use(errorHandler(deps.logger, deps.maxBodyBytes));
+  app.use(expressErrorHandler(deps.logger, bodyLimitOf(deps.maxBodyBytes)));
   return app;
 }
 

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { TaskmeshError, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
+import express, { type Express, type RequestHandler } from 'express';
+import { TaskmeshError, expressErrorHandler, requestUrl, type Logger, type RequestGuard } from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
 
@@ -72,7 +72,7 @@ export function createHttpApp({ hub, apiToken, guard, retry, logger }: HttpAppOp
   app.get('/vendor/uPlot.min.css', (_req, res) => res.sendFile(join(UPLOT_DIR, 'uPlot.min.css')));
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   app.use((req, _res, next) => next(new TaskmeshError('NOT_FOUND', `no route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(logger));
+  app.use(expressErrorHandler(logger));
   return app;
 }
 
@@ -105,24 +105,5 @@ function requirePageToken(token: string | undefined): RequestHandler {
       .send(
         '<!doctype html><title>taskmesh monitoring</title><p>This dashboard needs the API token: open it as <code>/?token=&lt;TASKMESH_API_TOKEN&gt;</code>.</p>',
       );
-  };
-}
-
-function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, next) => {
-    const converted = toTaskmeshError(err);
-    const error =
-      converted.code === 'INTERNAL' && !(err instanceof TaskmeshError)
-        ? new TaskmeshError('INTERNAL', 'internal error', { cause: err })
-        : converted;
-    if (error.code === 'INTERNAL')
-      logger.error('request failed', { method: req.method, path: req.path, err: String((err as Error)?.stack ?? err) });
-    else if (error.status < 500)
-      logger.debug('request refused', { method: req.method, path: req.path, code: error.code, error: error.message });
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    res.status(error.status).json({ error: error.toJSON() });
   };
 }

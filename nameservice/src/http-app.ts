@@ -5,6 +5,7 @@ import {
   SIGNATURE_HEADER,
   RegisterRequest,
   TaskmeshError,
+  expressErrorHandler,
   TaskType,
   WorkerName,
   WorkerListQuery,
@@ -13,7 +14,7 @@ import {
   type WorkerListResponse,
 } from '@taskmesh/shared';
 import { MAX_BODY_BYTES } from './constants.js';
-import { errorHandler, notFound, parseOrThrow, requireJson } from './http-errors.js';
+import { notFound, parseOrThrow, requireJson } from './http-errors.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 /**
@@ -117,7 +118,7 @@ export function createHttpApp({ registry, verifier, logger }: HttpAppOptions): E
   });
 
   app.use(notFound);
-  app.use(errorHandler(logger));
+  app.use(expressErrorHandler(logger, { bodyLimit: { bytes: MAX_BODY_BYTES } }));
   return app;
 }
 
