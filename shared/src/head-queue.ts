@@ -43,6 +43,11 @@ export class HeadQueue<T> {
     return item;
   }
 
+  /** Calls `fn` on each item, first to last. */
+  forEach(fn: (item: T) => void): void {
+    for (let i = this.head; i < this.items.length; i++) fn(this.items[i] as T);
+  }
+
   /** Keeps only the items `keep` accepts, in order (one pass; for dropping stale entries in bulk). */
   retain(keep: (item: T) => boolean): void {
     const kept: T[] = [];

@@ -118,7 +118,6 @@ export type {
   UdpEndpointOptions,
   MessageListener,
   DispatchListener,
-  DispatchRequest,
   DispatchTarget,
   DispatchOutcome,
   TaskCallerOptions,

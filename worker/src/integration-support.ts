@@ -9,7 +9,7 @@ import {
   type UdpEndpointOptions,
   type WorkerRecord,
 } from '@taskmesh/shared';
-import { TEST_SECRET, type RunningService } from '@taskmesh/shared/testing';
+import { TEST_SECRET, dispatch, type RunningService } from '@taskmesh/shared/testing';
 
 /** A caller as the dispatcher has one: a TaskCaller on its own UDP endpoint, for integration tests. */
 export interface TestCaller {
@@ -32,7 +32,7 @@ export async function openTestCaller(options: Partial<UdpEndpointOptions> & { ke
     endpoint,
     caller,
     run: (worker, type, payload, extra = {}) =>
-      caller.dispatch({
+      dispatch(caller, {
         to: workerAddress(worker),
         taskId: extra.taskId ?? randomUUID(),
         type,

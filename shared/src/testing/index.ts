@@ -5,3 +5,5 @@ export type { LocalSuite, LocalSuiteOptions } from './local-suite.js';
 export { readDatagram, signedDatagram } from './frames.js';
 export { eventually } from './eventually.js';
 export type { EventuallyOptions } from './eventually.js';
+export { dispatch } from './dispatch.js';
+export type { DispatchRequest } from './dispatch.js';

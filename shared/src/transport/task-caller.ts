@@ -1,4 +1,4 @@
-import { TaskmeshError, toTaskmeshError } from '../errors.js';
+import { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import {
@@ -15,7 +15,8 @@ import { addressKey, type Address } from './endpoint-stats.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { AddressMap } from './address-map.js';
 import { Flights, type Flight } from './flights.js';
-import { datagramPayloadLimit, type UdpEndpoint } from './udp-endpoint.js';
+import { datagramPayloadLimit } from './coalescer.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
 
 /** A result-ack's bytes besides its ids: `[{"v":2,"kind":"result-ack","taskIds":[...]}]`, with room to spare. */
 const RESULT_ACK_OVERHEAD_BYTES = 64;
@@ -28,14 +29,6 @@ export interface DispatchTarget {
   payload: unknown;
   attempt: number;
   timeoutMs: number;
-}
-
-export interface DispatchRequest extends DispatchTarget {
-  /** Abort → `cancel` is sent to the worker (retransmitted until cancel-ack); the dispatch rejects
-   *  with signal.reason if it is a TaskmeshError, else CANCELLED. */
-  signal?: AbortSignal;
-  onAccepted?: (load: LoadReport) => void;
-  onProgress?: (progress: number | null, state: 'queued' | 'running') => void;
 }
 
 /**
@@ -75,31 +68,6 @@ interface Dispatch {
   flight: Flight<Dispatch> | undefined;
   /** Once accepted: the keep-alive timer. */
   timer: NodeJS.Timeout | undefined;
-}
-
-/** Adapts the listener form to dispatch()'s Promise, callbacks and signal. */
-class PromiseListener implements DispatchListener {
-  onAbort: (() => void) | undefined = undefined;
-
-  constructor(
-    private readonly request: DispatchRequest,
-    private readonly resolve: (outcome: DispatchOutcome) => void,
-    private readonly reject: (err: TaskmeshError) => void,
-  ) {}
-
-  accepted(load: LoadReport): void {
-    this.request.onAccepted?.(load);
-  }
-
-  progress(progress: number | null, state: 'queued' | 'running'): void {
-    this.request.onProgress?.(progress, state);
-  }
-
-  settled(outcome: DispatchOutcome | TaskmeshError): void {
-    if (this.onAbort !== undefined) this.request.signal?.removeEventListener('abort', this.onAbort);
-    if (outcome instanceof TaskmeshError) this.reject(outcome);
-    else this.resolve(outcome);
-  }
 }
 
 interface PendingCancel {
@@ -144,30 +112,7 @@ export class TaskCaller {
   }
 
   /**
-   * Sends the task, retransmitting until acknowledged. Rejects with TaskmeshError NO_ACK when no
-   * ack came after maxRetransmits, WORKER_LOST when an accepted task went silent for
-   * keepaliveTimeoutMs. The result is acknowledged (result-ack) automatically, duplicates ignored.
-   */
-  dispatch(request: DispatchRequest): Promise<DispatchOutcome> {
-    if (request.signal?.aborted === true && !this.closed) return Promise.reject(abortError(request.signal));
-    return new Promise<DispatchOutcome>((resolve, reject) => {
-      const listener = new PromiseListener(request, resolve, reject);
-      try {
-        this.start(request, listener);
-      } catch (err) {
-        reject(toTaskmeshError(err));
-        return;
-      }
-      if (request.signal !== undefined && this.dispatches.get(request.taskId)?.listener === listener) {
-        const signal = request.signal;
-        listener.onAbort = () => this.abort(request.taskId, abortError(signal), listener);
-        signal.addEventListener('abort', listener.onAbort, { once: true });
-      }
-    });
-  }
-
-  /**
-   * dispatch() without a Promise: the listener hears of acceptance, progress and the outcome.
+   * Sends one attempt of a task: the listener hears of acceptance, progress and the outcome.
    * Throws (nothing is sent) SHUTTING_DOWN when closed, CONFLICT when the task is being
    * dispatched already, PAYLOAD_TOO_LARGE / INVALID_PAYLOAD when the task cannot be sent.
    */
@@ -412,11 +357,6 @@ export class TaskCaller {
     this.logger.error('dispatch callback failed', { error: (err as Error).message });
   }
 }
-
-const abortError = (signal: AbortSignal): TaskmeshError =>
-  signal.reason instanceof TaskmeshError
-    ? signal.reason
-    : new TaskmeshError('CANCELLED', 'the dispatch was cancelled', { cause: signal.reason });
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 

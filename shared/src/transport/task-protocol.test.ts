@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import { TaskmeshError } from '../errors.js';
 import { MAX_RESULT_ACK_IDS, PROTOCOL_VERSION, type Message } from '../protocol.js';
 import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_MESSAGE_BYTES, type RetransmitPolicy } from './constants.js';
-import { TaskCaller, type DispatchRequest } from './task-caller.js';
+import { TaskCaller } from './task-caller.js';
+import { dispatch, type DispatchRequest } from '../testing/dispatch.js';
 import { TaskServer, type TaskServerOptions } from './task-server.js';
 import { CountingExecutor, addressOf, openEndpoint } from './test-support.js';
 import { eventually } from '../testing/eventually.js';
@@ -72,7 +73,7 @@ function dropFirst(kind: string, n: number): { dropOutgoing: UdpEndpointOptions[
 test('a task is acknowledged, run once and its result delivered and acknowledged', async (t) => {
   const { caller, server, executor, callerEndpoint, task } = await setup(t);
   const accepted: unknown[] = [];
-  const outcome = await caller.dispatch({ ...task('t1', 'echo', { delayMs: 20 }), onAccepted: (load) => accepted.push(load) });
+  const outcome = await dispatch(caller, { ...task('t1', 'echo', { delayMs: 20 }), onAccepted: (load) => accepted.push(load) });
   assert.equal(outcome.kind, 'result');
   assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { delayMs: 20 } });
   assert.equal(outcome.kind === 'result' && outcome.worker, 'worker-1');
@@ -90,7 +91,7 @@ test('a task that finishes within the turn is answered by its result alone, with
   const kinds: string[] = [];
   callerEndpoint.onMessage((m) => kinds.push(m.kind));
   const accepted: unknown[] = [];
-  const outcome = await caller.dispatch({ ...task('t-fast', 'echo', { hello: 'world' }), onAccepted: (load) => accepted.push(load) });
+  const outcome = await dispatch(caller, { ...task('t-fast', 'echo', { hello: 'world' }), onAccepted: (load) => accepted.push(load) });
   assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { hello: 'world' } });
   assert.deepEqual(kinds, ['result']);
   assert.equal(accepted.length, 0);
@@ -99,7 +100,7 @@ test('a task that finishes within the turn is answered by its result alone, with
 test('lost acks: the retransmitted task is answered from state and runs exactly once', async (t) => {
   const drop = dropFirst('ack', 2);
   const { caller, server, executor, callerEndpoint, task } = await setup(t, { worker: { dropOutgoing: drop.dropOutgoing } });
-  const outcome = await caller.dispatch(task('t-ack', 'echo', { delayMs: 200 }));
+  const outcome = await dispatch(caller, task('t-ack', 'echo', { delayMs: 200 }));
   assert.equal(outcome.kind, 'result');
   assert.equal(drop.dropped(), 2);
   assert.equal(executor.count('t-ack'), 1);
@@ -117,7 +118,7 @@ test('a lost result is retransmitted until acknowledged; the caller resolves onc
   callerEndpoint.onMessage((m) => {
     if (m.kind === 'result') results++;
   });
-  const outcome = await caller.dispatch(task('t-result', 'echo', { delayMs: 30 }));
+  const outcome = await dispatch(caller, task('t-result', 'echo', { delayMs: 30 }));
   assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: { delayMs: 30 } });
   assert.equal(drop.dropped(), 1);
   assert.equal(results, 1);
@@ -136,7 +137,7 @@ test('a lost result-ack makes the worker resend; the duplicate is acknowledged a
   callerEndpoint.onMessage((m) => {
     if (m.kind === 'result') results.push(m);
   });
-  const outcome = await caller.dispatch(task('t-dup'));
+  const outcome = await dispatch(caller, task('t-dup'));
   assert.equal(outcome.kind, 'result');
   await server.drain(); // the worker got a result-ack for its retransmission
   assert.equal(drop.dropped(), 1);
@@ -160,7 +161,7 @@ test("one turn's results are acknowledged by one result-ack; a lost one makes th
     if (m.kind === 'result-ack') acks.push(m.taskIds);
   });
   const ids = Array.from({ length: 30 }, (_, i) => `flight-${i}`);
-  const outcomes = await Promise.all(ids.map((id) => caller.dispatch(task(id))));
+  const outcomes = await Promise.all(ids.map((id) => dispatch(caller, task(id))));
   assert.ok(outcomes.every((o) => o.kind === 'result'));
   await server.drain(); // every result acknowledged
   assert.equal(drop.dropped(), 1, 'the first acknowledgement was lost');
@@ -208,11 +209,11 @@ test("a caller splits a turn's result-acks so that each fits one datagram", asyn
 
 test('a full worker answers BUSY with its load; a refused task is rejected with its error', async (t) => {
   const { caller, executor, task } = await setup(t, { capacity: 1 });
-  const holding = caller.dispatch(task('hold-1', 'hold'));
+  const holding = dispatch(caller, task('hold-1', 'hold'));
   await eventually('the first task to run', () => executor.executions.length === 1, { intervalMs: 5 });
-  const busy = await caller.dispatch(task('t-busy'));
+  const busy = await dispatch(caller, task('t-busy'));
   assert.deepEqual(busy, { kind: 'busy', load: { queued: 0, inFlight: 1, capacity: 1 } });
-  const rejected = await caller.dispatch(task('t-bad', 'bad'));
+  const rejected = await dispatch(caller, task('t-bad', 'bad'));
   assert.equal(rejected.kind, 'rejected');
   assert.deepEqual(rejected.kind === 'rejected' && rejected.error, { code: 'INVALID_PAYLOAD', message: 'payload.text is required' });
   executor.release('hold-1', 'done');
@@ -223,23 +224,23 @@ test('a full worker answers BUSY with its load; a refused task is rejected with 
 
 test('a failed task reports its error; a retry with a higher attempt runs again, a repeat does not', async (t) => {
   const { caller, server, executor, task } = await setup(t);
-  const first = await caller.dispatch(task('t-fail', 'fail'));
+  const first = await dispatch(caller, task('t-fail', 'fail'));
   assert.deepEqual(first.kind === 'result' && first.outcome, {
     ok: false,
     error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 1' },
   });
-  const repeat = await caller.dispatch(task('t-fail', 'fail'));
+  const repeat = await dispatch(caller, task('t-fail', 'fail'));
   assert.deepEqual(repeat.kind === 'result' && repeat.outcome, first.kind === 'result' && first.outcome);
   assert.equal(executor.count('t-fail'), 1);
-  const retry = await caller.dispatch(task('t-fail', 'fail', {}, { attempt: 2 }));
+  const retry = await dispatch(caller, task('t-fail', 'fail', {}, { attempt: 2 }));
   assert.deepEqual(retry.kind === 'result' && retry.outcome, {
     ok: false,
     error: { code: 'HANDLER_FAILED', message: 'task t-fail failed on attempt 2' },
   });
   assert.equal(executor.count('t-fail'), 2);
   // A finished successful task is never run again, whatever the attempt.
-  await caller.dispatch(task('t-ok'));
-  await caller.dispatch(task('t-ok', 'echo', { n: 1 }, { attempt: 5 }));
+  await dispatch(caller, task('t-ok'));
+  await dispatch(caller, task('t-ok', 'echo', { n: 1 }, { attempt: 5 }));
   assert.equal(executor.count('t-ok'), 1);
   assert.equal(server.stats().duplicates, 2);
 });
@@ -249,7 +250,7 @@ test('no worker listening: NO_ACK after the bounded retransmissions', async (t) 
   server.close();
   await workerEndpoint.close();
   await assert.rejects(
-    caller.dispatch(task('t-noack')),
+    dispatch(caller, task('t-noack')),
     (err: unknown) => err instanceof TaskmeshError && err.code === 'NO_ACK' && /after 4 retransmissions/.test(err.message),
   );
   assert.equal(callerEndpoint.stats().retransmitted, 4);
@@ -257,7 +258,7 @@ test('no worker listening: NO_ACK after the bounded retransmissions', async (t) 
   // Five tasks sent in one turn share one flight: retransmitted together, given up together.
   const sent = callerEndpoint.stats().datagramsSent;
   const five = ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) =>
-    caller.dispatch(task(id)).then(
+    dispatch(caller, task(id)).then(
       () => 'resolved',
       (err: unknown) => (err as TaskmeshError).code,
     ),
@@ -271,7 +272,7 @@ test('an accepted task whose worker goes silent fails with WORKER_LOST', async (
   const { caller, server, workerEndpoint, task } = await setup(t, { keepaliveTimeoutMs: 300 });
   const started = Date.now();
   await assert.rejects(
-    caller.dispatch({
+    dispatch(caller, {
       ...task('t-lost', 'hold'),
       onAccepted: () => {
         server.close();
@@ -286,7 +287,7 @@ test('an accepted task whose worker goes silent fails with WORKER_LOST', async (
 test('keep-alive progress holds a long task open past the silence limit and reports progress', async (t) => {
   const { caller, executor, task } = await setup(t, { keepaliveTimeoutMs: 250, server: { keepaliveIntervalMs: 50 } });
   const progress: [number | null, string][] = [];
-  const running = caller.dispatch({ ...task('t-long', 'hold'), onProgress: (p, state) => progress.push([p, state]) });
+  const running = dispatch(caller, { ...task('t-long', 'hold'), onProgress: (p, state) => progress.push([p, state]) });
   await eventually('ten keep-alives', () => progress.length >= 10, { intervalMs: 5 }); // ~500 ms, twice the silence limit
   executor.release('t-long', 42);
   const outcome = await running;
@@ -297,7 +298,7 @@ test('keep-alive progress holds a long task open past the silence limit and repo
 test('abort cancels the task at the worker and rejects with the abort reason', async (t) => {
   const { caller, server, executor, task } = await setup(t);
   const controller = new AbortController();
-  const running = caller.dispatch({
+  const running = dispatch(caller, {
     ...task('t-cancel', 'hold'),
     signal: controller.signal,
     onAccepted: () => controller.abort(new TaskmeshError('TIMEOUT', 'task t-cancel timed out')),
@@ -312,7 +313,7 @@ test('abort cancels the task at the worker and rejects with the abort reason', a
   const plain = new AbortController();
   plain.abort();
   await assert.rejects(
-    caller.dispatch({ ...task('t-pre'), signal: plain.signal }),
+    dispatch(caller, { ...task('t-pre'), signal: plain.signal }),
     (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED',
   );
   assert.equal(executor.count('t-pre'), 0);
@@ -320,11 +321,11 @@ test('abort cancels the task at the worker and rejects with the abort reason', a
 
 test('drain answers new tasks BUSY and waits for in-flight results to be acknowledged', async (t) => {
   const { caller, server, executor, task } = await setup(t);
-  const running = caller.dispatch(task('t-drain', 'hold'));
+  const running = dispatch(caller, task('t-drain', 'hold'));
   await eventually('the task to run', () => executor.count('t-drain') === 1, { intervalMs: 5 });
   let drained = false;
   const draining = server.drain().then(() => (drained = true));
-  assert.equal((await caller.dispatch(task('t-late'))).kind, 'busy');
+  assert.equal((await dispatch(caller, task('t-late'))).kind, 'busy');
   assert.equal(drained, false);
   executor.release('t-drain', 'ok');
   await running;
@@ -335,7 +336,7 @@ test('drain answers new tasks BUSY and waits for in-flight results to be acknowl
 test('results whose caller went away are resent as one flight, then given up: drain still ends', async (t) => {
   const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t);
   const ids = ['gone-1', 'gone-2', 'gone-3'];
-  for (const id of ids) void caller.dispatch(task(id, 'hold')).catch(() => undefined);
+  for (const id of ids) void dispatch(caller, task(id, 'hold')).catch(() => undefined);
   await eventually('the tasks to run', () => ids.every((id) => executor.count(id) === 1), { intervalMs: 5 });
   caller.close();
   await callerEndpoint.close(); // nobody acknowledges the results any more
@@ -348,10 +349,10 @@ test('results whose caller went away are resent as one flight, then given up: dr
 
 test('a large result crosses in chunks; a payload over the limit is refused before sending', async (t) => {
   const { caller, task } = await setup(t);
-  const outcome = await caller.dispatch(task('t-big', 'big', { bytes: 300_000 }));
+  const outcome = await dispatch(caller, task('t-big', 'big', { bytes: 300_000 }));
   assert.equal(outcome.kind === 'result' && outcome.outcome.ok && (outcome.outcome.value as string).length, 300_000);
   await assert.rejects(
-    caller.dispatch(task('t-huge', 'echo', 'z'.repeat(MAX_MESSAGE_BYTES))),
+    dispatch(caller, task('t-huge', 'echo', 'z'.repeat(MAX_MESSAGE_BYTES))),
     (err: unknown) => err instanceof TaskmeshError && err.code === 'PAYLOAD_TOO_LARGE',
   );
   assert.equal(caller.inFlight(), 0);
@@ -359,7 +360,7 @@ test('a large result crosses in chunks; a payload over the limit is refused befo
 
 test('a result too large for the transport fails the task instead of vanishing', async (t) => {
   const { caller, task } = await setup(t, { worker: { maxMessageBytes: 10_000 } });
-  const outcome = await caller.dispatch(task('t-toolarge', 'big', { bytes: 50_000 }));
+  const outcome = await dispatch(caller, task('t-toolarge', 'big', { bytes: 50_000 }));
   assert.equal(outcome.kind === 'result' && !outcome.outcome.ok && outcome.outcome.error.code, 'PAYLOAD_TOO_LARGE');
 });
 
@@ -384,9 +385,12 @@ test('a task datagram with a bad HMAC is dropped and counted, never executed', a
 
 test('close rejects pending dispatches with SHUTTING_DOWN; dispatching twice is a conflict', async (t) => {
   const { caller, task } = await setup(t);
-  const running = caller.dispatch(task('t-close', 'hold'));
-  await assert.rejects(caller.dispatch(task('t-close', 'hold')), (err: unknown) => err instanceof TaskmeshError && err.code === 'CONFLICT');
+  const running = dispatch(caller, task('t-close', 'hold'));
+  await assert.rejects(
+    dispatch(caller, task('t-close', 'hold')),
+    (err: unknown) => err instanceof TaskmeshError && err.code === 'CONFLICT',
+  );
   caller.close();
   await assert.rejects(running, (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
-  await assert.rejects(caller.dispatch(task('t-after')), (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
+  await assert.rejects(dispatch(caller, task('t-after')), (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
 });

@@ -10,7 +10,8 @@ import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
 import { TEST_SECRET, addressOf, openEndpoint } from './test-support.js';
 import { eventually } from '../testing/eventually.js';
-import { datagramPayloadLimit, type UdpEndpoint } from './udp-endpoint.js';
+import { datagramPayloadLimit } from './coalescer.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
 
 /** Resolves with the next `count` messages the endpoint delivers. */
 function collect(endpoint: UdpEndpoint, count: number, timeoutMs = 5000): Promise<Message[]> {

@@ -5,21 +5,16 @@ import { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Message, Outgoing } from '../protocol.js';
-import {
-  CHUNK_BURST,
-  LOOPBACK_DATAGRAM_PAYLOAD,
-  MAX_CHUNK_PAYLOAD,
-  MAX_MESSAGE_BYTES,
-  MAX_NACK_INDICES,
-  SOCKET_BUFFER_BYTES,
-} from './constants.js';
+import { MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
 import { DropCounter } from './drop-counter.js';
-import { AddressMap } from './address-map.js';
 import { addressKey, copyStats, emptyStats, type Address, type EndpointStats } from './endpoint-stats.js';
 import { ENDPOINT_ID_BYTES, FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type Frame, type FrameType } from './frame.js';
 import { decodePayload, encodeMessage, packMessages } from './message-codec.js';
+import { ChunkPacer } from './chunk-pacer.js';
+import { Coalescer, datagramPayloadLimit, type Queued } from './coalescer.js';
 import { Outbox } from './outbox.js';
+import { PeerIds } from './peer-ids.js';
 import { Reassembler } from './reassembler.js';
 
 export interface UdpEndpointOptions {
@@ -49,42 +44,9 @@ export interface SendOptions {
   probe?: boolean;
 }
 
-interface Queued {
-  json: string;
-  bytes: number;
-  kind: string;
-  probe: boolean;
-}
-
-/** Messages waiting for one address; `size` is what they take packed as one JSON array. */
-interface OutQueue {
-  to: Address;
-  /** The endpoint id of the peer at `to`, signed into every frame. */
-  receiver: Buffer;
-  limit: number;
-  items: Queued[];
-  size: number;
-}
-
-/** Chunks of one multi-chunk message still to be (re)sent. */
-interface ChunkJob {
-  to: Address;
-  receiver: Buffer;
-  kinds: string[];
-  messageId: number;
-  payload: Buffer;
-  chunkCount: number;
-  indices: number[];
-  next: number;
-}
-
 const MESSAGE_ID_LIMIT = 0xffffffff;
 /** The frame counter is 48 bits: at a million frames a second it would last nine years. */
 const COUNTER_LIMIT = 2 ** 48 - 1;
-/** Peers whose endpoint id is remembered (learned from their frames); past it the table restarts. */
-const MAX_KNOWN_PEERS = 4096;
-/** The receiver id of a frame to a peer whose id is unknown: no endpoint has it, so it is dropped there. */
-const NO_RECEIVER = Buffer.alloc(ENDPOINT_ID_BYTES);
 /** close() waits at most this long for queued sends to leave. */
 const CLOSE_SEND_GRACE_MS = 500;
 
@@ -111,13 +73,19 @@ export class UdpEndpoint {
   private readonly dropOutgoing: UdpEndpointOptions['dropOutgoing'];
   private listeners: MessageListener[] = [];
   private flushHooks: (() => void)[] = [];
-  private readonly queues = new AddressMap<OutQueue>();
+  private readonly coalescer = new Coalescer(
+    {
+      datagram: (to, receiver, kinds, payload) => this.sendData(to, receiver, kinds, this.nextMessageId(), 0, 1, payload),
+      large: (to, receiver, item) => this.sendLarge(to, receiver, item),
+    },
+    datagramPayloadLimit,
+  );
   private flushScheduled = false;
-  private readonly chunkJobs: ChunkJob[] = [];
-  private pumpScheduled = false;
+  private readonly pacer = new ChunkPacer((job, index, chunk) =>
+    this.sendData(job.to, job.receiver, job.kinds, job.messageId, index, job.chunkCount, chunk),
+  );
   private readonly sender = randomBytes(ENDPOINT_ID_BYTES);
-  /** Endpoint ids of peers, learned from their authenticated frames. */
-  private readonly peerIds = new AddressMap<Buffer>();
+  private readonly peers = new PeerIds();
   private counter = 0;
   private messageId = 0;
   private closing: Promise<void> | undefined;
@@ -189,25 +157,9 @@ export class UdpEndpoint {
       );
     }
     this.counters.messagesSent++;
-    let queue = this.queues.get(to);
-    if (queue === undefined) {
-      queue = { to, receiver: this.receiverOf(to), limit: datagramPayloadLimit(to), items: [], size: 1 };
-      this.queues.set(to, queue);
-    } else if (queue.size + bytes + 1 > queue.limit && bytes + 2 <= queue.limit) {
-      // A full datagram leaves now rather than at the end of the turn: a long turn (a batch of
-      // hundreds of tasks, a datagram of results) then feeds its peers while it is still running.
-      this.drain(queue);
-    }
-    queue.items.push({ json, bytes, kind: message.kind, probe: options?.probe === true });
-    queue.size += bytes + 1;
+    this.coalescer.add(to, this.peers.receiverOf, { json, bytes, kind: message.kind, probe: options?.probe === true });
     this.requestFlush();
     return bytes;
-  }
-
-  /** The id to address frames to `to` with: the one it was given, else the one its frames carried. */
-  private receiverOf(to: Address): Buffer {
-    if (to.id !== undefined && to.id.length === ENDPOINT_ID_BYTES * 2) return Buffer.from(to.id, 'hex');
-    return this.peerIds.get(to) ?? NO_RECEIVER;
   }
 
   /**
@@ -250,7 +202,7 @@ export class UdpEndpoint {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.flush();
-      this.chunkJobs.length = 0;
+      this.pacer.stop();
       this.reassembler.close();
       this.outbox.clear();
       this.listeners = [];
@@ -282,37 +234,8 @@ export class UdpEndpoint {
       }
     }
     this.flushScheduled = false;
-    this.queues.forEach(this.drainQueue);
-    this.queues.clear();
+    this.coalescer.flush();
   };
-
-  private readonly drainQueue = (queue: OutQueue): void => this.drain(queue);
-
-  /** Sends a queue's messages, packed into as few datagrams as fit, and empties it. */
-  private drain(queue: OutQueue): void {
-    const { to, receiver, items, limit } = queue;
-    queue.items = [];
-    queue.size = 1;
-    let batch: string[] = [];
-    let kinds: string[] = [];
-    let size = 1; // "[" ... each message adds its bytes plus "," or "]"
-    for (const item of items) {
-      if (item.bytes + 2 > limit) {
-        this.sendLarge(to, receiver, item);
-        continue;
-      }
-      if (size + item.bytes + 1 > limit) {
-        this.sendData(to, receiver, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
-        batch = [];
-        kinds = [];
-        size = 1;
-      }
-      batch.push(item.json);
-      kinds.push(item.kind);
-      size += item.bytes + 1;
-    }
-    if (batch.length > 0) this.sendData(to, receiver, kinds, this.nextMessageId(), 0, 1, Buffer.from(packMessages(batch), 'utf8'));
-  }
 
   /** A message too large for one datagram on its path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
   private sendLarge(to: Address, receiver: Buffer, item: Queued): void {
@@ -322,48 +245,11 @@ export class UdpEndpoint {
     const kinds = [item.kind];
     this.outbox.put(messageId, { to, receiver, kinds, payload, chunkCount });
     const indices = item.probe ? [0] : Array.from({ length: chunkCount }, (_, i) => i);
-    this.queueChunks({ to, receiver, kinds, messageId, payload, chunkCount, indices, next: 0 });
+    this.pacer.queue({ to, receiver, kinds, messageId, payload, chunkCount, indices, next: 0 });
   }
-
-  private queueChunks(job: ChunkJob): void {
-    this.chunkJobs.push(job);
-    if (!this.pumpScheduled) {
-      this.pumpScheduled = true;
-      setImmediate(this.pump);
-    }
-  }
-
-  /** Sends up to CHUNK_BURST chunks per turn so the peer's socket buffer can drain between bursts. */
-  private readonly pump = (): void => {
-    this.pumpScheduled = false;
-    if (this.closing !== undefined) return;
-    let budget = CHUNK_BURST;
-    while (budget > 0 && this.chunkJobs.length > 0) {
-      const job = this.chunkJobs[0] as ChunkJob;
-      while (budget > 0 && job.next < job.indices.length) {
-        const index = job.indices[job.next++] as number;
-        const start = index * MAX_CHUNK_PAYLOAD;
-        this.sendData(
-          job.to,
-          job.receiver,
-          job.kinds,
-          job.messageId,
-          index,
-          job.chunkCount,
-          job.payload.subarray(start, start + MAX_CHUNK_PAYLOAD),
-        );
-        budget--;
-      }
-      if (job.next >= job.indices.length) this.chunkJobs.shift();
-    }
-    if (this.chunkJobs.length > 0 && this.closing === undefined) {
-      this.pumpScheduled = true;
-      setImmediate(this.pump);
-    }
-  };
 
   private sendNack(to: Address, messageId: number, missing: number[]): void {
-    this.sendFrame(to, this.receiverOf(to), ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
+    this.sendFrame(to, this.peers.receiverOf(to), ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
   }
 
   private sendData(
@@ -442,7 +328,7 @@ export class UdpEndpoint {
       this.drops.drop('misdirected', `frame for endpoint ${frame.receiver.toString('hex')}`, from);
       return;
     }
-    this.learnPeer(from, frame.sender);
+    this.peers.learn(from, frame.sender);
     if (frame.type === FRAME_TYPE.nack) {
       this.answerNack(frame, from);
       return;
@@ -475,14 +361,6 @@ export class UdpEndpoint {
     }
   }
 
-  /** Remembers the id a peer's frames carry, to address what is sent back to it. */
-  private learnPeer(from: Address, sender: Buffer): void {
-    const known = this.peerIds.get(from);
-    if (known !== undefined && known.equals(sender)) return;
-    if (known === undefined && this.peerIds.size >= MAX_KNOWN_PEERS) this.peerIds.clear();
-    this.peerIds.set(from, Buffer.from(sender));
-  }
-
   private answerNack(frame: Frame, from: Address): void {
     const entry = this.outbox.get(frame.messageId);
     if (entry === undefined) {
@@ -491,16 +369,13 @@ export class UdpEndpoint {
     }
     // Chunks still queued here (paced, not yet sent) will arrive anyway: a NACK that raced the
     // pacing must not send them twice.
-    const queued = new Set<number>();
-    for (const job of this.chunkJobs) {
-      if (job.messageId === frame.messageId) for (let i = job.next; i < job.indices.length; i++) queued.add(job.indices[i] as number);
-    }
+    const queued = this.pacer.pendingIndices(frame.messageId);
     const indices = decodeNackPayload(frame.payload)
       .filter((i) => i < entry.chunkCount && !queued.has(i))
       .slice(0, MAX_NACK_INDICES);
     if (indices.length === 0) return;
     this.noteRetransmit(indices.length);
-    this.queueChunks({
+    this.pacer.queue({
       to: entry.to,
       receiver: entry.receiver,
       kinds: entry.kinds,
@@ -512,11 +387,3 @@ export class UdpEndpoint {
     });
   }
 }
-
-/** How many payload bytes one datagram of coalesced messages to `to` may carry. */
-export function datagramPayloadLimit(to: Address): number {
-  return isLoopback(to.host) ? LOOPBACK_DATAGRAM_PAYLOAD : MAX_CHUNK_PAYLOAD;
-}
-
-const isLoopback = (host: string): boolean =>
-  host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
