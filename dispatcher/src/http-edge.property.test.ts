@@ -124,8 +124,13 @@ for (const service of ['dispatcher', 'monitoring'] as const) {
         try {
           answer = await rawRequest(base, { method: m, path: p, headers: h, ...(b === undefined ? {} : { body: b }) });
         } catch (err) {
+          const code = (err as { code?: string }).code;
           // Refused by the client library before sending (an invalid header value): not a request.
-          if (err instanceof TypeError || (err as { code?: string }).code === 'ERR_INVALID_CHAR') return;
+          if (err instanceof TypeError || code === 'ERR_INVALID_CHAR') return;
+          // Answered before the body was read, then the rest of the body was refused: the server
+          // cut the connection, which is its right; a crash shows below (the exit code, and every
+          // later request refused).
+          if (code === 'ECONNRESET' || code === 'EPIPE') return;
           throw err;
         }
         const code = (answer.body as { error?: { code?: string } } | undefined)?.error?.code;
