@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError } from '@taskmesh/shared';
+import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError, parseOrThrow } from '@taskmesh/shared';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
-import { parseInput } from './http-errors.js';
 import type { TaskEntry } from './task-entry.js';
 import type { NewTask, TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
@@ -43,8 +42,8 @@ export class TaskHandlers {
 
   /** POST /v1/tasks[?wait=ms]. */
   submit(wait: unknown, body: unknown, reply: Reply): void {
-    const query = parseInput(WaitQuery, { wait }, 'query');
-    const task = this.admit(parseInput(SubmitTaskRequest, body, 'task'), '');
+    const query = parseOrThrow(WaitQuery, { wait }, 'query');
+    const task = this.admit(parseOrThrow(SubmitTaskRequest, body, 'task'), '');
     const dup = this.existing(task, '');
     if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
     this.runner.checkRoom(1, task.payloadBytes);
@@ -67,7 +66,7 @@ export class TaskHandlers {
     // (Tasks with idempotency keys may need no room, so those batches take the full path.)
     if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t))
       this.runner.checkRoom(tasks.length);
-    const batch = parseInput(SubmitBatchRequest, body, 'batch');
+    const batch = parseOrThrow(SubmitBatchRequest, body, 'batch');
     // Everything is checked before the first task is created: all or none.
     const admitted = batch.tasks.map((t, i) => this.admit(t, `tasks.${i}.`));
     const seen = new Map<string, string>();
@@ -96,7 +95,7 @@ export class TaskHandlers {
   /** GET /v1/tasks/:id[?wait=ms]: the record, once final or when the wait runs out. */
   get(id: string, wait: unknown, reply: Reply): void {
     const entry = this.find(id);
-    const query = parseInput(WaitQuery, { wait }, 'query');
+    const query = parseOrThrow(WaitQuery, { wait }, 'query');
     if (query.wait === undefined || query.wait === 0 || isFinal(entry)) return reply.json(200, entry.record);
     const release = this.longPolls.enter();
     let done = false;

@@ -1,7 +1,7 @@
 import { Router as ExpressRouter, type Response } from 'express';
 import { z } from 'zod';
-import { SubmitTaskRequest, TaskStatus, type TaskRecord } from '@taskmesh/shared';
-import { parseInput, requireJson } from './http-errors.js';
+import { SubmitTaskRequest, TaskStatus, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
+import { requireJson } from './http-errors.js';
 import type { TaskEntry } from './task-entry.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 import type { TaskRunner } from './task-runner.js';
@@ -41,7 +41,7 @@ export function tasksRoutes({ runner, store, handlers }: TasksRoutesDeps): Expre
   r.post('/v1/tasks/batch', requireJson, (req, res) => handlers.submitBatch(req.body, replyOf(res)));
 
   r.get('/v1/tasks', (req, res) => {
-    const query = parseInput(ListQuery, req.query, 'query');
+    const query = parseOrThrow(ListQuery, req.query, 'query');
     const entries = store.list(query);
     // Lists are polled (the dashboard, every second): payloads and results, up to megabytes each,
     // are left out unless asked for; their sizes say what GET /v1/tasks/:id would bring.
@@ -62,7 +62,7 @@ export function tasksRoutes({ runner, store, handlers }: TasksRoutesDeps): Expre
     const entry = handlers.find(req.params.id);
     const body: unknown = req.body;
     const hasBody = body !== undefined && !(typeof body === 'object' && body !== null && Object.keys(body).length === 0);
-    const options = hasBody ? parseInput(RetryRequest, req.body, 'retry options') : {};
+    const options = hasBody ? parseOrThrow(RetryRequest, req.body, 'body') : {};
     runner.retry(entry, options);
     res.status(202).json({ id: entry.record.id, status: entry.record.status });
   });

@@ -1,10 +1,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
+import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard, parseOrThrow } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { parseEventFilter, type EventsHub } from './events-hub.js';
-import { parseInput } from './http-errors.js';
 import { ImageStream, StreamQuery } from './image-stream.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { TaskRunner } from './task-runner.js';
@@ -73,7 +72,7 @@ export class WebSockets {
           this.deps.events.add(ws, filter, socket, client);
         });
       } else if (url.pathname === '/v1/stream/image') {
-        const query = parseInput(StreamQuery, Object.fromEntries(url.searchParams), 'stream query');
+        const query = parseOrThrow(StreamQuery, Object.fromEntries(url.searchParams), 'query');
         this.deps.runner.checkType('image');
         if (this.streams.size >= this.deps.maxStreams) {
           throw new TaskmeshError(

@@ -14,7 +14,7 @@ import {
   runMain,
 } from '@taskmesh/shared';
 import { z } from 'zod';
-import { MAX_CLIENTS, createMonitoring } from './monitoring.js';
+import { MONITORING_DEFAULTS, createMonitoring } from './monitoring.js';
 import { dropPrivileges } from './privileges.js';
 
 /** The monitoring process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -28,9 +28,9 @@ const spec = {
   apiToken: { env: 'TASKMESH_API_TOKEN', schema: envOptionalString() },
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
-  maxClients: { env: 'TASKMESH_MONITORING_MAX_CLIENTS', schema: envInt(MAX_CLIENTS, 1, 100_000) },
-  pollIntervalMs: { env: 'TASKMESH_MONITORING_POLL_MS', schema: envInt(1000, 100, 60_000) },
-  imageFps: { env: 'TASKMESH_MONITORING_IMAGE_FPS', schema: envInt(5, 1, 30) },
+  maxClients: { env: 'TASKMESH_MONITORING_MAX_CLIENTS', schema: envInt(MONITORING_DEFAULTS.maxClients, 1, 100_000) },
+  pollIntervalMs: { env: 'TASKMESH_MONITORING_POLL_MS', schema: envInt(MONITORING_DEFAULTS.pollIntervalMs, 100, 60_000) },
+  imageFps: { env: 'TASKMESH_MONITORING_IMAGE_FPS', schema: envInt(MONITORING_DEFAULTS.imageFps, 1, 30) },
   /** Read by dockerode itself (unix://, tcp://, npipe://); here only to log where it points. */
   dockerHost: { env: 'DOCKER_HOST', schema: envString('unix:///var/run/docker.sock') },
   /** Overrides the group joined for the socket (the socket's own group by default). */

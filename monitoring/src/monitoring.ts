@@ -44,8 +44,15 @@ export interface MonitoringOptions {
   logger?: Logger;
 }
 
-/** Default of TASKMESH_MONITORING_MAX_CLIENTS: dashboards, log and image streams open at once. */
-export const MAX_CLIENTS = 64;
+/** Monitoring's defaults, one place for its environment (main.ts) and createMonitoring's options. */
+export const MONITORING_DEFAULTS = {
+  /** TASKMESH_MONITORING_MAX_CLIENTS: dashboards, log and image streams open at once. */
+  maxClients: 64,
+  /** TASKMESH_MONITORING_POLL_MS: how often upstreams are polled. */
+  pollIntervalMs: 1000,
+  /** TASKMESH_MONITORING_IMAGE_FPS: the rate asked of the dispatcher's image stream. */
+  imageFps: 5,
+} as const;
 
 export interface Monitoring {
   readonly port: number;
@@ -72,7 +79,7 @@ export interface TasksTopic extends Omit<TasksSnapshot, 'stats'> {
  */
 export async function createMonitoring(options: MonitoringOptions): Promise<Monitoring> {
   const logger = options.logger ?? silentLogger();
-  const interval = options.pollIntervalMs ?? 1000;
+  const interval = options.pollIntervalMs ?? MONITORING_DEFAULTS.pollIntervalMs;
   const hub = new Hub();
   const log = (module: string): Logger => logger.child({ module });
 
@@ -95,7 +102,12 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
   });
   const dispatcherUrl = options.dispatcherUrl.replace(/\/+$/, '');
   const dispatcher = new DispatcherSource({ url: dispatcherUrl, token: options.apiToken, intervalMs: interval, logger: log('dispatcher') });
-  const relay = new ImageRelay({ dispatcherUrl, token: options.apiToken, fps: options.imageFps ?? 5, logger: log('image') });
+  const relay = new ImageRelay({
+    dispatcherUrl,
+    token: options.apiToken,
+    fps: options.imageFps ?? MONITORING_DEFAULTS.imageFps,
+    logger: log('image'),
+  });
   const throughput = new ThroughputSeries();
 
   let containers: ContainerView[] = [];
@@ -155,7 +167,7 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     docker,
     apiToken: options.apiToken,
     guard,
-    maxClients: options.maxClients ?? MAX_CLIENTS,
+    maxClients: options.maxClients ?? MONITORING_DEFAULTS.maxClients,
     logger: log('ws'),
   });
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');

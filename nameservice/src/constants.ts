@@ -1,4 +1,4 @@
-import { LEASE_TTL_MS } from '@taskmesh/shared';
+import { DEFAULT_PORTS, LEASE_TTL_MS } from '@taskmesh/shared';
 
 /**
  * The nameservice's timing and size limits. The lease itself (HEARTBEAT_INTERVAL_MS,
@@ -25,6 +25,13 @@ export const URGENT_PERSIST_DELAY_MS = 10;
 
 /** After a failed write (disk full, permissions) the next attempt waits this long. */
 export const PERSIST_RETRY_MS = 1000;
+
+/** The nameservice's defaults, one place for its environment (main.ts) and createNameservice. */
+export const NAMESERVICE_DEFAULTS = {
+  host: '0.0.0.0',
+  port: DEFAULT_PORTS.nameservice,
+  registryFile: './data/registry.json',
+} as const;
 
 /**
  * Most entries the registry holds (live, suspect and recently expired), so neither its memory nor

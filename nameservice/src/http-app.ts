@@ -6,6 +6,7 @@ import {
   RegisterRequest,
   TaskmeshError,
   expressErrorHandler,
+  parseOrThrow,
   TaskType,
   WorkerName,
   WorkerListQuery,
@@ -14,7 +15,7 @@ import {
   type WorkerListResponse,
 } from '@taskmesh/shared';
 import { MAX_BODY_BYTES } from './constants.js';
-import { notFound, parseOrThrow, requireJson } from './http-errors.js';
+import { notFound, requireJson } from './http-errors.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 /**

@@ -1,5 +1,4 @@
 import {
-  DEFAULT_PORTS,
   createLogger,
   envInt,
   envLogLevel,
@@ -11,14 +10,14 @@ import {
   runMain,
   secretOrExit,
 } from '@taskmesh/shared';
-import { MAX_WORKERS } from './constants.js';
+import { MAX_WORKERS, NAMESERVICE_DEFAULTS } from './constants.js';
 import { createNameservice } from './nameservice.js';
 
 /** The nameservice process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
 const spec = {
-  port: { env: 'TASKMESH_NAMESERVICE_PORT', schema: envPort(DEFAULT_PORTS.nameservice) },
-  host: { env: 'TASKMESH_NAMESERVICE_HOST', schema: envString('0.0.0.0') },
-  registryFile: { env: 'TASKMESH_REGISTRY_FILE', schema: envString('./data/registry.json') },
+  port: { env: 'TASKMESH_NAMESERVICE_PORT', schema: envPort(NAMESERVICE_DEFAULTS.port) },
+  host: { env: 'TASKMESH_NAMESERVICE_HOST', schema: envString(NAMESERVICE_DEFAULTS.host) },
+  registryFile: { env: 'TASKMESH_REGISTRY_FILE', schema: envString(NAMESERVICE_DEFAULTS.registryFile) },
   maxWorkers: { env: 'TASKMESH_NAMESERVICE_MAX_WORKERS', schema: envInt(MAX_WORKERS, 1, 1_000_000) },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };

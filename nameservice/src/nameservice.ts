@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { NAMESERVICE_KEY_PURPOSE, RequestVerifier, deriveKey, type Logger } from '@taskmesh/shared';
-import { SWEEP_INTERVAL_MS } from './constants.js';
+import { NAMESERVICE_DEFAULTS, SWEEP_INTERVAL_MS } from './constants.js';
 import { createHttpApp } from './http-app.js';
 import { PersistScheduler } from './persist-scheduler.js';
 import { RegistryStore, type LoadSource } from './registry-store.js';
@@ -18,9 +18,9 @@ export interface NameserviceOptions {
   secret: string;
   /** Most entries the registry holds (MAX_WORKERS by default). */
   maxWorkers?: number;
-  /** 0 picks a free port. */
-  port: number;
-  host: string;
+  /** 0 picks a free port; NAMESERVICE_DEFAULTS.port by default. */
+  port?: number;
+  host?: string;
   logger: Logger;
   /** Milliseconds since the epoch for leases; Date.now by default. */
   clock?: () => number;
@@ -80,7 +80,8 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     }),
   );
   server.on('clientError', (_err, socket) => socket.destroy());
-  server.listen(options.port, options.host);
+  const host = options.host ?? NAMESERVICE_DEFAULTS.host;
+  server.listen(options.port ?? NAMESERVICE_DEFAULTS.port, host);
   try {
     await once(server, 'listening');
   } catch (err) {
@@ -89,7 +90,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  const urlHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -108,7 +109,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
 
   return {
     port,
-    host: options.host,
+    host,
     url: `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}`,
     registry,
     loadedFrom: loaded.source,

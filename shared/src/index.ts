@@ -165,6 +165,7 @@ export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js
 export { RequestGuard, requestUrl } from './http/request-guard.js';
 export { refuseUpgrade } from './http/refuse-upgrade.js';
 export { bearerToken, tokenMatches } from './http/bearer-token.js';
+export { parseOrThrow } from './http/parse-or-throw.js';
 export { QUEUE_FULL_RETRY_AFTER_S, errorAnswer, expressErrorHandler, logErrorAnswer } from './http/error-answer.js';
 export type { ErrorAnswerOptions } from './http/error-answer.js';
 export type { RequestGuardOptions } from './http/request-guard.js';
