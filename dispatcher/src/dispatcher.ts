@@ -9,7 +9,9 @@ import { LongPolls } from './task-handlers.js';
 import { DispatcherMetrics } from './metrics.js';
 import { PendingQueue } from './pending-queue.js';
 import { WorkerPicker } from './worker-picker.js';
+import { AdmissionGate } from './admission-gate.js';
 import { TaskRunner } from './task-runner.js';
+import { TaskTransitions } from './task-transitions.js';
 import { TaskStats } from './task-stats.js';
 import { TaskStore } from './task-store.js';
 import { WebSockets } from './websockets.js';
@@ -98,19 +100,53 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     retainedBytes: () => store.retainedBytes,
     unfinishedBytes: () => store.unfinishedBytes,
   });
+  const gate = new AdmissionGate({
+    knownTypes: options.taskTypes ?? DEFAULT_TASK_TYPES,
+    pending,
+    store,
+    pendingBytes: options.pendingBytes,
+  });
+  // The runner publishes each transition once; everything that counts or shows tasks listens.
+  const transitions = new TaskTransitions();
+  transitions.subscribe({
+    statusChanged: (entry, from, to) => stats.transition(entry.record.type, from, to),
+    finished: (_entry, latencyMs) => stats.finished(latencyMs),
+  });
+  transitions.subscribe({
+    submitted: (entry) => metrics.submitted(entry.record.type),
+    retrying: (entry, reason) => metrics.retry(entry.record.type, reason),
+    finished: (entry, latencyMs) => metrics.finished(entry.record.type, entry.record.status, latencyMs),
+  });
+  transitions.subscribe({
+    // Stream frames are not stored; a finished task becomes evictable only after every count saw it.
+    finished: (entry) => {
+      if (!entry.ephemeral) store.markFinished(entry);
+    },
+  });
+  transitions.subscribe({
+    submitted: (entry) => events.publish('submitted', entry),
+    dispatched: (entry) => events.publish('dispatched', entry),
+    progressed: (entry) => events.publish('progress', entry),
+    // A BUSY answer only re-queues: no event.
+    retrying: (entry, reason) => {
+      if (reason !== 'busy') events.publish('retrying', entry);
+    },
+    finished: (entry, latencyMs) => {
+      const status = entry.record.status;
+      if (status === 'succeeded' || status === 'failed' || status === 'cancelled')
+        events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
+    },
+  });
   const runner = new TaskRunner({
     sender: caller,
     store,
     pending,
     picker: new WorkerPicker({ directory, loadThreshold: options.loadThreshold }),
     directory,
-    events,
-    stats,
-    metrics,
-    knownTypes: options.taskTypes ?? DEFAULT_TASK_TYPES,
+    transitions,
+    gate,
     defaultTimeoutMs: options.taskTimeoutMs,
     defaultMaxAttempts: options.maxAttempts,
-    pendingBytes: options.pendingBytes,
     logger: logger.child({ module: 'runner' }),
   });
   late.runner = runner;
@@ -124,6 +160,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     auth: new TokenAuth(options.apiToken),
     listWorkers: () => health.list(),
     maxBodyBytes: options.maxBodyBytes,
+    gate,
     limits: { maxPayloadBytes: options.maxPayloadBytes, maxPayloadDepth: options.maxPayloadDepth },
     longPolls,
     guard,
@@ -143,6 +180,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     server,
     auth: new TokenAuth(options.apiToken),
     guard,
+    gate,
     events,
     runner,
     metrics,

@@ -9,6 +9,7 @@ import {
   type TypeListResponse,
   type WorkerRecord,
 } from '@taskmesh/shared';
+import type { AdmissionGate } from './admission-gate.js';
 import type { AdmissionLimits } from './admission.js';
 import type { TokenAuth } from './auth.js';
 import { createFastLane } from './fast-lane.js';
@@ -35,6 +36,7 @@ export interface HttpAppDeps {
   maxBodyBytes: number;
   limits: AdmissionLimits;
   longPolls: LongPolls;
+  gate: AdmissionGate;
   /** Host and Origin checks (DNS rebinding, cross-site requests) before anything else. */
   guard: RequestGuard;
   logger: Logger;
@@ -48,7 +50,7 @@ export interface HttpAppDeps {
  */
 function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express {
   const { runner, pending, directory, stats, metrics, auth } = deps;
-  const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store, deps.limits, deps.longPolls);
+  const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store, deps.gate, deps.limits, deps.longPolls);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -90,7 +92,7 @@ function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express
 
   app.get('/v1/types', (_req, res) => {
     const answer: TypeListResponse = {
-      types: [...runner.knownTypes].map((name) => ({ name, description: findContract(name)?.description ?? null })),
+      types: [...deps.gate.knownTypes].map((name) => ({ name, description: findContract(name)?.description ?? null })),
     };
     res.json(answer);
   });
@@ -112,7 +114,7 @@ function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express
 
 /** The HTTP server's listener: the fast lane for the busiest task routes, express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
-  const handlers = new TaskHandlers(deps.runner, deps.store, deps.limits, deps.longPolls);
+  const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.longPolls);
   const app = createHttpApp({ ...deps, handlers });
   const lane = createFastLane({ handlers, auth: deps.auth, maxBodyBytes: deps.maxBodyBytes, logger: deps.logger });
   return (req, res) => {

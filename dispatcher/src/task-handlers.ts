@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError, parseOrThrow } from '@taskmesh/shared';
+import type { AdmissionGate } from './admission-gate.js';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
 import type { TaskEntry } from './task-entry.js';
 import type { NewTask, TaskRunner } from './task-runner.js';
@@ -30,6 +31,7 @@ export class TaskHandlers {
   constructor(
     private readonly runner: TaskRunner,
     private readonly store: TaskStore,
+    private readonly gate: AdmissionGate,
     private readonly limits: AdmissionLimits,
     private readonly longPolls: LongPolls = new LongPolls(Number.POSITIVE_INFINITY),
   ) {}
@@ -46,7 +48,7 @@ export class TaskHandlers {
     const task = this.admit(parseOrThrow(SubmitTaskRequest, body, 'task'), '');
     const dup = this.existing(task, '');
     if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
-    this.runner.checkRoom(1, task.payloadBytes);
+    this.gate.checkRoom(1, task.payloadBytes);
     this.answer(reply, this.runner.submit(task), query.wait, 202);
   }
 
@@ -65,7 +67,7 @@ export class TaskHandlers {
     // A full queue is answered before validating hundreds of tasks: clients retrying on 429 should cost little.
     // (Tasks with idempotency keys may need no room, so those batches take the full path.)
     if (Array.isArray(tasks) && !tasks.some((t) => typeof t === 'object' && t !== null && 'idempotencyKey' in t))
-      this.runner.checkRoom(tasks.length);
+      this.gate.checkRoom(tasks.length);
     const batch = parseOrThrow(SubmitBatchRequest, body, 'batch');
     // Everything is checked before the first task is created: all or none.
     const admitted = batch.tasks.map((t, i) => this.admit(t, `tasks.${i}.`));
@@ -87,7 +89,7 @@ export class TaskHandlers {
       fresh++;
       bytes += t.payloadBytes;
     });
-    this.runner.checkRoom(fresh, bytes);
+    this.gate.checkRoom(fresh, bytes);
     const ids = admitted.map((t) => (this.existing(t, '') ?? this.runner.submit(t)).record.id);
     reply.json(202, { ids });
   }
@@ -151,7 +153,7 @@ export class TaskHandlers {
 
   /** Type, payload limits and schema; the request's fingerprint when it carries an idempotency key. */
   private admit<T extends NewTask>(task: T, where: string): T & { payloadBytes: number; fingerprint: string | undefined } {
-    this.runner.checkType(task.type, `${where}type`);
+    this.gate.checkType(task.type, `${where}type`);
     const { payloadBytes } = admitPayload(task.type, task.payload, this.limits, where);
     const fingerprint = task.idempotencyKey === undefined ? undefined : requestFingerprint(task.type, task.payload);
     // The task is the parser's fresh output, ours to extend (no copy per task on the hot path).

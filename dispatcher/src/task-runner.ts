@@ -15,14 +15,14 @@ import {
   type WireError,
 } from '@taskmesh/shared';
 import { measureResult } from './admission.js';
+import type { AdmissionGate } from './admission-gate.js';
+import { LaneScheduler } from './lane-scheduler.js';
 import { Attempt, type AttemptHost } from './attempt.js';
-import type { EventsHub } from './events-hub.js';
-import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { WorkerPicker } from './worker-picker.js';
 import { newTaskEntry, outcomeOf, type TaskEntry, type TaskOutcome } from './task-entry.js';
-import type { TaskStats } from './task-stats.js';
 import type { TaskStore } from './task-store.js';
+import type { TaskTransitions } from './task-transitions.js';
 import type { WorkerDirectory, WorkerView } from './worker-directory.js';
 
 /** The part of TaskCaller the runner uses. */
@@ -33,8 +33,6 @@ interface TaskSender {
 
 /** Between counted attempts (no acknowledgement, worker lost). */
 const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
-/** How often waiting tasks are re-checked when no event (a lookup, a finished task) does it. */
-const PENDING_RECHECK_MS = 100;
 
 export interface TaskRunnerOptions {
   sender: TaskSender;
@@ -42,14 +40,12 @@ export interface TaskRunnerOptions {
   pending: PendingQueue;
   picker: WorkerPicker;
   directory: WorkerDirectory;
-  events: EventsHub;
-  stats: TaskStats;
-  metrics: DispatcherMetrics;
-  knownTypes: readonly string[];
+  /** Where the runner publishes each transition (stats, metrics, events and the store listen). */
+  transitions: TaskTransitions;
+  /** Room checks for retries and stream frames (the HTTP handlers check new tasks themselves). */
+  gate: AdmissionGate;
   defaultTimeoutMs: number;
   defaultMaxAttempts: number;
-  /** Most payload bytes of unfinished tasks (TASKMESH_PENDING_BYTES); more is QUEUE_FULL. */
-  pendingBytes?: number;
   logger?: Logger;
 }
 
@@ -73,53 +69,21 @@ export interface NewTask {
  * or a handler failure is final.
  */
 export class TaskRunner implements AttemptHost {
-  readonly knownTypes: ReadonlySet<string>;
   private inFlightCount = 0;
   private readonly logger: Logger;
-  private readonly recheck: NodeJS.Timeout;
-  private closed = false;
+  private readonly lanes: LaneScheduler;
 
   constructor(private readonly options: TaskRunnerOptions) {
-    this.knownTypes = new Set(options.knownTypes);
     this.logger = options.logger ?? silentLogger();
-    this.recheck = setInterval(() => this.pumpAll(), PENDING_RECHECK_MS);
-    this.recheck.unref();
+    this.lanes = new LaneScheduler({
+      pending: options.pending,
+      picker: options.picker,
+      dispatch: (entry, worker) => this.attempt(entry, worker),
+    });
   }
 
   get inFlight(): number {
     return this.inFlightCount;
-  }
-
-  /** Throws UNKNOWN_TYPE naming the known types. */
-  checkType(type: string, where = 'type'): void {
-    if (!this.knownTypes.has(type)) {
-      throw new TaskmeshError('UNKNOWN_TYPE', `${where}: unknown task type "${type}"; known types: ${[...this.knownTypes].join(', ')}`, {
-        details: { knownTypes: [...this.knownTypes] },
-      });
-    }
-  }
-
-  /** Throws QUEUE_FULL when `n` more tasks (of `bytes` payload) would not fit in the pending queue. */
-  checkRoom(n: number, bytes = 0): void {
-    if (!this.options.pending.hasRoom(n)) {
-      throw new TaskmeshError(
-        'QUEUE_FULL',
-        `pending queue full (${this.options.pending.size} of ${this.options.pending.limit} tasks waiting for a worker)`,
-        {
-          details: { limit: this.options.pending.limit },
-        },
-      );
-    }
-    const limit = this.options.pendingBytes ?? Number.POSITIVE_INFINITY;
-    if (bytes > 0 && this.options.store.unfinishedBytes + bytes > limit) {
-      throw new TaskmeshError(
-        'QUEUE_FULL',
-        `unfinished tasks hold ${this.options.store.unfinishedBytes} payload bytes; ${bytes} more would pass TASKMESH_PENDING_BYTES=${limit}`,
-        {
-          details: { limit: 'TASKMESH_PENDING_BYTES', max: limit },
-        },
-      );
-    }
   }
 
   /** Creates, stores and starts a task (checks done by the caller: type, room). */
@@ -132,7 +96,7 @@ export class TaskRunner implements AttemptHost {
 
   /** A task kept out of the store and event stream (image stream frames): resolves with its outcome. */
   runEphemeral(input: NewTask): Promise<TaskOutcome> {
-    this.checkRoom(1);
+    this.options.gate.checkRoom(1);
     const entry = this.create(input, true);
     return new Promise((resolve) => {
       entry.waiters = [(e) => resolve(outcomeOf(e))];
@@ -165,8 +129,7 @@ export class TaskRunner implements AttemptHost {
     if (r.status !== 'failed' && r.status !== 'cancelled') {
       throw new TaskmeshError('CONFLICT', `task ${r.id} is ${r.status}; only failed or cancelled tasks can be retried`);
     }
-    this.checkRoom(1, entry.payloadBytes);
-    this.options.metrics.retry(r.type, 'manual');
+    this.options.gate.checkRoom(1, entry.payloadBytes);
     this.options.store.markUnfinished(entry);
     this.setStatus(entry, 'queued');
     if (options.timeoutMs !== undefined) r.timeoutMs = options.timeoutMs;
@@ -181,31 +144,17 @@ export class TaskRunner implements AttemptHost {
     entry.deadline = Date.now() + r.timeoutMs;
     entry.submittedAtHr = performance.now();
     this.arm(entry);
-    this.options.events.publish('retrying', entry);
+    this.options.transitions.retrying(entry, 'manual');
     this.enqueue(entry, false);
   }
 
-  /** Dispatches waiting tasks of a type while workers have room. */
+  /** Something outside may have made room for `type` (a lookup answered): see LaneScheduler. */
   pump(type: string): void {
-    const { pending, picker } = this.options;
-    for (;;) {
-      const entry = pending.peek(type);
-      if (entry === undefined) return;
-      const worker = picker.pick(type, entry.avoidWorker);
-      if (typeof worker === 'string') return;
-      pending.remove(entry);
-      this.attempt(entry, worker);
-    }
+    this.lanes.wake(type);
   }
 
   close(): void {
-    this.closed = true;
-    clearInterval(this.recheck);
-  }
-
-  private pumpAll(): void {
-    if (this.closed) return;
-    for (const type of this.options.pending.busyTypes()) this.pump(type);
+    this.lanes.close();
   }
 
   private create(input: NewTask, ephemeral: boolean): TaskEntry {
@@ -232,10 +181,9 @@ export class TaskRunner implements AttemptHost {
   }
 
   private start(entry: TaskEntry): void {
-    this.options.stats.transition(entry.record.type, null, 'queued');
-    this.options.metrics.submitted(entry.record.type);
+    this.options.transitions.statusChanged(entry, null, 'queued');
     this.arm(entry);
-    this.options.events.publish('submitted', entry);
+    this.options.transitions.submitted(entry);
     this.enqueue(entry, false);
   }
 
@@ -260,7 +208,7 @@ export class TaskRunner implements AttemptHost {
 
   private enqueue(entry: TaskEntry, first: boolean): void {
     this.options.pending.add(entry, first);
-    this.pump(entry.record.type);
+    this.lanes.wake(entry.record.type);
   }
 
   private attempt(entry: TaskEntry, worker: WorkerView): void {
@@ -290,7 +238,7 @@ export class TaskRunner implements AttemptHost {
     const { entry } = a;
     if (entry.current !== a || progress === entry.record.progress) return;
     entry.record.progress = progress;
-    this.options.events.publish('progress', entry);
+    this.options.transitions.progressed(entry);
   }
 
   /** The worker took the task (or answered with its result straight away). */
@@ -303,7 +251,7 @@ export class TaskRunner implements AttemptHost {
     r.startedAt = Date.now();
     r.progress = null;
     this.setStatus(entry, 'running');
-    this.options.events.publish('dispatched', entry);
+    this.options.transitions.dispatched(entry);
   }
 
   /** @internal (AttemptHost) */
@@ -315,7 +263,7 @@ export class TaskRunner implements AttemptHost {
     const type = entry.record.type;
     // A task cancelled or timed out meanwhile is final already: only the worker's slot matters.
     if (entry.current !== a || isFinal(entry.record.status)) {
-      this.pump(type);
+      this.lanes.wake(type);
       return;
     }
     entry.current = null;
@@ -325,7 +273,7 @@ export class TaskRunner implements AttemptHost {
       switch (outcome.kind) {
         case 'busy':
           this.options.directory.reportBusy(worker, outcome.load);
-          this.options.metrics.retry(type, 'busy');
+          this.options.transitions.retrying(entry, 'busy');
           entry.busyRetries++;
           this.backToQueue(entry);
           break;
@@ -346,7 +294,7 @@ export class TaskRunner implements AttemptHost {
         }
       }
     }
-    this.pump(type);
+    this.lanes.wake(type);
   }
 
   /** NO_ACK, WORKER_LOST and other transport failures: spend an attempt, retry elsewhere. */
@@ -368,12 +316,11 @@ export class TaskRunner implements AttemptHost {
       this.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${entry.runAttempts} attempts: ${r.error.message}` });
       return;
     }
-    this.options.metrics.retry(r.type, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
     this.logger.debug('retrying task', { taskId: r.id, code: err.code, worker: worker.name, attempt: r.attempts });
     this.setStatus(entry, 'queued');
     r.worker = null;
     r.progress = null;
-    this.options.events.publish('retrying', entry);
+    this.options.transitions.retrying(entry, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
     const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
     const retryTimer = setTimeout(
       () => {
@@ -395,7 +342,7 @@ export class TaskRunner implements AttemptHost {
     const from = entry.record.status;
     if (from === to) return;
     entry.record.status = to;
-    this.options.stats.transition(entry.record.type, from, to);
+    this.options.transitions.statusChanged(entry, from, to);
   }
 
   private finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: WireError | null): void {
@@ -424,12 +371,7 @@ export class TaskRunner implements AttemptHost {
     r.finishedAt = Date.now();
     if (status === 'succeeded') r.progress = 1;
     const latencyMs = performance.now() - entry.submittedAtHr;
-    this.options.stats.finished(latencyMs);
-    this.options.metrics.finished(r.type, status, latencyMs);
-    if (!entry.ephemeral) {
-      this.options.store.markFinished(entry);
-      this.options.events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
-    }
+    this.options.transitions.finished(entry, latencyMs);
     const waiters = entry.waiters;
     entry.waiters = null;
     if (waiters !== null) {

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard, parseOrThrow } from '@taskmesh/shared';
+import type { AdmissionGate } from './admission-gate.js';
 import type { TokenAuth } from './auth.js';
 import { parseEventFilter, type EventsHub } from './events-hub.js';
 import { ImageStream, StreamQuery } from './image-stream.js';
@@ -12,6 +13,7 @@ export interface WebSocketsDeps {
   server: Server;
   auth: TokenAuth;
   guard: RequestGuard;
+  gate: AdmissionGate;
   events: EventsHub;
   runner: TaskRunner;
   metrics: DispatcherMetrics;
@@ -73,7 +75,7 @@ export class WebSockets {
         });
       } else if (url.pathname === '/v1/stream/image') {
         const query = parseOrThrow(StreamQuery, Object.fromEntries(url.searchParams), 'query');
-        this.deps.runner.checkType('image');
+        this.deps.gate.checkType('image');
         if (this.streams.size >= this.deps.maxStreams) {
           throw new TaskmeshError(
             'TOO_MANY_STREAMS',
