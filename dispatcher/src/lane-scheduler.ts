@@ -4,7 +4,7 @@ import type { WorkerPicker } from './worker-picker.js';
 import type { WorkerView } from './worker-directory.js';
 
 /** How often waiting tasks are re-checked when no event (a lookup, a finished task) does it. */
-export const PENDING_RECHECK_MS = 100;
+const PENDING_RECHECK_MS = 100;
 
 export interface LaneSchedulerOptions {
   pending: PendingQueue;
