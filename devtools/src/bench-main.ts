@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   ApiClient,
@@ -12,6 +13,7 @@ import {
 import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
+import { renderBenchReport } from './bench-report-file.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
 
 /**
@@ -35,6 +37,8 @@ const HELP = `npm run bench -- [options]
                               0 skips it)
   --phase batch|latency|both  (default both)
   --json                      print only the JSON report
+  --report <file>             write the figures, the machine and the date to this file
+                              (TASKMESH_BENCH_REPORT, default BENCHMARK.md; "-" writes none)
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
                               "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when they stop)`;
 
@@ -78,6 +82,7 @@ async function main(): Promise<number> {
       floor: { type: 'string' },
       phase: { type: 'string', default: 'both' },
       json: { type: 'boolean', default: false },
+      report: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -155,10 +160,15 @@ async function main(): Promise<number> {
     if (hostFloor !== undefined) report.hostFloor = hostFloor;
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
-    if (!values.json) {
-      process.stdout.write(`${formatBenchReport(report)}\n`);
-      const share = cpu.map((c) => `${c.name} ${c.cpuSeconds === null ? 'n/a' : `${c.cpuSeconds.toFixed(2)} s`}`).join(', ');
-      process.stdout.write(`CPU time over ${wallSeconds.toFixed(1)} s of wall clock: ${share}\n`);
+    const tables = formatBenchReport(report);
+    const share = cpu.map((c) => `${c.name} ${c.cpuSeconds === null ? 'n/a' : `${c.cpuSeconds.toFixed(2)} s`}`).join(', ');
+    const cpuLine = `CPU time over ${wallSeconds.toFixed(1)} s of wall clock: ${share}`;
+    if (!values.json) process.stdout.write(`${tables}\n${cpuLine}\n`);
+    const reportFile = values.report ?? process.env.TASKMESH_BENCH_REPORT ?? 'BENCHMARK.md';
+    if (reportFile !== '-') {
+      const settings = process.argv.slice(2).join(' ') || 'the defaults';
+      await writeFile(reportFile, renderBenchReport({ tables, cpu: cpuLine, settings, at: new Date() }));
+      log(`bench: report written to ${reportFile}`);
     }
     const json = JSON.parse(benchJson(report)) as Record<string, unknown>;
     process.stdout.write(`${JSON.stringify({ ...json, wallSeconds, cpu })}\n`);

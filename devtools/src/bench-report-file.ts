@@ -1,0 +1,40 @@
+import { cpus, release, totalmem } from 'node:os';
+
+/** What the bench's report file says about the run beyond the figures. */
+export interface BenchRun {
+  /** The bench's own text tables (formatBenchReport). */
+  tables: string;
+  /** Where the CPU time went, one line. */
+  cpu: string;
+  /** The command line's settings, as given. */
+  settings: string;
+  at: Date;
+}
+
+/** The machine a run measured: the figures mean nothing without it. */
+export function machineLine(): string {
+  const cores = cpus();
+  const model = cores[0]?.model.trim() ?? 'unknown CPU';
+  const gib = (totalmem() / 2 ** 30).toFixed(1);
+  return `${cores.length} × ${model}, ${gib} GiB, Linux ${release()}, Node ${process.version}`;
+}
+
+/**
+ * The report `npm run bench` writes (BENCHMARK.md by default): its figures with the machine and the
+ * date they were measured on, so no document carries figures edited by hand.
+ */
+export function renderBenchReport(run: BenchRun, machine: string = machineLine()): string {
+  return [
+    '# taskmesh benchmark',
+    '',
+    `Written by \`npm run bench\` on ${run.at.toISOString()}; measured on ${machine}.`,
+    `Settings: ${run.settings}. Run it again to replace this file; the same build varies from run to`,
+    'run on a shared VM, so compare several runs in alternating order before drawing a conclusion.',
+    '',
+    '```',
+    run.tables.trimEnd(),
+    run.cpu,
+    '```',
+    '',
+  ].join('\n');
+}
