@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { BUILTIN_TYPE_NAMES, DEFAULT_PORTS, envInt, envList, envLogLevel, envOptionalString, envPort, envString } from '@taskmesh/shared';
+import {
+  BUILTIN_TYPE_NAMES,
+  DEFAULT_PORTS,
+  envInt,
+  envList,
+  envLogLevel,
+  envOptionalString,
+  envPort,
+  envString,
+  splitList,
+} from '@taskmesh/shared';
 
 /** The task types the dispatcher accepts unless TASKMESH_TASK_TYPES says otherwise. */
 export const DEFAULT_TASK_TYPES = BUILTIN_TYPE_NAMES;
@@ -34,12 +44,7 @@ const D = DISPATCHER_DEFAULTS;
 const envTypeList = (fallback: readonly string[]) =>
   z
     .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((t) => t.trim())
-        .filter((t) => t.length > 0),
-    )
+    .transform(splitList)
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'comma-separated lower-case type names')).min(1))
     .default([...fallback]);
 

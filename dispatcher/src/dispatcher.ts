@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NameserviceClient, RequestGuard, TaskCaller, UdpEndpoint, silentLogger, type Logger } from '@taskmesh/shared';
+import { NameserviceClient, RequestGuard, TaskCaller, UdpEndpoint, silentLogger, type Logger, isFinalStatus } from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
 import { DEFAULT_TASK_TYPES, DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
@@ -133,8 +133,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     },
     finished: (entry, latencyMs) => {
       const status = entry.record.status;
-      if (status === 'succeeded' || status === 'failed' || status === 'cancelled')
-        events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
+      if (isFinalStatus(status)) events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
     },
   });
   const runner = new TaskRunner({

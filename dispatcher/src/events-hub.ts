@@ -92,7 +92,6 @@ export class EventsHub {
   private readonly subscribers = new Set<Subscriber>();
   /** Subscribers whose connection is corked until the check phase of this turn. */
   private corked: Subscriber[] = [];
-  private readonly perClient = new Map<string, number>();
   private readonly maxSubscribers: number;
   private readonly maxPerClient: number;
   private readonly backlogBytes: number;
@@ -121,7 +120,7 @@ export class EventsHub {
         },
       );
     }
-    if ((this.perClient.get(client) ?? 0) >= this.maxPerClient) {
+    if (this.countFrom(client) >= this.maxPerClient) {
       throw new TaskmeshError(
         'TOO_MANY_SUBSCRIBERS',
         `${client} already has ${this.maxPerClient} event subscribers (TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT)`,
@@ -136,20 +135,19 @@ export class EventsHub {
   add(ws: WebSocket, filter: EventFilter, socket?: Corkable, client = ''): void {
     const sub: Subscriber = { ws, client, filter, socket, corked: false, full: false, pending: filter.batch === true ? [] : null };
     this.subscribers.add(sub);
-    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
-    ws.on('close', () => this.remove(sub));
+    ws.on('close', () => this.subscribers.delete(sub));
   }
 
-  private remove(sub: Subscriber): void {
-    if (!this.subscribers.delete(sub)) return;
-    const left = (this.perClient.get(sub.client) ?? 1) - 1;
-    if (left <= 0) this.perClient.delete(sub.client);
-    else this.perClient.set(sub.client, left);
+  /** Subscribers from one client address (counted when one more asks to join: at most the cap). */
+  private countFrom(client: string): number {
+    let count = 0;
+    for (const sub of this.subscribers) if (sub.client === client) count++;
+    return count;
   }
 
   /** Closes a subscriber that fell behind, saying why; it is cut off if the close cannot get through. */
   private closeSlow(sub: Subscriber): void {
-    this.remove(sub);
+    this.subscribers.delete(sub);
     this.slowClosed++;
     sub.pending = null;
     const { ws } = sub;

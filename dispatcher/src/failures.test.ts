@@ -28,6 +28,18 @@ async function runningAt(id: string): Promise<string> {
   });
 }
 
+/** Waits until the worker's own load report (its heartbeat) shows no task queued or running. */
+async function workerIdle(worker: string, what: string): Promise<void> {
+  await eventually(
+    what,
+    async () => {
+      const w = (await nameservice.list()).find((x) => x.name === worker);
+      return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
+    },
+    { timeoutMs: 5000 },
+  );
+}
+
 test('cancelling a running wait task stops it at the worker', async () => {
   const res = await api(base, '/v1/tasks', { body: { type: 'wait', payload: { ms: 60_000 } } });
   const id = res.body.id as string;
@@ -37,14 +49,7 @@ test('cancelling a running wait task stops it at the worker', async () => {
   assert.equal(cancelled.body.status, 'cancelled');
   assert.equal(cancelled.body.error.code, 'CANCELLED');
   // The worker's own load report (its heartbeat) shows the slot free long before 60 s.
-  await eventually(
-    'the worker to stop the task',
-    async () => {
-      const w = (await nameservice.list()).find((x) => x.name === worker);
-      return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
-    },
-    { timeoutMs: 5000 },
-  );
+  await workerIdle(worker, 'the worker to stop the task');
   const again = await api(base, `/v1/tasks/${id}`, { method: 'DELETE' });
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'CONFLICT');
@@ -107,14 +112,7 @@ test('a task past its timeout at the worker fails with TIMEOUT and is stopped th
   assert.equal(done.body.status, 'failed');
   assert.equal(done.body.error.code, 'TIMEOUT');
   assert.match(done.body.error.message, new RegExp(`at worker ${worker}`));
-  await eventually(
-    'the worker to stop the timed-out task',
-    async () => {
-      const w = (await nameservice.list()).find((x) => x.name === worker);
-      return w !== undefined && w.load.inFlight === 0 && w.load.queued === 0 ? true : undefined;
-    },
-    { timeoutMs: 5000 },
-  );
+  await workerIdle(worker, 'the worker to stop the timed-out task');
 });
 
 // Last: it stops the dispatcher.

@@ -4,12 +4,11 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TaskmeshError, silentLogger } from '@taskmesh/shared';
-import { TEST_SECRET, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { TokenAuth } from './auth.js';
 import { createFastLane } from './fast-lane.js';
-import { createDispatcher } from './index.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
-import { api, type ApiAnswer } from './test-support.js';
+import { api, startDispatcher, type ApiAnswer } from './test-support.js';
 
 /** A fast lane over recording handlers; whatever it does not take is answered 418 here. */
 async function laneServer(t: { after(fn: () => unknown): void }, token?: string): Promise<{ url: string; calls: string[] }> {
@@ -103,16 +102,7 @@ after(async () => {
 });
 
 test('fast lane and express answer alike', async (t) => {
-  const d = await createDispatcher({
-    nameserviceUrl: suite.nameserviceUrl,
-    secret: TEST_SECRET,
-    host: '127.0.0.1',
-    port: 0,
-    udpHost: '127.0.0.1',
-    apiToken: 'tok',
-    maxBodyBytes: 1024,
-  });
-  t.after(() => d.close());
+  const d = await startDispatcher(t, suite.nameserviceUrl, { apiToken: 'tok', maxBodyBytes: 1024 });
   const strip = (a: ApiAnswer): unknown => ({ status: a.status, type: a.headers.get('content-type'), body: a.body });
   const both = async (path: string, init: Parameters<typeof api>[2]): Promise<void> => {
     const fast = await api(d.url, path, { token: 'tok', ...init });

@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TEST_SECRET, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
-import { createDispatcher, type Dispatcher } from './index.js';
-import { api, openSocket, type ApiAnswer } from './test-support.js';
+import { createDispatcher, type Dispatcher, type DispatcherOptions } from './index.js';
+import { api, openSocket, startDispatcher, type ApiAnswer } from './test-support.js';
 
 // Dispatchers started in-process (port 0) against a real nameservice, with small limits and a token.
 let suite: LocalSuite;
@@ -15,21 +15,8 @@ after(async () => {
   await suite?.stop();
 });
 
-async function start(
-  t: { after: (fn: () => Promise<void>) => void },
-  options: Partial<Parameters<typeof createDispatcher>[0]>,
-): Promise<Dispatcher> {
-  const d = await createDispatcher({
-    nameserviceUrl: suite.nameserviceUrl,
-    secret: TEST_SECRET,
-    host: '127.0.0.1',
-    port: 0,
-    udpHost: '127.0.0.1',
-    ...options,
-  });
-  t.after(() => d.close());
-  return d;
-}
+const start = (t: { after: (fn: () => Promise<void>) => void }, options: Partial<DispatcherOptions>): Promise<Dispatcher> =>
+  startDispatcher(t, suite.nameserviceUrl, options);
 
 test('pending queue full: 429 QUEUE_FULL with Retry-After; batches are all or none', async (t) => {
   const d = await start(t, { pendingLimit: 3 });

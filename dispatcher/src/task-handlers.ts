@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError, parseOrThrow } from '@taskmesh/shared';
+import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError, parseOrThrow, isFinalStatus } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
 import type { TaskEntry } from './task-entry.js';
@@ -18,9 +18,6 @@ export interface Reply {
   /** Runs `fn` when the connection closes (after the answer, or before it if the client left). */
   onClose(fn: () => void): void;
 }
-
-const isFinal = (e: TaskEntry): boolean =>
-  e.record.status === 'succeeded' || e.record.status === 'failed' || e.record.status === 'cancelled';
 
 /**
  * The logic of the busiest routes — POST /v1/tasks[?wait], POST /v1/tasks/batch and
@@ -98,57 +95,39 @@ export class TaskHandlers {
   get(id: string, wait: unknown, reply: Reply): void {
     const entry = this.find(id);
     const query = parseOrThrow(WaitQuery, { wait }, 'query');
-    if (query.wait === undefined || query.wait === 0 || isFinal(entry)) return reply.json(200, entry.record);
-    const release = this.longPolls.enter();
-    let done = false;
-    const send = (): void => {
-      if (done) return;
-      done = true;
-      release();
-      clearTimeout(timer);
-      unsubscribe();
-      reply.json(200, entry.record);
-    };
-    const timer = setTimeout(send, query.wait);
-    const unsubscribe = this.runner.onFinal(entry, send);
-    reply.onClose(() => {
-      if (!done) release();
-      done = true;
-      clearTimeout(timer);
-      unsubscribe();
-    });
+    if (query.wait === undefined || query.wait === 0 || isFinalStatus(entry.record.status)) return reply.json(200, entry.record);
+    this.hold(reply, entry, query.wait, () => reply.json(200, entry.record));
   }
 
   /** Answers now, or once the task ends within `waitMs` (200 with the record), else 202. */
   private answer(reply: Reply, entry: TaskEntry, waitMs: number | undefined, status: 200 | 202): void {
     const brief = (code: number): void => reply.json(code, { id: entry.record.id, status: entry.record.status });
     if (waitMs === undefined) return brief(status);
-    if (isFinal(entry)) return reply.json(200, entry.record);
+    if (isFinalStatus(entry.record.status)) return reply.json(200, entry.record);
     if (waitMs === 0) return brief(status);
     // Past the cap the task is still accepted: the client is answered at once, as without ?wait.
     if (!this.longPolls.hasRoom()) return brief(status);
+    this.hold(reply, entry, waitMs, () => brief(202));
+  }
+
+  /**
+   * Holds a request (one long-poll place) until the task is final — answered with its record — or
+   * `waitMs` passes — answered by `onTimeout`; a client that leaves first frees everything.
+   */
+  private hold(reply: Reply, entry: TaskEntry, waitMs: number, onTimeout: () => void): void {
     const release = this.longPolls.enter();
     let done = false;
-    const timer = setTimeout(() => {
-      done = true;
-      release();
-      unsubscribe();
-      brief(202);
-    }, waitMs);
-    const unsubscribe = this.runner.onFinal(entry, (e) => {
-      if (done) return;
-      done = true;
-      release();
-      clearTimeout(timer);
-      reply.json(200, e.record);
-    });
-    reply.onClose(() => {
-      if (done) return;
+    const end = (): boolean => {
+      if (done) return false;
       done = true;
       release();
       clearTimeout(timer);
       unsubscribe();
-    });
+      return true;
+    };
+    const timer = setTimeout(() => end() && onTimeout(), waitMs);
+    const unsubscribe = this.runner.onFinal(entry, (e) => end() && reply.json(200, e.record));
+    reply.onClose(end);
   }
 
   /** Type, payload limits and schema; the request's fingerprint when it carries an idempotency key. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   TaskmeshError,
   backoffDelay,
+  isFinalStatus,
   silentLogger,
   toTaskmeshError,
   type BackoffPolicy,
@@ -106,7 +107,7 @@ export class TaskRunner implements AttemptHost {
 
   /** Calls `fn` once the task is final (now, if it already is). */
   onFinal(entry: TaskEntry, fn: (entry: TaskEntry) => void): () => void {
-    if (isFinal(entry.record.status)) {
+    if (isFinalStatus(entry.record.status)) {
       fn(entry);
       return () => undefined;
     }
@@ -119,7 +120,8 @@ export class TaskRunner implements AttemptHost {
 
   /** DELETE /v1/tasks/:id: stops a queued or running task. */
   cancel(entry: TaskEntry): void {
-    if (isFinal(entry.record.status)) throw new TaskmeshError('CONFLICT', `task ${entry.record.id} is already ${entry.record.status}`);
+    if (isFinalStatus(entry.record.status))
+      throw new TaskmeshError('CONFLICT', `task ${entry.record.id} is already ${entry.record.status}`);
     this.finish(entry, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by request' });
   }
 
@@ -198,7 +200,7 @@ export class TaskRunner implements AttemptHost {
   /** (A bound function with the entry as argument: no closure per task.) */
   private readonly deadlinePassed = (entry: TaskEntry): void => {
     entry.timer = null;
-    if (isFinal(entry.record.status)) return;
+    if (isFinalStatus(entry.record.status)) return;
     const where = entry.current !== null ? `at worker ${entry.record.worker ?? '?'}` : 'waiting for a worker';
     const last = entry.record.error;
     const busy = entry.busyRetries > 0 ? `; ${entry.busyRetries} BUSY answers` : '';
@@ -262,7 +264,7 @@ export class TaskRunner implements AttemptHost {
     this.inFlightCount--;
     const type = entry.record.type;
     // A task cancelled or timed out meanwhile is final already: only the worker's slot matters.
-    if (entry.current !== a || isFinal(entry.record.status)) {
+    if (entry.current !== a || isFinalStatus(entry.record.status)) {
       this.lanes.wake(type);
       return;
     }
@@ -324,7 +326,7 @@ export class TaskRunner implements AttemptHost {
     const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
     const retryTimer = setTimeout(
       () => {
-        if (!isFinal(r.status) && entry.current === null && !entry.pending) this.enqueue(entry, true);
+        if (!isFinalStatus(r.status) && entry.current === null && !entry.pending) this.enqueue(entry, true);
       },
       Math.min(wait, Math.max(0, entry.deadline - Date.now())),
     );
@@ -347,7 +349,7 @@ export class TaskRunner implements AttemptHost {
 
   private finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: WireError | null): void {
     const r = entry.record;
-    if (isFinal(r.status)) return;
+    if (isFinalStatus(r.status)) return;
     if (entry.timer !== null) {
       clearTimeout(entry.timer);
       entry.timer = null;
@@ -394,5 +396,3 @@ export class TaskRunner implements AttemptHost {
     }
   }
 }
-
-const isFinal = (s: TaskStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';

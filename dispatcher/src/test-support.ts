@@ -1,6 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import type { TaskRecord } from '@taskmesh/shared';
+import { TEST_SECRET } from '@taskmesh/shared/testing';
+import { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { newTaskEntry, type TaskEntry } from './task-entry.js';
 
 /** Helpers for the dispatcher's integration tests (compiled beside them, not exported). */
@@ -150,4 +152,15 @@ export function rawRequest(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** A dispatcher in this process on 127.0.0.1 (ports 0) against a running nameservice, closed after the test. */
+export async function startDispatcher(
+  t: { after: (fn: () => Promise<void>) => void },
+  nameserviceUrl: string,
+  options: Partial<DispatcherOptions> = {},
+): Promise<Dispatcher> {
+  const d = await createDispatcher({ nameserviceUrl, secret: TEST_SECRET, host: '127.0.0.1', port: 0, udpHost: '127.0.0.1', ...options });
+  t.after(() => d.close());
+  return d;
 }

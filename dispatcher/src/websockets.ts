@@ -1,7 +1,17 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard, parseOrThrow } from '@taskmesh/shared';
+import {
+  TaskmeshError,
+  refuseUpgrade,
+  requestUrl,
+  WsHeartbeat,
+  type Logger,
+  type RequestGuard,
+  parseOrThrow,
+  errorAnswer,
+  logErrorAnswer,
+} from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import type { TokenAuth } from './auth.js';
 import { parseEventFilter, type EventsHub } from './events-hub.js';
@@ -22,9 +32,6 @@ export interface WebSocketsDeps {
   logger: Logger;
 }
 
-/** Every open WebSocket is pinged this often; one that has not answered the last ping is closed. */
-const WS_PING_INTERVAL_MS = 30_000;
-
 /** Incoming messages are not part of either protocol; this bounds what a client can send. */
 const MAX_INCOMING_BYTES = 4096;
 
@@ -35,24 +42,10 @@ const MAX_INCOMING_BYTES = 4096;
 export class WebSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_INCOMING_BYTES });
   private readonly streams = new Set<ImageStream>();
-  private readonly alive = new WeakSet<WebSocket>();
-  private readonly pinger: NodeJS.Timeout;
+  private readonly heartbeat = new WsHeartbeat<WebSocket>(() => this.wss.clients);
 
   constructor(private readonly deps: WebSocketsDeps) {
     deps.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-    this.pinger = setInterval(() => this.pingAll(), WS_PING_INTERVAL_MS).unref();
-  }
-
-  /** Dead peers (a laptop closed, a NAT forgot the flow) never send a close: they miss a pong instead. */
-  private pingAll(): void {
-    for (const ws of this.wss.clients) {
-      if (!this.alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      this.alive.delete(ws);
-      ws.ping();
-    }
   }
 
   get streamCount(): number {
@@ -90,15 +83,16 @@ export class WebSockets {
         throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname} (try /v1/events or /v1/stream/image)`);
       }
     } catch (err) {
-      refuseUpgrade(socket, toTaskmeshError(err), req.method);
+      const { error } = errorAnswer(err);
+      logErrorAnswer(this.deps.logger, error, err, { method: req.method ?? '', path: req.url ?? '' });
+      refuseUpgrade(socket, error, req.method);
     }
   }
 
   /** Errors end the connection; pongs keep it. */
   private track(ws: WebSocket): void {
     ws.on('error', () => ws.terminate());
-    this.alive.add(ws);
-    ws.on('pong', () => this.alive.add(ws));
+    this.heartbeat.track(ws);
   }
 
   private startStream(ws: WebSocket, query: StreamQuery): void {
@@ -110,7 +104,7 @@ export class WebSockets {
 
   /** Closes every socket (shutdown). */
   close(): void {
-    clearInterval(this.pinger);
+    this.heartbeat.stop();
     for (const s of this.streams) s.stop();
     this.streams.clear();
     this.deps.events.closeAll();

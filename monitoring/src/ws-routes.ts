@@ -1,7 +1,16 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TaskmeshError, refuseUpgrade, requestUrl, toTaskmeshError, type Logger, type RequestGuard } from '@taskmesh/shared';
+import {
+  TaskmeshError,
+  WsHeartbeat,
+  errorAnswer,
+  logErrorAnswer,
+  refuseUpgrade,
+  requestUrl,
+  type Logger,
+  type RequestGuard,
+} from '@taskmesh/shared';
 import { authenticate, sameOrigin } from './auth.js';
 import type { Hub } from './hub.js';
 import type { ImageRelay } from './sources/image-relay.js';
@@ -27,20 +36,16 @@ export interface WsRoutesOptions {
   logger: Logger;
 }
 
-/** Every WebSocket is pinged this often; one that missed the last pong is closed. */
-const WS_PING_INTERVAL_MS = 30_000;
-
 const LOGS_PATH = /^\/api\/containers\/([A-Za-z0-9_.-]{1,128})\/logs$/;
 const DEFAULT_LOG_TAIL = 200;
 const MAX_LOG_TAIL = 5000;
 
 export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, maxClients, logger }: WsRoutesOptions): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const alive = new WeakSet<WebSocket>();
+  const heartbeat = new WsHeartbeat<WebSocket>(() => wss.clients);
   const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, use: (ws: WebSocket) => void): void => {
     wss.handleUpgrade(req, socket, head, (ws) => {
-      alive.add(ws);
-      ws.on('pong', () => alive.add(ws));
+      heartbeat.track(ws);
       use(ws);
     });
   };
@@ -71,22 +76,12 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
         accept(req, socket, head, (ws) => void streamLogs(ws, docker, logs[1]!, tail, logger));
       } else throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`);
     } catch (err) {
-      const error = toTaskmeshError(err);
-      if (error.status >= 500 && error.code === 'INTERNAL')
-        logger.error('upgrade failed', { error: err instanceof Error ? err.stack : String(err) });
+      const { error } = errorAnswer(err);
+      logErrorAnswer(logger, error, err, { method: req.method ?? '', path: req.url ?? '' });
       refuseUpgrade(socket, error, req.method);
     }
   });
-  const pinger = setInterval(() => {
-    for (const ws of wss.clients) {
-      if (!alive.has(ws)) ws.terminate();
-      else {
-        alive.delete(ws);
-        ws.ping();
-      }
-    }
-  }, WS_PING_INTERVAL_MS).unref();
-  wss.on('close', () => clearInterval(pinger));
+  wss.on('close', () => heartbeat.stop());
   return wss;
 }
 

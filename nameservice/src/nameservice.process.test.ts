@@ -1,34 +1,13 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, NameserviceClient, RegistryFile, type WorkerRecord } from '@taskmesh/shared';
-import { REPO_ROOT, TEST_SECRET, eventually, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
+import { REPO_ROOT, TEST_SECRET, eventually, serviceScript, spawnService } from '@taskmesh/shared/testing';
 import { SUSPECT_GRACE_MS, SWEEP_INTERVAL_MS } from './constants.js';
 import { WorkerRegistry } from './worker-registry.js';
-import { onCleanup, registration, tempDir } from './test-support.js';
-
-/** The nameservice as a real process on 127.0.0.1, port 0 unless given, stopped after the test. */
-async function startNameservice(
-  t: TestContext,
-  registryFile: string,
-  port = 0,
-): Promise<{ svc: RunningService; client: NameserviceClient; url: string }> {
-  const svc = await spawnService({
-    name: 'nameservice',
-    script: serviceScript('nameservice'),
-    env: {
-      TASKMESH_NAMESERVICE_PORT: String(port),
-      TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
-      TASKMESH_REGISTRY_FILE: registryFile,
-      TASKMESH_LOG_LEVEL: 'info',
-    },
-  });
-  onCleanup(t, () => svc.kill('SIGKILL'));
-  const url = `http://127.0.0.1:${svc.ready.http!}`;
-  return { svc, url, client: new NameserviceClient({ secret: TEST_SECRET, baseUrl: url }) };
-}
+import { onCleanup, registration, startNameservice, tempDir } from './test-support.js';
 
 /** A stand-in worker process: registers with the NameserviceClient, then heartbeats every interval. */
 const WORKER_SCRIPT = `
@@ -99,7 +78,7 @@ test('a restarted nameservice recovers its registry as suspect; heartbeats reviv
     ['went-away', 'live'],
   ]);
 
-  const second = await startNameservice(t, file, first.svc.ready.http);
+  const second = await startNameservice(t, file, { port: first.svc.ready.http });
   assert.equal(second.svc.ready.http, first.svc.ready.http);
   const restored = await second.client.list();
   assert.deepEqual(

@@ -2,25 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { NAMESERVICE_KEY_PURPOSE, NameserviceClient, SIGNATURE_HEADER, deriveKey, signRequest } from '@taskmesh/shared';
-import { TEST_SECRET, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
-import { onCleanup, registration, tempDir } from './test-support.js';
+import { TEST_SECRET, type RunningService } from '@taskmesh/shared/testing';
+import { registration, startNameservice, tempDir } from './test-support.js';
 import type { TestContext } from 'node:test';
 
 /** A nameservice process with a small registry cap. */
 async function start(t: TestContext, maxWorkers = 3): Promise<{ svc: RunningService; url: string }> {
-  const dir = await tempDir(t);
-  const svc = await spawnService({
-    name: 'nameservice',
-    script: serviceScript('nameservice'),
-    env: {
-      TASKMESH_NAMESERVICE_PORT: '0',
-      TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
-      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
-      TASKMESH_NAMESERVICE_MAX_WORKERS: String(maxWorkers),
-    },
-  });
-  onCleanup(t, () => svc.kill('SIGKILL'));
-  return { svc, url: `http://127.0.0.1:${svc.ready.http!}` };
+  const registryFile = join(await tempDir(t), 'registry.json');
+  return startNameservice(t, registryFile, { env: { TASKMESH_NAMESERVICE_MAX_WORKERS: String(maxWorkers) } });
 }
 
 const post = (url: string, body: string, headers: Record<string, string> = {}) =>

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { NameserviceClient } from '@taskmesh/shared';
+import { TEST_SECRET, serviceScript, spawnService, type RunningService } from '@taskmesh/shared/testing';
 
 /** Helpers shared by this workspace's tests; not part of the public API. */
 
@@ -51,3 +53,25 @@ export const registration = (name: string, overrides: Record<string, unknown> = 
   pid: process.pid,
   ...overrides,
 });
+
+/** The nameservice as a real process on 127.0.0.1 (port 0 unless given), stopped after the test. */
+export async function startNameservice(
+  t: TestContext,
+  registryFile: string,
+  options: { port?: number | undefined; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ svc: RunningService; client: NameserviceClient; url: string }> {
+  const svc = await spawnService({
+    name: 'nameservice',
+    script: serviceScript('nameservice'),
+    env: {
+      TASKMESH_NAMESERVICE_PORT: String(options.port ?? 0),
+      TASKMESH_NAMESERVICE_HOST: '127.0.0.1',
+      TASKMESH_REGISTRY_FILE: registryFile,
+      TASKMESH_LOG_LEVEL: 'info',
+      ...options.env,
+    },
+  });
+  onCleanup(t, () => svc.kill('SIGKILL'));
+  const url = `http://127.0.0.1:${svc.ready.http!}`;
+  return { svc, url, client: new NameserviceClient({ secret: TEST_SECRET, baseUrl: url }) };
+}

@@ -42,17 +42,14 @@ export const envBool = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
     .transform((v) => v === 'true' || v === '1' || v === 'yes')
     .default(fallback);
+/** The items of a comma-separated value, trimmed, empty ones left out. */
+export const splitList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
 /** A comma-separated list; empty or unset is []. */
-export const envList = () =>
-  z
-    .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item.length > 0),
-    )
-    .default([]);
+export const envList = () => z.string().transform(splitList).default([]);
 export const envLogLevel = () => z.enum(['error', 'warn', 'info', 'debug', 'silent']).default('info');
 
 /** Where the default port of each service lives, so every service agrees. */

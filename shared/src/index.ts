@@ -11,6 +11,7 @@ export {
   envOptionalString,
   envBool,
   envList,
+  splitList,
   envLogLevel,
   DEFAULT_PORTS,
   DEVELOPMENT_SECRET,
@@ -66,6 +67,7 @@ export {
   WorkerListResponse,
   RegistryFile,
 } from './registry.js';
+export type { FinalStatus } from './tasks-api.js';
 export {
   MAX_BATCH_TASKS,
   TaskStatus,
@@ -164,6 +166,7 @@ export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js
 // the HTTP edge
 export { RequestGuard, requestUrl } from './http/request-guard.js';
 export { refuseUpgrade } from './http/refuse-upgrade.js';
+export { WS_PING_INTERVAL_MS, WsHeartbeat } from './http/ws-heartbeat.js';
 export { bearerToken, tokenMatches } from './http/bearer-token.js';
 export { parseOrThrow } from './http/parse-or-throw.js';
 export { QUEUE_FULL_RETRY_AFTER_S, errorAnswer, expressErrorHandler, logErrorAnswer } from './http/error-answer.js';

@@ -41,28 +41,32 @@ export class RequestGuard {
 
   /** Throws FORBIDDEN when the request's Host or Origin is not accepted (see the class comment). */
   check(req: IncomingMessage): void {
+    const refusal = this.refusal(req);
+    if (refusal !== undefined) throw refusal;
+  }
+
+  /** The same check as a verdict, for callers that answer differently (an upgrade, the fast lane). */
+  allows(req: IncomingMessage): boolean {
+    return this.refusal(req) === undefined;
+  }
+
+  /** Why a request is refused, or undefined when it is accepted. */
+  private refusal(req: IncomingMessage): TaskmeshError | undefined {
     const host = req.headers.host;
     if (host !== undefined && !this.hostAllowed(host)) {
-      throw new TaskmeshError(
+      return new TaskmeshError(
         'FORBIDDEN',
         `Host "${host.slice(0, 100)}" is not accepted: add its name to TASKMESH_ALLOWED_HOSTS to serve it`,
       );
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, host)) {
-      throw new TaskmeshError(
+      return new TaskmeshError(
         'FORBIDDEN',
         `Origin "${origin.slice(0, 100)}" is not this service's own: add it to TASKMESH_ALLOWED_ORIGINS to allow it`,
       );
     }
-  }
-
-  /** The same check as a verdict, for callers that answer differently (an upgrade, the fast lane). */
-  allows(req: IncomingMessage): boolean {
-    const host = req.headers.host;
-    if (host !== undefined && !this.hostAllowed(host)) return false;
-    const origin = req.headers.origin;
-    return origin === undefined || this.originAllowed(origin, host);
+    return undefined;
   }
 
   private hostAllowed(host: string): boolean {

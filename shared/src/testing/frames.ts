@@ -9,11 +9,14 @@ import { FRAME_TYPE, FrameCodec, type Frame } from '../transport/frame.js';
 export function signedDatagram(options: {
   secret: string;
   receiverId: string;
-  messages: Outgoing[];
+  /** The messages to carry (each given the protocol version), or `payload`, the raw text, as it is. */
+  messages?: Outgoing[];
+  payload?: string;
   counter?: number;
   sender?: Buffer;
 }): Buffer {
-  const payload = Buffer.from(JSON.stringify(options.messages.map((m) => ({ v: PROTOCOL_VERSION, ...m }))), 'utf8');
+  const text = options.payload ?? JSON.stringify((options.messages ?? []).map((m) => ({ v: PROTOCOL_VERSION, ...m })));
+  const payload = Buffer.from(text, 'utf8');
   return new FrameCodec(options.secret).encode(
     {
       type: FRAME_TYPE.data,

@@ -38,3 +38,24 @@ test('behaves as a map keyed by "host:port" through any sequence of set, delete 
     }),
   );
 });
+
+test('with a maximum size, adding one more address starts the map afresh; updating one never does', () => {
+  fc.assert(
+    fc.property(fc.array(address, { maxLength: 80 }), fc.integer({ min: 1, max: 5 }), (addresses, maxSize) => {
+      const map = new AddressMap<number>(maxSize);
+      const model = new Map<string, number>();
+      addresses.forEach((at, i) => {
+        const key = `${at.host}:${at.port}`;
+        if (!model.has(key) && model.size >= maxSize) model.clear();
+        model.set(key, i);
+        map.set(at, i);
+        assert.equal(map.size, model.size);
+        assert.ok(map.size <= maxSize);
+        for (const [k, v] of model) {
+          const colon = k.lastIndexOf(':');
+          assert.equal(map.get({ host: k.slice(0, colon), port: Number(k.slice(colon + 1)) }), v);
+        }
+      });
+    }),
+  );
+});

@@ -8,17 +8,30 @@ export class AddressMap<V> {
   private readonly hosts = new Map<string, Map<number, V>>();
   private count = 0;
 
+  /**
+   * `maxSize` bounds a table of peers learned from the network: adding one more address to a full
+   * map starts it afresh (host maps included), so neither entries nor hosts grow without bound.
+   */
+  constructor(private readonly maxSize = Number.POSITIVE_INFINITY) {}
+
   get(a: Address): V | undefined {
     return this.hosts.get(a.host)?.get(a.port);
   }
 
   set(a: Address, value: V): void {
     let ports = this.hosts.get(a.host);
+    if (ports?.has(a.port) !== true) {
+      if (this.count >= this.maxSize) {
+        this.hosts.clear();
+        this.count = 0;
+        ports = undefined;
+      }
+      this.count++;
+    }
     if (ports === undefined) {
       ports = new Map();
       this.hosts.set(a.host, ports);
     }
-    if (!ports.has(a.port)) this.count++;
     ports.set(a.port, value);
   }
 

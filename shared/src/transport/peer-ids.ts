@@ -12,7 +12,7 @@ const NO_RECEIVER = Buffer.alloc(ENDPOINT_ID_BYTES);
  * registration), else the one that address's own authenticated frames carried.
  */
 export class PeerIds {
-  private readonly ids = new AddressMap<Buffer>();
+  private readonly ids = new AddressMap<Buffer>(MAX_KNOWN_PEERS);
 
   /** The id to sign into frames to `to`. */
   readonly receiverOf = (to: Address): Buffer => {
@@ -24,7 +24,6 @@ export class PeerIds {
   learn(from: Address, sender: Buffer): void {
     const known = this.ids.get(from);
     if (known !== undefined && known.equals(sender)) return;
-    if (known === undefined && this.ids.size >= MAX_KNOWN_PEERS) this.ids.clear();
     this.ids.set(from, Buffer.from(sender));
   }
 }

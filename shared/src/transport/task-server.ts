@@ -66,7 +66,7 @@ export class TaskServer implements ServerTaskHost {
   private readonly cacheMaxBytes: number;
   private cachedBytes = 0;
   /** When each caller was last heard from (any valid message): a silent one gets probes, not resends. */
-  private readonly heardAt = new AddressMap<number>();
+  private readonly heardAt = new AddressMap<number>(MAX_HEARD_PEERS);
   private readonly tasks = new Map<string, ServerTask>();
   /** Queued or running, for the keep-alive. */
   private readonly live = new Set<ServerTask>();
@@ -146,7 +146,7 @@ export class TaskServer implements ServerTaskHost {
   }
 
   private readonly onMessage = (message: Message, from: Address): void => {
-    this.heard(from);
+    this.heardAt.set(from, Date.now());
     switch (message.kind) {
       case 'task':
         this.onTask(message, from);
@@ -349,11 +349,6 @@ export class TaskServer implements ServerTaskHost {
       this.finished.shift();
       if (current) this.forget(task);
     }
-  }
-
-  private heard(from: Address): void {
-    if (this.heardAt.size >= MAX_HEARD_PEERS && this.heardAt.get(from) === undefined) this.heardAt.clear();
-    this.heardAt.set(from, Date.now());
   }
 
   private tick(): void {

@@ -10,6 +10,7 @@ import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
 import { TEST_SECRET, addressOf, openEndpoint } from './test-support.js';
 import { eventually } from '../testing/eventually.js';
+import { signedDatagram } from '../testing/frames.js';
 import { datagramPayloadLimit } from './coalescer.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
@@ -58,12 +59,7 @@ const sendRaw = (socket: dgram.Socket, bytes: Uint8Array, to: Address): Promise<
 
 /** An authenticated datagram with any payload, as a peer with the secret could send. */
 function signed(payload: string, counter: number, to: Address, sender = randomBytes(8)): Buffer {
-  const codec = new FrameCodec(TEST_SECRET);
-  const receiver = Buffer.from(to.id ?? '', 'hex');
-  return codec.encode(
-    { type: FRAME_TYPE.data, timestampMs: Date.now(), sender, receiver, counter, messageId: counter, chunkIndex: 0, chunkCount: 1 },
-    Buffer.from(payload),
-  );
+  return signedDatagram({ secret: TEST_SECRET, receiverId: to.id ?? '', payload, counter, sender });
 }
 
 test('messages sent in one tick to one address share a datagram and arrive in order', async (t) => {
