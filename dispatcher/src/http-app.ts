@@ -12,7 +12,7 @@ import {
 import type { AdmissionGate } from './admission-gate.js';
 import type { AdmissionLimits } from './admission.js';
 import type { TokenAuth } from './auth.js';
-import { createFastLane } from './fast-lane.js';
+import { createRouteServer } from './route-server.js';
 import { bodyLimitOf, notFound } from './http-errors.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
@@ -20,7 +20,7 @@ import type { TaskRunner } from './task-runner.js';
 import type { TaskStats } from './task-stats.js';
 import type { TaskStore } from './task-store.js';
 import { LongPolls, TaskHandlers } from './task-handlers.js';
-import { tasksRoutes } from './tasks-routes.js';
+import { taskRoutes } from './task-routes.js';
 import type { WorkerDirectory } from './worker-directory.js';
 
 export interface HttpAppDeps {
@@ -45,12 +45,11 @@ export interface HttpAppDeps {
 }
 
 /**
- * The dispatcher's HTTP API (express 5). /healthz is open; everything else needs the bearer
- * token when one is configured.
+ * The dispatcher's HTTP API apart from the task routes (express 5). /healthz is open; everything
+ * else needs the bearer token when one is configured. No route here takes a body.
  */
-function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express {
+function createHttpApp(deps: HttpAppDeps): Express {
   const { runner, pending, directory, stats, metrics, auth } = deps;
-  const handlers = deps.handlers ?? new TaskHandlers(runner, deps.store, deps.gate, deps.limits, deps.longPolls);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -77,8 +76,6 @@ function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express
   });
 
   app.use(auth.middleware());
-  app.use(express.json({ limit: deps.maxBodyBytes, strict: false }));
-  app.use(tasksRoutes({ runner, store: deps.store, handlers }));
 
   app.get('/v1/workers', async (_req, res) => {
     let workers: WorkerRecord[];
@@ -112,13 +109,18 @@ function createHttpApp(deps: HttpAppDeps & { handlers?: TaskHandlers }): Express
   return app;
 }
 
-/** The HTTP server's listener: the fast lane for the busiest task routes, express for the rest. */
+/** The HTTP server's listener: the task routes from node:http (route-server.ts), express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
   const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.longPolls);
-  const app = createHttpApp({ ...deps, handlers });
-  const lane = createFastLane({ handlers, auth: deps.auth, maxBodyBytes: deps.maxBodyBytes, logger: deps.logger });
+  const routes = createRouteServer({
+    routes: taskRoutes({ runner: deps.runner, store: deps.store, handlers }),
+    auth: deps.auth,
+    maxBodyBytes: deps.maxBodyBytes,
+    logger: deps.logger,
+  });
+  const app = createHttpApp(deps);
   return (req, res) => {
     // A request the guard refuses goes to express, whose first middleware answers it.
-    if (!deps.guard.allows(req) || !lane(req, res)) app(req, res);
+    if (!deps.guard.allows(req) || !routes(req, res)) app(req, res);
   };
 }

@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import { IMAGE_FORMATS, IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, TaskmeshError } from '@taskmesh/shared';
 import type { DispatcherMetrics } from './metrics.js';
 import type { TaskOutcome } from './task-entry.js';
-import type { NewTask } from './task-runner.js';
+import type { NewTask } from './task-entry.js';
 
 export const STREAM_DEFAULT_FPS = 5;
 export const STREAM_MAX_FPS = 30;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DispatchListener, TaskRecord, WireError } from '@taskmesh/shared';
 
 /** How a task ended, handed to whoever waits for it. */
@@ -11,8 +12,12 @@ export interface TaskEntry {
   readonly record: TaskRecord;
   /** Stream frames: not stored, no events; only metrics see them. */
   readonly ephemeral: boolean;
-  /** Attempts made since the task was (re)submitted; bounded by record.maxAttempts. */
-  runAttempts: number;
+  /**
+   * `record.attempts` when the task was last (re)submitted: the attempts it has spent since are
+   * `record.attempts - attemptsBefore`, bounded by record.maxAttempts (numbers keep growing across
+   * manual retries, so each attempt's number is unique).
+   */
+  attemptsBefore: number;
   /** BUSY answers since the last counted attempt; drives the backoff of the next one. */
   busyRetries: number;
   /** Absolute time (ms) at which the task fails with TIMEOUT. */
@@ -43,6 +48,45 @@ export interface TaskEntry {
   waiters: Array<(entry: TaskEntry) => void> | null;
 }
 
+export interface NewTask {
+  type: string;
+  payload: unknown;
+  timeoutMs?: number | undefined;
+  maxAttempts?: number | undefined;
+  idempotencyKey?: string | undefined;
+  /** From admission: the payload's JSON bytes. */
+  payloadBytes?: number;
+  /** From admission, with an idempotency key: the request it stands for. */
+  fingerprint?: string | undefined;
+}
+
+/** A fresh, queued task with a new id. */
+export function createTaskEntry(input: NewTask, defaults: { timeoutMs: number; maxAttempts: number }, ephemeral: boolean): TaskEntry {
+  const now = Date.now();
+  const timeoutMs = input.timeoutMs ?? defaults.timeoutMs;
+  const record: TaskRecord = {
+    id: randomUUID(),
+    type: input.type,
+    status: 'queued',
+    payload: input.payload,
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: input.maxAttempts ?? defaults.maxAttempts,
+    timeoutMs,
+    worker: null,
+    progress: null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+  };
+  return newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
+}
+
+/** The attempts the task has spent since it was last (re)submitted. */
+export const attemptsSpent = (entry: TaskEntry): number => entry.record.attempts - entry.attemptsBefore;
+
 export function newTaskEntry(
   record: TaskRecord,
   ephemeral: boolean,
@@ -53,7 +97,7 @@ export function newTaskEntry(
   return {
     record,
     ephemeral,
-    runAttempts: 0,
+    attemptsBefore: record.attempts,
     busyRetries: 0,
     deadline,
     submittedAtHr: performance.now(),

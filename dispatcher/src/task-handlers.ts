@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError, parseOrThrow, isFinalStatus } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
-import type { TaskEntry } from './task-entry.js';
-import type { NewTask, TaskRunner } from './task-runner.js';
+import type { NewTask, TaskEntry } from './task-entry.js';
+import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
 
 /** The longest a `?wait=` may hold a request. */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   TaskmeshError,
   backoffDelay,
@@ -11,17 +10,15 @@ import {
   type DispatchTarget,
   type LoadReport,
   type Logger,
-  type TaskRecord,
-  type TaskStatus,
   type WireError,
 } from '@taskmesh/shared';
-import { measureResult } from './admission.js';
 import type { AdmissionGate } from './admission-gate.js';
 import { LaneScheduler } from './lane-scheduler.js';
 import { Attempt, type AttemptHost } from './attempt.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { WorkerPicker } from './worker-picker.js';
-import { newTaskEntry, outcomeOf, type TaskEntry, type TaskOutcome } from './task-entry.js';
+import { attemptsSpent, createTaskEntry, outcomeOf, type NewTask, type TaskEntry, type TaskOutcome } from './task-entry.js';
+import { TaskStates, type FinalStatus } from './task-states.js';
 import type { TaskStore } from './task-store.js';
 import type { TaskTransitions } from './task-transitions.js';
 import type { WorkerDirectory, WorkerView } from './worker-directory.js';
@@ -50,18 +47,6 @@ export interface TaskRunnerOptions {
   logger?: Logger;
 }
 
-export interface NewTask {
-  type: string;
-  payload: unknown;
-  timeoutMs?: number | undefined;
-  maxAttempts?: number | undefined;
-  idempotencyKey?: string | undefined;
-  /** From admission: the payload's JSON bytes. */
-  payloadBytes?: number;
-  /** From admission, with an idempotency key: the request it stands for. */
-  fingerprint?: string | undefined;
-}
-
 /**
  * The attempt loop: takes tasks from the pending queue, sends each to a worker chosen by the
  * picker, and turns the outcome into the next step. BUSY puts the task back at the head of its
@@ -73,9 +58,11 @@ export class TaskRunner implements AttemptHost {
   private inFlightCount = 0;
   private readonly logger: Logger;
   private readonly lanes: LaneScheduler;
+  private readonly states: TaskStates;
 
   constructor(private readonly options: TaskRunnerOptions) {
     this.logger = options.logger ?? silentLogger();
+    this.states = new TaskStates(options.transitions, options.pending, options.sender, this.logger);
     this.lanes = new LaneScheduler({
       pending: options.pending,
       picker: options.picker,
@@ -107,15 +94,7 @@ export class TaskRunner implements AttemptHost {
 
   /** Calls `fn` once the task is final (now, if it already is). */
   onFinal(entry: TaskEntry, fn: (entry: TaskEntry) => void): () => void {
-    if (isFinalStatus(entry.record.status)) {
-      fn(entry);
-      return () => undefined;
-    }
-    (entry.waiters ??= []).push(fn);
-    return () => {
-      const i = entry.waiters?.indexOf(fn) ?? -1;
-      if (i >= 0) entry.waiters!.splice(i, 1);
-    };
+    return this.states.onFinal(entry, fn);
   }
 
   /** DELETE /v1/tasks/:id: stops a queued or running task. */
@@ -140,12 +119,12 @@ export class TaskRunner implements AttemptHost {
     r.error = null;
     r.progress = null;
     r.finishedAt = null;
-    entry.runAttempts = 0;
+    entry.attemptsBefore = r.attempts;
     entry.busyRetries = 0;
     entry.avoidWorker = null;
     entry.deadline = Date.now() + r.timeoutMs;
     entry.submittedAtHr = performance.now();
-    this.arm(entry);
+    this.states.arm(entry);
     this.options.transitions.retrying(entry, 'manual');
     this.enqueue(entry, false);
   }
@@ -160,53 +139,15 @@ export class TaskRunner implements AttemptHost {
   }
 
   private create(input: NewTask, ephemeral: boolean): TaskEntry {
-    const now = Date.now();
-    const timeoutMs = input.timeoutMs ?? this.options.defaultTimeoutMs;
-    const record: TaskRecord = {
-      id: randomUUID(),
-      type: input.type,
-      status: 'queued',
-      payload: input.payload,
-      result: null,
-      error: null,
-      attempts: 0,
-      maxAttempts: input.maxAttempts ?? this.options.defaultMaxAttempts,
-      timeoutMs,
-      worker: null,
-      progress: null,
-      idempotencyKey: input.idempotencyKey ?? null,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-    };
-    return newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
+    return createTaskEntry(input, { timeoutMs: this.options.defaultTimeoutMs, maxAttempts: this.options.defaultMaxAttempts }, ephemeral);
   }
 
   private start(entry: TaskEntry): void {
     this.options.transitions.statusChanged(entry, null, 'queued');
-    this.arm(entry);
+    this.states.arm(entry);
     this.options.transitions.submitted(entry);
     this.enqueue(entry, false);
   }
-
-  /** The per-task deadline: TIMEOUT, cancelling at the worker. */
-  private arm(entry: TaskEntry): void {
-    if (entry.timer !== null) clearTimeout(entry.timer);
-    entry.timer = setTimeout(this.deadlinePassed, Math.max(0, entry.deadline - Date.now()), entry);
-    // The server keeps the process alive while serving; a task's deadline alone must not.
-    entry.timer.unref();
-  }
-
-  /** (A bound function with the entry as argument: no closure per task.) */
-  private readonly deadlinePassed = (entry: TaskEntry): void => {
-    entry.timer = null;
-    if (isFinalStatus(entry.record.status)) return;
-    const where = entry.current !== null ? `at worker ${entry.record.worker ?? '?'}` : 'waiting for a worker';
-    const last = entry.record.error;
-    const busy = entry.busyRetries > 0 ? `; ${entry.busyRetries} BUSY answers` : '';
-    const message = `no result within ${entry.record.timeoutMs} ms (${where})${busy}${last ? `; last problem: ${last.code}: ${last.message}` : ''}`;
-    this.finish(entry, 'failed', null, { code: 'TIMEOUT', message });
-  };
 
   private enqueue(entry: TaskEntry, first: boolean): void {
     this.options.pending.add(entry, first);
@@ -247,7 +188,6 @@ export class TaskRunner implements AttemptHost {
   private accepted(entry: TaskEntry, workerName: string, attempt: number): void {
     const r = entry.record;
     r.attempts = attempt;
-    entry.runAttempts++;
     entry.busyRetries = 0;
     r.worker = workerName;
     r.startedAt = Date.now();
@@ -305,7 +245,6 @@ export class TaskRunner implements AttemptHost {
     if (!accepted) {
       // Unacknowledged attempts still count: the worker may have received and run it.
       r.attempts = attempt;
-      entry.runAttempts++;
     }
     r.error = { code: err.code, message: `${err.message} (worker ${worker.name}, attempt ${r.attempts})` };
     if (!err.retryable) {
@@ -314,8 +253,9 @@ export class TaskRunner implements AttemptHost {
     }
     this.options.directory.reportLost(worker);
     entry.avoidWorker = worker.name;
-    if (entry.runAttempts >= r.maxAttempts) {
-      this.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${entry.runAttempts} attempts: ${r.error.message}` });
+    const spent = attemptsSpent(entry);
+    if (spent >= r.maxAttempts) {
+      this.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${spent} attempts: ${r.error.message}` });
       return;
     }
     this.logger.debug('retrying task', { taskId: r.id, code: err.code, worker: worker.name, attempt: r.attempts });
@@ -323,7 +263,7 @@ export class TaskRunner implements AttemptHost {
     r.worker = null;
     r.progress = null;
     this.options.transitions.retrying(entry, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
-    const wait = backoffDelay(RETRY_BACKOFF, entry.runAttempts - 1);
+    const wait = backoffDelay(RETRY_BACKOFF, spent - 1);
     const retryTimer = setTimeout(
       () => {
         if (!isFinalStatus(r.status) && entry.current === null && !entry.pending) this.enqueue(entry, true);
@@ -340,59 +280,11 @@ export class TaskRunner implements AttemptHost {
     this.options.pending.add(entry, true);
   }
 
-  private setStatus(entry: TaskEntry, to: TaskStatus): void {
-    const from = entry.record.status;
-    if (from === to) return;
-    entry.record.status = to;
-    this.options.transitions.statusChanged(entry, from, to);
+  private setStatus(entry: TaskEntry, to: 'queued' | 'running' | FinalStatus): void {
+    this.states.set(entry, to);
   }
 
-  private finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: WireError | null): void {
-    const r = entry.record;
-    if (isFinalStatus(r.status)) return;
-    if (entry.timer !== null) {
-      clearTimeout(entry.timer);
-      entry.timer = null;
-    }
-    if (entry.pending) this.options.pending.remove(entry);
-    const current = entry.current;
-    entry.current = null;
-    if (status === 'succeeded' && !entry.ephemeral) {
-      // The record is served as JSON for its whole retention: a result that cannot be is refused
-      // here, as a failure that says why, rather than breaking every later read of the task.
-      const kept = measureResult(result);
-      if (typeof kept === 'string') {
-        status = 'failed';
-        error = { code: 'HANDLER_FAILED', message: `the result cannot be kept: ${kept}` };
-        result = null;
-      } else entry.resultBytes = kept;
-    }
-    this.setStatus(entry, status);
-    r.result = result ?? null;
-    r.error = error;
-    r.finishedAt = Date.now();
-    if (status === 'succeeded') r.progress = 1;
-    const latencyMs = performance.now() - entry.submittedAtHr;
-    this.options.transitions.finished(entry, latencyMs);
-    const waiters = entry.waiters;
-    entry.waiters = null;
-    if (waiters !== null) {
-      for (const fn of waiters) {
-        try {
-          fn(entry);
-        } catch (err) {
-          // A waiter is an HTTP answer or a stream: its failure is its own, never the task's.
-          this.logger.warn('task waiter failed', { taskId: r.id, error: err instanceof Error ? err.message : String(err) });
-        }
-      }
-    }
-    if (current !== null) {
-      // Cancel at the worker; the dispatch settles at once and is ignored (the task is final).
-      const reason =
-        status === 'cancelled'
-          ? new TaskmeshError('CANCELLED', 'cancelled by request')
-          : new TaskmeshError('TIMEOUT', error?.message ?? 'timed out');
-      this.options.sender.abort(r.id, reason, current);
-    }
+  private finish(entry: TaskEntry, status: FinalStatus, result: unknown, error: WireError | null): void {
+    this.states.finish(entry, status, result, error);
   }
 }
