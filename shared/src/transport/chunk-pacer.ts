@@ -7,7 +7,6 @@ export interface ChunkJob {
   to: Address;
   /** The endpoint id of the peer at `to`, signed into every frame. */
   receiver: Buffer;
-  kinds: string[];
   messageId: number;
   payload: Buffer;
   chunkCount: number;

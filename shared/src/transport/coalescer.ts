@@ -7,7 +7,6 @@ import { packMessages } from './message-codec.js';
 export interface Queued {
   json: string;
   bytes: number;
-  kind: string;
   /** Send only its first chunk if it needs several (see SendOptions.probe). */
   probe: boolean;
 }
@@ -24,8 +23,8 @@ interface OutQueue {
 
 /** Where packed messages go. */
 export interface CoalescerSink {
-  /** One datagram's payload: a JSON array of `kinds.length` messages. */
-  datagram(to: Address, receiver: Buffer, kinds: string[], payload: Buffer): void;
+  /** One datagram's payload: a JSON array of messages. */
+  datagram(to: Address, receiver: Buffer, payload: Buffer): void;
   /** A message too large for one datagram on its path: sent alone, in chunks. */
   large(to: Address, receiver: Buffer, item: Queued): void;
 }
@@ -70,7 +69,6 @@ export class Coalescer {
     queue.items = [];
     queue.size = 1;
     let batch: string[] = [];
-    let kinds: string[] = [];
     let size = 1; // "[" ... each message adds its bytes plus "," or "]"
     for (const item of items) {
       if (item.bytes + 2 > limit) {
@@ -78,16 +76,14 @@ export class Coalescer {
         continue;
       }
       if (size + item.bytes + 1 > limit) {
-        this.sink.datagram(to, receiver, kinds, Buffer.from(packMessages(batch), 'utf8'));
+        this.sink.datagram(to, receiver, Buffer.from(packMessages(batch), 'utf8'));
         batch = [];
-        kinds = [];
         size = 1;
       }
       batch.push(item.json);
-      kinds.push(item.kind);
       size += item.bytes + 1;
     }
-    if (batch.length > 0) this.sink.datagram(to, receiver, kinds, Buffer.from(packMessages(batch), 'utf8'));
+    if (batch.length > 0) this.sink.datagram(to, receiver, Buffer.from(packMessages(batch), 'utf8'));
   }
 }
 

@@ -5,7 +5,6 @@ import type { Address } from './endpoint-stats.js';
 export interface OutboxEntry {
   to: Address;
   receiver: Buffer;
-  kinds: string[];
   payload: Buffer;
   chunkCount: number;
   expiresAt: number;

@@ -70,10 +70,11 @@ interface Dispatch {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** A cancel sent and not yet acknowledged (cancel-ack, or the task's result). */
 interface PendingCancel {
+  taskId: string;
   to: Address;
-  retransmits: number;
-  timer: NodeJS.Timeout;
+  flight: Flight<PendingCancel> | undefined;
 }
 
 /**
@@ -94,6 +95,8 @@ export class TaskCaller {
   /** Results received this turn, by worker: acknowledged together when the endpoint flushes. */
   private readonly resultAcks = new AddressMap<{ to: Address; taskIds: string[] }>();
   private readonly flights: Flights<Dispatch>;
+  /** Cancels wait for their acks in flights too, retransmitted together. */
+  private readonly cancelFlights: Flights<PendingCancel>;
   private readonly unsubscribe: () => void;
   private readonly unhook: () => void;
   private closed = false;
@@ -108,6 +111,7 @@ export class TaskCaller {
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
     this.flights = new Flights<Dispatch>({ delay: (to, n) => this.rtt.delay(to, n), expired: this.flightExpired });
+    this.cancelFlights = new Flights<PendingCancel>({ delay: (to, n) => this.rtt.delay(to, n), expired: this.cancelsExpired });
     this.unhook = this.endpoint.beforeFlush(this.turnEnds);
   }
 
@@ -163,7 +167,7 @@ export class TaskCaller {
     this.sendResultAcks();
     this.flights.clear();
     for (const d of [...this.dispatches.values()]) this.settle(d, new TaskmeshError('SHUTTING_DOWN', 'the task caller is closing'));
-    for (const c of this.cancels.values()) clearTimeout(c.timer);
+    this.cancelFlights.clear();
     this.cancels.clear();
   }
 
@@ -289,6 +293,7 @@ export class TaskCaller {
   /** At the endpoint's flush: this turn's tasks leave, and its results are acknowledged. */
   private readonly turnEnds = (): void => {
     this.flights.closeTurn();
+    this.cancelFlights.closeTurn();
     this.sendResultAcks();
   };
 
@@ -328,27 +333,33 @@ export class TaskCaller {
 
   private startCancel(taskId: string, to: Address): void {
     if (this.closed || this.cancels.has(taskId)) return;
-    const retry = (): void => {
-      const c = this.cancels.get(taskId);
-      if (c === undefined) return;
-      if (c.retransmits >= this.policy.maxRetransmits) {
-        this.cancels.delete(taskId);
-        this.logger.debug('cancel not acknowledged, giving up', { taskId, to: addressKey(to) });
-        return;
-      }
-      c.retransmits++;
-      this.endpoint.noteRetransmit();
-      this.endpoint.send({ kind: 'cancel', taskId }, to);
-      c.timer = setTimeout(retry, this.rtt.delay(to, c.retransmits));
-    };
+    const c: PendingCancel = { taskId, to, flight: undefined };
+    this.cancels.set(taskId, c);
     this.endpoint.send({ kind: 'cancel', taskId }, to);
-    this.cancels.set(taskId, { to, retransmits: 0, timer: setTimeout(retry, this.rtt.delay(to, 0)) });
+    this.cancelFlights.join(c, to);
   }
+
+  /** Cancels of a flight still unacknowledged: sent again together, or given up after the last retransmission. */
+  private readonly cancelsExpired = (flight: Flight<PendingCancel>, waiting: PendingCancel[]): void => {
+    if (flight.retransmits >= this.policy.maxRetransmits) {
+      for (const c of waiting) {
+        this.cancels.delete(c.taskId);
+        this.logger.debug('cancel not acknowledged, giving up', { taskId: c.taskId, to: addressKey(c.to) });
+      }
+      return;
+    }
+    const next = this.cancelFlights.launch(flight.to, flight.retransmits + 1);
+    for (const c of waiting) {
+      this.endpoint.noteRetransmit();
+      this.endpoint.send({ kind: 'cancel', taskId: c.taskId }, c.to);
+      next.add(c);
+    }
+  };
 
   private stopCancel(taskId: string): void {
     const c = this.cancels.get(taskId);
     if (c === undefined) return;
-    clearTimeout(c.timer);
+    this.cancelFlights.leave(c);
     this.cancels.delete(taskId);
   }
 

@@ -7,7 +7,7 @@ import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_MESSAGE_BYTES, type RetransmitPolicy } f
 import { TaskCaller } from './task-caller.js';
 import { dispatch, type DispatchRequest } from '../testing/dispatch.js';
 import { TaskServer, type TaskServerOptions } from './task-server.js';
-import { CountingExecutor, addressOf, openEndpoint } from './test-support.js';
+import { CountingExecutor, addressOf, lossySend, openEndpoint } from './test-support.js';
 import { eventually } from '../testing/eventually.js';
 import type { UdpEndpointOptions } from './udp-endpoint.js';
 
@@ -58,14 +58,14 @@ async function setup(t: After, options: SetupOptions = {}) {
 }
 
 /** Drops the first `n` outgoing datagrams that carry a message of `kind`. */
-function dropFirst(kind: string, n: number): { dropOutgoing: UdpEndpointOptions['dropOutgoing']; dropped: () => number } {
+function dropFirst(kind: string, n: number): { wrapSend: UdpEndpointOptions['wrapSend']; dropped: () => number } {
   let dropped = 0;
   return {
-    dropOutgoing: ({ kinds }) => {
+    wrapSend: lossySend(({ kinds }) => {
       if (dropped >= n || !kinds.includes(kind)) return false;
       dropped++;
       return true;
-    },
+    }),
     dropped: () => dropped,
   };
 }
@@ -99,7 +99,7 @@ test('a task that finishes within the turn is answered by its result alone, with
 
 test('lost acks: the retransmitted task is answered from state and runs exactly once', async (t) => {
   const drop = dropFirst('ack', 2);
-  const { caller, server, executor, callerEndpoint, task } = await setup(t, { worker: { dropOutgoing: drop.dropOutgoing } });
+  const { caller, server, executor, callerEndpoint, task } = await setup(t, { worker: { wrapSend: drop.wrapSend } });
   const outcome = await dispatch(caller, task('t-ack', 'echo', { delayMs: 200 }));
   assert.equal(outcome.kind, 'result');
   assert.equal(drop.dropped(), 2);
@@ -111,7 +111,7 @@ test('lost acks: the retransmitted task is answered from state and runs exactly 
 test('a lost result is retransmitted until acknowledged; the caller resolves once', async (t) => {
   const drop = dropFirst('result', 1);
   const { caller, server, executor, callerEndpoint, workerEndpoint, task } = await setup(t, {
-    worker: { dropOutgoing: drop.dropOutgoing },
+    worker: { wrapSend: drop.wrapSend },
     callerRetransmit: PATIENT,
   });
   let results = 0;
@@ -130,7 +130,7 @@ test('a lost result is retransmitted until acknowledged; the caller resolves onc
 test('a lost result-ack makes the worker resend; the duplicate is acknowledged again and ignored', async (t) => {
   const drop = dropFirst('result-ack', 1);
   const { caller, server, callerEndpoint, task } = await setup(t, {
-    caller: { dropOutgoing: drop.dropOutgoing },
+    caller: { wrapSend: drop.wrapSend },
     callerRetransmit: PATIENT,
   });
   const results: Message[] = [];
@@ -149,7 +149,7 @@ test("one turn's results are acknowledged by one result-ack; a lost one makes th
   const drop = dropFirst('result-ack', 1);
   const { caller, server, callerEndpoint, workerEndpoint, task } = await setup(t, {
     capacity: 100,
-    caller: { dropOutgoing: drop.dropOutgoing },
+    caller: { wrapSend: drop.wrapSend },
     callerRetransmit: PATIENT,
   });
   let results = 0;
@@ -317,6 +317,35 @@ test('abort cancels the task at the worker and rejects with the abort reason', a
     (err: unknown) => err instanceof TaskmeshError && err.code === 'CANCELLED',
   );
   assert.equal(executor.count('t-pre'), 0);
+});
+
+test('lost cancels are retransmitted together, one flight per worker, until the worker acknowledges them', async (t) => {
+  let cancelDatagrams = 0;
+  const drop = dropFirst('cancel', 2);
+  const { caller, executor, callerEndpoint, task } = await setup(t, {
+    caller: {
+      wrapSend: (send) => {
+        const lossy = drop.wrapSend!(send);
+        return lossySend(({ kinds }) => {
+          if (kinds.includes('cancel')) cancelDatagrams++;
+          return false;
+        })(lossy);
+      },
+    },
+    callerRetransmit: { ...FAST, initialDelayMs: 200 },
+  });
+  const one = dispatch(caller, task('c1', 'hold'));
+  const two = dispatch(caller, task('c2', 'hold'));
+  await eventually('both tasks to run', () => executor.count('c1') === 1 && executor.count('c2') === 1, { intervalMs: 5 });
+  const before = callerEndpoint.stats().retransmitted;
+  // Both aborted in one turn: their cancels share a datagram and a flight.
+  caller.abort('c1', new TaskmeshError('CANCELLED', 'stop'));
+  caller.abort('c2', new TaskmeshError('CANCELLED', 'stop'));
+  await Promise.allSettled([one, two]);
+  await eventually('the worker to see both cancels', () => executor.aborts.has('c1') && executor.aborts.has('c2'), { intervalMs: 5 });
+  assert.equal(drop.dropped(), 2);
+  assert.equal(cancelDatagrams, 3, 'the first send and two retransmissions, each one datagram for both');
+  assert.equal(callerEndpoint.stats().retransmitted - before, 4);
 });
 
 test('drain answers new tasks BUSY and waits for in-flight results to be acknowledged', async (t) => {

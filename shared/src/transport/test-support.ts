@@ -3,7 +3,8 @@ import { TaskmeshError } from '../errors.js';
 import type { LoadReport, TaskMessage } from '../protocol.js';
 import type { Address } from './endpoint-stats.js';
 import type { TaskContext, TaskExecutor } from './task-context.js';
-import { UdpEndpoint, type UdpEndpointOptions } from './udp-endpoint.js';
+import { FRAME_TYPE, FrameCodec } from './frame.js';
+import { UdpEndpoint, type DatagramSend, type UdpEndpointOptions } from './udp-endpoint.js';
 
 /** Helpers for the transport's own tests (real sockets on 127.0.0.1). */
 
@@ -11,6 +12,38 @@ export const TEST_SECRET = 'transport-test-secret';
 
 export function openEndpoint(options: Partial<UdpEndpointOptions> = {}): Promise<UdpEndpoint> {
   return UdpEndpoint.open({ secret: TEST_SECRET, host: '127.0.0.1', port: 0, ...options });
+}
+
+/** An outgoing datagram as a lossy send sees it: read back from its frame, as the receiver would. */
+export interface OutgoingDatagram {
+  to: Address;
+  /** The kinds of the messages it carries ('nack' for a NACK; a later chunk of a large message carries none). */
+  kinds: string[];
+  chunkIndex: number;
+  chunkCount: number;
+}
+
+/**
+ * Fault injection from outside the endpoint (its `wrapSend` option): every datagram is decoded
+ * here, and those `drop` picks never reach the socket.
+ */
+export function lossySend(drop: (datagram: OutgoingDatagram) => boolean, secret = TEST_SECRET): (send: DatagramSend) => DatagramSend {
+  const codec = new FrameCodec(secret);
+  return (send) => (datagram, port, host, done) => {
+    const decoded = codec.decode(datagram);
+    if (!decoded.ok) throw new Error(`the endpoint sent an undecodable frame: ${decoded.detail}`);
+    const { frame } = decoded;
+    let kinds: string[] = [];
+    if (frame.type === FRAME_TYPE.nack) kinds = ['nack'];
+    else if (frame.chunkCount === 1) kinds = (JSON.parse(frame.payload.toString('utf8')) as Array<{ kind: string }>).map((m) => m.kind);
+    else if (frame.chunkIndex === 0) kinds = [/"kind":"([a-z-]+)"/.exec(frame.payload.toString('utf8'))?.[1] ?? '?'];
+    if (drop({ to: { host, port }, kinds, chunkIndex: frame.chunkIndex, chunkCount: frame.chunkCount })) {
+      // Lost on the way: the send itself succeeded.
+      queueMicrotask(() => done(null));
+      return;
+    }
+    send(datagram, port, host, done);
+  };
 }
 
 /** Where to reach an endpoint bound to 127.0.0.1. */

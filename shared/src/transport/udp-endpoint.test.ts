@@ -8,7 +8,7 @@ import { PROTOCOL_VERSION, type Message } from '../protocol.js';
 import { LOOPBACK_DATAGRAM_PAYLOAD, MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_NACKS } from './constants.js';
 import type { Address } from './endpoint-stats.js';
 import { FRAME_TYPE, FrameCodec } from './frame.js';
-import { TEST_SECRET, addressOf, openEndpoint } from './test-support.js';
+import { TEST_SECRET, addressOf, lossySend, openEndpoint } from './test-support.js';
 import { eventually } from '../testing/eventually.js';
 import { signedDatagram } from '../testing/frames.js';
 import { datagramPayloadLimit } from './coalescer.js';
@@ -135,13 +135,13 @@ test('lost chunks are NACKed and resent, including the last ones', async (t) => 
   let count = 0;
   const { left, right, toRight } = await pair(t, {
     // Lose every 20th chunk and the final two, each the first time only.
-    dropOutgoing: ({ chunkIndex, chunkCount }) => {
+    wrapSend: lossySend(({ chunkIndex, chunkCount }) => {
       if (chunkCount <= 1 || dropped.has(chunkIndex)) return false;
       count = chunkCount;
       const lose = chunkIndex % 20 === 3 || chunkIndex >= chunkCount - 2;
       if (lose) dropped.add(chunkIndex);
       return lose;
-    },
+    }),
   });
   const text = randomBytes(600_000).toString('base64');
   const arriving = collect(right, 1);
@@ -297,11 +297,11 @@ test('close is idempotent and sends what was queued', async (t) => {
 test('a chunk that never arrives is NACKed a bounded number of times, then the message is dropped', async (t) => {
   let resends = 0;
   const { left, right, toRight } = await pair(t, {
-    dropOutgoing: ({ chunkIndex, chunkCount }) => {
+    wrapSend: lossySend(({ chunkIndex, chunkCount }) => {
       if (chunkCount <= 1 || chunkIndex !== 5) return false;
       resends++;
       return true; // chunk 5 is lost every time
-    },
+    }),
   });
   left.send({ kind: 'task', taskId: 'doomed', type: 'echo', payload: 'q'.repeat(20_000), attempt: 1, timeoutMs: 1000 }, toRight);
   await eventually('the reassembly to be abandoned', () => right.stats().dropped.reassembly === 1, { timeoutMs: 10_000, intervalMs: 5 });

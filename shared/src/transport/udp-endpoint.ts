@@ -27,9 +27,15 @@ export interface UdpEndpointOptions {
   logger?: Logger;
   /** Default MAX_MESSAGE_BYTES (4 MiB). */
   maxMessageBytes?: number;
-  /** Fault injection for tests: return true to drop this outgoing datagram. */
-  dropOutgoing?: (info: { to: Address; kinds: string[]; chunkIndex: number; chunkCount: number }) => boolean;
+  /**
+   * Puts something between the endpoint and its socket's send (fault injection in tests: a lossy
+   * send drops what it picks). Default: the socket's own.
+   */
+  wrapSend?: (send: DatagramSend) => DatagramSend;
 }
+
+/** How a datagram leaves: `dgram.Socket#send`'s shape. */
+export type DatagramSend = (datagram: Buffer, port: number, host: string, done: (err: Error | null) => void) => void;
 
 /** Where a message came from: the address and the sender's endpoint id (hex, authenticated with the frame). */
 export type MessageListener = (message: Message, from: Address & { id: string }) => void;
@@ -70,19 +76,19 @@ export class UdpEndpoint {
   private readonly logger: Logger;
   private readonly maxMessageBytes: number;
   private readonly maxChunks: number;
-  private readonly dropOutgoing: UdpEndpointOptions['dropOutgoing'];
+  private readonly sendDatagram: DatagramSend;
   private listeners: MessageListener[] = [];
   private flushHooks: (() => void)[] = [];
   private readonly coalescer = new Coalescer(
     {
-      datagram: (to, receiver, kinds, payload) => this.sendData(to, receiver, kinds, this.nextMessageId(), 0, 1, payload),
+      datagram: (to, receiver, payload) => this.sendData(to, receiver, this.nextMessageId(), 0, 1, payload),
       large: (to, receiver, item) => this.sendLarge(to, receiver, item),
     },
     datagramPayloadLimit,
   );
   private flushScheduled = false;
   private readonly pacer = new ChunkPacer((job, index, chunk) =>
-    this.sendData(job.to, job.receiver, job.kinds, job.messageId, index, job.chunkCount, chunk),
+    this.sendData(job.to, job.receiver, job.messageId, index, job.chunkCount, chunk),
   );
   private readonly sender = randomBytes(ENDPOINT_ID_BYTES);
   private readonly peers = new PeerIds();
@@ -118,7 +124,8 @@ export class UdpEndpoint {
     this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     // The whole array "[message]" is chunked, hence the 2 bytes.
     this.maxChunks = Math.ceil((this.maxMessageBytes + 2) / MAX_CHUNK_PAYLOAD);
-    this.dropOutgoing = options.dropOutgoing;
+    const socketSend: DatagramSend = (datagram, port, host, done) => socket.send(datagram, port, host, done);
+    this.sendDatagram = options.wrapSend?.(socketSend) ?? socketSend;
     this.reassembler = new Reassembler({
       sendNack: (to, messageId, missing) => this.sendNack(to, messageId, missing),
       onAbandon: (detail, from) => this.drops.drop('reassembly', detail, from),
@@ -157,7 +164,7 @@ export class UdpEndpoint {
       );
     }
     this.counters.messagesSent++;
-    this.coalescer.add(to, this.peers.receiverOf, { json, bytes, kind: message.kind, probe: options?.probe === true });
+    this.coalescer.add(to, this.peers.receiverOf, { json, bytes, probe: options?.probe === true });
     this.requestFlush();
     return bytes;
   }
@@ -242,32 +249,22 @@ export class UdpEndpoint {
     const payload = Buffer.from(packMessages([item.json]), 'utf8');
     const chunkCount = Math.ceil(payload.length / MAX_CHUNK_PAYLOAD);
     const messageId = this.nextMessageId();
-    const kinds = [item.kind];
-    this.outbox.put(messageId, { to, receiver, kinds, payload, chunkCount });
+    this.outbox.put(messageId, { to, receiver, payload, chunkCount });
     const indices = item.probe ? [0] : Array.from({ length: chunkCount }, (_, i) => i);
-    this.pacer.queue({ to, receiver, kinds, messageId, payload, chunkCount, indices, next: 0 });
+    this.pacer.queue({ to, receiver, messageId, payload, chunkCount, indices, next: 0 });
   }
 
   private sendNack(to: Address, messageId: number, missing: number[]): void {
-    this.sendFrame(to, this.peers.receiverOf(to), ['nack'], FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
+    this.sendFrame(to, this.peers.receiverOf(to), FRAME_TYPE.nack, messageId, 0, 0, encodeNackPayload(missing));
   }
 
-  private sendData(
-    to: Address,
-    receiver: Buffer,
-    kinds: string[],
-    messageId: number,
-    chunkIndex: number,
-    chunkCount: number,
-    payload: Buffer,
-  ): void {
-    this.sendFrame(to, receiver, kinds, FRAME_TYPE.data, messageId, chunkIndex, chunkCount, payload);
+  private sendData(to: Address, receiver: Buffer, messageId: number, chunkIndex: number, chunkCount: number, payload: Buffer): void {
+    this.sendFrame(to, receiver, FRAME_TYPE.data, messageId, chunkIndex, chunkCount, payload);
   }
 
   private sendFrame(
     to: Address,
     receiver: Buffer,
-    kinds: string[],
     type: FrameType,
     messageId: number,
     chunkIndex: number,
@@ -281,10 +278,9 @@ export class UdpEndpoint {
       payload,
     );
     this.counters.datagramsSent++;
-    if (this.dropOutgoing?.({ to, kinds, chunkIndex, chunkCount }) === true) return;
     this.sendsPending++;
     try {
-      this.socket.send(datagram, to.port, to.host, this.onSent);
+      this.sendDatagram(datagram, to.port, to.host, this.onSent);
     } catch (err) {
       // e.g. the socket closed under a late timer: a lost datagram, not a crash.
       this.onSent(err as Error);
@@ -378,7 +374,6 @@ export class UdpEndpoint {
     this.pacer.queue({
       to: entry.to,
       receiver: entry.receiver,
-      kinds: entry.kinds,
       messageId: frame.messageId,
       payload: entry.payload,
       chunkCount: entry.chunkCount,
