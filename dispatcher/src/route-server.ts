@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parse as parseQuery } from 'node:querystring';
 import { TaskmeshError, errorAnswer, logErrorAnswer, type Logger } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { bodyLimitOf } from './http-errors.js';
@@ -83,7 +82,7 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
     try {
       options.auth.check(req);
       const params = paramsOf(found, segments);
-      const query = q < 0 ? {} : parseQuery(url.slice(q + 1));
+      const query = q < 0 ? NO_QUERY : parseQuery(url.slice(q + 1));
       const { route } = found;
       if (route.body === undefined || (route.body === 'optional' && !isJsonRequest(req))) {
         run(req, res, route, { params, query, body: undefined });
@@ -98,6 +97,20 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
     }
     return true;
   };
+}
+
+const NO_QUERY: Readonly<Record<string, string | string[]>> = Object.freeze(Object.create(null) as Record<string, string | string[]>);
+
+/** The query as express's simple parser gives it (a repeated name: an array), on a prototype-less object. */
+function parseQuery(query: string): Record<string, string | string[]> {
+  const parsed = Object.create(null) as Record<string, string | string[]>;
+  for (const [name, value] of new URLSearchParams(query)) {
+    const earlier = parsed[name];
+    if (earlier === undefined) parsed[name] = value;
+    else if (Array.isArray(earlier)) earlier.push(value);
+    else parsed[name] = [earlier, value];
+  }
+  return parsed;
 }
 
 function matches(c: CompiledRoute, segments: string[]): boolean {

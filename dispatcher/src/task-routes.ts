@@ -1,4 +1,3 @@
-import type { ParsedUrlQuery } from 'node:querystring';
 import { z } from 'zod';
 import { SubmitTaskRequest, TaskStatus, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
 import type { TaskEntry } from './task-entry.js';
@@ -12,7 +11,7 @@ const MAX_LIST_LIMIT = 1000;
 /** A request as a route's handler sees it: path parameters decoded, the query as express's simple parser gives it. */
 export interface RouteRequest {
   params: Readonly<Record<string, string>>;
-  query: ParsedUrlQuery;
+  query: Readonly<Record<string, string | string[] | undefined>>;
   /** The parsed JSON body (`json`: always; `optional`: when the request declares JSON, else undefined). */
   body: unknown;
 }

@@ -168,18 +168,18 @@ export class TaskRunner implements AttemptHost {
   }
 
   /** @internal (AttemptHost) */
-  attemptAccepted(a: Attempt, load: LoadReport): void {
-    this.options.directory.reportLoad(a.worker, load);
-    if (a.entry.current === a && !a.wasAccepted) {
-      a.wasAccepted = true;
-      this.accepted(a.entry, a.worker.name, a.attempt);
+  attemptAccepted(attempt: Attempt, load: LoadReport): void {
+    this.options.directory.reportLoad(attempt.worker, load);
+    if (attempt.entry.current === attempt && !attempt.wasAccepted) {
+      attempt.wasAccepted = true;
+      this.accepted(attempt.entry, attempt.worker.name, attempt.attempt);
     }
   }
 
   /** @internal (AttemptHost) */
-  attemptProgress(a: Attempt, progress: number | null): void {
-    const { entry } = a;
-    if (entry.current !== a || progress === entry.record.progress) return;
+  attemptProgress(attempt: Attempt, progress: number | null): void {
+    const { entry } = attempt;
+    if (entry.current !== attempt || progress === entry.record.progress) return;
     entry.record.progress = progress;
     this.options.transitions.progressed(entry);
   }
@@ -197,14 +197,14 @@ export class TaskRunner implements AttemptHost {
   }
 
   /** @internal (AttemptHost) */
-  attemptSettled(a: Attempt, outcome: DispatchOutcome | TaskmeshError): void {
-    const { entry, worker, attempt } = a;
-    const accepted = a.wasAccepted;
+  attemptSettled(settled: Attempt, outcome: DispatchOutcome | TaskmeshError): void {
+    const { entry, worker, attempt } = settled;
+    const accepted = settled.wasAccepted;
     this.options.directory.endTask(worker);
     this.inFlightCount--;
     const type = entry.record.type;
     // A task cancelled or timed out meanwhile is final already: only the worker's slot matters.
-    if (entry.current !== a || isFinalStatus(entry.record.status)) {
+    if (entry.current !== settled || isFinalStatus(entry.record.status)) {
       this.lanes.wake(type);
       return;
     }

@@ -31,9 +31,9 @@ export interface WorkerView {
 }
 
 /** The load we expect at the worker now: others' load from its latest report, plus ours now. */
-export function estimatedRatio(w: WorkerView): number {
-  const others = Math.max(0, w.reportedCount - w.ownAtReport);
-  return (others + w.ownInFlight) / w.capacity;
+export function estimatedRatio(worker: WorkerView): number {
+  const others = Math.max(0, worker.reportedCount - worker.ownAtReport);
+  return (others + worker.ownInFlight) / worker.capacity;
 }
 
 export interface WorkerDirectoryOptions {
@@ -112,35 +112,35 @@ export class WorkerDirectory {
     return this.byName.get(name);
   }
 
-  startTask(w: WorkerView): void {
-    w.ownInFlight++;
+  startTask(worker: WorkerView): void {
+    worker.ownInFlight++;
   }
 
-  endTask(w: WorkerView): void {
-    w.ownInFlight = Math.max(0, w.ownInFlight - 1);
+  endTask(worker: WorkerView): void {
+    worker.ownInFlight = Math.max(0, worker.ownInFlight - 1);
   }
 
   /** A fresher load figure, from an acknowledgement. */
-  reportLoad(w: WorkerView, load: LoadReport): void {
-    w.reportedCount = load.queued + load.inFlight;
-    w.capacity = load.capacity;
-    w.ownAtReport = w.ownInFlight;
-    w.ackReportAt = this.now();
-    w.busyStreak = 0;
+  reportLoad(worker: WorkerView, load: LoadReport): void {
+    worker.reportedCount = load.queued + load.inFlight;
+    worker.capacity = load.capacity;
+    worker.ownAtReport = worker.ownInFlight;
+    worker.ackReportAt = this.now();
+    worker.busyStreak = 0;
   }
 
   /** The worker answered BUSY: rest it with a growing, jittered delay. */
-  reportBusy(w: WorkerView, load: LoadReport): void {
-    const streak = w.busyStreak;
-    this.reportLoad(w, load);
-    w.avoidUntil = this.now() + backoffDelay(BUSY_BACKOFF, streak);
-    w.busyStreak = streak + 1;
+  reportBusy(worker: WorkerView, load: LoadReport): void {
+    const streak = worker.busyStreak;
+    this.reportLoad(worker, load);
+    worker.avoidUntil = this.now() + backoffDelay(BUSY_BACKOFF, streak);
+    worker.busyStreak = streak + 1;
   }
 
   /** The worker did not acknowledge or went silent: avoid it and look the type up again. */
-  reportLost(w: WorkerView): void {
-    w.avoidUntil = this.now() + LOST_AVOID_MS;
-    this.invalidate(w.type);
+  reportLost(worker: WorkerView): void {
+    worker.avoidUntil = this.now() + LOST_AVOID_MS;
+    this.invalidate(worker.type);
   }
 
   close(): void {

@@ -7,7 +7,8 @@ export const MAX_BATCH_TASKS = 1000;
 export const TaskStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 export type FinalStatus = 'succeeded' | 'failed' | 'cancelled';
-export const isFinalStatus = (s: TaskStatus): s is FinalStatus => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+export const isFinalStatus = (status: TaskStatus): status is FinalStatus =>
+  status === 'succeeded' || status === 'failed' || status === 'cancelled';
 
 /** POST /v1/tasks body; also each element of a batch. */
 export const SubmitTaskRequest = z.strictObject({

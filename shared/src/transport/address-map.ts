@@ -14,13 +14,13 @@ export class AddressMap<V> {
    */
   constructor(private readonly maxSize = Number.POSITIVE_INFINITY) {}
 
-  get(a: Address): V | undefined {
-    return this.hosts.get(a.host)?.get(a.port);
+  get(address: Address): V | undefined {
+    return this.hosts.get(address.host)?.get(address.port);
   }
 
-  set(a: Address, value: V): void {
-    let ports = this.hosts.get(a.host);
-    if (ports?.has(a.port) !== true) {
+  set(address: Address, value: V): void {
+    let ports = this.hosts.get(address.host);
+    if (ports?.has(address.port) !== true) {
       if (this.count >= this.maxSize) {
         this.hosts.clear();
         this.count = 0;
@@ -30,13 +30,13 @@ export class AddressMap<V> {
     }
     if (ports === undefined) {
       ports = new Map();
-      this.hosts.set(a.host, ports);
+      this.hosts.set(address.host, ports);
     }
-    ports.set(a.port, value);
+    ports.set(address.port, value);
   }
 
-  delete(a: Address): void {
-    if (this.hosts.get(a.host)?.delete(a.port) === true) this.count--;
+  delete(address: Address): void {
+    if (this.hosts.get(address.host)?.delete(address.port) === true) this.count--;
   }
 
   get size(): number {

@@ -7,7 +7,7 @@ export interface Address {
 }
 
 /** Map key of an address. */
-export const addressKey = (a: Address): string => `${a.host}:${a.port}`;
+export const addressKey = (address: Address): string => `${address.host}:${address.port}`;
 
 /** Why an incoming datagram (or one message in it) was dropped. */
 export type DropReason = 'size' | 'auth' | 'replay' | 'misdirected' | 'malformed' | 'version' | 'schema' | 'reassembly';
@@ -34,4 +34,4 @@ export const emptyStats = (): EndpointStats => ({
   droppedTotal: 0,
 });
 
-export const copyStats = (s: EndpointStats): EndpointStats => ({ ...s, dropped: { ...s.dropped } });
+export const copyStats = (stats: EndpointStats): EndpointStats => ({ ...stats, dropped: { ...stats.dropped } });
