@@ -71,6 +71,7 @@ test('routes match as express matches them: any case, one trailing slash, decode
   assert.equal((await api(url, '/V1/Tasks/', { body: { b: 2 } })).status, 202);
   assert.equal((await api(url, '/v1/tasks/a%20b?wait=1&wait=2')).status, 200);
   assert.equal((await api(url, '/v1/tasks/x/')).status, 200);
+  assert.equal((await api(url, '/v1/tasks/q?wait=a+b%21&&wait=%E0%A4%A&wait')).status, 200);
   assert.equal((await api(url, '/v1/tasks/x/retry', { method: 'POST' })).status, 202);
   assert.equal((await api(url, '/v1/tasks/x/retry', { body: { maxAttempts: 2 } })).status, 202);
   const full = await api(url, '/v1/tasks/batch', { body: { tasks: [] } });
@@ -85,6 +86,7 @@ test('routes match as express matches them: any case, one trailing slash, decode
     'submit undefined {"b":2}',
     'get a b ["1","2"]',
     'get x undefined',
+    'get q ["a b!","%E0%A4%A",""]',
     'retry x undefined',
     'retry x {"maxAttempts":2}',
     'batch {"tasks":[]}',
@@ -100,7 +102,7 @@ test('routes match as express matches them: any case, one trailing slash, decode
   ] as const) {
     assert.equal((await api(url, path, { method })).status, 418, `${method} ${path}`);
   }
-  assert.equal(calls.length, 8);
+  assert.equal(calls.length, 9);
 });
 
 test('bodies: JSON in UTF-8, any common coding; malformed 400, over the limit 413, another media type 415', async (t) => {

@@ -101,16 +101,33 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
 
 const NO_QUERY: Readonly<Record<string, string | string[]>> = Object.freeze(Object.create(null) as Record<string, string | string[]>);
 
-/** The query as express's simple parser gives it (a repeated name: an array), on a prototype-less object. */
+/**
+ * The query as express's simple parser gives it (a repeated name: an array), on a prototype-less
+ * object. `+` is a space; malformed percent-encoding is kept as sent, as URLSearchParams keeps it.
+ */
 function parseQuery(query: string): Record<string, string | string[]> {
   const parsed = Object.create(null) as Record<string, string | string[]>;
-  for (const [name, value] of new URLSearchParams(query)) {
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decodeQueryPart(pair.slice(eq + 1));
     const earlier = parsed[name];
     if (earlier === undefined) parsed[name] = value;
     else if (Array.isArray(earlier)) earlier.push(value);
     else parsed[name] = [earlier, value];
   }
   return parsed;
+}
+
+function decodeQueryPart(part: string): string {
+  if (!part.includes('%') && !part.includes('+')) return part;
+  const spaced = part.replaceAll('+', ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
+  }
 }
 
 function matches(c: CompiledRoute, segments: string[]): boolean {
