@@ -132,6 +132,7 @@ test('task records print as a table and as key: value lines', () => {
 
 test('events print one line each with the time, kind, type and id', () => {
   const event: TaskEvent = {
+    seq: 1,
     event: 'succeeded',
     taskId: 't-9',
     type: 'upper',

@@ -45,6 +45,7 @@ test('npm start runs the suite, restarts a killed worker and stops cleanly on SI
       TASKMESH_WORKERS_FILE: workersFile,
       TASKMESH_RUNNER_STATE_FILE: stateFile,
       TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
       TASKMESH_RUNNER_STOP_GRACE_MS: '8000',
     },
   });

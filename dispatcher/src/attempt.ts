@@ -21,6 +21,7 @@ export class Attempt implements DispatchTarget, DispatchListener {
   readonly type: string;
   readonly payload: unknown;
   readonly timeoutMs: number;
+  readonly redelivery: boolean;
   /** The worker acknowledged this attempt (or answered with its result). */
   wasAccepted = false;
 
@@ -38,6 +39,7 @@ export class Attempt implements DispatchTarget, DispatchListener {
     this.type = r.type;
     this.payload = r.payload;
     this.timeoutMs = Math.max(1, entry.deadline - now);
+    this.redelivery = entry.holder !== null;
   }
 
   accepted(load: LoadReport): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JOURNAL_SYNC_POLICIES } from './journal/store.js';
 import {
   BUILTIN_TYPE_NAMES,
   DEFAULT_PORTS,
@@ -28,14 +29,17 @@ export const DISPATCHER_DEFAULTS = {
   maxBodyBytes: 5 * 1024 * 1024,
   maxPayloadBytes: 1024 * 1024,
   maxPayloadDepth: 32,
-  taskRetention: 10_000,
+  /** A safety cap on finished tasks in memory; retention is by age and bytes (older ones are read from the journal). */
+  taskRetention: 1_000_000,
   taskRetentionMs: 600_000,
   taskRetentionBytes: 64 * 1024 * 1024,
+  journalRetentionBytes: 1024 * 1024 * 1024,
+  eventsLogSize: 100_000,
   lookupCacheMs: 750,
   maxLongPolls: 1000,
   maxEventSubscribers: 256,
   maxEventSubscribersPerClient: 32,
-  eventsBacklogBytes: 4 * 1024 * 1024,
+  eventsBacklogBytes: 32 * 1024 * 1024,
   maxImageStreams: 4,
 } as const;
 
@@ -79,6 +83,10 @@ export const dispatcherEnvSpec = {
   maxEventSubscribersPerClient: { env: 'TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT', schema: envInt(D.maxEventSubscribersPerClient, 0) },
   eventsBacklogBytes: { env: 'TASKMESH_EVENTS_BACKLOG_BYTES', schema: envInt(D.eventsBacklogBytes, 1024) },
   maxImageStreams: { env: 'TASKMESH_MAX_IMAGE_STREAMS', schema: envInt(D.maxImageStreams, 0) },
+  journalPath: { env: 'TASKMESH_JOURNAL_PATH', schema: envString('data/dispatcher-journal') },
+  journalSync: { env: 'TASKMESH_JOURNAL_SYNC', schema: z.enum(JOURNAL_SYNC_POLICIES).default('process') },
+  journalRetentionBytes: { env: 'TASKMESH_JOURNAL_RETENTION_BYTES', schema: envInt(D.journalRetentionBytes, 0) },
+  eventsLogSize: { env: 'TASKMESH_EVENTS_LOG_SIZE', schema: envInt(D.eventsLogSize, 0) },
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NameserviceClient, RequestGuard, TaskCaller, UdpEndpoint, silentLogger, type Logger, isFinalStatus } from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
 import { DEFAULT_TASK_TYPES, DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
+import type { JournalSync } from './journal/store.js';
+import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
+import type { TaskEntry } from './task-entry.js';
 import { createRequestListener } from './http-app.js';
 import { LongPolls } from './task-handlers.js';
 import { DispatcherMetrics } from './metrics.js';
@@ -32,6 +36,10 @@ interface DispatcherBaseOptions {
   /** Host names and browser origins accepted besides the defaults (see RequestGuard). */
   allowedHosts?: readonly string[];
   allowedOrigins?: readonly string[];
+  /** Where the task journal lives (a directory); without it tasks live in memory only. */
+  journalPath?: string | undefined;
+  /** TASKMESH_JOURNAL_SYNC; default `process` with a journal path. */
+  journalSync?: JournalSync | undefined;
   logger?: Logger;
 }
 
@@ -59,18 +67,30 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number;
   };
   const logger = options.logger ?? silentLogger();
+  const late: { runner?: TaskRunner; sockets?: WebSockets; store?: TaskStore } = {};
+  const opened = await openJournal(
+    options,
+    logger,
+    (id) => late.store?.get(id) !== undefined && !isFinalStatus(late.store.get(id)!.record.status),
+  );
+  const journal = opened?.journal;
+  // Who this dispatcher is, across restarts: workers answer a redelivered task to it from state.
+  let identity = opened?.meta.get('identity');
+  if (identity === undefined) {
+    identity = randomUUID();
+    journal?.setMeta('identity', identity);
+  }
   const endpoint = await UdpEndpoint.open({
     secret: options.secret,
     host: options.udpHost ?? '0.0.0.0',
     port: options.udpPort ?? 0,
     logger: logger.child({ module: 'udp' }),
   });
-  const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }) });
+  const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }), origin: identity });
   const nameservice = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: logger.child({ module: 'nameservice' }) });
   const health = new NameserviceClient({ baseUrl: options.nameserviceUrl, timeoutMs: HEALTH_LOOKUP_TIMEOUT_MS });
 
   // The directory and metrics call into parts made after them: reached through `late` once wired.
-  const late: { runner?: TaskRunner; sockets?: WebSockets } = {};
   const directory = new WorkerDirectory({
     lookup: (type) => nameservice.lookup(type),
     cacheMs: options.lookupCacheMs,
@@ -82,11 +102,15 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     retentionMs: options.taskRetentionMs,
     retentionBytes: options.taskRetentionBytes,
   });
+  late.store = store;
   const pending = new PendingQueue(options.pendingLimit);
   const events = new EventsHub({
     maxSubscribers: options.maxEventSubscribers,
     maxPerClient: options.maxEventSubscribersPerClient,
     backlogBytes: options.eventsBacklogBytes,
+    logSize: options.eventsLogSize,
+    firstSeq: Number(opened?.meta.get('eventSeq') ?? 1),
+    reserveSeq: (upTo) => journal?.setMeta('eventSeq', String(upTo)),
   });
   const longPolls = new LongPolls(options.maxLongPolls);
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
@@ -117,6 +141,11 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     retrying: (entry, reason) => metrics.retry(entry.record.type, reason),
     finished: (entry, latencyMs) => metrics.finished(entry.record.type, entry.record.status, latencyMs),
   });
+  if (journal !== undefined) {
+    // The journal is written at the end of the turn: each task once, as it is by then.
+    const save = (entry: TaskEntry): void => journal.save(entry);
+    transitions.subscribe({ submitted: save, statusChanged: save, finished: save });
+  }
   transitions.subscribe({
     // Stream frames are not stored; a finished task becomes evictable only after every count saw it.
     finished: (entry) => {
@@ -149,6 +178,8 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     logger: logger.child({ module: 'runner' }),
   });
   late.runner = runner;
+  for (const task of opened?.tasks ?? []) runner.recover(entryOf(task));
+  if (opened !== undefined) logJournalReport(logger, opened.journal.report);
   const listener = createRequestListener({
     runner,
     store,
@@ -163,6 +194,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     limits: { maxPayloadBytes: options.maxPayloadBytes, maxPayloadDepth: options.maxPayloadDepth },
     longPolls,
     guard,
+    journal,
     logger: logger.child({ module: 'http' }),
     extraStats: () => ({
       eventSubscribers: events.size,
@@ -220,6 +252,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
         ['directory', () => directory.close()],
         ['caller', () => caller.close()],
         ['udp', () => endpoint.close()],
+        ['journal', () => journal?.close()],
       ];
       // Every step runs even if an earlier one failed; the HTTP close is awaited last, as held
       // requests only end once connections are closed.
@@ -245,6 +278,29 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     server,
     close,
   };
+}
+
+/** Opens the journal when there is one; the tasks it holds are recovered by the caller. */
+async function openJournal(
+  options: DispatcherBaseOptions & { taskRetentionMs: number; journalRetentionBytes: number },
+  logger: Logger,
+  isLive: (id: string) => boolean,
+): Promise<{ journal: TaskJournal; tasks: JournaledTask[]; meta: Map<string, string> } | undefined> {
+  const sync = options.journalSync ?? (options.journalPath === undefined ? 'none' : 'process');
+  if (sync === 'none' || options.journalPath === undefined) return undefined;
+  return TaskJournal.open(options.journalPath, sync, {
+    retentionMs: options.taskRetentionMs,
+    retentionBytes: options.journalRetentionBytes,
+    isLive,
+    logger: logger.child({ module: 'journal' }),
+  });
+}
+
+function logJournalReport(logger: Logger, report: JournalReport): void {
+  const { path, sync, recovered, corrupt, movedAside } = report;
+  logger.info('journal opened', { path, sync, recovered });
+  if (movedAside !== null) logger.error('journal could not be opened: moved aside, started empty', { path, ...movedAside });
+  if (corrupt.count > 0) logger.error('journal records could not be read: moved aside', { path, ...corrupt });
 }
 
 /** Options left undefined fall back to the defaults instead of overriding them. */

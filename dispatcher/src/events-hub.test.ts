@@ -162,6 +162,7 @@ test('a subscriber over the backlog bound when a turn begins is closed with the 
   assert.equal(closed.length, 1);
   assert.equal(closed[0]![0], SLOW_SUBSCRIBER_CLOSE_CODE);
   assert.match(closed[0]![1], /TASKMESH_EVENTS_BACKLOG_BYTES/);
+  assert.match(closed[0]![1], /resume with since=\d+/);
   assert.equal(hub.size, 0);
   assert.equal(hub.slowClosed, 1);
   hub.publish('submitted', entry('b'));

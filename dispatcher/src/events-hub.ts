@@ -1,15 +1,31 @@
-import { TaskEventKind, TaskmeshError, type TaskEvent } from '@taskmesh/shared';
+import { HeadQueue, TaskEventKind, TaskmeshError, type TaskEvent } from '@taskmesh/shared';
 import type WebSocket from 'ws';
 import type { TaskEntry } from './task-entry.js';
+
+/** Replayed events per message for batch subscribers. */
+const REPLAY_BATCH = 500;
+
+function matches(filter: EventFilter, event: TaskEvent): boolean {
+  if (filter.events !== null && !filter.events.has(event.event)) return false;
+  if (filter.types !== null && !filter.types.has(event.type)) return false;
+  if (filter.taskIds !== null && !filter.taskIds.has(event.taskId)) return false;
+  return true;
+}
 
 /**
  * Default of TASKMESH_EVENTS_BACKLOG_BYTES: a subscriber that has not taken more than this (what
  * its socket holds, written but unread) when a turn's events begin is closed with
  * SLOW_SUBSCRIBER_CLOSE_CODE: events are never skipped in silence, and never pile up.
  */
-export const EVENT_BUFFER_LIMIT_BYTES = 4 * 1024 * 1024;
-/** The WebSocket close code of a subscriber closed for reading too slowly. */
+export const EVENT_BUFFER_LIMIT_BYTES = 32 * 1024 * 1024;
+/** The WebSocket close code of a subscriber closed for reading too slowly (the reason says `since=` to resume with). */
 export const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
+/** The close code of a subscriber whose `since` is older than the log: read task state, then resume as the reason says. */
+export const SINCE_TOO_OLD_CLOSE_CODE = 4009;
+/** Default of TASKMESH_EVENTS_LOG_SIZE: recent events kept for `since=`. */
+export const EVENT_LOG_SIZE = 100_000;
+/** Sequence numbers are reserved in the journal this many at a time (a restart skips the rest). */
+export const SEQ_RESERVATION = 1_000_000;
 /** A slow subscriber's close handshake waits behind its backlog: past this it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
 
@@ -20,6 +36,18 @@ export interface EventsHubOptions {
   maxPerClient?: number;
   /** TASKMESH_EVENTS_BACKLOG_BYTES (EVENT_BUFFER_LIMIT_BYTES). */
   backlogBytes?: number;
+  /** TASKMESH_EVENTS_LOG_SIZE (EVENT_LOG_SIZE): events kept for `since=`. */
+  logSize?: number;
+  /** The first sequence number (after a restart: past everything a previous run used). */
+  firstSeq?: number;
+  /** Called with a new reservation end when sequence numbers run low (the journal persists it). */
+  reserveSeq?: (upTo: number) => void;
+}
+
+interface LoggedEvent {
+  event: TaskEvent;
+  /** Its JSON, made once, when first sent. */
+  text: string | undefined;
 }
 
 export interface EventFilter {
@@ -29,6 +57,8 @@ export interface EventFilter {
   events: Set<TaskEventKind> | null;
   /** `?batch=1`: a turn's events in one message, a JSON array (one message each without it). */
   batch?: boolean;
+  /** `?since=<seq>`: first the logged events after it, then live ones. */
+  since?: number | undefined;
 }
 
 /** The connection under a WebSocket: held back (corked) while a turn's events are written. */
@@ -48,6 +78,8 @@ interface Subscriber {
   full: boolean;
   /** Batch subscribers: this turn's events, serialised, sent as one array at the check phase. */
   pending: string[] | null;
+  /** The seq of the last event written to it: where it resumes if it is closed for being slow. */
+  lastSeq: number;
 }
 
 /**
@@ -65,6 +97,11 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
   };
   const events = set('event');
   const batch = params.get('batch');
+  const sinceText = params.get('since');
+  const since = sinceText === null ? undefined : Number(sinceText);
+  if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) {
+    throw new TaskmeshError('INVALID_REQUEST', `since: expected an event sequence number (a whole number ≥ 0), got "${sinceText}"`);
+  }
   if (batch !== null && batch !== '0' && batch !== '1') {
     throw new TaskmeshError('INVALID_REQUEST', `batch: expected 0 or 1, got "${batch}"`);
   }
@@ -73,7 +110,7 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
       throw new TaskmeshError('INVALID_REQUEST', `event: unknown event "${kind}"; known events: ${TaskEventKind.options.join(', ')}`);
     }
   }
-  return { types: set('type'), taskIds: set('taskId'), events: events as Set<TaskEventKind> | null, batch: batch === '1' };
+  return { types: set('type'), taskIds: set('taskId'), events: events as Set<TaskEventKind> | null, batch: batch === '1', since };
 }
 
 /**
@@ -95,6 +132,11 @@ export class EventsHub {
   private readonly maxSubscribers: number;
   private readonly maxPerClient: number;
   private readonly backlogBytes: number;
+  private readonly log: HeadQueue<LoggedEvent>;
+  private readonly logSize: number;
+  private nextSeq: number;
+  private reservedUpTo: number;
+  private readonly reserveSeq: ((upTo: number) => void) | undefined;
   /** Subscribers closed for reading too slowly. */
   slowClosed = 0;
   sent = 0;
@@ -103,6 +145,17 @@ export class EventsHub {
     this.maxSubscribers = options.maxSubscribers ?? Number.POSITIVE_INFINITY;
     this.maxPerClient = options.maxPerClient ?? Number.POSITIVE_INFINITY;
     this.backlogBytes = options.backlogBytes ?? EVENT_BUFFER_LIMIT_BYTES;
+    this.logSize = options.logSize ?? EVENT_LOG_SIZE;
+    this.log = new HeadQueue<LoggedEvent>();
+    this.nextSeq = options.firstSeq ?? 1;
+    this.reserveSeq = options.reserveSeq;
+    this.reservedUpTo = this.nextSeq + SEQ_RESERVATION;
+    this.reserveSeq?.(this.reservedUpTo);
+  }
+
+  /** The seq the next event will carry. */
+  get seq(): number {
+    return this.nextSeq;
   }
 
   get size(): number {
@@ -131,11 +184,54 @@ export class EventsHub {
     }
   }
 
-  /** `socket` is the connection under `ws`; without it every event is written on its own. */
+  /**
+   * `socket` is the connection under `ws`; without it every event is written on its own. With
+   * `filter.since`, the logged events after it are written first; a `since` older than the log is
+   * closed with SINCE_TOO_OLD_CLOSE_CODE, its reason saying where the log begins.
+   */
   add(ws: WebSocket, filter: EventFilter, socket?: Corkable, client = ''): void {
-    const sub: Subscriber = { ws, client, filter, socket, corked: false, full: false, pending: filter.batch === true ? [] : null };
+    // The log holds every event from `oldest` on; before it, events were evicted or belong to a
+    // previous run (whose numbers all lie below this run's first).
+    const oldest = this.log.peek()?.event.seq ?? this.nextSeq;
+    let since = filter.since;
+    if (since !== undefined && since < oldest - 1) {
+      ws.close(
+        SINCE_TOO_OLD_CLOSE_CODE,
+        `since=${since} is older than the event log: read task state, then resume with since=${oldest - 1}`,
+      );
+      return;
+    }
+    // A `since` from the future is nothing to replay.
+    if (since !== undefined && since >= this.nextSeq) since = undefined;
+    const sub: Subscriber = {
+      ws,
+      client,
+      filter,
+      socket,
+      corked: false,
+      full: false,
+      pending: filter.batch === true ? [] : null,
+      lastSeq: since ?? this.nextSeq - 1,
+    };
     this.subscribers.add(sub);
     ws.on('close', () => this.subscribers.delete(sub));
+    if (since !== undefined) this.replay(sub, since);
+  }
+
+  /** Writes the logged events after `since` that match the subscriber's filter. */
+  private replay(sub: Subscriber, since: number): void {
+    const texts: string[] = [];
+    this.log.forEach((logged) => {
+      if (logged.event.seq <= since || !matches(sub.filter, logged.event)) return;
+      logged.text ??= JSON.stringify(logged.event);
+      texts.push(logged.text);
+    });
+    sub.lastSeq = this.nextSeq - 1;
+    if (texts.length === 0) return;
+    if (sub.filter.batch === true) {
+      for (let i = 0; i < texts.length; i += REPLAY_BATCH) sub.ws.send(`[${texts.slice(i, i + REPLAY_BATCH).join(',')}]`);
+    } else for (const text of texts) sub.ws.send(text);
+    this.sent += texts.length;
   }
 
   /** Subscribers from one client address (counted when one more asks to join: at most the cap). */
@@ -151,19 +247,36 @@ export class EventsHub {
     this.slowClosed++;
     sub.pending = null;
     const { ws } = sub;
-    ws.close(SLOW_SUBSCRIBER_CLOSE_CODE, `too slow: over ${this.backlogBytes} bytes not read (TASKMESH_EVENTS_BACKLOG_BYTES)`);
+    ws.close(
+      SLOW_SUBSCRIBER_CLOSE_CODE,
+      `too slow: over ${this.backlogBytes} bytes not read; resume with since=${sub.lastSeq} (TASKMESH_EVENTS_BACKLOG_BYTES)`,
+    );
     setTimeout(() => ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
 
   publish(kind: TaskEventKind, entry: TaskEntry, latencyMs: number | null = null): void {
-    if (this.subscribers.size === 0 || entry.ephemeral) return;
+    if (entry.ephemeral) return;
     const r = entry.record;
-    let text: string | undefined;
+    const event: TaskEvent = {
+      seq: this.takeSeq(),
+      event: kind,
+      taskId: r.id,
+      type: r.type,
+      status: r.status,
+      at: Date.now(),
+      attempt: r.attempts,
+      worker: r.worker,
+      progress: r.progress,
+      error: r.error,
+      latencyMs,
+    };
+    const logged: LoggedEvent = { event, text: undefined };
+    this.log.push(logged);
+    if (this.log.length > this.logSize) this.log.shift();
+    if (this.subscribers.size === 0) return;
     for (const sub of this.subscribers) {
       const { ws, filter } = sub;
-      if (filter.events !== null && !filter.events.has(kind)) continue;
-      if (filter.types !== null && !filter.types.has(r.type)) continue;
-      if (filter.taskIds !== null && !filter.taskIds.has(r.id)) continue;
+      if (!matches(filter, event)) continue;
       if (ws.readyState !== ws.OPEN) continue;
       // Corked, the buffer also holds this turn's events: a subscriber is judged by what it had
       // not taken when the turn began.
@@ -173,25 +286,22 @@ export class EventsHub {
         this.closeSlow(sub);
         continue;
       }
-      if (text === undefined) {
-        const event: TaskEvent = {
-          event: kind,
-          taskId: r.id,
-          type: r.type,
-          status: r.status,
-          at: Date.now(),
-          attempt: r.attempts,
-          worker: r.worker,
-          progress: r.progress,
-          error: r.error,
-          latencyMs,
-        };
-        text = JSON.stringify(event);
-      }
-      if (sub.pending !== null) sub.pending.push(text);
-      else ws.send(text);
+      logged.text ??= JSON.stringify(event);
+      if (sub.pending !== null) sub.pending.push(logged.text);
+      else ws.send(logged.text);
+      sub.lastSeq = event.seq;
       this.sent++;
     }
+  }
+
+  private takeSeq(): number {
+    const seq = this.nextSeq++;
+    // Reserve the next block well before this one runs out, so the reservation is written in time.
+    if (this.reservedUpTo - seq < SEQ_RESERVATION / 2) {
+      this.reservedUpTo += SEQ_RESERVATION;
+      this.reserveSeq?.(this.reservedUpTo);
+    }
+    return seq;
   }
 
   private cork(sub: Subscriber): void {

@@ -14,6 +14,7 @@ import type { AdmissionLimits } from './admission.js';
 import type { TokenAuth } from './auth.js';
 import { createRouteServer } from './route-server.js';
 import { bodyLimitOf, notFound } from './http-errors.js';
+import type { TaskJournal } from './journal/task-journal.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { TaskRunner } from './task-runner.js';
@@ -40,6 +41,8 @@ export interface HttpAppDeps {
   /** Host and Origin checks (DNS rebinding, cross-site requests) before anything else. */
   guard: RequestGuard;
   logger: Logger;
+  /** The task journal, when there is one (answers wait for it; /healthz reports it). */
+  journal?: TaskJournal | undefined;
   /** Extra figures for /v1/stats (WebSocket counts). */
   extraStats?: () => Record<string, number>;
 }
@@ -72,7 +75,16 @@ function createHttpApp(deps: HttpAppDeps): Express {
     } catch {
       reachable = false;
     }
-    res.json({ status: reachable ? 'ok' : 'degraded', nameservice: reachable, workers, pending: pending.size, inFlight: runner.inFlight });
+    const journal =
+      deps.journal === undefined ? { sync: 'none' } : { ...deps.journal.report, backlog: deps.journal.backlog, ...deps.journal.counters };
+    res.json({
+      status: reachable ? 'ok' : 'degraded',
+      nameservice: reachable,
+      workers,
+      pending: pending.size,
+      inFlight: runner.inFlight,
+      journal,
+    });
   });
 
   app.use(auth.middleware());
@@ -111,9 +123,9 @@ function createHttpApp(deps: HttpAppDeps): Express {
 
 /** The HTTP server's listener: the task routes from node:http (route-server.ts), express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
-  const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.longPolls);
+  const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.longPolls, deps.journal);
   const routes = createRouteServer({
-    routes: taskRoutes({ runner: deps.runner, store: deps.store, handlers }),
+    routes: taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal }),
     auth: deps.auth,
     maxBodyBytes: deps.maxBodyBytes,
     logger: deps.logger,

@@ -36,7 +36,7 @@ export class LaneScheduler {
     for (;;) {
       const entry = pending.peek(type);
       if (entry === undefined) return;
-      const worker = picker.pick(type, entry.avoidWorker);
+      const worker = picker.pick(type, entry.avoidWorker, entry.holder);
       if (typeof worker === 'string') return;
       pending.remove(entry);
       dispatch(entry, worker);

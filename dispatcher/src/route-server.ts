@@ -65,7 +65,8 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
   const run = (req: IncomingMessage, res: ServerResponse, route: Route, request: RouteRequest): void => {
     const reply: Reply = { json: (status, body) => sendJson(res, status, body), onClose: (fn) => void res.on('close', fn) };
     try {
-      route.handle(request, reply);
+      const answered = route.handle(request, reply);
+      if (answered instanceof Promise) answered.catch((err: unknown) => sendError(req, res, err));
     } catch (err) {
       sendError(req, res, err);
     }

@@ -35,6 +35,14 @@ export interface TaskEntry {
   queueToken: number;
   /** A worker that just lost the task: the next attempt prefers another one. */
   avoidWorker: string | null;
+  /**
+   * After a restart, the worker a recovered task was running at: its next attempt goes there if
+   * that worker is live (it answers from what it has instead of running the task twice), and is a
+   * redelivery (TaskMessage.redelivery).
+   */
+  holder: string | null;
+  /** Its sequence number in the journal (submission order); 0 until first written. */
+  journalSeq: number;
   /** Position in the store's finished queue; 0 while unfinished. */
   finishSeq: number;
   /** The payload's JSON bytes, and the result's once finished: what the store's byte bounds count. */
@@ -106,6 +114,8 @@ export function newTaskEntry(
     pending: false,
     queueToken: 0,
     avoidWorker: null,
+    holder: null,
+    journalSeq: 0,
     finishSeq: 0,
     payloadBytes,
     resultBytes: 0,

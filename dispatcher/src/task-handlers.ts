@@ -5,6 +5,7 @@ import { admitPayload, requestFingerprint, type AdmissionLimits } from './admiss
 import type { NewTask, TaskEntry } from './task-entry.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
+import { entryOf, type TaskJournal } from './journal/task-journal.js';
 
 /** The longest a `?wait=` may hold a request. */
 export const MAX_WAIT_MS = 600_000;
@@ -31,16 +32,43 @@ export class TaskHandlers {
     private readonly gate: AdmissionGate,
     private readonly limits: AdmissionLimits,
     private readonly longPolls: LongPolls = new LongPolls(Number.POSITIVE_INFINITY),
+    private readonly journal?: TaskJournal,
   ) {}
 
+  /** The task, from memory or (finished and evicted from memory) from the journal; NOT_FOUND otherwise. */
   find(id: string): TaskEntry {
-    const entry = this.store.get(id);
-    if (entry === undefined) throw new TaskmeshError('NOT_FOUND', `no task ${id} (unknown, or finished and evicted)`);
+    const entry = this.store.get(id) ?? this.fromJournal(id);
+    if (entry === undefined) throw new TaskmeshError('NOT_FOUND', `no task ${id} (unknown, or finished and past its retention)`);
     return entry;
   }
 
+  private fromJournal(id: string): TaskEntry | undefined {
+    const task = this.journal?.read(id);
+    if (task === undefined || !isFinalStatus(task.record.status)) return undefined;
+    // Back into memory as a finished task, so a retry or a cancel finds it there.
+    const entry = entryOf(task);
+    this.store.add(entry);
+    this.store.markFinished(entry);
+    return entry;
+  }
+
+  /** How an answer leaves: once what it tells of is in the journal (a 202 is a promise), else as it is. */
+  private durable(reply: Reply): Reply {
+    const journal = this.journal;
+    if (journal === undefined) return reply;
+    return {
+      json: (status, body) =>
+        journal.afterWrite((err) => {
+          if (err === undefined) reply.json(status, body);
+          else reply.json(503, { error: { code: 'UNAVAILABLE', message: `the task journal could not be written: ${err.message}` } });
+        }),
+      onClose: (fn) => reply.onClose(fn),
+    };
+  }
+
   /** POST /v1/tasks[?wait=ms]. */
-  submit(wait: unknown, body: unknown, reply: Reply): void {
+  submit(wait: unknown, body: unknown, given: Reply): void {
+    const reply = this.durable(given);
     const query = parseOrThrow(WaitQuery, { wait }, 'query');
     const task = this.admit(parseOrThrow(SubmitTaskRequest, body, 'task'), '');
     const dup = this.existing(task, '');
@@ -50,7 +78,8 @@ export class TaskHandlers {
   }
 
   /** POST /v1/tasks/batch: all validated first, all or none. */
-  submitBatch(body: unknown, reply: Reply): void {
+  submitBatch(body: unknown, given: Reply): void {
+    const reply = this.durable(given);
     const tasks = typeof body === 'object' && body !== null ? (body as { tasks?: unknown }).tasks : undefined;
     if (Array.isArray(tasks) && tasks.length > MAX_BATCH_TASKS) {
       throw new TaskmeshError(
@@ -142,7 +171,9 @@ export class TaskHandlers {
   /** The task an idempotency key already stands for; IDEMPOTENCY_CONFLICT if it was another request. */
   private existing(task: NewTask, where: string): TaskEntry | undefined {
     if (task.idempotencyKey === undefined) return undefined;
-    const entry = this.store.byIdempotencyKey(task.idempotencyKey);
+    const known = this.store.byIdempotencyKey(task.idempotencyKey);
+    const journaled = known === undefined ? this.journal?.idOfKey(task.idempotencyKey) : undefined;
+    const entry = known ?? (journaled === undefined ? undefined : (this.store.get(journaled) ?? this.fromJournal(journaled)));
     if (entry !== undefined && entry.fingerprint !== (task.fingerprint ?? null)) {
       throw new TaskmeshError(
         'IDEMPOTENCY_CONFLICT',

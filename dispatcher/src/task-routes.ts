@@ -4,6 +4,7 @@ import type { TaskEntry } from './task-entry.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
+import type { TaskJournal } from './journal/task-journal.js';
 
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 1000;
@@ -21,7 +22,8 @@ export interface Route {
   /** Literal segments and `:name` parameters, matched as express does (any case, one trailing slash). */
   path: string;
   body?: 'json' | 'optional';
-  handle(req: RouteRequest, reply: Reply): void;
+  /** Answers through `reply`; a failure is thrown (or rejected) as a TaskmeshError. */
+  handle(req: RouteRequest, reply: Reply): void | Promise<void>;
 }
 
 const ListQuery = z.strictObject({
@@ -30,6 +32,10 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
   /** `full=1` includes payloads and results; without it a list is a summary of each task. */
   full: z.enum(['0', '1']).optional(),
+  /** createdAt bounds (ms since the epoch) and the cursor of a previous page (its `nextCursor`). */
+  since: z.coerce.number().int().min(0).optional(),
+  until: z.coerce.number().int().min(0).optional(),
+  cursor: z.coerce.number().int().min(1).optional(),
 });
 
 const RetryRequest = SubmitTaskRequest.pick({ timeoutMs: true, maxAttempts: true });
@@ -38,22 +44,29 @@ export interface TaskRoutesDeps {
   runner: TaskRunner;
   store: TaskStore;
   handlers: TaskHandlers;
+  journal?: TaskJournal | undefined;
 }
 
 /** Every /v1/tasks route, defined once; served by the route server in front of express. */
-export function taskRoutes({ runner, store, handlers }: TaskRoutesDeps): Route[] {
+export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps): Route[] {
   return [
     { method: 'POST', path: '/v1/tasks', body: 'json', handle: (req, reply) => handlers.submit(req.query.wait, req.body, reply) },
     { method: 'POST', path: '/v1/tasks/batch', body: 'json', handle: (req, reply) => handlers.submitBatch(req.body, reply) },
     {
       method: 'GET',
       path: '/v1/tasks',
-      handle: (req, reply) => {
+      handle: async (req, reply) => {
         const query = parseOrThrow(ListQuery, req.query, 'query');
-        const entries = store.list(query);
         // Lists are polled (the dashboard, every second): payloads and results, up to megabytes each,
         // are left out unless asked for; their sizes say what GET /v1/tasks/:id would bring.
-        reply.json(200, { tasks: query.full === '1' ? entries.map((e) => e.record) : entries.map(summaryOf) });
+        const shape = (task: Listed): unknown => (query.full === '1' ? task.record : summaryOf(task));
+        if (journal === undefined) {
+          const entries = store.list(query);
+          reply.json(200, { tasks: entries.map(shape), nextCursor: null });
+          return;
+        }
+        const page = await journal.list({ ...query, before: query.cursor }, (id) => store.get(id));
+        reply.json(200, { tasks: page.tasks.map(shape), nextCursor: page.nextCursor });
       },
     },
     /** `?wait=<ms>` holds the request until the task ends or the wait runs out; the record either way. */
@@ -84,8 +97,10 @@ export function taskRoutes({ runner, store, handlers }: TaskRoutesDeps): Route[]
   ];
 }
 
+type Listed = Pick<TaskEntry, 'record' | 'payloadBytes' | 'resultBytes'>;
+
 /** A task record without its payload and result, with their sizes. */
-function summaryOf(entry: TaskEntry): Omit<TaskRecord, 'payload' | 'result'> & { payloadBytes: number; resultBytes: number } {
-  const { payload: _payload, result: _result, ...rest } = entry.record;
-  return { ...rest, payloadBytes: entry.payloadBytes, resultBytes: entry.resultBytes };
+function summaryOf(task: Listed): Omit<TaskRecord, 'payload' | 'result'> & { payloadBytes: number; resultBytes: number } {
+  const { payload: _payload, result: _result, ...rest } = task.record;
+  return { ...rest, payloadBytes: task.payloadBytes, resultBytes: task.resultBytes };
 }

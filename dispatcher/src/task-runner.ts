@@ -10,7 +10,6 @@ import {
   type DispatchTarget,
   type LoadReport,
   type Logger,
-  type WireError,
 } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import { LaneScheduler } from './lane-scheduler.js';
@@ -18,7 +17,7 @@ import { Attempt, type AttemptHost } from './attempt.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { WorkerPicker } from './worker-picker.js';
 import { attemptsSpent, createTaskEntry, outcomeOf, type NewTask, type TaskEntry, type TaskOutcome } from './task-entry.js';
-import { TaskStates, type FinalStatus } from './task-states.js';
+import { TaskStates } from './task-states.js';
 import type { TaskStore } from './task-store.js';
 import type { TaskTransitions } from './task-transitions.js';
 import type { WorkerDirectory, WorkerView } from './worker-directory.js';
@@ -59,9 +58,11 @@ export class TaskRunner implements AttemptHost {
   private readonly logger: Logger;
   private readonly lanes: LaneScheduler;
   private readonly states: TaskStates;
+  private readonly defaults: { timeoutMs: number; maxAttempts: number };
 
   constructor(private readonly options: TaskRunnerOptions) {
     this.logger = options.logger ?? silentLogger();
+    this.defaults = { timeoutMs: options.defaultTimeoutMs, maxAttempts: options.defaultMaxAttempts };
     this.states = new TaskStates(options.transitions, options.pending, options.sender, this.logger);
     this.lanes = new LaneScheduler({
       pending: options.pending,
@@ -76,7 +77,7 @@ export class TaskRunner implements AttemptHost {
 
   /** Creates, stores and starts a task (checks done by the caller: type, room). */
   submit(input: NewTask): TaskEntry {
-    const entry = this.create(input, false);
+    const entry = createTaskEntry(input, this.defaults, false);
     this.options.store.add(entry);
     this.start(entry);
     return entry;
@@ -85,7 +86,7 @@ export class TaskRunner implements AttemptHost {
   /** A task kept out of the store and event stream (image stream frames): resolves with its outcome. */
   runEphemeral(input: NewTask): Promise<TaskOutcome> {
     this.options.gate.checkRoom(1);
-    const entry = this.create(input, true);
+    const entry = createTaskEntry(input, this.defaults, true);
     return new Promise((resolve) => {
       entry.waiters = [(e) => resolve(outcomeOf(e))];
       this.start(entry);
@@ -101,7 +102,7 @@ export class TaskRunner implements AttemptHost {
   cancel(entry: TaskEntry): void {
     if (isFinalStatus(entry.record.status))
       throw new TaskmeshError('CONFLICT', `task ${entry.record.id} is already ${entry.record.status}`);
-    this.finish(entry, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by request' });
+    this.states.finish(entry, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by request' });
   }
 
   /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again, with a fresh attempt budget. */
@@ -112,7 +113,7 @@ export class TaskRunner implements AttemptHost {
     }
     this.options.gate.checkRoom(1, entry.payloadBytes);
     this.options.store.markUnfinished(entry);
-    this.setStatus(entry, 'queued');
+    this.states.set(entry, 'queued');
     if (options.timeoutMs !== undefined) r.timeoutMs = options.timeoutMs;
     if (options.maxAttempts !== undefined) r.maxAttempts = options.maxAttempts;
     r.result = null;
@@ -129,6 +130,23 @@ export class TaskRunner implements AttemptHost {
     this.enqueue(entry, false);
   }
 
+  /**
+   * A task read back from the journal at start: a final one stays readable; an unfinished one is
+   * queued again (call in submission order), one that was running at a worker sent there first.
+   */
+  recover(entry: TaskEntry): void {
+    const r = entry.record;
+    this.options.store.add(entry);
+    if (isFinalStatus(r.status)) return this.options.store.markFinished(entry);
+    if (r.status === 'running') entry.holder = r.worker;
+    r.status = 'queued';
+    r.worker = null;
+    r.progress = null;
+    this.options.transitions.statusChanged(entry, null, 'queued');
+    this.states.arm(entry);
+    this.enqueue(entry, false);
+  }
+
   /** Something outside may have made room for `type` (a lookup answered): see LaneScheduler. */
   pump(type: string): void {
     this.lanes.wake(type);
@@ -136,10 +154,6 @@ export class TaskRunner implements AttemptHost {
 
   close(): void {
     this.lanes.close();
-  }
-
-  private create(input: NewTask, ephemeral: boolean): TaskEntry {
-    return createTaskEntry(input, { timeoutMs: this.options.defaultTimeoutMs, maxAttempts: this.options.defaultMaxAttempts }, ephemeral);
   }
 
   private start(entry: TaskEntry): void {
@@ -157,6 +171,7 @@ export class TaskRunner implements AttemptHost {
   private attempt(entry: TaskEntry, worker: WorkerView): void {
     const attempt = new Attempt(this, entry, worker, entry.record.attempts + 1, Date.now());
     entry.current = attempt;
+    entry.holder = null;
     this.options.directory.startTask(worker);
     this.inFlightCount++;
     try {
@@ -192,7 +207,7 @@ export class TaskRunner implements AttemptHost {
     r.worker = workerName;
     r.startedAt = Date.now();
     r.progress = null;
-    this.setStatus(entry, 'running');
+    this.states.set(entry, 'running');
     this.options.transitions.dispatched(entry);
   }
 
@@ -222,13 +237,13 @@ export class TaskRunner implements AttemptHost {
         case 'rejected':
           this.options.directory.reportLoad(worker, outcome.load);
           if (!accepted) this.accepted(entry, worker.name, attempt);
-          this.finish(entry, 'failed', null, outcome.error);
+          this.states.finish(entry, 'failed', null, outcome.error);
           break;
         case 'result':
           if (!accepted) this.accepted(entry, outcome.worker, attempt);
           entry.record.worker = outcome.worker;
-          if (outcome.outcome.ok) this.finish(entry, 'succeeded', outcome.outcome.value, null);
-          else this.finish(entry, 'failed', null, outcome.outcome.error);
+          if (outcome.outcome.ok) this.states.finish(entry, 'succeeded', outcome.outcome.value, null);
+          else this.states.finish(entry, 'failed', null, outcome.outcome.error);
           break;
         default: {
           const never: never = outcome;
@@ -248,18 +263,18 @@ export class TaskRunner implements AttemptHost {
     }
     r.error = { code: err.code, message: `${err.message} (worker ${worker.name}, attempt ${r.attempts})` };
     if (!err.retryable) {
-      this.finish(entry, 'failed', null, r.error);
+      this.states.finish(entry, 'failed', null, r.error);
       return;
     }
     this.options.directory.reportLost(worker);
     entry.avoidWorker = worker.name;
     const spent = attemptsSpent(entry);
     if (spent >= r.maxAttempts) {
-      this.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${spent} attempts: ${r.error.message}` });
+      this.states.finish(entry, 'failed', null, { code: err.code, message: `gave up after ${spent} attempts: ${r.error.message}` });
       return;
     }
     this.logger.debug('retrying task', { taskId: r.id, code: err.code, worker: worker.name, attempt: r.attempts });
-    this.setStatus(entry, 'queued');
+    this.states.set(entry, 'queued');
     r.worker = null;
     r.progress = null;
     this.options.transitions.retrying(entry, err.code === 'WORKER_LOST' ? 'worker_lost' : err.code === 'NO_ACK' ? 'no_ack' : 'other');
@@ -275,16 +290,8 @@ export class TaskRunner implements AttemptHost {
 
   /** BUSY: back to the head of its lane, attempt not spent; the worker rests, the task waits for room. */
   private backToQueue(entry: TaskEntry): void {
-    this.setStatus(entry, 'queued');
+    this.states.set(entry, 'queued');
     entry.record.worker = null;
     this.options.pending.add(entry, true);
-  }
-
-  private setStatus(entry: TaskEntry, to: 'queued' | 'running' | FinalStatus): void {
-    this.states.set(entry, to);
-  }
-
-  private finish(entry: TaskEntry, status: FinalStatus, result: unknown, error: WireError | null): void {
-    this.states.finish(entry, status, result, error);
   }
 }

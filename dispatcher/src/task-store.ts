@@ -14,6 +14,9 @@ export interface TaskStoreOptions {
 export interface TaskQuery {
   status?: TaskStatus;
   type?: string;
+  /** createdAt bounds, ms since the epoch. */
+  since?: number | undefined;
+  until?: number | undefined;
   limit: number;
 }
 
@@ -135,6 +138,8 @@ export class TaskStore {
       const { record } = entry;
       if (query.status !== undefined && record.status !== query.status) continue;
       if (query.type !== undefined && record.type !== query.type) continue;
+      if (query.since !== undefined && record.createdAt < query.since) continue;
+      if (query.until !== undefined && record.createdAt > query.until) continue;
       out.push(entry);
     }
     return out;

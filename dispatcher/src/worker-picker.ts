@@ -29,11 +29,18 @@ export class WorkerPicker {
     this.now = options.now ?? Date.now;
   }
 
-  /** A worker for a task of `type`, preferring one other than `avoid`; or why there is none. */
-  pick(type: string, avoid: string | null = null): WorkerView | NoWorker {
+  /**
+   * A worker for a task of `type`, preferring one other than `avoid`; or why there is none.
+   * `only`, when live, is taken whatever its load: the worker that may still hold the task.
+   */
+  pick(type: string, avoid: string | null = null, only: string | null = null): WorkerView | NoWorker {
     const workers = this.options.directory.candidates(type);
     if (workers === undefined) return 'lookup-pending';
     if (workers.length === 0) return 'none-live';
+    if (only !== null) {
+      const holder = workers.find((w) => w.name === only);
+      if (holder !== undefined) return holder;
+    }
     const now = this.now();
     const eligible = this.eligible;
     eligible.length = 0;

@@ -42,6 +42,13 @@ export const TaskMessage = z.object({
   attempt: z.number().int().min(1),
   /** How long the caller will wait for the result, from receipt. */
   timeoutMs: z.number().int().min(1),
+  /** The caller's identity, kept across its restarts (a dispatcher's, from its journal). */
+  origin: z.string().max(64).optional(),
+  /**
+   * The caller lost track of an earlier attempt (it restarted): a worker that knows the task
+   * answers from what it has (running, or its result, even a failure) instead of running it again.
+   */
+  redelivery: z.literal(true).optional(),
 });
 
 /** Worker → caller: the task was taken, or the worker is full (BUSY), or it cannot run it. */

@@ -67,6 +67,8 @@ export type TaskEventKind = z.infer<typeof TaskEventKind>;
 
 /** One message on the /v1/events WebSocket. */
 export const TaskEvent = z.object({
+  /** Grows by one per event, across dispatcher restarts too: `/v1/events?since=<seq>` resumes after it. */
+  seq: z.number().int().min(1),
   event: TaskEventKind,
   taskId: z.string(),
   type: TaskType,

@@ -93,7 +93,13 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
         nodeArgs: options.nodeArgs,
         name: 'dispatcher',
         script: serviceScript('dispatcher'),
-        env: { ...common, TASKMESH_DISPATCHER_PORT: '0', TASKMESH_DISPATCHER_HOST: '127.0.0.1', ...options.dispatcherEnv },
+        env: {
+          ...common,
+          TASKMESH_DISPATCHER_PORT: '0',
+          TASKMESH_DISPATCHER_HOST: '127.0.0.1',
+          TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
+          ...options.dispatcherEnv,
+        },
       });
       started.push(dispatcher);
       dispatcherUrl = `http://127.0.0.1:${dispatcher.ready.http!}`;

@@ -45,6 +45,8 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask>, LazyAb
     /** Results go where the task (or its latest retransmission) came from. */
     public from: Address,
     readonly receivedAt: number,
+    /** The caller's identity (TaskMessage.origin): only it may take the task over from a new address. */
+    readonly origin: string | undefined,
   ) {
     // The ack counts as the first report, so fast tasks send no progress at all.
     this.progressSentAt = receivedAt;

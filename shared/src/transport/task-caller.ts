@@ -29,6 +29,8 @@ export interface DispatchTarget {
   payload: unknown;
   attempt: number;
   timeoutMs: number;
+  /** See TaskMessage.redelivery. */
+  redelivery?: boolean;
 }
 
 /**
@@ -55,6 +57,8 @@ export interface TaskCallerOptions {
   logger?: Logger;
   retransmit?: Partial<RetransmitPolicy>;
   keepaliveTimeoutMs?: number;
+  /** Sent with every task (TaskMessage.origin): who this caller is, across restarts. */
+  origin?: string;
 }
 
 interface Dispatch {
@@ -100,6 +104,7 @@ export class TaskCaller {
   private readonly unsubscribe: () => void;
   private readonly unhook: () => void;
   private closed = false;
+  private readonly origin: string | undefined;
   /** Answers for a task in flight that came from an endpoint other than the one it was sent to. */
   foreignAnswers = 0;
 
@@ -109,6 +114,7 @@ export class TaskCaller {
     this.policy = { ...DEFAULT_RETRANSMIT, ...options.retransmit };
     this.rtt = new RttEstimator(this.policy);
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
+    this.origin = options.origin;
     this.unsubscribe = this.endpoint.onMessage(this.onMessage);
     this.flights = new Flights<Dispatch>({ delay: (to, n) => this.rtt.delay(to, n), expired: this.flightExpired });
     this.cancelFlights = new Flights<PendingCancel>({ delay: (to, n) => this.rtt.delay(to, n), expired: this.cancelsExpired });
@@ -126,6 +132,8 @@ export class TaskCaller {
     if (this.dispatches.has(taskId)) throw new TaskmeshError('CONFLICT', `task ${taskId} is already being dispatched`);
     // JSON has no undefined: a missing payload would fail the schema at the worker.
     const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
+    if (this.origin !== undefined) task.origin = this.origin;
+    if (target.redelivery === true) task.redelivery = true;
     this.endpoint.send(task, target.to);
     const d: Dispatch = {
       target,

@@ -190,8 +190,15 @@ export class TaskServer implements ServerTaskHost {
   private onTask(message: TaskMessage, from: Address): void {
     const known = this.tasks.get(message.taskId);
     if (known !== undefined) {
+      if (known.origin !== message.origin) {
+        // Another caller using this task id: never the same task, never rebound to it.
+        this.counts.rejected++;
+        this.ack(message.taskId, 'rejected', from, { code: 'CONFLICT', message: `task ${message.taskId} belongs to another caller` });
+        return;
+      }
       const failed = known.result !== undefined && !known.result.outcome.ok;
-      if (known.state === 'done' && failed && message.attempt > known.attempt) {
+      // A retry of a failed task runs again; a redelivery (the caller restarted) is answered from state.
+      if (known.state === 'done' && failed && message.attempt > known.attempt && message.redelivery !== true) {
         this.forget(known); // a retry of a failed task runs again
       } else {
         this.counts.duplicates++;
@@ -206,7 +213,7 @@ export class TaskServer implements ServerTaskHost {
       this.ack(message.taskId, 'busy', from);
       return;
     }
-    const task = new ServerTask(this, message.taskId, message.attempt, from, Date.now());
+    const task = new ServerTask(this, message.taskId, message.attempt, from, Date.now(), message.origin);
     let running: Promise<unknown> | 'busy';
     try {
       running = this.executor.offer(message, task);

@@ -1,0 +1,361 @@
+import { appendFileSync } from 'node:fs';
+import { z } from 'zod';
+import { TaskRecord, isFinalStatus, silentLogger, type Logger, type TaskStatus } from '@taskmesh/shared';
+import { newTaskEntry, type TaskEntry } from '../task-entry.js';
+import { LevelStore } from './level-store.js';
+import type { JournalSync, KeyValueStore } from './store.js';
+
+/** A task as the journal keeps it: its record and the bookkeeping a restart needs. */
+export interface JournaledTask {
+  record: TaskRecord;
+  /** Submission order, unique per journal. */
+  seq: number;
+  payloadBytes: number;
+  resultBytes: number;
+  fingerprint: string | null;
+  attemptsBefore: number;
+}
+
+const Stored = z.object({
+  r: TaskRecord,
+  s: z.number().int().min(1),
+  pb: z.number().int().min(0),
+  rb: z.number().int().min(0),
+  f: z.string().nullable(),
+  ab: z.number().int().min(0),
+});
+
+/** What a start found in the journal. */
+export interface JournalReport {
+  path: string;
+  sync: JournalSync;
+  /** Tasks recovered, by status. */
+  recovered: Partial<Record<TaskStatus, number>>;
+  /** Records that could not be read: counted, moved to `movedTo`, and why (the first few reasons). */
+  corrupt: { count: number; reasons: string[]; movedTo: string | null };
+  /** The whole store could not be opened and was moved aside (a fresh one was started). */
+  movedAside: { to: string; reason: string } | null;
+}
+
+export interface TaskJournalOptions {
+  /** Finished tasks older than this (since they finished) are deleted. */
+  retentionMs: number;
+  /** Finished tasks are deleted, oldest first, while their records weigh more than this. */
+  retentionBytes: number;
+  /** Whether a task is unfinished in memory (the sweep never deletes those). */
+  isLive?: (id: string) => boolean;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface JournalListQuery {
+  status?: TaskStatus | undefined;
+  type?: string | undefined;
+  /** createdAt bounds, ms since the epoch. */
+  since?: number | undefined;
+  until?: number | undefined;
+  /** Only tasks submitted before this sequence number (a page's cursor). */
+  before?: number | undefined;
+  limit: number;
+}
+
+const TASK = 't:';
+const ORDER = 'o:';
+const KEY = 'k:';
+const META = 'm:';
+const orderKey = (seq: number): string => `${ORDER}${seq.toString(16).padStart(13, '0')}`;
+const SWEEP_INTERVAL_MS = 5000;
+/** Entries the sweep looks at per step before yielding the event loop. */
+const SWEEP_STEP = 2000;
+/** A list page looks at most at this many tasks; past it, it ends early with a cursor. */
+const MAX_LIST_SCAN = 20_000;
+const MAX_REPORTED_REASONS = 5;
+
+/**
+ * The dispatcher's task journal: every accepted task and each change of its state, written in
+ * batches (one per event-loop turn, group-committed) to a KeyValueStore. It is the truth a restart
+ * recovers from; memory (TaskStore) is its cache. `afterWrite` tells when what was queued is as
+ * durable as the sync policy promises: the HTTP handlers answer 202 only then.
+ */
+export class TaskJournal {
+  private readonly queued = new Map<string, TaskEntry>();
+  private readonly other = new Map<string, string | null>();
+  private waiting: Array<(err: Error | undefined) => void> = [];
+  private scheduled = false;
+  private writing = false;
+  private nextSeq = 1;
+  private finishedBytes = 0;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private sweeping = false;
+  private closed = false;
+  /** Counters for /metrics and /healthz. */
+  readonly counters = { batches: 0, writes: 0, failures: 0, deleted: 0 };
+
+  private constructor(
+    private readonly store: KeyValueStore,
+    readonly report: JournalReport,
+    private readonly options: TaskJournalOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? Date.now;
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Opens the journal at `path` and reads back every task in it, in submission order. */
+  static async open(
+    path: string,
+    sync: Exclude<JournalSync, 'none'>,
+    options: TaskJournalOptions,
+  ): Promise<{ journal: TaskJournal; tasks: JournaledTask[]; meta: Map<string, string> }> {
+    const { store, movedAside } = await LevelStore.open(path, sync);
+    const report: JournalReport = { path, sync, recovered: {}, corrupt: { count: 0, reasons: [], movedTo: null }, movedAside };
+    const tasks: JournaledTask[] = [];
+    const meta = new Map<string, string>();
+    const damaged = new Map<string, string | null>();
+    const corrupt = (key: string, value: string, reason: string): void => {
+      report.corrupt.count++;
+      if (report.corrupt.reasons.length < MAX_REPORTED_REASONS) report.corrupt.reasons.push(`${key.slice(0, 60)}: ${reason}`);
+      report.corrupt.movedTo = `${path}.corrupt-records.jsonl`;
+      appendFileSync(report.corrupt.movedTo, `${JSON.stringify({ key, value, reason, at: new Date().toISOString() })}\n`);
+      damaged.set(key, null);
+    };
+    for await (const { key, value } of store.range({})) {
+      if (key.startsWith(META)) meta.set(key.slice(META.length), value);
+      else if (key.startsWith(TASK)) {
+        const task = parseStored(value);
+        if (typeof task === 'string') corrupt(key, value, task);
+        else if (task.record.id !== key.slice(TASK.length)) corrupt(key, value, `holds task ${task.record.id}`);
+        else tasks.push(task);
+      } else if (!key.startsWith(ORDER) && !key.startsWith(KEY)) corrupt(key, value, 'unknown key');
+    }
+    tasks.sort((a, b) => a.seq - b.seq);
+    if (damaged.size > 0) await store.write(damaged);
+    const journal = new TaskJournal(store, report, options);
+    for (const task of tasks) {
+      const status = task.record.status;
+      report.recovered[status] = (report.recovered[status] ?? 0) + 1;
+      if (isFinalStatus(status)) journal.finishedBytes += task.payloadBytes + task.resultBytes;
+    }
+    journal.nextSeq = (tasks.at(-1)?.seq ?? 0) + 1;
+    return { journal, tasks, meta };
+  }
+
+  get sync(): JournalSync {
+    return this.store.sync;
+  }
+
+  /** Writes not yet acknowledged by the store. */
+  get backlog(): number {
+    return this.queued.size + this.other.size;
+  }
+
+  /** Queues a write of the task's state as it will be at the end of this turn. */
+  save(entry: TaskEntry): void {
+    if (entry.ephemeral || this.closed) return;
+    if (entry.journalSeq === 0) {
+      entry.journalSeq = this.nextSeq++;
+      this.other.set(orderKey(entry.journalSeq), entry.record.id);
+      const key = entry.record.idempotencyKey;
+      if (key !== null) this.other.set(`${KEY}${key}`, entry.record.id);
+    }
+    this.queued.set(entry.record.id, entry);
+    this.schedule();
+  }
+
+  /** Queues a metadata value (identity, sequence reservations). */
+  setMeta(name: string, value: string): void {
+    this.other.set(`${META}${name}`, value);
+    this.schedule();
+  }
+
+  /** Calls `fn` once everything queued so far is written (with the error if the write failed). */
+  afterWrite(fn: (err: Error | undefined) => void): void {
+    this.waiting.push(fn);
+    this.schedule();
+  }
+
+  /** A task as last written (tasks evicted from memory are served from here). */
+  read(id: string): JournaledTask | undefined {
+    const value = this.store.get(`${TASK}${id}`);
+    if (value === undefined) return undefined;
+    const task = parseStored(value);
+    return typeof task === 'string' ? undefined : task;
+  }
+
+  /** The id an idempotency key was first used for. */
+  idOfKey(key: string): string | undefined {
+    return this.store.get(`${KEY}${key}`);
+  }
+
+  /**
+   * Tasks newest first, filtered; `fresh` gives the in-memory state of a task when it has one
+   * (it may be a turn ahead of the journal). `nextCursor` continues the list, or is null at its end.
+   */
+  async list(
+    query: JournalListQuery,
+    fresh: (id: string) => TaskEntry | undefined,
+  ): Promise<{ tasks: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }>; nextCursor: number | null }> {
+    const out: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }> = [];
+    let scanned = 0;
+    let last: number | null = null;
+    const range =
+      query.before === undefined ? { reverse: true, gt: ORDER, lt: `${ORDER}~` } : { reverse: true, gt: ORDER, lt: orderKey(query.before) };
+    for await (const { key, value: id } of this.store.range(range)) {
+      last = Number.parseInt(key.slice(ORDER.length), 16);
+      if (++scanned > MAX_LIST_SCAN || out.length >= query.limit) return { tasks: out, nextCursor: last + 1 };
+      const entry = fresh(id);
+      const task =
+        entry !== undefined ? { record: entry.record, payloadBytes: entry.payloadBytes, resultBytes: entry.resultBytes } : this.read(id);
+      if (task === undefined) continue;
+      const { record } = task;
+      if (query.since !== undefined && record.createdAt < query.since) return { tasks: out, nextCursor: null };
+      if (query.until !== undefined && record.createdAt > query.until) continue;
+      if (query.status !== undefined && record.status !== query.status) continue;
+      if (query.type !== undefined && record.type !== query.type) continue;
+      out.push(task);
+    }
+    return { tasks: out, nextCursor: null };
+  }
+
+  /** Writes what is queued, then closes the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.sweepTimer);
+    await new Promise<void>((resolve) => this.afterWrite(() => resolve()));
+    this.closed = true;
+    while (this.sweeping) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.store.close();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.writing) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    const batch = new Map(this.other);
+    this.other.clear();
+    for (const [id, entry] of this.queued) {
+      const text = serialise(entry);
+      batch.set(`${TASK}${id}`, text);
+      if (isFinalStatus(entry.record.status)) this.finishedBytes += entry.payloadBytes + entry.resultBytes;
+    }
+    this.queued.clear();
+    if (batch.size === 0) {
+      for (const fn of waiting) fn(undefined);
+      return;
+    }
+    this.writing = true;
+    this.store.write(batch).then(
+      () => this.written(waiting, batch.size, undefined),
+      (err: unknown) => this.written(waiting, batch.size, err instanceof Error ? err : new Error(String(err))),
+    );
+  };
+
+  private written(waiting: Array<(err: Error | undefined) => void>, writes: number, err: Error | undefined): void {
+    this.writing = false;
+    this.counters.batches++;
+    this.counters.writes += writes;
+    if (err !== undefined) {
+      this.counters.failures++;
+      this.logger.error('journal write failed', { error: err.message, writes });
+    }
+    for (const fn of waiting) {
+      try {
+        fn(err);
+      } catch (callbackErr) {
+        this.logger.warn('journal callback failed', { error: callbackErr instanceof Error ? callbackErr.message : String(callbackErr) });
+      }
+    }
+    if (this.queued.size > 0 || this.other.size > 0 || this.waiting.length > 0) this.schedule();
+  }
+
+  /**
+   * Deletes finished tasks past their retention (age, then bytes, oldest first), a step at a time
+   * so the event loop keeps serving; unfinished tasks are never deleted.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = true;
+    try {
+      const cutoff = this.now() - this.options.retentionMs;
+      let from = ORDER;
+      for (;;) {
+        const deletions = new Map<string, string | null>();
+        let seen = 0;
+        let reachedFresh = false;
+        for await (const { key, value: id } of this.store.range({ gt: from, lt: `${ORDER}~`, limit: SWEEP_STEP })) {
+          seen++;
+          from = key;
+          const task = this.read(id);
+          if (task === undefined) {
+            if (!this.queued.has(id)) deletions.set(key, null);
+            continue;
+          }
+          const { record } = task;
+          const overBytes = this.finishedBytes > this.options.retentionBytes;
+          if (record.createdAt >= cutoff && !overBytes) {
+            reachedFresh = true;
+            break;
+          }
+          if (!isFinalStatus(record.status) || this.queued.has(id) || this.options.isLive?.(id) === true) continue;
+          if (!overBytes && (record.finishedAt ?? 0) >= cutoff) continue;
+          deletions.set(key, null);
+          deletions.set(`${TASK}${id}`, null);
+          if (record.idempotencyKey !== null) deletions.set(`${KEY}${record.idempotencyKey}`, null);
+          this.finishedBytes -= task.payloadBytes + task.resultBytes;
+          this.counters.deleted++;
+        }
+        if (deletions.size > 0 && !this.closed) await this.store.write(deletions);
+        if (reachedFresh || seen < SWEEP_STEP || this.closed) return;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      this.logger.warn('journal sweep failed', { error: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
+
+/** The working state of a task read back from the journal. */
+export function entryOf(task: JournaledTask): TaskEntry {
+  const { record } = task;
+  const entry = newTaskEntry(record, false, record.createdAt + record.timeoutMs, task.payloadBytes, task.fingerprint);
+  entry.resultBytes = task.resultBytes;
+  entry.attemptsBefore = task.attemptsBefore;
+  entry.journalSeq = task.seq;
+  return entry;
+}
+
+function serialise(entry: TaskEntry): string {
+  return JSON.stringify({
+    r: entry.record,
+    s: entry.journalSeq,
+    pb: entry.payloadBytes,
+    rb: entry.resultBytes,
+    f: entry.fingerprint,
+    ab: entry.attemptsBefore,
+  });
+}
+
+function parseStored(value: string): JournaledTask | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch (err) {
+    return `not JSON: ${(err as Error).message}`;
+  }
+  const parsed = Stored.safeParse(json);
+  if (!parsed.success) return `not a task: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim();
+  const { r, s, pb, rb, f, ab } = parsed.data;
+  return { record: r, seq: s, payloadBytes: pb, resultBytes: rb, fingerprint: f, attemptsBefore: ab };
+}
