@@ -297,9 +297,10 @@ async function openJournal(
 }
 
 function logJournalReport(logger: Logger, report: JournalReport): void {
-  const { path, sync, recovered, corrupt, movedAside } = report;
+  const { path, sync, recovered, corrupt, damage } = report;
   logger.info('journal opened', { path, sync, recovered });
-  if (movedAside !== null) logger.error('journal could not be opened: moved aside, started empty', { path, ...movedAside });
+  if (damage?.whole === true) logger.error('journal could not be opened: moved aside, started empty', { path, ...damage });
+  else if (damage !== null) logger.error('journal logs were damaged: what was whole is recovered, the logs are copied aside', { path, ...damage });
   if (corrupt.count > 0) logger.error('journal records could not be read: moved aside', { path, ...corrupt });
 }
 

@@ -23,9 +23,9 @@ export const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
 /** The close code of a subscriber whose `since` is older than the log: read task state, then resume as the reason says. */
 export const SINCE_TOO_OLD_CLOSE_CODE = 4009;
 /** Default of TASKMESH_EVENTS_LOG_SIZE: recent events kept for `since=`. */
-export const EVENT_LOG_SIZE = 100_000;
+const EVENT_LOG_SIZE = 100_000;
 /** Sequence numbers are reserved in the journal this many at a time (a restart skips the rest). */
-export const SEQ_RESERVATION = 1_000_000;
+const SEQ_RESERVATION = 1_000_000;
 /** A slow subscriber's close handshake waits behind its backlog: past this it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
 

@@ -1,5 +1,5 @@
-import { mkdirSync, renameSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { JournalSync, KeyValueStore, StoreBatch, StoreEntry } from './store.js';
 
@@ -25,22 +25,35 @@ export class LevelStore implements KeyValueStore {
    * beyond its own repair) is moved aside to `<path>.corrupt-<time>` and a fresh one is opened:
    * `movedAside` says where, and why.
    */
-  static async open(path: string, sync: JournalSync): Promise<{ store: LevelStore; movedAside: { to: string; reason: string } | null }> {
+  static async open(path: string, sync: JournalSync): Promise<{ store: LevelStore; damage: StoreDamage | null }> {
     mkdirSync(dirname(path), { recursive: true });
-    let movedAside: { to: string; reason: string } | null = null;
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    // The write-ahead logs are what a crash can damage, and LevelDB replays them into its tables at
+    // open (dropping what it cannot read): a copy is kept until the open says they were whole.
+    const logs = existsSync(path) ? readdirSync(path).filter((f) => f.endsWith('.log')) : [];
+    const torn = logs.map((f) => tornTail(join(path, f))).filter((t): t is string => t !== null);
+    const copy = `${path}.logs-${stamp}`;
+    for (const f of logs) cpSync(join(path, f), join(copy, f));
     let db = new ClassicLevel<string, string>(path, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
+    let damage: StoreDamage | null = null;
     try {
       await db.open();
+      const dropped = [...torn, ...droppedByLevelDb(path)];
+      if (dropped.length > 0) {
+        damage = { movedTo: `${path}.corrupt-${stamp}`, reasons: dropped, whole: false };
+        if (logs.length > 0) renameSync(copy, damage.movedTo);
+      }
     } catch (err) {
       const reason = describe(err);
       if (isLocked(err)) throw new Error(`the journal at ${path} is in use by another process: ${reason}`);
-      const to = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      renameSync(path, to);
-      movedAside = { to, reason };
+      damage = { movedTo: `${path}.corrupt-${stamp}`, reasons: [reason], whole: true };
+      renameSync(path, damage.movedTo);
       db = new ClassicLevel<string, string>(path, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
       await db.open();
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
     }
-    return { store: new LevelStore(db, sync), movedAside };
+    return { store: new LevelStore(db, sync), damage };
   }
 
   get(key: string): string | undefined {
@@ -71,6 +84,55 @@ export class LevelStore implements KeyValueStore {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/** What was found damaged at open: a whole store moved aside, or parts of its logs dropped (copied aside). */
+export interface StoreDamage {
+  movedTo: string;
+  reasons: string[];
+  /** The store could not be opened at all: a fresh one was started. */
+  whole: boolean;
+}
+
+/** LevelDB's log blocks: 32 KiB, records with a 7-byte header (checksum, length, type). */
+const LOG_BLOCK = 32 * 1024;
+const LOG_HEADER = 7;
+const FULL = 1;
+const LAST = 4;
+
+/**
+ * Whether a LevelDB log file ends inside a record (the write a crash interrupted): LevelDB drops
+ * such a tail in silence, as it should, but it is still worth a report. Returns the reason or null.
+ */
+function tornTail(file: string): string | null {
+  const log = readFileSync(file);
+  let offset = 0;
+  let open = false;
+  while (offset < log.length) {
+    const left = LOG_BLOCK - (offset % LOG_BLOCK);
+    if (left < LOG_HEADER) {
+      offset += left;
+      continue;
+    }
+    if (offset + LOG_HEADER > log.length) return `${file}: ends inside a record header (${log.length - offset} bytes dropped)`;
+    const length = log.readUInt16LE(offset + 4);
+    const type = log[offset + 6] ?? 0;
+    if (type === 0 && length === 0) break;
+    if (offset + LOG_HEADER + length > log.length) return `${file}: ends inside a record (${log.length - offset} bytes dropped)`;
+    open = type !== FULL && type !== LAST;
+    offset += LOG_HEADER + length;
+  }
+  return open ? `${file}: ends inside a fragmented record` : null;
+}
+
+/** What LevelDB's own log says it dropped while opening (checksum mismatches and the like). */
+function droppedByLevelDb(path: string): string[] {
+  const info = join(path, 'LOG');
+  if (!existsSync(info)) return [];
+  return readFileSync(info, 'utf8')
+    .split('\n')
+    .filter((line) => /Corruption|dropping/i.test(line))
+    .map((line) => line.replace(/^\S+ \S+ /, '').trim());
 }
 
 function describe(err: unknown): string {

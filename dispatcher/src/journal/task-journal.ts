@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TaskRecord, isFinalStatus, silentLogger, type Logger, type TaskStatus } from '@taskmesh/shared';
 import { newTaskEntry, type TaskEntry } from '../task-entry.js';
-import { LevelStore } from './level-store.js';
+import { LevelStore, type StoreDamage } from './level-store.js';
 import type { JournalSync, KeyValueStore } from './store.js';
 
 /** A task as the journal keeps it: its record and the bookkeeping a restart needs. */
@@ -33,8 +33,8 @@ export interface JournalReport {
   recovered: Partial<Record<TaskStatus, number>>;
   /** Records that could not be read: counted, moved to `movedTo`, and why (the first few reasons). */
   corrupt: { count: number; reasons: string[]; movedTo: string | null };
-  /** The whole store could not be opened and was moved aside (a fresh one was started). */
-  movedAside: { to: string; reason: string } | null;
+  /** Damage found by the store at open: the whole store moved aside (a fresh one started), or log tails dropped (copied aside). */
+  damage: StoreDamage | null;
 }
 
 export interface TaskJournalOptions {
@@ -110,8 +110,8 @@ export class TaskJournal {
     sync: Exclude<JournalSync, 'none'>,
     options: TaskJournalOptions,
   ): Promise<{ journal: TaskJournal; tasks: JournaledTask[]; meta: Map<string, string> }> {
-    const { store, movedAside } = await LevelStore.open(path, sync);
-    const report: JournalReport = { path, sync, recovered: {}, corrupt: { count: 0, reasons: [], movedTo: null }, movedAside };
+    const { store, damage } = await LevelStore.open(path, sync);
+    const report: JournalReport = { path, sync, recovered: {}, corrupt: { count: 0, reasons: [], movedTo: null }, damage };
     const tasks: JournaledTask[] = [];
     const meta = new Map<string, string>();
     const damaged = new Map<string, string | null>();

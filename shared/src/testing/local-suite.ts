@@ -43,6 +43,11 @@ export interface LocalSuite {
   addWorker(type: string, env?: NodeJS.ProcessEnv): Promise<RunningService>;
   /** Starts (again) a nameservice on the same registry file and port. */
   restartNameservice(): Promise<RunningService>;
+  /**
+   * Kills the dispatcher with `signal` (SIGKILL: a crash) and starts it again on the same ports
+   * and journal; `dispatcher` then names the new process.
+   */
+  restartDispatcher(signal?: NodeJS.Signals): Promise<RunningService>;
   /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -88,21 +93,29 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
 
     let dispatcher: RunningService | undefined;
     let dispatcherUrl: string | undefined;
-    if (options.dispatcher ?? true) {
-      dispatcher = await spawnService({
+    const dispatcherEnv: NodeJS.ProcessEnv = {
+      ...common,
+      TASKMESH_DISPATCHER_PORT: '0',
+      TASKMESH_DISPATCHER_HOST: '127.0.0.1',
+      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
+      ...options.dispatcherEnv,
+    };
+    const spawnDispatcher = async (): Promise<RunningService> => {
+      const svc = await spawnService({
         nodeArgs: options.nodeArgs,
         name: 'dispatcher',
         script: serviceScript('dispatcher'),
-        env: {
-          ...common,
-          TASKMESH_DISPATCHER_PORT: '0',
-          TASKMESH_DISPATCHER_HOST: '127.0.0.1',
-          TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
-          ...options.dispatcherEnv,
-        },
+        env: dispatcherEnv,
       });
-      started.push(dispatcher);
+      started.push(svc);
+      return svc;
+    };
+    if (options.dispatcher ?? true) {
+      dispatcher = await spawnDispatcher();
       dispatcherUrl = `http://127.0.0.1:${dispatcher.ready.http!}`;
+      // A restart keeps the addresses: clients and workers find it where it was.
+      dispatcherEnv.TASKMESH_DISPATCHER_PORT = String(dispatcher.ready.http);
+      dispatcherEnv.TASKMESH_DISPATCHER_UDP_PORT = String(dispatcher.ready.udp);
     }
 
     let monitoring: RunningService | undefined;
@@ -131,7 +144,9 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
         return nameservice;
       },
       nameserviceUrl,
-      dispatcher,
+      get dispatcher() {
+        return dispatcher;
+      },
       dispatcherUrl,
       monitoring,
       monitoringUrl,
@@ -152,6 +167,12 @@ export async function startLocalSuite(options: LocalSuiteOptions = {}): Promise<
         });
         started.push(nameservice);
         return nameservice;
+      },
+      async restartDispatcher(signal: NodeJS.Signals = 'SIGKILL') {
+        if (dispatcher === undefined) throw new Error('this suite has no dispatcher');
+        await dispatcher.kill(signal);
+        dispatcher = await spawnDispatcher();
+        return dispatcher;
       },
       async stop() {
         await Promise.allSettled(started.reverse().map((s) => stopService(s)));
