@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_PORTS, envInt, envString, loadConfig } from '@taskmesh/shared';
 import { formatLine } from './line-format.js';
+import { describeTaken, takenPorts } from './port-check.js';
 import { localServices } from './local-services.js';
 import { AtomicJsonWriter } from './state-file.js';
 import { DEFAULT_STOP_GRACE_MS, Supervisor } from './supervisor.js';
@@ -35,6 +36,20 @@ async function main(): Promise<void> {
   const workers = await loadWorkersConfig(resolve(config.workersFile));
   const stateFile = resolve(config.stateFile);
   const monitoring = existsSync(resolve(ROOT, 'monitoring/dist/main.js'));
+  // A port already taken (often a previous run still serving) stops the run at once, naming it,
+  // instead of services that crash-loop against it.
+  const variables: Record<string, string> = {
+    nameservice: 'TASKMESH_NAMESERVICE_PORT',
+    dispatcher: 'TASKMESH_DISPATCHER_PORT',
+    monitoring: 'TASKMESH_MONITORING_PORT',
+  };
+  const wanted: Record<string, number> = { nameservice: config.nameservicePort, dispatcher: config.dispatcherPort };
+  if (monitoring) wanted.monitoring = config.monitoringPort;
+  const taken = await takenPorts(config.host, wanted);
+  if (taken.length > 0) {
+    for (const port of taken) process.stderr.write(`taskmesh runner: ${describeTaken(port, variables[port.service] ?? '')}\n`);
+    process.exit(1);
+  }
   const services = localServices({
     root: ROOT,
     node: process.execPath,

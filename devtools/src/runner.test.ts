@@ -136,3 +136,72 @@ test('the runner refuses a bad workers.json and names the field', async (t) => {
   assert.equal(run.status, 2);
   assert.match(run.stderr, /workers\.reverse\.concurrency/);
 });
+
+test('a runner killed with SIGKILL leaves no service behind: each drains and exits on its own', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const workersFile = join(dir, 'workers.json');
+  await writeFile(workersFile, JSON.stringify({ workers: { reverse: { replicas: 1 } } }));
+  const stateFile = join(dir, 'state.json');
+  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
+  const runner = spawn(process.execPath, [RUNNER], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      TASKMESH_SECRET: '',
+      TASKMESH_NAMESERVICE_PORT: String(ns),
+      TASKMESH_DISPATCHER_PORT: String(dp),
+      TASKMESH_MONITORING_PORT: String(mon),
+      TASKMESH_WORKERS_FILE: workersFile,
+      TASKMESH_RUNNER_STATE_FILE: stateFile,
+      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
+    },
+  });
+  const output: string[] = [];
+  createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
+  runner.stderr.resume();
+  t.after(() => {
+    if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
+  });
+  await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 });
+  const state = RunnerState.parse(JSON.parse(await readFile(stateFile, 'utf8')));
+  const pids = state.processes.map((p) => p.pid).filter((p): p is number => p !== null);
+  assert.ok(pids.length >= 3, JSON.stringify(state.processes));
+  runner.kill('SIGKILL');
+  await once(runner, 'exit');
+  await eventually('every service to have exited', () => pids.every((pid) => !isAlive(pid)), { timeoutMs: 20_000, intervalMs: 100 }).catch(
+    () => assert.fail(`still running: ${pids.filter(isAlive).join(', ')}`),
+  );
+  // Their ports are free again: a new run can start.
+  const { takenPorts } = await import('./port-check.js');
+  assert.deepEqual(await takenPorts('127.0.0.1', { nameservice: ns, dispatcher: dp }), []);
+});
+
+test('a port already taken stops npm start at once, naming the port and the process holding it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { createServer } = await import('node:net');
+  const holder = createServer();
+  holder.listen(0, '127.0.0.1');
+  await once(holder, 'listening');
+  t.after(() => holder.close());
+  const taken = (holder.address() as { port: number }).port;
+  const run = spawnSync(process.execPath, [RUNNER], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: {
+      ...process.env,
+      TASKMESH_NAMESERVICE_PORT: String(await freePort()),
+      TASKMESH_DISPATCHER_PORT: String(taken),
+      TASKMESH_MONITORING_PORT: String(await freePort()),
+      TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
+    },
+  });
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, new RegExp(`port ${taken} \\(dispatcher\\) is already in use by pid ${process.pid} `));
+  assert.match(run.stderr, /TASKMESH_DISPATCHER_PORT/);
+  assert.doesNotMatch(run.stdout, /starting/);
+});

@@ -51,10 +51,12 @@ export const systemClock: Clock = {
 /**
  * Spawns a child in its own process group: Ctrl-C in a terminal signals the whole foreground
  * group, and a service that got SIGINT from the terminal and SIGTERM from the runner would take
- * the second signal as "exit now" instead of draining. The runner alone forwards signals.
+ * the second signal as "exit now" instead of draining. The runner alone forwards signals. Each
+ * child also gets an IPC channel it never uses but for one thing: when the runner dies, however
+ * it dies (SIGKILL, the OOM killer), the channel closes and the service shuts down as on SIGTERM.
  */
 export const spawnNode: SpawnFn = (spec) =>
-  spawnChild(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  spawnChild(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
 
 /** Restart delays: 0.5 s doubling to 30 s. */
 export const DEFAULT_RESTART_POLICY: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2 };

@@ -68,6 +68,11 @@ export function exitOnSignals(options: ShutdownOptions): (reason: string, code?:
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Started by the runner with an IPC channel: the channel closing means the runner is gone.
+  if (process.channel !== undefined) {
+    process.channel.unref();
+    process.once('disconnect', () => stop('the runner exited'));
+  }
   return stop;
 }
 
