@@ -84,7 +84,7 @@ describe('accepted tasks survive a crash of the dispatcher', () => {
   test('event sequence numbers grow across a restart; an old since= is told to read task state', async () => {
     const seqOf = async (): Promise<number> => {
       const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/events?event=succeeded`);
-      const first = new Promise<number>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)).seq)));
+      const first = new Promise<number>((resolve) => ws.once('message', (data) => resolve(JSON.parse((data as Buffer).toString()).seq)));
       await new Promise((resolve) => ws.once('open', resolve));
       await api(base, '/v1/tasks?wait=10000', { body: { type: 'wait', payload: { ms: 0 } } });
       const seq = await first;
@@ -163,7 +163,7 @@ describe('events are never lost in silence', () => {
     const seen = new Map<string, number>();
     let lastSeq = 0;
     const take = (data: WebSocket.RawData): void => {
-      const event = JSON.parse(String(data)) as { seq: number; taskId: string };
+      const event = JSON.parse((data as Buffer).toString()) as { seq: number; taskId: string };
       assert.ok(event.seq > lastSeq, 'in order');
       lastSeq = event.seq;
       seen.set(event.taskId, (seen.get(event.taskId) ?? 0) + 1);
