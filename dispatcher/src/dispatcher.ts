@@ -300,7 +300,8 @@ function logJournalReport(logger: Logger, report: JournalReport): void {
   const { path, sync, recovered, corrupt, damage } = report;
   logger.info('journal opened', { path, sync, recovered });
   if (damage?.whole === true) logger.error('journal could not be opened: moved aside, started empty', { path, ...damage });
-  else if (damage !== null) logger.error('journal logs were damaged: what was whole is recovered, the logs are copied aside', { path, ...damage });
+  else if (damage !== null)
+    logger.error('journal logs were damaged: what was whole is recovered, the logs are copied aside', { path, ...damage });
   if (corrupt.count > 0) logger.error('journal records could not be read: moved aside', { path, ...corrupt });
 }
 
