@@ -64,6 +64,8 @@ ENTRYPOINT ["node", "worker/dist/main.js"]
 CMD ["reverse"]
 
 FROM runtime AS dispatcher
+# The task journal; docker-compose.yml mounts a named volume here.
+ENV TASKMESH_JOURNAL_PATH=/app/data/journal
 EXPOSE 7200
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "devtools/dist/healthcheck-main.js", "dispatcher"]

@@ -384,3 +384,68 @@ describe('taskmesh CLI with an API token', () => {
     assert.deepEqual(JSON.parse(env.stdout), { workers: [] });
   });
 });
+
+describe('taskmesh CLI across a dispatcher crash', () => {
+  let suite: LocalSuite;
+  let dir: string;
+  before(async () => {
+    suite = await startLocalSuite({ workers: ['wait', 'reverse'] });
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-cli-restart-'));
+  });
+  after(async () => {
+    await suite?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('batch --wait and watch follow a dispatcher killed and started again, missing nothing', async () => {
+    const d = ['--dispatcher', suite.dispatcherUrl!];
+    const file = join(dir, 'slow.jsonl');
+    await writeFile(
+      file,
+      Array.from({ length: 30 }, (_, i) => JSON.stringify({ type: 'wait', payload: { ms: 1500 + i * 10 } })).join('\n'),
+    );
+    let announce!: () => void;
+    const watchingNow = new Promise<void>((resolve) => (announce = resolve));
+    // 30 final events of wait tasks: the watch must see each once, across the restart.
+    const watching = runCli([...d, 'watch', '--type', 'wait', '--events', 'succeeded', '--count', '30', '--json'], {
+      onStderr: (text) => {
+        if (text.includes('watching')) announce();
+      },
+    });
+    await watchingNow;
+    let submitted!: () => void;
+    const submittedNow = new Promise<void>((resolve) => (submitted = resolve));
+    const batch = runCli([...d, 'batch', file, '--wait'], {
+      onStderr: () => undefined,
+    });
+    // The batch is accepted (its tasks are running) before the crash.
+    void (async () => {
+      for (let i = 0; i < 200; i++) {
+        const list = await fetch(`${suite.dispatcherUrl!}/v1/tasks?type=wait&status=running`)
+          .then((res) => res.json() as Promise<{ tasks: unknown[] }>)
+          .catch(() => undefined);
+        if ((list?.tasks.length ?? 0) > 0) return submitted();
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      submitted();
+    })();
+    await submittedNow;
+    await suite.restartDispatcher('SIGKILL');
+    const r = await batch;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^submitted 30, succeeded 30, failed 0 in /);
+    const w = await watching;
+    assert.equal(w.code, 0, w.stderr);
+    const events = w.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; event: string; taskId: string });
+    const seqs = events.map((e) => e.seq);
+    assert.deepEqual(
+      seqs,
+      [...new Set(seqs)].sort((a, b) => a - b),
+      'no event twice, in order',
+    );
+    assert.equal(new Set(events.map((e) => e.taskId)).size, 30, 'every task ended once, on the stream');
+  });
+});

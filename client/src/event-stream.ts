@@ -15,6 +15,8 @@ export interface EventStreamOptions {
   events?: readonly TaskEventKind[];
   /** A turn's events in one message (`?batch=1`): far fewer frames to parse under load. */
   batch?: boolean;
+  /** Only events after this sequence number (the logged ones first). */
+  since?: number | undefined;
 }
 
 /** The WebSocket URL for a subscription (the token travels in a header, not the URL). */
@@ -24,63 +26,137 @@ export function eventsUrl(options: EventStreamOptions): string {
   if (options.taskId) url.searchParams.set('taskId', options.taskId);
   if (options.events?.length) url.searchParams.set('event', options.events.join(','));
   if (options.batch === true) url.searchParams.set('batch', '1');
+  if (options.since !== undefined) url.searchParams.set('since', String(options.since));
   return url.toString();
 }
 
+/** Opens one connection; rejects with the dispatcher's refusal or the transport error. */
+function connect(options: EventStreamOptions): Promise<WebSocket> {
+  const socket = new WebSocket(eventsUrl(options), {
+    headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
+    perMessageDeflate: false,
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => {
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined);
+      resolve(socket);
+    });
+    socket.on('error', (err) => reject(transportError(options.baseUrl, err)));
+    socket.once('unexpected-response', (_req, res) => {
+      // The upgrade was refused: read the server's JSON error to name the reason.
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        const parsed = ErrorResponse.safeParse(body);
+        const status = res.statusCode ?? 500;
+        reject(
+          parsed.success
+            ? new DispatcherError(status, parsed.data.error.code, parsed.data.error.message)
+            : new DispatcherError(status, status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', `event stream refused with HTTP ${status}`),
+        );
+        socket.terminate();
+      });
+    });
+  });
+}
+
+/** The dispatcher's close codes that say where to resume (see the dispatcher's events hub). */
+const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
+const SINCE_TOO_OLD_CLOSE_CODE = 4009;
+/** A resuming stream gives up after this long without getting a connection back. */
+const RESUME_GIVE_UP_MS = 60_000;
+const RESUME_DELAY = { first: 100, max: 2000 };
+
 /**
  * A live subscription to task events. `onEvent` listeners get every parsed event; `closed`
- * resolves when the socket ends (with the error, if it ended on one). Malformed messages are
- * counted and skipped: one bad frame must not end a watch.
+ * resolves when the stream ends for good (with the error, if it ended on one). Malformed messages
+ * are counted and skipped: one bad frame must not end a watch.
+ *
+ * With `resume`, a connection that ends (the dispatcher restarted, or closed it for reading too
+ * slowly) is opened again with `since=` the last event seen, so nothing is missed and nothing
+ * comes twice; when the dispatcher says its log no longer reaches back that far, `onGap`
+ * listeners are told (read task state then), and the stream resumes from where the log begins.
  */
 export class EventStream {
   malformed = 0;
+  /** Connections opened again after one ended. */
+  resumed = 0;
   readonly closed: Promise<Error | undefined>;
   private readonly listeners = new Set<(e: TaskEvent) => void>();
+  private readonly gapListeners = new Set<() => void>();
   private closing = false;
+  private lastSeq: number | undefined;
+  private finish!: (err: Error | undefined) => void;
 
   private constructor(
-    private readonly socket: WebSocket,
-    closed: Promise<Error | undefined>,
+    private socket: WebSocket,
+    private readonly options: EventStreamOptions & { resume?: boolean },
   ) {
-    this.closed = closed;
-    socket.on('message', (data) => this.onMessage(data));
+    this.closed = new Promise((resolve) => (this.finish = resolve));
+    this.attach(socket);
   }
 
   /** Opens the socket and resolves once the dispatcher accepted the subscription. */
-  static open(options: EventStreamOptions): Promise<EventStream> {
-    const socket = new WebSocket(eventsUrl(options), {
-      headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
-      perMessageDeflate: false,
-    });
+  static async open(options: EventStreamOptions & { resume?: boolean }): Promise<EventStream> {
+    return new EventStream(await connect(options), options);
+  }
+
+  /** The seq of the last event received (where a resumed connection starts). */
+  get position(): number | undefined {
+    return this.lastSeq;
+  }
+
+  /** Called when events were missed beyond what the dispatcher still has: read task state. */
+  onGap(listener: () => void): () => void {
+    this.gapListeners.add(listener);
+    return () => this.gapListeners.delete(listener);
+  }
+
+  private attach(socket: WebSocket): void {
+    this.socket = socket;
+    socket.on('message', (data) => this.onMessage(data));
+    socket.once('close', (code, reason) => void this.ended(code, reason.toString('utf8')));
+  }
+
+  private async ended(code: number, reason: string): Promise<void> {
+    if (this.closing || this.options.resume !== true) return this.finish(undefined);
+    if (code === SINCE_TOO_OLD_CLOSE_CODE) {
+      const resumeAt = Number(/since=(\d+)\s*$/.exec(reason)?.[1]);
+      if (Number.isSafeInteger(resumeAt)) this.lastSeq = resumeAt;
+      for (const listener of this.gapListeners) listener();
+    } else if (code === SLOW_SUBSCRIBER_CLOSE_CODE && this.lastSeq === undefined) {
+      const resumeAt = Number(/since=(\d+)/.exec(reason)?.[1]);
+      if (Number.isSafeInteger(resumeAt)) this.lastSeq = resumeAt;
+    }
+    const giveUpAt = Date.now() + RESUME_GIVE_UP_MS;
+    let wait = RESUME_DELAY.first;
     let failure: Error | undefined;
-    const closed = new Promise<Error | undefined>((resolve) => socket.once('close', () => resolve(failure)));
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new EventStream(socket, closed)));
-      socket.on('error', (err) => {
-        failure = transportError(options.baseUrl, err);
-        reject(failure);
-      });
-      socket.once('unexpected-response', (_req, res) => {
-        // The upgrade was refused: read the server's JSON error to name the reason.
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let body: unknown;
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            body = undefined;
-          }
-          const parsed = ErrorResponse.safeParse(body);
-          const status = res.statusCode ?? 500;
-          failure = parsed.success
-            ? new DispatcherError(status, parsed.data.error.code, parsed.data.error.message)
-            : new DispatcherError(status, status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST', `event stream refused with HTTP ${status}`);
-          reject(failure);
-          socket.terminate();
-        });
-      });
-    });
+    while (!this.closing && Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(RESUME_DELAY.max, wait * 2);
+      try {
+        const socket = await connect({ ...this.options, since: this.lastSeq });
+        if (this.closing) {
+          socket.close(1000);
+          break;
+        }
+        this.resumed++;
+        this.attach(socket);
+        return;
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+        // A subscription the dispatcher refuses (a 4xx) will not succeed by retrying.
+        if (failure instanceof DispatcherError && failure.status < 500) break;
+      }
+    }
+    this.finish(this.closing ? undefined : failure);
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -121,6 +197,8 @@ export class EventStream {
         this.malformed++;
         continue;
       }
+      if (this.lastSeq !== undefined && parsed.data.seq <= this.lastSeq) continue;
+      this.lastSeq = parsed.data.seq;
       for (const listener of this.listeners) listener(parsed.data);
     }
   }

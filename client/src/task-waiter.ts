@@ -44,6 +44,8 @@ export class CompletionTracker {
   private wakeScheduled = false;
   /** `untilEnded` callers: resolved once `finals.size` reaches their count, or the stream closes. */
   private countWaiters: { count: number; resolve: () => void }[] = [];
+  /** Events were missed (the stream said so): the next turn reads the pending tasks by GET. */
+  private gap = false;
 
   constructor(
     private readonly api: ApiClient,
@@ -61,11 +63,18 @@ export class CompletionTracker {
         taskId,
         events: FINAL_EVENTS,
         batch: true,
+        // A dispatcher that restarts, or closes us for being slow, is followed from where we were.
+        resume: true,
       });
     } catch {
       this.stream = undefined;
       return;
     }
+    this.stream.onGap(() => {
+      // Events were missed beyond the dispatcher's log: the tasks' state says how they ended.
+      this.gap = true;
+      this.wake?.();
+    });
     this.stream.onEvent((e) => {
       if (!isFinalStatus(e.status) || (e.event !== 'succeeded' && e.event !== 'failed' && e.event !== 'cancelled')) return;
       this.finals.set(e.taskId, e.status);
@@ -143,8 +152,10 @@ export class CompletionTracker {
       const streaming = this.stream?.isOpen ?? false;
       // With events flowing, check by GET only after a stall; without them, poll with growing gaps.
       const now = Date.now();
-      const needCheck = !streaming || lastCheck === 0 || (now - lastProgress >= RECONCILE_MS && now - lastCheck >= RECONCILE_MS);
+      const needCheck =
+        this.gap || !streaming || lastCheck === 0 || (now - lastProgress >= RECONCILE_MS && now - lastCheck >= RECONCILE_MS);
       if (needCheck) {
+        this.gap = false;
         await this.check(pending, result);
         lastCheck = Date.now();
         collect();

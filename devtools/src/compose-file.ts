@@ -95,7 +95,14 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
     },
     dispatcher: {
       ...lifecycle(flavour, 'dispatcher'),
-      environment: { ...commonEnv(flavour), TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}' },
+      environment: {
+        ...commonEnv(flavour),
+        TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}',
+        TASKMESH_JOURNAL_PATH: '/app/data/journal',
+        TASKMESH_JOURNAL_SYNC: '${TASKMESH_JOURNAL_SYNC:-process}',
+      },
+      // The task journal: accepted tasks survive the container.
+      volumes: ['dispatcher-data:/app/data'],
       ...ports(flavour, 'TASKMESH_DISPATCHER_PUBLISH', 7200),
       ...dependsOn(flavour, { nameservice: 'service_healthy' }),
       healthcheck: healthcheck('dispatcher', '10s'),
@@ -133,12 +140,12 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
 
 /** The Compose document: no `version` key (Compose specification, read by v2 and v1.27+). */
 export function composeDocument(workers: WorkersConfig): Yaml {
-  return { services: services(workers, 'compose'), volumes: { 'nameservice-data': {} } };
+  return { services: services(workers, 'compose'), volumes: { 'nameservice-data': {}, 'dispatcher-data': {} } };
 }
 
 /** The Swarm document; `docker stack deploy` still wants a 3.x version key. */
 export function stackDocument(workers: WorkersConfig): Yaml {
-  return { version: '3.8', services: services(workers, 'stack'), volumes: { 'nameservice-data': {} } };
+  return { version: '3.8', services: services(workers, 'stack'), volumes: { 'nameservice-data': {}, 'dispatcher-data': {} } };
 }
 
 const HEADERS: Record<Flavour, string> = {

@@ -301,6 +301,32 @@ if (!skip)
       assert.deepEqual([state!.status, state!.exitCode], ['exited', 137]);
     });
 
+    test('the dispatcher container killed and started again on its volume: every accepted task finishes', async () => {
+      const res = await fetch(`${dispatcherUrl}/v1/tasks/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tasks: Array.from({ length: 40 }, () => ({ type: 'wait', payload: { ms: 1500 }, timeoutMs: 120_000 })) }),
+      });
+      assert.equal(res.status, 202);
+      const { ids } = (await res.json()) as { ids: string[] };
+      const [dispatcher] = await serviceContainers('dispatcher');
+      assert.ok(dispatcher, 'a dispatcher container');
+      await run('docker', ['kill', dispatcher.id]);
+      await run('docker', ['start', dispatcher.id]);
+      await eventually(
+        'the dispatcher to answer again',
+        async () => ((await fetch(`${dispatcherUrl}/healthz`).catch(() => undefined))?.ok === true ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+      const records = await Promise.all(
+        ids.map(async (id) => TaskRecord.parse(await (await fetch(`${dispatcherUrl}/v1/tasks/${id}?wait=120000`)).json())),
+      );
+      assert.deepEqual(
+        records.filter((r) => r.status !== 'succeeded').map((r) => `${r.id} ${r.status}`),
+        [],
+      );
+    });
+
     test('monitoring lists the suite containers with stats and the killed one as exited', async () => {
       interface View {
         id: string;

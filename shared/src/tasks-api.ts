@@ -60,7 +60,11 @@ export const TaskListItem = TaskRecord.extend({
 });
 export type TaskListItem = z.infer<typeof TaskListItem>;
 
-export const TaskListResponse = z.object({ tasks: z.array(TaskListItem) });
+export const TaskListResponse = z.object({
+  tasks: z.array(TaskListItem),
+  /** Pass as `cursor=` for the next page; null at the end. */
+  nextCursor: z.number().int().nullable().optional(),
+});
 
 export const TaskEventKind = z.enum(['submitted', 'dispatched', 'progress', 'retrying', 'succeeded', 'failed', 'cancelled']);
 export type TaskEventKind = z.infer<typeof TaskEventKind>;

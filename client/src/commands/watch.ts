@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { TaskEventKind } from '@taskmesh/shared';
 import { EventStream } from '../event-stream.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatEvent } from '../format.js';
@@ -10,11 +11,27 @@ export function registerWatch(program: Command, context: ContextFactory): void {
     .description('print task events live, one line each, until Ctrl-C')
     .option('--type <type>', 'only events of this task type')
     .option('--task <id>', 'only events of this task')
+    .option('--events <kinds>', `only these kinds of events, comma-separated (${TaskEventKind.options.join(', ')})`)
     .option('--count <n>', 'stop after this many events', intOption('--count', 1))
     .option('--json', 'print each event as a JSON line')
-    .action(async (options: { type?: string; task?: string; count?: number; json?: boolean }) => {
+    .action(async (options: { type?: string; task?: string; events?: string; count?: number; json?: boolean }) => {
       const ctx = context({});
-      const stream = await EventStream.open({ baseUrl: ctx.api.baseUrl, token: ctx.api.token, type: options.type, taskId: options.task });
+      const kinds = options.events?.split(',').map((k) => k.trim());
+      const unknown = kinds?.filter((k) => !TaskEventKind.safeParse(k).success) ?? [];
+      if (unknown.length > 0)
+        throw new CliError(EXIT.USAGE, `--events: unknown kind ${unknown.join(', ')}; known: ${TaskEventKind.options.join(', ')}`);
+      // A dispatcher that restarts is followed: the stream resumes after the last event printed.
+      const stream = await EventStream.open({
+        baseUrl: ctx.api.baseUrl,
+        token: ctx.api.token,
+        type: options.type,
+        taskId: options.task,
+        events: kinds as TaskEventKind[] | undefined,
+        resume: true,
+      });
+      stream.onGap(() =>
+        ctx.err('some events were missed (the dispatcher no longer has them); `taskmesh list` shows the tasks as they are'),
+      );
       // Tests and scripts wait for this line on stderr before they cause events.
       ctx.err(
         `watching events${options.type ? ` of type ${options.type}` : ''}${options.task ? ` of task ${options.task}` : ''} (Ctrl-C to stop)`,

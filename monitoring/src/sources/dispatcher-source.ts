@@ -3,6 +3,8 @@ import WebSocket from 'ws';
 import { TaskEvent, TaskListResponse, backoffDelay, messageText, type Logger, type TaskListItem } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 
+/** The dispatcher's close code for a `since` older than its event log (see its events hub). */
+const SINCE_TOO_OLD_CLOSE_CODE = 4009;
 /** What the tasks panel shows (without the event feed, which is its own topic). */
 export interface TasksSnapshot extends UpstreamStatus {
   url: string;
@@ -40,6 +42,10 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   private eventRetries = 0;
   /** Events that did not parse; a dispatcher/monitoring version mismatch shows up here. */
   droppedEvents = 0;
+  /** Times the dispatcher said events were missed beyond its log (the task list shows their state). */
+  eventGaps = 0;
+  /** The seq of the last event relayed: a reconnect resumes after it. */
+  private lastSeq: number | undefined;
 
   constructor(private readonly options: DispatcherSourceOptions) {
     super();
@@ -128,6 +134,8 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   private connectEvents(): void {
     if (this.abort.signal.aborted) return;
     const url = new URL('/v1/events', this.options.url.replace(/^http/, 'ws'));
+    // After a reconnect (the dispatcher restarted, or closed a slow reader): from the last event seen.
+    if (this.lastSeq !== undefined) url.searchParams.set('since', String(this.lastSeq));
     const ws = new WebSocket(url, { headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {} });
     this.ws = ws;
     ws.on('open', () => {
@@ -142,11 +150,21 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
       } catch {
         parsed = undefined;
       }
-      if (parsed?.success) this.emit('event', parsed.data);
-      else this.droppedEvents += 1;
+      if (parsed?.success) {
+        if (this.lastSeq !== undefined && parsed.data.seq <= this.lastSeq) return;
+        this.lastSeq = parsed.data.seq;
+        this.emit('event', parsed.data);
+      } else this.droppedEvents += 1;
     });
     ws.on('error', () => undefined); // 'close' follows and schedules the reconnect
-    ws.on('close', () => {
+    ws.on('close', (code, reason) => {
+      if (code === SINCE_TOO_OLD_CLOSE_CODE) {
+        // The dispatcher's log no longer reaches back: the task list (polled) shows the state;
+        // events go on from where the log begins.
+        const resumeAt = Number(/since=(\d+)\s*$/.exec(reason.toString('utf8'))?.[1]);
+        this.lastSeq = Number.isSafeInteger(resumeAt) ? resumeAt : undefined;
+        this.eventGaps += 1;
+      }
       if (this.ws !== ws) return;
       this.ws = undefined;
       this.setEventsConnected(false);
