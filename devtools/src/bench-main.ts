@@ -39,6 +39,10 @@ const HELP = `npm run bench -- [options]
   --json                      print only the JSON report
   --report <file>             write the figures, the machine and the date to this file
                               (TASKMESH_BENCH_REPORT, default BENCHMARK.md; "-" writes none)
+  --journal <policy>          the dispatcher's TASKMESH_JOURNAL_SYNC for the main run
+                              (TASKMESH_BENCH_JOURNAL, default process)
+  --also <policy>             then the same run again with this policy, reported beside it
+                              (TASKMESH_BENCH_ALSO, default machine; "-" skips it)
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
                               "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when they stop)`;
 
@@ -83,6 +87,8 @@ async function main(): Promise<number> {
       phase: { type: 'string', default: 'both' },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
+      journal: { type: 'string' },
+      also: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -110,18 +116,91 @@ async function main(): Promise<number> {
     log(`bench: the host floor, ${floorRequests} requests over a bare HTTP relay and UDP echo…`);
     hostFloor = await measureFloor({ requests: floorRequests });
   }
-  log(`bench: starting a local suite with ${workerCount} reverse workers…`);
+  const policies = [
+    values.journal ?? process.env.TASKMESH_BENCH_JOURNAL ?? 'process',
+    values.also ?? process.env.TASKMESH_BENCH_ALSO ?? 'machine',
+  ].filter((p, i, all) => p !== '-' && all.indexOf(p) === i);
+  // (The dispatcher checks the policy: an unknown one stops its start, naming the variable.)
+  const settings = { workerCount, phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency, log };
+  const runs: MeasuredRun[] = [];
+  for (const policy of policies) {
+    const run = await measure(policy, settings);
+    if (run === undefined) return 130;
+    if (hostFloor !== undefined) run.report.hostFloor = hostFloor;
+    run.tables = formatBenchReport(run.report);
+    if (!values.json)
+      process.stdout.write(`journal: ${policy}${runs.length === 0 ? ' (the default)' : ''}\n${run.tables}\n${run.cpuLine}\n`);
+    runs.push(run);
+  }
+  const [main] = runs;
+  if (main === undefined) throw new Error('nothing measured');
+  const reportFile = values.report ?? process.env.TASKMESH_BENCH_REPORT ?? 'BENCHMARK.md';
+  if (reportFile !== '-') {
+    await writeFile(
+      reportFile,
+      renderBenchReport({
+        sections: runs.map((r, i) => ({
+          heading: `journal: ${r.policy}${i === 0 ? ' (the default)' : ''}`,
+          tables: r.tables,
+          cpu: r.cpuLine,
+        })),
+        settings: process.argv.slice(2).join(' ') || 'the defaults',
+        at: new Date(),
+      }),
+    );
+    log(`bench: report written to ${reportFile}`);
+  }
+  const json = (r: MeasuredRun): Record<string, unknown> => ({
+    journal: r.policy,
+    ...(JSON.parse(benchJson(r.report)) as object),
+    wallSeconds: r.wallSeconds,
+    cpu: r.cpu,
+  });
+  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json) })}\n`);
+  return runs.every((r) => r.report.failures === 0) ? 0 : 1;
+}
+
+interface MeasuredRun {
+  policy: string;
+  report: BenchReport;
+  tables: string;
+  cpu: Awaited<ReturnType<CpuMeter['stop']>>;
+  cpuLine: string;
+  wallSeconds: number;
+}
+
+/** One run of the bench against a fresh local suite whose dispatcher journals with `policy`; undefined when interrupted. */
+async function measure(
+  policy: string,
+  o: {
+    workerCount: number;
+    phases: BenchPhase[];
+    tasks: number;
+    batchSize: number;
+    concurrency: number;
+    window: number | undefined;
+    batchWarmup: number;
+    sequential: number;
+    latencyConcurrency: number;
+    log: (line: string) => void;
+  },
+): Promise<MeasuredRun | undefined> {
+  const { workerCount, phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency, log } = o;
+  log(`bench: starting a local suite with ${workerCount} reverse workers, journal ${policy}…`);
   const suite: LocalSuite = await startLocalSuite({
     workers: Array.from({ length: workerCount }, () => 'reverse'),
     // Only warnings and errors: the ready line the harness waits for is announced at any level.
-    // Every task stays readable to the end: a re-check by GET of a task whose events were missed
-    // must not find it evicted.
-    env: { TASKMESH_LOG_LEVEL: 'warn', TASKMESH_TASK_RETENTION: String(Math.max(10_000, tasks + batchWarmup + sequential + 1000)) },
+    env: { TASKMESH_LOG_LEVEL: 'warn' },
+    dispatcherEnv: { TASKMESH_JOURNAL_SYNC: policy },
     nodeArgs: (process.env.TASKMESH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   let stopping: Promise<void> | undefined;
+  let interrupted = false;
   const stop = (): Promise<void> => (stopping ??= suite.stop());
-  const onSignal = (): void => void stop().then(() => process.exit(130));
+  const onSignal = (): void => {
+    interrupted = true;
+    void stop().then(() => process.exit(130));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const api = new ApiClient({
@@ -157,23 +236,14 @@ async function main(): Promise<number> {
       sequential,
       latencyConcurrency,
     });
-    if (hostFloor !== undefined) report.hostFloor = hostFloor;
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
-    const tables = formatBenchReport(report);
     const share = cpu.map((c) => `${c.name} ${c.cpuSeconds === null ? 'n/a' : `${c.cpuSeconds.toFixed(2)} s`}`).join(', ');
     const cpuLine = `CPU time over ${wallSeconds.toFixed(1)} s of wall clock: ${share}`;
-    if (!values.json) process.stdout.write(`${tables}\n${cpuLine}\n`);
-    const reportFile = values.report ?? process.env.TASKMESH_BENCH_REPORT ?? 'BENCHMARK.md';
-    if (reportFile !== '-') {
-      const settings = process.argv.slice(2).join(' ') || 'the defaults';
-      await writeFile(reportFile, renderBenchReport({ tables, cpu: cpuLine, settings, at: new Date() }));
-      log(`bench: report written to ${reportFile}`);
-    }
-    const json = JSON.parse(benchJson(report)) as Record<string, unknown>;
-    process.stdout.write(`${JSON.stringify({ ...json, wallSeconds, cpu })}\n`);
-    return report.failures === 0 ? 0 : 1;
+    return interrupted ? undefined : { policy, report, tables: '', cpu, cpuLine, wallSeconds };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     api.close();
     await stop();
   }

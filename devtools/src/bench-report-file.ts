@@ -2,10 +2,8 @@ import { cpus, release, totalmem } from 'node:os';
 
 /** What the bench's report file says about the run beyond the figures. */
 export interface BenchRun {
-  /** The bench's own text tables (formatBenchReport). */
-  tables: string;
-  /** Where the CPU time went, one line. */
-  cpu: string;
+  /** Each measured configuration: a heading (the journal's sync policy), its tables (formatBenchReport) and where the CPU time went. */
+  sections: Array<{ heading: string; tables: string; cpu: string }>;
   /** The command line's settings, as given. */
   settings: string;
   at: Date;
@@ -31,10 +29,6 @@ export function renderBenchReport(run: BenchRun, machine: string = machineLine()
     `Settings: ${run.settings}. Run it again to replace this file; the same build varies from run to`,
     'run on a shared VM, so compare several runs in alternating order before drawing a conclusion.',
     '',
-    '```',
-    run.tables.trimEnd(),
-    run.cpu,
-    '```',
-    '',
+    ...run.sections.flatMap((section) => [`## ${section.heading}`, '', '```', section.tables.trimEnd(), section.cpu, '```', '']),
   ].join('\n');
 }

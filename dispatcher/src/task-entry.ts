@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { TaskIds } from './task-id.js';
 import type { DispatchListener, TaskRecord, WireError } from '@taskmesh/shared';
 
 /** How a task ended, handed to whoever waits for it. */
@@ -68,12 +68,14 @@ export interface NewTask {
   fingerprint?: string | undefined;
 }
 
+const taskIds = new TaskIds();
+
 /** A fresh, queued task with a new id. */
 export function createTaskEntry(input: NewTask, defaults: { timeoutMs: number; maxAttempts: number }, ephemeral: boolean): TaskEntry {
   const now = Date.now();
   const timeoutMs = input.timeoutMs ?? defaults.timeoutMs;
   const record: TaskRecord = {
-    id: randomUUID(),
+    id: taskIds.next(),
     type: input.type,
     status: 'queued',
     payload: input.payload,

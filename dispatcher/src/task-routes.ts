@@ -35,7 +35,10 @@ const ListQuery = z.strictObject({
   /** createdAt bounds (ms since the epoch) and the cursor of a previous page (its `nextCursor`). */
   since: z.coerce.number().int().min(0).optional(),
   until: z.coerce.number().int().min(0).optional(),
-  cursor: z.coerce.number().int().min(1).optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/, 'a task id (the nextCursor of a previous page)')
+    .optional(),
 });
 
 const RetryRequest = SubmitTaskRequest.pick({ timeoutMs: true, maxAttempts: true });

@@ -63,7 +63,7 @@ export type TaskListItem = z.infer<typeof TaskListItem>;
 export const TaskListResponse = z.object({
   tasks: z.array(TaskListItem),
   /** Pass as `cursor=` for the next page; null at the end. */
-  nextCursor: z.number().int().nullable().optional(),
+  nextCursor: z.string().nullable().optional(),
 });
 
 export const TaskEventKind = z.enum(['submitted', 'dispatched', 'progress', 'retrying', 'succeeded', 'failed', 'cancelled']);

@@ -54,16 +54,16 @@ export interface JournalListQuery {
   /** createdAt bounds, ms since the epoch. */
   since?: number | undefined;
   until?: number | undefined;
-  /** Only tasks submitted before this sequence number (a page's cursor). */
-  before?: number | undefined;
+  /** Only tasks submitted before this one (a page's cursor: task ids sort in submission order). */
+  before?: string | undefined;
   limit: number;
 }
 
+// Task ids sort in submission order (UUIDv7, see task-id.ts): the tasks' keys are their order.
 const TASK = 't:';
-const ORDER = 'o:';
+const TASKS_END = 't;';
 const KEY = 'k:';
 const META = 'm:';
-const orderKey = (seq: number): string => `${ORDER}${seq.toString(16).padStart(13, '0')}`;
 const SWEEP_INTERVAL_MS = 5000;
 /** Entries the sweep looks at per step before yielding the event loop. */
 const SWEEP_STEP = 2000;
@@ -129,7 +129,7 @@ export class TaskJournal {
         if (typeof task === 'string') corrupt(key, value, task);
         else if (task.record.id !== key.slice(TASK.length)) corrupt(key, value, `holds task ${task.record.id}`);
         else tasks.push(task);
-      } else if (!key.startsWith(ORDER) && !key.startsWith(KEY)) corrupt(key, value, 'unknown key');
+      } else if (!key.startsWith(KEY)) corrupt(key, value, 'unknown key');
     }
     tasks.sort((a, b) => a.seq - b.seq);
     if (damaged.size > 0) await store.write(damaged);
@@ -157,7 +157,6 @@ export class TaskJournal {
     if (entry.ephemeral || this.closed) return;
     if (entry.journalSeq === 0) {
       entry.journalSeq = this.nextSeq++;
-      this.other.set(orderKey(entry.journalSeq), entry.record.id);
       const key = entry.record.idempotencyKey;
       if (key !== null) this.other.set(`${KEY}${key}`, entry.record.id);
     }
@@ -197,18 +196,23 @@ export class TaskJournal {
   async list(
     query: JournalListQuery,
     fresh: (id: string) => TaskEntry | undefined,
-  ): Promise<{ tasks: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }>; nextCursor: number | null }> {
+  ): Promise<{ tasks: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }>; nextCursor: string | null }> {
     const out: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }> = [];
     let scanned = 0;
-    let last: number | null = null;
-    const range =
-      query.before === undefined ? { reverse: true, gt: ORDER, lt: `${ORDER}~` } : { reverse: true, gt: ORDER, lt: orderKey(query.before) };
-    for await (const { key, value: id } of this.store.range(range)) {
-      last = Number.parseInt(key.slice(ORDER.length), 16);
-      if (++scanned > MAX_LIST_SCAN || out.length >= query.limit) return { tasks: out, nextCursor: last + 1 };
+    let previous: string | null = null;
+    const range = { reverse: true, gt: TASK, lt: query.before === undefined ? TASKS_END : `${TASK}${query.before}` };
+    for await (const { key, value } of this.store.range(range)) {
+      const id = key.slice(TASK.length);
+      if (++scanned > MAX_LIST_SCAN || out.length >= query.limit) return { tasks: out, nextCursor: previous };
+      previous = id;
       const entry = fresh(id);
+      const stored = entry === undefined ? parseStored(value) : undefined;
       const task =
-        entry !== undefined ? { record: entry.record, payloadBytes: entry.payloadBytes, resultBytes: entry.resultBytes } : this.read(id);
+        entry !== undefined
+          ? { record: entry.record, payloadBytes: entry.payloadBytes, resultBytes: entry.resultBytes }
+          : typeof stored === 'object'
+            ? stored
+            : undefined;
       if (task === undefined) continue;
       const { record } = task;
       if (query.since !== undefined && record.createdAt < query.since) return { tasks: out, nextCursor: null };
@@ -287,19 +291,17 @@ export class TaskJournal {
     this.sweeping = true;
     try {
       const cutoff = this.now() - this.options.retentionMs;
-      let from = ORDER;
+      let from = TASK;
       for (;;) {
         const deletions = new Map<string, string | null>();
         let seen = 0;
         let reachedFresh = false;
-        for await (const { key, value: id } of this.store.range({ gt: from, lt: `${ORDER}~`, limit: SWEEP_STEP })) {
+        for await (const { key, value } of this.store.range({ gt: from, lt: TASKS_END, limit: SWEEP_STEP })) {
           seen++;
           from = key;
-          const task = this.read(id);
-          if (task === undefined) {
-            if (!this.queued.has(id)) deletions.set(key, null);
-            continue;
-          }
+          const id = key.slice(TASK.length);
+          const task = parseStored(value);
+          if (typeof task === 'string') continue;
           const { record } = task;
           const overBytes = this.finishedBytes > this.options.retentionBytes;
           if (record.createdAt >= cutoff && !overBytes) {
@@ -309,7 +311,6 @@ export class TaskJournal {
           if (!isFinalStatus(record.status) || this.queued.has(id) || this.options.isLive?.(id) === true) continue;
           if (!overBytes && (record.finishedAt ?? 0) >= cutoff) continue;
           deletions.set(key, null);
-          deletions.set(`${TASK}${id}`, null);
           if (record.idempotencyKey !== null) deletions.set(`${KEY}${record.idempotencyKey}`, null);
           this.finishedBytes -= task.payloadBytes + task.resultBytes;
           this.counters.deleted++;
