@@ -25,6 +25,7 @@ interface SetupOptions {
   capacity?: number;
   keepaliveTimeoutMs?: number;
   callerRetransmit?: Partial<RetransmitPolicy>;
+  origin?: string;
 }
 
 /** A caller and a worker, each on its own real endpoint on 127.0.0.1. */
@@ -37,6 +38,7 @@ async function setup(t: After, options: SetupOptions = {}) {
     endpoint: callerEndpoint,
     retransmit: options.callerRetransmit ?? FAST,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    origin: options.origin,
   });
   t.after(async () => {
     caller.close();
@@ -422,4 +424,77 @@ test('close rejects pending dispatches with SHUTTING_DOWN; dispatching twice is 
   caller.close();
   await assert.rejects(running, (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
   await assert.rejects(dispatch(caller, task('t-after')), (err: unknown) => err instanceof TaskmeshError && err.code === 'SHUTTING_DOWN');
+});
+
+test('a restarted caller (same origin, new endpoint) takes a known task over: answered from state, never run twice', async (t) => {
+  const { caller, executor, workerEndpoint, task } = await setup(t, { origin: 'dispatcher-a', callerRetransmit: PATIENT });
+  const first = dispatch(caller, task('t-held', 'hold'));
+  await eventually('the task to run', () => executor.count('t-held') === 1, { intervalMs: 5 });
+  // The caller "crashes": a new endpoint and caller with the same identity send the task again.
+  const reborn = await openEndpoint();
+  const again = new TaskCaller({ endpoint: reborn, retransmit: PATIENT, origin: 'dispatcher-a' });
+  t.after(async () => {
+    again.close();
+    await reborn.close();
+  });
+  const to = addressOf(workerEndpoint);
+  const accepted: unknown[] = [];
+  const resumed = dispatch(again, {
+    to,
+    taskId: 't-held',
+    type: 'hold',
+    payload: {},
+    attempt: 2,
+    timeoutMs: 10_000,
+    redelivery: true,
+    onAccepted: (l) => accepted.push(l),
+  });
+  await eventually('the redelivery to be acknowledged', () => accepted.length === 1, { intervalMs: 5 });
+  executor.release('t-held', 'done once');
+  const outcome = await resumed;
+  assert.deepEqual(outcome.kind === 'result' && outcome.outcome, { ok: true, value: 'done once' });
+  assert.equal(executor.count('t-held'), 1);
+  caller.close();
+  await first.catch(() => undefined);
+
+  // A failed task redelivered is answered with its failure, not run again.
+  const failed = await dispatch(again, { to, taskId: 't-failed', type: 'fail', payload: {}, attempt: 1, timeoutMs: 10_000 });
+  assert.equal(failed.kind === 'result' && failed.outcome.ok, false);
+  const redelivered = await dispatch(again, {
+    to,
+    taskId: 't-failed',
+    type: 'fail',
+    payload: {},
+    attempt: 2,
+    timeoutMs: 10_000,
+    redelivery: true,
+  });
+  assert.equal(redelivered.kind === 'result' && redelivered.outcome.ok, false);
+  assert.equal(executor.count('t-failed'), 1);
+});
+
+test('another caller using a known task id is refused, and the task stays with its own caller', async (t) => {
+  const { caller, executor, workerEndpoint, task } = await setup(t, { origin: 'dispatcher-a' });
+  const running = dispatch(caller, task('t-mine', 'hold'));
+  await eventually('the task to run', () => executor.count('t-mine') === 1, { intervalMs: 5 });
+  const stranger = await openEndpoint();
+  const other = new TaskCaller({ endpoint: stranger, retransmit: FAST, origin: 'dispatcher-b' });
+  t.after(async () => {
+    other.close();
+    await stranger.close();
+  });
+  const outcome = await dispatch(other, {
+    to: addressOf(workerEndpoint),
+    taskId: 't-mine',
+    type: 'hold',
+    payload: {},
+    attempt: 2,
+    timeoutMs: 5000,
+    redelivery: true,
+  });
+  assert.equal(outcome.kind, 'rejected');
+  assert.equal(outcome.kind === 'rejected' && outcome.error.code, 'CONFLICT');
+  executor.release('t-mine', 'mine');
+  const mine = await running;
+  assert.deepEqual(mine.kind === 'result' && mine.outcome, { ok: true, value: 'mine' });
 });
