@@ -87,6 +87,31 @@ describe('monitoring against a local suite', () => {
     assert.ok(api.events.some((e) => e.taskId === id && e.event === 'succeeded'));
   });
 
+  test('the dashboard follows a dispatcher that crashed and came back: events resume after the last one, none twice', async (t) => {
+    const socket = await openRecordingSocket(`${wsBase}/api/events`);
+    t.after(() => socket.close());
+    await socket.waitFor<TasksTopic>('tasks', (d) => d.connected && d.eventsConnected);
+    const submit = async (text: string): Promise<string> => {
+      const res = await fetch(`${suite.dispatcherUrl}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'reverse', payload: { text } }),
+      });
+      return ((await res.json()) as { id: string }).id;
+    };
+    const before = await submit('before the crash');
+    await socket.waitFor<TaskEvent>('task-event', (e) => e.taskId === before && e.event === 'succeeded');
+    await suite.restartDispatcher('SIGKILL');
+    await socket.waitFor<TasksTopic>('tasks', (d) => d.connected && d.eventsConnected, 20_000);
+    const afterId = await submit('after the crash');
+    await socket.waitFor<TaskEvent>('task-event', (e) => e.taskId === afterId && e.event === 'succeeded', 20_000);
+    const api = (await (await fetch(`${base}/api/tasks`)).json()) as { events: TaskEvent[] };
+    const seqs = api.events.map((e) => e.seq);
+    assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
+    const last = api.events.filter((e) => e.taskId === afterId);
+    assert.ok(last.length > 0 && last.every((e) => e.seq > (api.events.find((x) => x.taskId === before)?.seq ?? 0)));
+  });
+
   test('a failed task is listed and can be retried through the proxy', async () => {
     const res = await fetch(`${suite.dispatcherUrl}/v1/tasks`, {
       method: 'POST',
