@@ -146,6 +146,34 @@ describe('results outlive a burst', () => {
     } while (cursor !== null);
     assert.equal(listed, ids.length);
   });
+
+  test('a plain subscriber (one message per event) keeps up with a 20,000-task batch: every completion, no close', async () => {
+    const base = suite.dispatcherUrl!;
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/events`);
+    await new Promise((resolve) => ws.once('open', resolve));
+    let closed: number | undefined;
+    ws.on('close', (code) => (closed = code));
+    const succeeded = new Set<string>();
+    ws.on('message', (data) => {
+      const event = JSON.parse((data as Buffer).toString()) as { event: string; taskId: string };
+      if (event.event === 'succeeded') succeeded.add(event.taskId);
+    });
+    const ids: string[] = [];
+    // Four batches of 500 in flight at a time, as the benchmark sends them.
+    for (let round = 0; round < 10; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, (_, b) =>
+          api(base, '/v1/tasks/batch', {
+            body: { tasks: Array.from({ length: 500 }, (_, i) => ({ type: 'reverse', payload: { text: `plain ${round} ${b} ${i}` } })) },
+          }),
+        ),
+      );
+      for (const answer of answers) ids.push(...answer.body.ids);
+    }
+    await eventually('every completion to arrive', () => ids.every((id) => succeeded.has(id)), { timeoutMs: 60_000 });
+    assert.equal(closed, undefined);
+    ws.close();
+  });
 });
 
 describe('events are never lost in silence', () => {
