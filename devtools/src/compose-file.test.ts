@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { composeDocument, generateDeployment, stackDocument } from './compose-file.js';
+import { UnsupportedInComposeError, composeDocument, generateDeployment, stackDocument } from './compose-file.js';
 import { parseWorkersConfig } from './workers-config.js';
 
 const COMPOSE_MAIN = fileURLToPath(new URL('./compose-main.js', import.meta.url));
@@ -87,4 +87,12 @@ test('--check fails on a stale file and a bad workers file names the field', asy
   const bad = spawnSync(process.execPath, [COMPOSE_MAIN, '--workers', file, '--out-dir', dir], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /workers\.sum\.replicas/);
+});
+
+test('a type of your own is refused by the compose generator, naming the entry', () => {
+  assert.throws(
+    () => generateDeployment({ workers: { wordcount: { replicas: 1, env: {}, module: '/x/wordcount.mjs' } } }),
+    (err: unknown) =>
+      err instanceof UnsupportedInComposeError && /workers\.wordcount\.module: types of your own run under npm start/.test(err.message),
+  );
 });

@@ -84,7 +84,16 @@ function lifecycle(flavour: Flavour, target: string, replicas?: number): Yaml {
   };
 }
 
+/** A type of your own (a module) cannot be put in an image yet: said plainly, naming the entry. */
+export class UnsupportedInComposeError extends Error {}
+
 function services(workers: WorkersConfig, flavour: Flavour): Yaml {
+  const own = Object.entries(workers.workers).filter(([, spec]) => spec.module !== undefined);
+  if (own.length > 0) {
+    throw new UnsupportedInComposeError(
+      `workers.json: ${own.map(([type]) => `workers.${type}.module`).join(', ')}: types of your own run under npm start; the compose files cannot carry them yet`,
+    );
+  }
   const out: Yaml = {
     nameservice: {
       ...lifecycle(flavour, 'nameservice'),

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateDeployment } from './compose-file.js';
+import { UnsupportedInComposeError, generateDeployment } from './compose-file.js';
 import { loadWorkersConfig, WorkersConfigError } from './workers-config.js';
 
 /**
@@ -45,7 +45,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const known = err instanceof WorkersConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const known =
+      err instanceof WorkersConfigError ||
+      err instanceof UnsupportedInComposeError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`compose: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
     process.exit(2);
   },

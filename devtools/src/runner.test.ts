@@ -205,3 +205,64 @@ test('a port already taken stops npm start at once, naming the port and the proc
   assert.match(run.stderr, /TASKMESH_DISPATCHER_PORT/);
   assert.doesNotMatch(run.stdout, /starting/);
 });
+
+test('npm start runs a type of your own named in workers.json: its module, outside taskmesh, answers through the API', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-own-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(
+    join(dir, 'wordcount.mjs'),
+    [
+      "import { defineTaskType, z } from '@taskmesh/worker';",
+      'export default defineTaskType({',
+      "  name: 'wordcount',",
+      "  description: 'Counts the words of a text',",
+      '  payload: z.object({ text: z.string().max(100000) }),',
+      '  handle: ({ text }) => ({ words: text.split(/\\s+/).filter(Boolean).length }),',
+      '});',
+    ].join('\n'),
+  );
+  const workersFile = join(dir, 'workers.json');
+  await writeFile(workersFile, JSON.stringify({ workers: { wordcount: { module: './wordcount.mjs', replicas: 1 } } }));
+  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
+  const runner = spawn(process.execPath, [RUNNER], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      TASKMESH_SECRET: '',
+      TASKMESH_NAMESERVICE_PORT: String(ns),
+      TASKMESH_DISPATCHER_PORT: String(dp),
+      TASKMESH_MONITORING_PORT: String(mon),
+      TASKMESH_WORKERS_FILE: workersFile,
+      TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
+      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
+    },
+  });
+  const output: string[] = [];
+  createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
+  runner.stderr.resume();
+  t.after(async () => {
+    if (runner.exitCode === null && runner.signalCode === null) {
+      runner.kill('SIGTERM');
+      await once(runner, 'exit');
+    }
+  });
+  await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 }).catch(() =>
+    assert.fail(output.slice(-30).join('\n')),
+  );
+  const answer = await eventually(
+    'wordcount to be known and answered',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${dp}/v1/tasks?wait=10000`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'wordcount', payload: { text: 'one two three' } }),
+      });
+      return res.status === 200 ? ((await res.json()) as { status: string; result: unknown }) : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 250 },
+  );
+  assert.equal(answer.status, 'succeeded');
+  assert.deepEqual(answer.result, { words: 3 });
+});

@@ -53,3 +53,13 @@ test('the committed workers.json is valid', async () => {
   const c = await loadWorkersConfig(new URL('../../workers.json', import.meta.url).pathname);
   assert.deepEqual(Object.keys(c.workers).sort(), [...WORKER_TYPES].sort());
 });
+
+test('a module entry is resolved against the workers file and becomes TASKMESH_WORKER_MODULE', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-workers-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'workers.json');
+  await writeFile(file, JSON.stringify({ workers: { wordcount: { module: './tasks/wordcount.mjs' } } }));
+  const config = await loadWorkersConfig(file);
+  assert.equal(config.workers.wordcount!.module, join(dir, 'tasks', 'wordcount.mjs'));
+  assert.equal(workerEnv(config.workers.wordcount!).TASKMESH_WORKER_MODULE, join(dir, 'tasks', 'wordcount.mjs'));
+});

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { TaskType } from '@taskmesh/shared';
+import { BUILTIN_TYPE_NAMES, TaskType } from '@taskmesh/shared';
 
 /**
  * `workers.json` describes the worker set once; both the local runner (`npm start`) and the
@@ -8,7 +9,7 @@ import { TaskType } from '@taskmesh/shared';
  */
 
 /** The task types the worker implements; the default set starts one of each. */
-export const WORKER_TYPES = ['reverse', 'hash', 'sum', 'upper', 'wait', 'image'] as const;
+export const WORKER_TYPES = BUILTIN_TYPE_NAMES;
 
 /** Most replicas of one type; a guard against typos such as 100 instead of 10. */
 export const MAX_REPLICAS = 32;
@@ -25,6 +26,11 @@ export const WorkerSpec = z.strictObject({
   queueSize: z.number().int().min(0).max(100_000).optional(),
   /** Extra environment for this type's workers. */
   env: z.record(EnvName, z.string()).default({}),
+  /**
+   * A type of your own: the ES module (a path relative to workers.json) whose default export
+   * `defineTaskType` made (TASKMESH_WORKER_MODULE).
+   */
+  module: z.string().min(1).max(1024).optional(),
 });
 export type WorkerSpec = z.output<typeof WorkerSpec>;
 
@@ -78,7 +84,12 @@ export async function loadWorkersConfig(path: string): Promise<WorkersConfig> {
   } catch (err) {
     throw new WorkersConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
   }
-  return parseWorkersConfig(json, path);
+  const config = parseWorkersConfig(json, path);
+  // Module paths are relative to the file that names them.
+  for (const spec of Object.values(config.workers)) {
+    if (spec.module !== undefined && !isAbsolute(spec.module)) spec.module = resolve(dirname(path), spec.module);
+  }
+  return config;
 }
 
 /** The environment a worker of this spec gets on top of the suite's. */
@@ -86,5 +97,6 @@ export function workerEnv(spec: WorkerSpec): Record<string, string> {
   const env: Record<string, string> = {};
   if (spec.concurrency !== undefined) env.TASKMESH_WORKER_CONCURRENCY = String(spec.concurrency);
   if (spec.queueSize !== undefined) env.TASKMESH_WORKER_QUEUE_SIZE = String(spec.queueSize);
+  if (spec.module !== undefined) env.TASKMESH_WORKER_MODULE = spec.module;
   return { ...env, ...spec.env };
 }

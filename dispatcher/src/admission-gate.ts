@@ -1,9 +1,11 @@
 import { TaskmeshError } from '@taskmesh/shared';
 import type { PendingQueue } from './pending-queue.js';
 import type { TaskStore } from './task-store.js';
+import type { TypeCatalog } from './type-catalog.js';
 
 export interface AdmissionGateOptions {
-  knownTypes: readonly string[];
+  /** Which types are accepted, and the registered types' payload schemas. */
+  catalog: TypeCatalog;
   pending: PendingQueue;
   store: TaskStore;
   /** Most payload bytes of unfinished tasks (TASKMESH_PENDING_BYTES); more is QUEUE_FULL. */
@@ -15,18 +17,25 @@ export interface AdmissionGateOptions {
  * handlers ask before anything is created; the runner asks again for a retry or a stream frame.
  */
 export class AdmissionGate {
-  readonly knownTypes: ReadonlySet<string>;
+  constructor(private readonly options: AdmissionGateOptions) {}
 
-  constructor(private readonly options: AdmissionGateOptions) {
-    this.knownTypes = new Set(options.knownTypes);
+  get catalog(): TypeCatalog {
+    return this.options.catalog;
   }
 
   /** Throws UNKNOWN_TYPE naming the known types. */
   checkType(type: string, where = 'type'): void {
-    if (this.knownTypes.has(type)) return;
-    throw new TaskmeshError('UNKNOWN_TYPE', `${where}: unknown task type "${type}"; known types: ${[...this.knownTypes].join(', ')}`, {
-      details: { knownTypes: [...this.knownTypes] },
+    const { catalog } = this.options;
+    if (catalog.has(type)) return;
+    const known = catalog.names();
+    throw new TaskmeshError('UNKNOWN_TYPE', `${where}: unknown task type "${type}"; known types: ${known.join(', ')}`, {
+      details: { knownTypes: known },
     });
+  }
+
+  /** A registered type's payload against its contract (INVALID_PAYLOAD naming the fields). */
+  checkPayload(type: string, payload: unknown, where = ''): void {
+    this.options.catalog.validate(type, payload, where === '' ? '' : `${where}payload.`);
   }
 
   /** Throws QUEUE_FULL when `n` more tasks (of `bytes` payload) would not fit. */

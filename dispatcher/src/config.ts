@@ -1,19 +1,6 @@
 import { z } from 'zod';
 import { JOURNAL_SYNC_POLICIES } from './journal/store.js';
-import {
-  BUILTIN_TYPE_NAMES,
-  DEFAULT_PORTS,
-  envInt,
-  envList,
-  envLogLevel,
-  envOptionalString,
-  envPort,
-  envString,
-  splitList,
-} from '@taskmesh/shared';
-
-/** The task types the dispatcher accepts unless TASKMESH_TASK_TYPES says otherwise. */
-export const DEFAULT_TASK_TYPES = BUILTIN_TYPE_NAMES;
+import { DEFAULT_PORTS, envInt, envList, envLogLevel, envOptionalString, envPort, envString, splitList } from '@taskmesh/shared';
 
 /**
  * The dispatcher's defaults, one place for both the environment (below) and createDispatcher's
@@ -45,12 +32,13 @@ export const DISPATCHER_DEFAULTS = {
 
 const D = DISPATCHER_DEFAULTS;
 
-const envTypeList = (fallback: readonly string[]) =>
+/** TASKMESH_TASK_TYPES: unset, the built-ins and every type a worker registers; set, exactly these. */
+const envTypeList = () =>
   z
     .string()
     .transform(splitList)
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'comma-separated lower-case type names')).min(1))
-    .default([...fallback]);
+    .optional();
 
 const envRatio = (fallback: number) => z.coerce.number().min(0).max(100).default(fallback);
 
@@ -65,7 +53,7 @@ export const dispatcherEnvSpec = {
   udpPort: { env: 'TASKMESH_DISPATCHER_UDP_PORT', schema: envPort(0) },
   nameserviceUrl: { env: 'TASKMESH_NAMESERVICE_URL', schema: z.url().default('http://127.0.0.1:7100') },
   apiToken: { env: 'TASKMESH_API_TOKEN', schema: envOptionalString() },
-  taskTypes: { env: 'TASKMESH_TASK_TYPES', schema: envTypeList(DEFAULT_TASK_TYPES) },
+  taskTypes: { env: 'TASKMESH_TASK_TYPES', schema: envTypeList() },
   maxAttempts: { env: 'TASKMESH_MAX_ATTEMPTS', schema: envInt(D.maxAttempts, 1, 20) },
   taskTimeoutMs: { env: 'TASKMESH_TASK_TIMEOUT_MS', schema: envInt(D.taskTimeoutMs, 1, 3_600_000) },
   pendingLimit: { env: 'TASKMESH_PENDING_LIMIT', schema: envInt(D.pendingLimit, 1) },

@@ -3,8 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NameserviceClient, RequestGuard, TaskCaller, UdpEndpoint, silentLogger, type Logger, isFinalStatus } from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
-import { DEFAULT_TASK_TYPES, DISPATCHER_DEFAULTS } from './config.js';
+import { DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
+import { TypeCatalog } from './type-catalog.js';
 import type { JournalSync } from './journal/store.js';
 import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
 import type { TaskEntry } from './task-entry.js';
@@ -124,8 +125,10 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     retainedBytes: () => store.retainedBytes,
     unfinishedBytes: () => store.unfinishedBytes,
   });
+  const catalog = new TypeCatalog({ allowlist: options.taskTypes, list: () => health.list(), logger: logger.child({ module: 'types' }) });
+  catalog.start();
   const gate = new AdmissionGate({
-    knownTypes: options.taskTypes ?? DEFAULT_TASK_TYPES,
+    catalog,
     pending,
     store,
     pendingBytes: options.pendingBytes,
@@ -249,6 +252,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
         ['connections', () => server.closeAllConnections()],
         ['timers', () => clearInterval(sweep)],
         ['runner', () => runner.close()],
+        ['types', () => catalog.close()],
         ['directory', () => directory.close()],
         ['caller', () => caller.close()],
         ['udp', () => endpoint.close()],

@@ -3,7 +3,6 @@ import express, { type Express } from 'express';
 import {
   TaskmeshError,
   expressErrorHandler,
-  findContract,
   type Logger,
   type RequestGuard,
   type TypeListResponse,
@@ -100,9 +99,7 @@ function createHttpApp(deps: HttpAppDeps): Express {
   });
 
   app.get('/v1/types', (_req, res) => {
-    const answer: TypeListResponse = {
-      types: [...deps.gate.knownTypes].map((name) => ({ name, description: findContract(name)?.description ?? null })),
-    };
+    const answer: TypeListResponse = { types: deps.gate.catalog.describe() };
     res.json(answer);
   });
 

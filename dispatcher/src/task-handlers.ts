@@ -163,6 +163,7 @@ export class TaskHandlers {
   private admit<T extends NewTask>(task: T, where: string): T & { payloadBytes: number; fingerprint: string | undefined } {
     this.gate.checkType(task.type, `${where}type`);
     const { payloadBytes } = admitPayload(task.type, task.payload, this.limits, where);
+    this.gate.checkPayload(task.type, task.payload, where);
     const fingerprint = task.idempotencyKey === undefined ? undefined : requestFingerprint(task.type, task.payload);
     // The task is the parser's fresh output, ours to extend (no copy per task on the hot path).
     return Object.assign(task, { payloadBytes, fingerprint });

@@ -1,13 +1,13 @@
 import {
   HEARTBEAT_INTERVAL_MS,
   LEASE_TTL_MS,
+  TaskmeshError,
   loadRatio,
   type HeartbeatRequest,
   type RegisterRequest,
   type WorkerRecord,
   type WorkerState,
 } from '@taskmesh/shared';
-import { TaskmeshError } from '@taskmesh/shared';
 import { EXPIRED_RETENTION_MS, MAX_WORKERS, SUSPECT_GRACE_MS } from './constants.js';
 
 /**
@@ -95,6 +95,7 @@ export class WorkerRegistry {
   register(req: RegisterRequest): WorkerRecord {
     const now = this.clock();
     const previous = this.entries.get(req.name);
+    this.checkContract(req);
     if (previous === undefined && this.entries.size >= this.maxWorkers) this.makeRoom(now);
     const load = { queued: 0, inFlight: 0, capacity: req.capacity };
     const record: WorkerRecord = {
@@ -110,10 +111,31 @@ export class WorkerRegistry {
       state: 'live',
       registeredAt: now,
       lastHeartbeatAt: now,
+      ...(req.contract === undefined ? {} : { contract: req.contract }),
     };
     this.entries.set(req.name, { record, leaseExpiresAt: now + this.leaseTtlMs });
     this.onEvent({ kind: previous && previous.record.state !== 'expired' ? 'replaced' : 'registered', name: req.name, membership: true });
     return copy(record);
+  }
+
+  /**
+   * One type, one contract: a worker whose type is held by workers (not expired) with another
+   * contract is refused, naming both fingerprints. A rolling change of contract takes a new type
+   * name, or the old workers drained first.
+   */
+  private checkContract(req: RegisterRequest): void {
+    const mine = req.contract?.fingerprint;
+    if (mine === undefined) return;
+    for (const { record } of this.entries.values()) {
+      if (record.type !== req.type || record.name === req.name || record.state === 'expired') continue;
+      const theirs = record.contract?.fingerprint;
+      if (theirs === undefined || theirs === mine) continue;
+      throw new TaskmeshError(
+        'CONTRACT_CONFLICT',
+        `type "${req.type}" is registered with contract ${theirs} (worker ${record.name}); this worker's is ${mine}: give the new contract a new type name, or drain the old workers first`,
+        { details: { type: req.type, registered: theirs, offered: mine, worker: record.name } },
+      );
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   UNKNOWN_WORKER: { status: 404, retryable: false },
   CONFLICT: { status: 409, retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
+  CONTRACT_CONFLICT: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   QUEUE_FULL: { status: 429, retryable: true },

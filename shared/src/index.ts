@@ -161,6 +161,10 @@ export {
   upperContract,
   validatePayload,
   waitContract,
+  ContractDescriptor,
+  MAX_CONTRACT_SCHEMA_BYTES,
+  contractFingerprint,
+  describeContract,
 } from './task-types/index.js';
 export type { QueueDefaults, SumTerm, TaskContract } from './task-types/index.js';
 // the HTTP edge

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LoadReport, TaskType } from './protocol.js';
+import { ContractDescriptor } from './task-types/contract-descriptor.js';
 
 /**
  * The nameservice's HTTP API: request bodies, the worker record and the persisted registry file.
@@ -34,6 +35,8 @@ export const RegisterRequest = z.strictObject({
   pid: z.number().int().min(0),
   /** Free-form labels, e.g. the container id the worker runs in. */
   meta: Meta.optional(),
+  /** Its type's contract: the dispatcher validates payloads of the type with it at submit. */
+  contract: ContractDescriptor.optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 
@@ -67,6 +70,8 @@ export const WorkerRecord = z.object({
   lastHeartbeatAt: z.number(),
   /** When the lease ran out; present only on expired entries, which are removed a while later. */
   expiredAt: z.number().optional(),
+  /** Its type's contract, as registered. */
+  contract: ContractDescriptor.optional(),
 });
 export type WorkerRecord = z.infer<typeof WorkerRecord>;
 

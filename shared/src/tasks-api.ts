@@ -89,7 +89,20 @@ export type TaskEvent = z.infer<typeof TaskEvent>;
 
 /** GET /v1/types: the task types the dispatcher accepts, with what each does when it knows. */
 export const TypeListResponse = z.object({
-  types: z.array(z.object({ name: TaskType, description: z.string().nullable() })),
+  types: z.array(
+    z.object({
+      name: TaskType,
+      description: z.string().nullable(),
+      /** Built into taskmesh, or registered by a worker with its contract. */
+      builtin: z.boolean().optional(),
+      /** A registered type's payload schema (JSON Schema) and its contract's fingerprint. */
+      payloadSchema: z.unknown().optional(),
+      fingerprint: z.string().nullable().optional(),
+      /** Live workers of the type and their summed load. */
+      workers: z.number().int().min(0).optional(),
+      load: z.object({ queued: z.number(), inFlight: z.number(), capacity: z.number() }).optional(),
+    }),
+  ),
 });
 export type TypeListResponse = z.infer<typeof TypeListResponse>;
 

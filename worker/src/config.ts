@@ -22,6 +22,8 @@ export const workerEnvSpec = {
   host: { env: 'TASKMESH_WORKER_HOST', schema: envString('0.0.0.0') },
   port: { env: 'TASKMESH_WORKER_PORT', schema: envPort(DEFAULT_PORTS.worker) },
   advertiseHost: { env: 'TASKMESH_WORKER_ADVERTISE_HOST', schema: envOptionalString() },
+  /** A user's task type: the ES module (path) whose default export defineTaskType made. */
+  module: { env: 'TASKMESH_WORKER_MODULE', schema: envOptionalString() },
   name: { env: 'TASKMESH_WORKER_NAME', schema: WorkerName.optional() },
   concurrency: { env: 'TASKMESH_WORKER_CONCURRENCY', schema: z.coerce.number().int().min(1).max(1024).optional() },
   queueSize: { env: 'TASKMESH_WORKER_QUEUE_SIZE', schema: z.coerce.number().int().min(0).max(100_000).optional() },

@@ -14,7 +14,11 @@ export type { WorkerService, WorkerServiceOptions, WorkerStats } from './worker-
 export { startLoopMonitor, LOOP_BLOCKED_WARN_MS } from './loop-monitor.js';
 export { TASK_TYPES, findTaskType, knownTypes } from './task-types/index.js';
 export type { TaskTypeModule, HandlerContext, QueueDefaults } from './task-types/task-type.js';
-export { defineTaskType } from './task-types/task-type.js';
+export { defineTaskType, isDefinedTaskType } from './task-types/task-type.js';
+export type { TaskTypeDefinition } from './task-types/task-type.js';
+export { loadTaskModule, TaskModuleError } from './task-types/user-module.js';
+/** zod, as the worker uses it: a task module needs no dependency of its own. */
+export { z } from 'zod';
 export { parsePayload, formatPath } from './task-types/parse-payload.js';
 export { reverseType, reverseGraphemes } from './task-types/reverse.js';
 export { upperType } from './task-types/upper.js';

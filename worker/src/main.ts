@@ -2,6 +2,7 @@
 import { createLogger, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
 import { workerEnvSpec, workerSettings } from './config.js';
 import { TASK_TYPES, findTaskType, knownTypes } from './task-types/index.js';
+import { TaskModuleError, loadTaskModule } from './task-types/user-module.js';
 import { startWorkerService, type WorkerService } from './worker-service.js';
 
 /**
@@ -19,13 +20,22 @@ async function main(): Promise<void> {
     process.stdout.write(usage());
     return;
   }
-  const type = arg === undefined ? undefined : findTaskType(arg);
+  const config = loadConfigOrExit('worker', workerEnvSpec);
+  let type = arg === undefined || config.module !== undefined ? undefined : findTaskType(arg);
+  if (arg !== undefined && config.module !== undefined) {
+    try {
+      type = await loadTaskModule(config.module, arg);
+    } catch (err) {
+      if (!(err instanceof TaskModuleError)) throw err;
+      process.stderr.write(`worker: ${err.message} (TASKMESH_WORKER_MODULE)\n`);
+      process.exit(2);
+    }
+  }
   if (type === undefined) {
     const what = arg === undefined ? 'no task type given' : `unknown task type "${arg}"`;
-    process.stderr.write(`worker: ${what}; known types: ${knownTypes().join(', ')}\n`);
+    process.stderr.write(`worker: ${what}; known types: ${knownTypes().join(', ')} (or a module of your own: TASKMESH_WORKER_MODULE)\n`);
     process.exit(2);
   }
-  const config = loadConfigOrExit('worker', workerEnvSpec);
   const settings = workerSettings(config, type);
   const jsonLogs = !process.stdout.isTTY;
   const logger = createLogger({ service: 'worker', level: settings.logLevel, json: jsonLogs }).child({ worker: settings.name });

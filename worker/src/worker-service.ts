@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   TaskServer,
+  describeContract,
   UdpEndpoint,
   type EndpointStats,
   type LoadReport,
@@ -97,6 +98,8 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         endpointId: endpoint.id,
         pid: process.pid,
         meta: { hostname: hostname() },
+        // The dispatcher learns the type, and validates its payloads, from this.
+        contract: describeContract(type),
       },
       advertise: { advertiseHost: settings.advertiseHost, bindHost: settings.host, nameserviceUrl: settings.nameserviceUrl },
     },

@@ -22,6 +22,7 @@ export type { SumTerm } from './sum.js';
 export { MAX_WAIT_MS, WaitPayload, waitContract } from './wait.js';
 export { IMAGE_FORMATS, IMAGE_MAX_SIDE, IMAGE_MAX_TEXT, IMAGE_MIN_SIDE, ImagePayload, imageContract } from './image.js';
 export { validatePayload, formatPath } from './validate-payload.js';
+export { ContractDescriptor, MAX_CONTRACT_SCHEMA_BYTES, contractFingerprint, describeContract } from './contract-descriptor.js';
 
 /** The built-in task types, in the order they are listed everywhere. */
 export const BUILTIN_CONTRACTS: readonly TaskContract[] = [

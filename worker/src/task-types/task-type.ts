@@ -33,5 +33,26 @@ export interface TaskTypeModule<S extends z.ZodType = z.ZodType, R = unknown> ex
   handle(payload: z.output<S>, ctx: HandlerContext): Promise<R> | R;
 }
 
-/** Helper that keeps the payload type of a module literal while checking its shape. */
-export const defineTaskType = <S extends z.ZodType, R>(module: TaskTypeModule<S, R>): TaskTypeModule<S, R> => module;
+const DEFINED = Symbol.for('taskmesh.task-type');
+
+/** Sensible queue sizes for a type that says nothing: a few at a time, a window of work queued. */
+const DEFAULT_QUEUE: QueueDefaults = { concurrency: 4, queueSize: 64 };
+
+/** What a user writes: the contract and handler; queue defaults may be left out. */
+export type TaskTypeDefinition<S extends z.ZodType, R> = Omit<TaskTypeModule<S, R>, 'defaults'> & { defaults?: Partial<QueueDefaults> };
+
+/**
+ * Defines a task type: `name`, `description`, `payload` (a zod schema) and `handle(payload, ctx)`
+ * are required; queue defaults and `quick` are optional. The built-in types are defined with it,
+ * and so is a user's own module (`export default defineTaskType({...})`).
+ */
+export function defineTaskType<S extends z.ZodType, R>(definition: TaskTypeDefinition<S, R>): TaskTypeModule<S, R> {
+  const type = { ...definition, defaults: { ...DEFAULT_QUEUE, ...definition.defaults } } as TaskTypeModule<S, R>;
+  Object.defineProperty(type, DEFINED, { value: true });
+  return type;
+}
+
+/** Whether a value was made by defineTaskType (also by another copy of this package). */
+export function isDefinedTaskType(value: unknown): value is TaskTypeModule {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINED] === true;
+}

@@ -1,0 +1,138 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { TEST_SECRET, serviceScript, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { api, eventually } from './test-support.js';
+
+/** A user's task module, written outside every workspace: it imports only '@taskmesh/worker'. */
+const WORDCOUNT = `import { defineTaskType, z } from '@taskmesh/worker';
+export default defineTaskType({
+  name: 'wordcount',
+  description: 'Counts the words of a text',
+  payload: z.object({ text: z.string().max(100000) }),
+  handle: ({ text }) => ({ words: text.split(/\\s+/).filter(Boolean).length }),
+});
+`;
+
+describe('a task type of your own, from a module outside taskmesh', () => {
+  let suite: LocalSuite;
+  let dir: string;
+  let base: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-own-types-'));
+    await writeFile(join(dir, 'wordcount.mjs'), WORDCOUNT);
+    suite = await startLocalSuite({ workers: ['reverse'] });
+    await suite.addWorker('wordcount', { TASKMESH_WORKER_MODULE: join(dir, 'wordcount.mjs') });
+    base = suite.dispatcherUrl!;
+    await eventually('the dispatcher to know wordcount', async () =>
+      (await api(base, '/v1/types')).body.types.some((t: { name: string }) => t.name === 'wordcount'),
+    );
+  });
+  after(async () => {
+    await suite?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('runs through the API like a built-in and is listed with its contract and workers', async () => {
+    const r = await api(base, '/v1/tasks?wait=10000', { body: { type: 'wordcount', payload: { text: 'one two three' } } });
+    assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
+    assert.deepEqual(r.body.result, { words: 3 });
+    const types = (await api(base, '/v1/types')).body.types as Array<Record<string, any>>;
+    const wordcount = types.find((t) => t.name === 'wordcount')!;
+    assert.equal(wordcount.description, 'Counts the words of a text');
+    assert.equal(wordcount.builtin, false);
+    assert.equal(wordcount.workers, 1);
+    assert.equal(wordcount.payloadSchema.properties.text.type, 'string');
+    assert.match(wordcount.fingerprint, /^[0-9a-f]{32}$/);
+    assert.equal(types.find((t) => t.name === 'reverse')!.builtin, true);
+  });
+
+  test('a bad payload is refused at submit, naming the field, for the own type as for a built-in', async () => {
+    const own = await api(base, '/v1/tasks', { body: { type: 'wordcount', payload: { text: 42 } } });
+    assert.deepEqual([own.status, own.body.error.code], [400, 'INVALID_PAYLOAD']);
+    assert.match(own.body.error.message, /text: must be string/);
+    assert.deepEqual(own.body.error.details.fields, ['text']);
+    const missing = await api(base, '/v1/tasks/batch', { body: { tasks: [{ type: 'wordcount', payload: {} }] } });
+    assert.deepEqual([missing.status, missing.body.error.code], [400, 'INVALID_PAYLOAD']);
+    assert.match(missing.body.error.message, /tasks\.0\.payload\.text/);
+    const builtin = await api(base, '/v1/tasks', { body: { type: 'reverse', payload: { text: 42 } } });
+    assert.deepEqual([builtin.status, builtin.body.error.code], [400, 'INVALID_PAYLOAD']);
+    const unknown = await api(base, '/v1/tasks', { body: { type: 'nosuch', payload: {} } });
+    assert.equal(unknown.body.error.code, 'UNKNOWN_TYPE');
+    assert.ok(unknown.body.error.details.knownTypes.includes('wordcount'));
+  });
+
+  test('another contract for the same type is refused at registration, naming both fingerprints', async () => {
+    await writeFile(join(dir, 'wordcount-v2.mjs'), WORDCOUNT.replace('z.string().max(100000)', 'z.string().max(10)'));
+    // Started by hand: it never becomes ready (it cannot register), which is the point.
+    const rival = spawn(process.execPath, [serviceScript('worker'), 'wordcount'], {
+      env: {
+        ...process.env,
+        ...suite.env,
+        TASKMESH_SECRET: TEST_SECRET,
+        TASKMESH_WORKER_HOST: '127.0.0.1',
+        TASKMESH_WORKER_PORT: '0',
+        TASKMESH_WORKER_MODULE: join(dir, 'wordcount-v2.mjs'),
+        TASKMESH_WORKER_NAME: 'wordcount-v2',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const refusal = await new Promise<{ message: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no refusal logged')), 20_000);
+      createInterface({ input: rival.stdout }).on('line', (line) => {
+        const parsed = JSON.parse(line) as { message: string };
+        if (/contract [0-9a-f]{32} \(worker .+\); this worker's is [0-9a-f]{32}/.test(parsed.message)) {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      });
+    }).finally(() => rival.kill('SIGKILL'));
+    assert.match(String(refusal.message), /give the new contract a new type name, or drain the old workers first/);
+    const types = (await api(base, '/v1/types')).body.types as Array<{ name: string; workers: number }>;
+    assert.equal(types.find((t) => t.name === 'wordcount')!.workers, 1);
+  });
+});
+
+describe('a module that cannot be a task type stops its worker with a message naming the file', () => {
+  const run = (module: string, type: string): { status: number | null; stderr: string } => {
+    const r = spawnSync(process.execPath, [serviceScript('worker'), type], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, TASKMESH_SECRET: TEST_SECRET, TASKMESH_WORKER_MODULE: module, TASKMESH_NAMESERVICE_URL: 'http://127.0.0.1:9' },
+    });
+    return { status: r.status, stderr: r.stderr };
+  };
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-bad-modules-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('missing, throwing, exporting nothing, a built-in name, another name', async () => {
+    const cases: Array<[string, string, string, RegExp]> = [
+      ['absent.mjs', '', 'wordcount', /absent\.mjs cannot be loaded: no such file/],
+      ['throws.mjs', "throw new Error('boom at import');", 'wordcount', /throws\.mjs cannot be loaded: boom at import/],
+      ['nothing.mjs', 'export const x = 1;', 'wordcount', /nothing\.mjs exports no task type/],
+      [
+        'clash.mjs',
+        WORDCOUNT.replace("name: 'wordcount'", "name: 'reverse'"),
+        'reverse',
+        /clash\.mjs defines "reverse", the name of a built-in type/,
+      ],
+      ['other.mjs', WORDCOUNT, 'lettercount', /other\.mjs defines type "wordcount", but this worker was started for "lettercount"/],
+    ];
+    for (const [file, text, type, message] of cases) {
+      if (text !== '') await writeFile(join(dir, file), text);
+      const r = run(join(dir, file), type);
+      assert.equal(r.status, 2, `${file}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /TASKMESH_WORKER_MODULE/);
+    }
+  });
+});

@@ -1,0 +1,166 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import {
+  BUILTIN_CONTRACTS,
+  TaskmeshError,
+  findContract,
+  silentLogger,
+  type ContractDescriptor,
+  type Logger,
+  type WorkerRecord,
+} from '@taskmesh/shared';
+
+export interface TypeCatalogOptions {
+  /** TASKMESH_TASK_TYPES: when set, exactly these types are accepted (registered or not). */
+  allowlist?: readonly string[] | undefined;
+  /** The nameservice's full list. */
+  list: () => Promise<WorkerRecord[]>;
+  refreshMs?: number;
+  logger?: Logger;
+}
+
+/** Types learned from registrations, at most: a registry holds at most 1024 workers anyway. */
+const MAX_TYPES = 1024;
+const REFRESH_MS = 1000;
+
+/** One type as GET /v1/types shows it. */
+export interface TypeView {
+  name: string;
+  description: string | null;
+  builtin: boolean;
+  payloadSchema: unknown;
+  fingerprint: string | null;
+  /** Live workers of the type, and their summed load. */
+  workers: number;
+  load: { queued: number; inFlight: number; capacity: number };
+}
+
+/**
+ * The task types the dispatcher accepts: the built-ins plus every type a worker registered with
+ * its contract (learned from the nameservice's list every second), or exactly TASKMESH_TASK_TYPES
+ * when that is set. A registered type's payloads are validated at submit against its JSON Schema
+ * (ajv, compiled once per contract fingerprint); a built-in's with its zod schema (admission.ts).
+ * A type stays known when its workers are gone: its tasks wait, as for a built-in.
+ */
+export class TypeCatalog {
+  private readonly registered = new Map<string, ContractDescriptor>();
+  private readonly validators = new Map<string, ValidateFunction | null>();
+  private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
+  private readonly logger: Logger;
+  private workers: WorkerRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly allowlist: ReadonlySet<string> | undefined;
+
+  constructor(private readonly options: TypeCatalogOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.allowlist = options.allowlist === undefined ? undefined : new Set(options.allowlist);
+  }
+
+  /** Starts learning from the nameservice (first answer awaited at most briefly). */
+  start(): void {
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.refreshMs ?? REFRESH_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The names accepted now, built-ins first. */
+  names(): string[] {
+    if (this.allowlist !== undefined) return [...this.allowlist];
+    return [...BUILTIN_CONTRACTS.map((c) => c.name), ...this.registered.keys()];
+  }
+
+  has(type: string): boolean {
+    return this.allowlist !== undefined ? this.allowlist.has(type) : findContract(type) !== undefined || this.registered.has(type);
+  }
+
+  /** Throws INVALID_PAYLOAD naming the fields when a registered type's schema refuses the payload. */
+  validate(type: string, payload: unknown, where: string): void {
+    const contract = this.registered.get(type);
+    if (contract === undefined || findContract(type) !== undefined) return;
+    const validate = this.validatorOf(type, contract);
+    if (validate === null || validate(payload)) return;
+    const errors = (validate.errors ?? []).slice(0, 20);
+    const field = (path: string): string =>
+      `${where}${
+        path === ''
+          ? 'payload'
+          : path
+              .slice(1)
+              .split('/')
+              .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+              .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
+              .join('')
+      }`;
+    const described = errors.slice(0, 5).map((e) => {
+      const missing = (e.params as { missingProperty?: string }).missingProperty;
+      const extra = (e.params as { additionalProperty?: string }).additionalProperty;
+      const path =
+        missing !== undefined ? `${e.instancePath}/${missing}` : extra !== undefined ? `${e.instancePath}/${extra}` : e.instancePath;
+      return `${field(path)}: ${extra !== undefined ? 'unknown field' : (e.message ?? 'invalid')}`;
+    });
+    throw new TaskmeshError('INVALID_PAYLOAD', `invalid ${type} payload: ${described.join('; ')}`, {
+      details: { fields: errors.map((e) => field(e.instancePath)) },
+    });
+  }
+
+  /** Every known type with its contract, live workers and load. */
+  describe(): TypeView[] {
+    return this.names().map((name) => {
+      const builtin = findContract(name);
+      const registered = this.registered.get(name);
+      const live = this.workers.filter((w) => w.type === name && w.state === 'live');
+      const load = live.reduce(
+        (sum, w) => ({
+          queued: sum.queued + w.load.queued,
+          inFlight: sum.inFlight + w.load.inFlight,
+          capacity: sum.capacity + w.load.capacity,
+        }),
+        { queued: 0, inFlight: 0, capacity: 0 },
+      );
+      return {
+        name,
+        description: builtin?.description ?? registered?.description ?? null,
+        builtin: builtin !== undefined,
+        payloadSchema: registered?.payloadSchema ?? null,
+        fingerprint: registered?.fingerprint ?? null,
+        workers: live.length,
+        load,
+      };
+    });
+  }
+
+  private validatorOf(type: string, contract: ContractDescriptor): ValidateFunction | null {
+    const known = this.validators.get(contract.fingerprint);
+    if (known !== undefined) return known;
+    let compiled: ValidateFunction | null;
+    try {
+      compiled = this.ajv.compile(contract.payloadSchema);
+    } catch (err) {
+      // The worker validates anyway; a schema ajv cannot compile only loses the early refusal.
+      this.logger.warn('a registered payload schema does not compile', { type, error: err instanceof Error ? err.message : String(err) });
+      compiled = null;
+    }
+    if (this.validators.size >= MAX_TYPES * 2) this.validators.clear();
+    this.validators.set(contract.fingerprint, compiled);
+    return compiled;
+  }
+
+  private async refresh(): Promise<void> {
+    let workers: WorkerRecord[];
+    try {
+      workers = await this.options.list();
+    } catch {
+      return; // the nameservice is down: what was learned stays
+    }
+    this.workers = workers;
+    for (const w of workers) {
+      if (w.contract === undefined || w.state === 'expired' || findContract(w.type) !== undefined) continue;
+      if (!this.registered.has(w.type) && this.registered.size >= MAX_TYPES) continue;
+      // The nameservice lets one contract per type in; the newest registration wins a changeover.
+      this.registered.set(w.type, w.contract);
+    }
+  }
+}
