@@ -136,3 +136,59 @@ describe('a module that cannot be a task type stops its worker with a message na
     }
   });
 });
+
+describe('handlers fail the way users expect', () => {
+  const FLAKY = `import { defineTaskType, TaskError, z } from '@taskmesh/worker';
+export default defineTaskType({
+  name: 'flaky',
+  description: 'Fails retryably on the worker flaky-a, works elsewhere; mode final always fails',
+  payload: z.object({ n: z.number(), mode: z.enum(['retryable', 'final']) }),
+  handle: ({ mode }, ctx) => {
+    if (mode === 'final') throw new Error('broken for good');
+    if (ctx.workerName === 'flaky-a') throw new TaskError('FLAKY', 'not on this worker', { retryable: true });
+    return { on: ctx.workerName };
+  },
+});
+`;
+  let suite: LocalSuite;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-flaky-'));
+    await writeFile(join(dir, 'flaky.mjs'), FLAKY);
+    suite = await startLocalSuite({ workers: [] });
+    for (const name of ['flaky-a', 'flaky-b']) {
+      await suite.addWorker('flaky', { TASKMESH_WORKER_MODULE: join(dir, 'flaky.mjs'), TASKMESH_WORKER_NAME: name });
+    }
+    await eventually('the dispatcher to see both flaky workers', async () =>
+      (await api(suite.dispatcherUrl!, '/v1/types')).body.types.some(
+        (t: { name: string; workers: number }) => t.name === 'flaky' && t.workers === 2,
+      ),
+    );
+  });
+  after(async () => {
+    await suite?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a retryable TaskError is retried on another worker and succeeds; any other error fails at once, its stack kept at the worker', async () => {
+    const base = suite.dispatcherUrl!;
+    const tasks = Array.from({ length: 12 }, (_, n) => ({ type: 'flaky', payload: { n, mode: 'retryable' }, maxAttempts: 3 }));
+    const { ids } = (await api(base, '/v1/tasks/batch', { body: { tasks } })).body as { ids: string[] };
+    const records = await Promise.all(ids.map(async (id) => (await api(base, `/v1/tasks/${id}?wait=20000`)).body));
+    assert.deepEqual(
+      records.map((r) => [r.status, r.result?.on]),
+      records.map(() => ['succeeded', 'flaky-b']),
+    );
+    assert.ok(
+      records.some((r) => r.attempts >= 2),
+      'some went to flaky-a first and were retried',
+    );
+    const final = await api(base, '/v1/tasks?wait=20000', { body: { type: 'flaky', payload: { n: 0, mode: 'final' }, maxAttempts: 3 } });
+    assert.equal(final.body.status, 'failed');
+    assert.deepEqual(final.body.error, { code: 'HANDLER_FAILED', message: 'broken for good' });
+    assert.equal(final.body.attempts, 1);
+    const worker = suite.workers.find((w) => w.lines.some((l) => l.event === 'handler-failed'))!;
+    const logged = worker.lines.find((l) => l.event === 'handler-failed')!;
+    assert.match(String(logged.error), /broken for good\n\s+at /);
+  });
+});

@@ -5,9 +5,7 @@ import {
   silentLogger,
   toTaskmeshError,
   type BackoffPolicy,
-  type DispatchListener,
   type DispatchOutcome,
-  type DispatchTarget,
   type LoadReport,
   type Logger,
 } from '@taskmesh/shared';
@@ -17,16 +15,10 @@ import { Attempt, type AttemptHost } from './attempt.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { WorkerPicker } from './worker-picker.js';
 import { attemptsSpent, createTaskEntry, outcomeOf, type NewTask, type TaskEntry, type TaskOutcome } from './task-entry.js';
-import { TaskStates } from './task-states.js';
+import { TaskStates, type TaskSender } from './task-states.js';
 import type { TaskStore } from './task-store.js';
 import type { TaskTransitions } from './task-transitions.js';
 import type { WorkerDirectory, WorkerView } from './worker-directory.js';
-
-/** The part of TaskCaller the runner uses. */
-interface TaskSender {
-  start(target: DispatchTarget, listener: DispatchListener): void;
-  abort(taskId: string, reason: TaskmeshError, listener?: DispatchListener): void;
-}
 
 /** Between counted attempts (no acknowledgement, worker lost). */
 const RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
@@ -50,8 +42,8 @@ export interface TaskRunnerOptions {
  * The attempt loop: takes tasks from the pending queue, sends each to a worker chosen by the
  * picker, and turns the outcome into the next step. BUSY puts the task back at the head of its
  * lane without spending an attempt (backpressure, bounded by the task's timeout); no
- * acknowledgement or a lost worker spends one and retries elsewhere after a backoff; a rejection
- * or a handler failure is final.
+ * acknowledgement, a lost worker or a handler's retryable TaskError spends one and retries
+ * elsewhere after a backoff; a rejection or another handler failure is final.
  */
 export class TaskRunner implements AttemptHost {
   private inFlightCount = 0;
@@ -243,6 +235,9 @@ export class TaskRunner implements AttemptHost {
           if (!accepted) this.accepted(entry, outcome.worker, attempt);
           entry.record.worker = outcome.worker;
           if (outcome.outcome.ok) this.states.finish(entry, 'succeeded', outcome.outcome.value, null);
+          // A handler's retryable TaskError: another attempt, elsewhere when it can be.
+          else if (outcome.outcome.error.retryable === true)
+            this.lost(entry, worker, { ...outcome.outcome.error, retryable: true }, true, attempt);
           else this.states.finish(entry, 'failed', null, outcome.outcome.error);
           break;
         default: {
@@ -255,7 +250,13 @@ export class TaskRunner implements AttemptHost {
   }
 
   /** NO_ACK, WORKER_LOST and other transport failures: spend an attempt, retry elsewhere. */
-  private lost(entry: TaskEntry, worker: WorkerView, err: TaskmeshError, accepted: boolean, attempt: number): void {
+  private lost(
+    entry: TaskEntry,
+    worker: WorkerView,
+    err: { code: string; message: string; retryable: boolean },
+    accepted: boolean,
+    attempt: number,
+  ): void {
     const r = entry.record;
     if (!accepted) {
       // Unacknowledged attempts still count: the worker may have received and run it.

@@ -1,4 +1,12 @@
-import { TaskmeshError, isFinalStatus, type DispatchListener, type Logger, type TaskStatus, type WireError } from '@taskmesh/shared';
+import {
+  TaskmeshError,
+  isFinalStatus,
+  type DispatchListener,
+  type DispatchTarget,
+  type Logger,
+  type TaskStatus,
+  type WireError,
+} from '@taskmesh/shared';
 import { measureResult } from './admission.js';
 import type { PendingQueue } from './pending-queue.js';
 import type { TaskEntry } from './task-entry.js';
@@ -7,6 +15,11 @@ import type { TaskTransitions } from './task-transitions.js';
 /** The part of TaskCaller that ends a dispatch early. */
 export interface DispatchAborter {
   abort(taskId: string, reason: TaskmeshError, listener?: DispatchListener): void;
+}
+
+/** The part of TaskCaller the runner uses. */
+export interface TaskSender extends DispatchAborter {
+  start(target: DispatchTarget, listener: DispatchListener): void;
 }
 
 export type FinalStatus = 'succeeded' | 'failed' | 'cancelled';

@@ -106,3 +106,36 @@ const CLIENT_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
+
+/** What a task error code may look like on the wire. */
+const TASK_ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/**
+ * What a task handler throws to fail its task on purpose: a code of its own (`RATE_LIMITED`), a
+ * message for whoever reads the task, and whether trying again may help. A retryable error is
+ * retried with backoff, on another worker when there is one, up to the task's maxAttempts; any
+ * other failure is final at once.
+ */
+export class TaskError extends Error {
+  override readonly name = 'TaskError';
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = TASK_ERROR_CODE.test(code) ? code : 'HANDLER_FAILED';
+    this.retryable = options.retryable === true;
+  }
+}
+
+/** A handler's failure as it travels to the caller: code and message (never a stack), retryable when it says so. */
+export function handlerFailure(err: unknown): { code: string; message: string; retryable?: boolean } {
+  if (err instanceof TaskError || (err instanceof Error && err.name === 'TaskError' && typeof (err as TaskError).code === 'string')) {
+    const task = err as TaskError;
+    return task.retryable
+      ? { code: task.code, message: task.message.slice(0, 4096), retryable: true }
+      : { code: task.code, message: task.message.slice(0, 4096) };
+  }
+  const error = toTaskmeshError(err, 'HANDLER_FAILED');
+  return { code: error.code, message: error.message.slice(0, 4096) };
+}

@@ -1,4 +1,4 @@
-export { ERROR_CODES, TaskmeshError, toTaskmeshError, isErrorCode } from './errors.js';
+export { ERROR_CODES, TaskError, TaskmeshError, handlerFailure, toTaskmeshError, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorBody, TaskmeshErrorOptions } from './errors.js';
 export { createLogger, logReady, silentLogger } from './logger.js';
 export type { Logger, LogLevel, LoggerOptions } from './logger.js';

@@ -27,7 +27,12 @@ export type LoadReport = z.infer<typeof LoadReport>;
 /** Load as a ratio: 0 idle, 1 full. */
 export const loadRatio = (load: LoadReport): number => (load.queued + load.inFlight) / load.capacity;
 
-export const WireError = z.object({ code: z.string().min(1).max(64), message: z.string().max(4096) });
+export const WireError = z.object({
+  code: z.string().min(1).max(64),
+  message: z.string().max(4096),
+  /** A handler's TaskError that may succeed when tried again. */
+  retryable: z.boolean().optional(),
+});
 export type WireError = z.infer<typeof WireError>;
 
 const v = z.literal(PROTOCOL_VERSION);

@@ -17,6 +17,8 @@ export type { TaskTypeModule, HandlerContext, QueueDefaults } from './task-types
 export { defineTaskType, isDefinedTaskType } from './task-types/task-type.js';
 export type { TaskTypeDefinition } from './task-types/task-type.js';
 export { loadTaskModule, TaskModuleError } from './task-types/user-module.js';
+/** What a handler throws to fail its task on purpose, retryable or not. */
+export { TaskError } from '@taskmesh/shared';
 /** zod, as the worker uses it: a task module needs no dependency of its own. */
 export { z } from 'zod';
 export { parsePayload, formatPath } from './task-types/parse-payload.js';

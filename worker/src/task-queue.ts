@@ -1,4 +1,4 @@
-import { TaskmeshError, abortLazily, lazySignal, silentLogger, toTaskmeshError } from '@taskmesh/shared';
+import { TaskError, TaskmeshError, abortLazily, lazySignal, silentLogger, toTaskmeshError } from '@taskmesh/shared';
 import type { LoadReport, Logger, TaskExecutor, TaskMessage } from '@taskmesh/shared';
 import { parsePayload } from './task-types/parse-payload.js';
 import type { HandlerContext, TaskTypeModule } from './task-types/task-type.js';
@@ -39,7 +39,7 @@ interface Entry {
   deadline: NodeJS.Timeout | undefined;
   settled: boolean;
   resolve(value: unknown): void;
-  reject(err: TaskmeshError): void;
+  reject(err: TaskmeshError | TaskError): void;
 }
 
 /**
@@ -146,7 +146,7 @@ export class TaskQueue implements TaskExecutor {
     this.settle(entry, { error: reason });
   }
 
-  private settle(entry: Entry, outcome: { value: unknown } | { error: TaskmeshError }): void {
+  private settle(entry: Entry, outcome: { value: unknown } | { error: TaskmeshError | TaskError }): void {
     if (entry.settled) return;
     entry.settled = true;
     clearTimeout(entry.deadline);
@@ -192,7 +192,7 @@ export class TaskQueue implements TaskExecutor {
     try {
       value = this.type.handle(entry.payload, new RunContext(entry, this.workerName, this.now));
     } catch (err) {
-      this.ended(entry, startedAt, toTaskmeshError(err, 'HANDLER_FAILED'), undefined);
+      this.ended(entry, startedAt, this.failure(entry, err), undefined);
       return;
     }
     if (!isPromiseLike(value)) {
@@ -201,11 +201,26 @@ export class TaskQueue implements TaskExecutor {
     }
     value.then(
       (result) => this.ended(entry, startedAt, undefined, result),
-      (err: unknown) => this.ended(entry, startedAt, toTaskmeshError(err, 'HANDLER_FAILED'), undefined),
+      (err: unknown) => this.ended(entry, startedAt, this.failure(entry, err), undefined),
     );
   }
 
-  private ended(entry: Entry, startedAt: number, error: TaskmeshError | undefined, value: unknown): void {
+  /**
+   * A handler's failure: its own TaskError or TaskmeshError goes to the caller as it is; anything
+   * else is HANDLER_FAILED with its message, and its stack is logged here, never sent.
+   */
+  private failure(entry: Entry, err: unknown): TaskmeshError | TaskError {
+    if (err instanceof TaskError || err instanceof TaskmeshError) return err;
+    this.logger.warn('task handler failed', {
+      event: 'handler-failed',
+      taskId: entry.task.taskId,
+      type: entry.task.type,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    return toTaskmeshError(err, 'HANDLER_FAILED');
+  }
+
+  private ended(entry: Entry, startedAt: number, error: TaskmeshError | TaskError | undefined, value: unknown): void {
     this.settle(entry, error === undefined ? { value } : { error });
     if (this.debug) {
       const ms = Math.round(performance.now() - startedAt);

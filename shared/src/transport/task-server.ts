@@ -1,4 +1,4 @@
-import { TaskmeshError, toTaskmeshError } from '../errors.js';
+import { TaskmeshError, handlerFailure, toTaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Message, Outgoing, ResultMessage, ResultOutcome, TaskMessage } from '../protocol.js';
@@ -239,10 +239,7 @@ export class TaskServer implements ServerTaskHost {
     if (this.pendingAcks.length === 1) setImmediate(this.sendPendingAcks);
     running.then(
       (value) => this.finish(task, { ok: true, value: value ?? null }),
-      (err: unknown) => {
-        const error = toTaskmeshError(err, 'HANDLER_FAILED');
-        this.finish(task, { ok: false, error: { code: error.code, message: error.message } });
-      },
+      (err: unknown) => this.finish(task, { ok: false, error: handlerFailure(err) }),
     );
   }
 
