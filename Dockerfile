@@ -63,6 +63,12 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
 ENTRYPOINT ["node", "worker/dist/main.js"]
 CMD ["reverse"]
 
+# A type of your own (workers.json "module"): the worker image plus the module's folder, at
+# /app/own/<folder>; npm run compose sets TASK_DIR and TASKMESH_WORKER_MODULE for each such type.
+FROM worker AS worker-own
+ARG TASK_DIR=examples
+COPY --chown=10001:10001 ${TASK_DIR}/ /app/own/${TASK_DIR}/
+
 FROM runtime AS dispatcher
 # The task journal; docker-compose.yml mounts a named volume here.
 ENV TASKMESH_JOURNAL_PATH=/app/data/journal

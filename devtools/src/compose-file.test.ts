@@ -89,10 +89,22 @@ test('--check fails on a stale file and a bad workers file names the field', asy
   assert.match(bad.stderr, /workers\.sum\.replicas/);
 });
 
-test('a type of your own is refused by the compose generator, naming the entry', () => {
+test('a type of your own gets an image with its folder and its module path inside it; one outside the project is refused', () => {
+  const root = '/project';
+  const workers = { workers: { wordcount: { replicas: 2, env: {}, module: '/project/examples/wordcount.mjs' } } };
+  const compose = composeDocument(workers, root) as { services: Record<string, Record<string, any>> };
+  const svc = compose.services['worker-wordcount']!;
+  assert.equal(svc.build.target, 'worker-own');
+  assert.equal(svc.build.args.TASK_DIR, 'examples');
+  assert.equal(svc.image, 'taskmesh/worker-wordcount:local');
+  assert.deepEqual(svc.command, ['wordcount']);
+  assert.equal(svc.environment.TASKMESH_WORKER_MODULE, '/app/own/examples/wordcount.mjs');
+  const stack = stackDocument(workers, root) as { services: Record<string, Record<string, any>> };
+  assert.equal(stack.services['worker-wordcount']!.image, 'taskmesh/worker-wordcount:local');
+  assert.equal(stack.services['worker-wordcount']!.deploy.replicas, 2);
   assert.throws(
-    () => generateDeployment({ workers: { wordcount: { replicas: 1, env: {}, module: '/x/wordcount.mjs' } } }),
+    () => generateDeployment({ workers: { far: { replicas: 1, env: {}, module: '/elsewhere/far.mjs' } } }, root),
     (err: unknown) =>
-      err instanceof UnsupportedInComposeError && /workers\.wordcount\.module: types of your own run under npm start/.test(err.message),
+      err instanceof UnsupportedInComposeError && /workers\.far\.module: \/elsewhere\/far\.mjs is outside \/project/.test(err.message),
   );
 });

@@ -1,3 +1,4 @@
+import { isAbsolute, relative, sep } from 'node:path';
 import { Document, isPair, isScalar, isSeq, visit } from 'yaml';
 import { workerEnv, type WorkersConfig } from './workers-config.js';
 
@@ -64,17 +65,20 @@ function ports(flavour: Flavour, variable: string, port: number): Yaml {
 }
 
 /** Compose-only keys (build, restart) or their Swarm equivalents (deploy). */
-function lifecycle(flavour: Flavour, target: string, replicas?: number): Yaml {
+function lifecycle(flavour: Flavour, target: string, replicas?: number, own?: { type: string; taskDir: string }): Yaml {
   if (flavour === 'compose') {
     return {
-      build: build(target),
-      image: image(target),
+      build:
+        own === undefined
+          ? build(target)
+          : { ...build('worker-own'), args: { ...(build('worker-own').args as Yaml), TASK_DIR: own.taskDir } },
+      image: own === undefined ? image(target) : image(`worker-${own.type}`),
       restart: 'unless-stopped',
       ...(replicas === undefined ? {} : { deploy: { replicas } }),
     };
   }
   return {
-    image: image(target),
+    image: own === undefined ? image(target) : image(`worker-${own.type}`),
     deploy: {
       ...(replicas === undefined ? {} : { replicas }),
       endpoint_mode: 'dnsrr',
@@ -84,16 +88,26 @@ function lifecycle(flavour: Flavour, target: string, replicas?: number): Yaml {
   };
 }
 
-/** A type of your own (a module) cannot be put in an image yet: said plainly, naming the entry. */
+/** A module that cannot go into an image (outside the folder images are built from): said plainly, naming the entry. */
 export class UnsupportedInComposeError extends Error {}
 
-function services(workers: WorkersConfig, flavour: Flavour): Yaml {
-  const own = Object.entries(workers.workers).filter(([, spec]) => spec.module !== undefined);
-  if (own.length > 0) {
+/**
+ * Where a type's own module goes in its image: its folder (with what the module imports from
+ * there) is copied to /app/own/<folder> by the Dockerfile's worker-own target.
+ */
+function ownModule(type: string, module: string, root: string): { taskDir: string; path: string } {
+  const rel = relative(root, module);
+  if (rel.startsWith('..') || isAbsolute(rel)) {
     throw new UnsupportedInComposeError(
-      `workers.json: ${own.map(([type]) => `workers.${type}.module`).join(', ')}: types of your own run under npm start; the compose files cannot carry them yet`,
+      `workers.json: workers.${type}.module: ${module} is outside ${root}, the folder the images are built from; move it inside`,
     );
   }
+  const posix = rel.split(sep).join('/');
+  const slash = posix.lastIndexOf('/');
+  return { taskDir: slash < 0 ? '.' : posix.slice(0, slash), path: `/app/own/${posix}` };
+}
+
+function services(workers: WorkersConfig, flavour: Flavour, root: string): Yaml {
   const out: Yaml = {
     nameservice: {
       ...lifecycle(flavour, 'nameservice'),
@@ -134,10 +148,11 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
     },
   };
   for (const [type, spec] of Object.entries(workers.workers)) {
+    const own = spec.module === undefined ? undefined : ownModule(type, spec.module, root);
     out[`worker-${type}`] = {
-      ...lifecycle(flavour, 'worker', spec.replicas),
+      ...lifecycle(flavour, 'worker', spec.replicas, own === undefined ? undefined : { type, taskDir: own.taskDir }),
       command: [type],
-      environment: { ...commonEnv(flavour), ...workerEnv(spec) },
+      environment: { ...commonEnv(flavour), ...workerEnv(spec), ...(own === undefined ? {} : { TASKMESH_WORKER_MODULE: own.path }) },
       ...dependsOn(flavour, { nameservice: 'service_healthy' }),
       healthcheck: healthcheck('worker', '15s'),
       // Long enough to finish queued tasks after SIGTERM before Docker sends SIGKILL.
@@ -148,13 +163,13 @@ function services(workers: WorkersConfig, flavour: Flavour): Yaml {
 }
 
 /** The Compose document: no `version` key (Compose specification, read by v2 and v1.27+). */
-export function composeDocument(workers: WorkersConfig): Yaml {
-  return { services: services(workers, 'compose'), volumes: { 'nameservice-data': {}, 'dispatcher-data': {} } };
+export function composeDocument(workers: WorkersConfig, root = process.cwd()): Yaml {
+  return { services: services(workers, 'compose', root), volumes: { 'nameservice-data': {}, 'dispatcher-data': {} } };
 }
 
 /** The Swarm document; `docker stack deploy` still wants a 3.x version key. */
-export function stackDocument(workers: WorkersConfig): Yaml {
-  return { version: '3.8', services: services(workers, 'stack'), volumes: { 'nameservice-data': {}, 'dispatcher-data': {} } };
+export function stackDocument(workers: WorkersConfig, root = process.cwd()): Yaml {
+  return { version: '3.8', services: services(workers, 'stack', root), volumes: { 'nameservice-data': {}, 'dispatcher-data': {} } };
 }
 
 const HEADERS: Record<Flavour, string> = {
@@ -191,9 +206,9 @@ export function renderYaml(doc: Yaml, flavour: Flavour): string {
 }
 
 /** Both files, by name. */
-export function generateDeployment(workers: WorkersConfig): Record<string, string> {
+export function generateDeployment(workers: WorkersConfig, root = process.cwd()): Record<string, string> {
   return {
-    [COMPOSE_FILE]: renderYaml(composeDocument(workers), 'compose'),
-    [STACK_FILE]: renderYaml(stackDocument(workers), 'stack'),
+    [COMPOSE_FILE]: renderYaml(composeDocument(workers, root), 'compose'),
+    [STACK_FILE]: renderYaml(stackDocument(workers, root), 'stack'),
   };
 }

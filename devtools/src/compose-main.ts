@@ -22,7 +22,8 @@ async function main(): Promise<number> {
     },
   });
   const workers = await loadWorkersConfig(resolve(values.workers));
-  const files = generateDeployment(workers);
+  // Module paths are placed relative to the folder the images are built from: the one the files go to.
+  const files = generateDeployment(workers, resolve(values['out-dir']));
   const stale: string[] = [];
   for (const [name, text] of Object.entries(files)) {
     const path = join(resolve(values['out-dir']), name);

@@ -49,9 +49,10 @@ test('loadWorkersConfig reads a file, names a JSON error, and defaults when miss
   assert.deepEqual(Object.keys(DEFAULT_WORKERS_CONFIG.workers), [...WORKER_TYPES]);
 });
 
-test('the committed workers.json is valid', async () => {
+test('the committed workers.json is valid: every built-in type, and the example of your own', async () => {
   const c = await loadWorkersConfig(new URL('../../workers.json', import.meta.url).pathname);
-  assert.deepEqual(Object.keys(c.workers).sort(), [...WORKER_TYPES].sort());
+  assert.deepEqual(Object.keys(c.workers).sort(), [...WORKER_TYPES, 'wordcount'].sort());
+  assert.equal(c.workers.wordcount!.module, new URL('../../examples/wordcount.mjs', import.meta.url).pathname);
 });
 
 test('a module entry is resolved against the workers file and becomes TASKMESH_WORKER_MODULE', async (t) => {
