@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { TaskEvent, TaskRecord, WorkerRecord } from '@taskmesh/shared';
+import type { TaskEvent, TaskRecord, TypeListResponse, WorkerRecord } from '@taskmesh/shared';
 
 /**
  * Everything the CLI prints, as pure functions of the data (and `now` where ages are shown), so
@@ -96,6 +96,31 @@ export function formatWorkersTable(workers: readonly WorkerRecord[], now: number
       String(load.queued),
       `${load.inFlight}/${load.capacity}`,
       typeof w.lastHeartbeatAt === 'number' ? `${formatAge(w.lastHeartbeatAt, now)} ago` : '-',
+    ]);
+  }
+  return table.toString();
+}
+
+/** `taskmesh types`: one row per type, with where its payload schema comes from. */
+export function formatTypesTable(types: TypeListResponse['types']): string {
+  if (types.length === 0) return 'no task types';
+  const table = plainTable(['type', 'kind', 'workers', 'load', 'payload fields', 'description']);
+  for (const t of types) {
+    const load = t.load ?? { queued: 0, inFlight: 0, capacity: 0 };
+    const schema = t.payloadSchema as { properties?: Record<string, unknown>; required?: string[] } | null | undefined;
+    const fields =
+      schema?.properties === undefined
+        ? '-'
+        : Object.keys(schema.properties)
+            .map((f) => (schema.required?.includes(f) === true ? f : `${f}?`))
+            .join(', ');
+    table.push([
+      t.name,
+      t.builtin === false ? 'own' : 'built-in',
+      String(t.workers ?? '-'),
+      load.capacity === 0 ? '-' : loadBar((load.queued + load.inFlight) / load.capacity),
+      fields,
+      t.description ?? '',
     ]);
   }
   return table.toString();

@@ -10,6 +10,7 @@ import { registerStatus } from './commands/status.js';
 import { registerSubmit } from './commands/submit.js';
 import { registerWait } from './commands/wait.js';
 import { registerWatch } from './commands/watch.js';
+import { registerTypes } from './commands/types.js';
 import { registerWorkers } from './commands/workers.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 
@@ -80,6 +81,7 @@ export function buildProgram(io: ProgramIo): Command {
     registerRetry,
     registerList,
     registerWorkers,
+    registerTypes,
     registerWatch,
     registerBatch,
     registerBench,

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { TEST_SECRET, serviceScript, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { REPO_ROOT, TEST_SECRET, serviceScript, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { api, eventually } from './test-support.js';
 
 /** A user's task module, written outside every workspace: it imports only '@taskmesh/worker'. */
@@ -49,6 +49,24 @@ describe('a task type of your own, from a module outside taskmesh', () => {
     assert.equal(wordcount.payloadSchema.properties.text.type, 'string');
     assert.match(wordcount.fingerprint, /^[0-9a-f]{32}$/);
     assert.equal(types.find((t) => t.name === 'reverse')!.builtin, true);
+  });
+
+  test('the CLI lists it (taskmesh types) and runs it with a JSON payload', () => {
+    const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'client/dist/main.js'), '--dispatcher', base, ...args], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const types = cli('types');
+    assert.equal(types.status, 0, types.stderr);
+    assert.match(types.stdout, /wordcount\s+│?\s*own\s+│?\s*1\s/);
+    assert.match(types.stdout, /Counts the words of a text/);
+    assert.match(types.stdout, /reverse\s+│?\s*built-in/);
+    const run = cli('submit', 'wordcount', '{"text":"one two three"}', '--wait', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual((JSON.parse(run.stdout) as { result: unknown }).result, { words: 3 });
   });
 
   test('a bad payload is refused at submit, naming the field, for the own type as for a built-in', async () => {
@@ -190,5 +208,44 @@ export default defineTaskType({
     const worker = suite.workers.find((w) => w.lines.some((l) => l.event === 'handler-failed'))!;
     const logged = worker.lines.find((l) => l.event === 'handler-failed')!;
     assert.match(String(logged.error), /broken for good\n\s+at /);
+  });
+});
+
+describe('the badge example: the canvas, progress and cancellation in a module of your own', () => {
+  let suite: LocalSuite;
+  before(async () => {
+    suite = await startLocalSuite({ workers: [] });
+    await suite.addWorker('badge', { TASKMESH_WORKER_MODULE: join(REPO_ROOT, 'examples/badge.mjs'), TASKMESH_LOG_LEVEL: 'debug' });
+    await eventually('the dispatcher to know badge', async () =>
+      (await api(suite.dispatcherUrl!, '/v1/types')).body.types.some(
+        (t: { name: string; workers: number }) => t.name === 'badge' && t.workers === 1,
+      ),
+    );
+  });
+  after(async () => {
+    await suite?.stop();
+  });
+
+  test('renders a PNG, reporting progress on the way; a cancelled one stops at its worker', async () => {
+    const base = suite.dispatcherUrl!;
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/events?type=badge&event=progress`);
+    const progress: number[] = [];
+    ws.on('message', (data) => progress.push((JSON.parse((data as Buffer).toString()) as { progress: number }).progress));
+    await new Promise((resolve) => ws.once('open', resolve));
+    const done = await api(base, '/v1/tasks?wait=20000', { body: { type: 'badge', payload: { text: 'taskmesh', steps: 4, stepMs: 300 } } });
+    assert.equal(done.body.status, 'succeeded', JSON.stringify(done.body.error));
+    assert.equal(Buffer.from(done.body.result.data, 'base64').subarray(1, 4).toString('latin1'), 'PNG');
+    await eventually('progress events', () => progress.length >= 2);
+    ws.close();
+
+    const long = await api(base, '/v1/tasks', { body: { type: 'badge', payload: { text: 'long', steps: 50, stepMs: 200 } } });
+    await eventually('the long one to run', async () => (await api(base, `/v1/tasks/${long.body.id}`)).body.status === 'running');
+    const cancelled = await api(base, `/v1/tasks/${long.body.id}`, { method: 'DELETE' });
+    assert.equal(cancelled.body.status, 'cancelled');
+    const worker = suite.workers.find((w) => w.name === 'worker-badge')!;
+    const ended = await worker.waitForLine((l) => l.event === 'task-finished' && l.taskId === long.body.id, 5000);
+    assert.equal(ended.ok, false);
+    assert.ok(Number(ended.ms) < 5000, `stopped after ${String(ended.ms)} ms`);
   });
 });

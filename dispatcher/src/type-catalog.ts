@@ -2,9 +2,11 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import {
   BUILTIN_CONTRACTS,
   TaskmeshError,
+  describeContract,
   findContract,
   silentLogger,
   type ContractDescriptor,
+  type TaskContract,
   type Logger,
   type WorkerRecord,
 } from '@taskmesh/shared';
@@ -120,16 +122,28 @@ export class TypeCatalog {
         }),
         { queued: 0, inFlight: 0, capacity: 0 },
       );
+      const contract = registered ?? (builtin === undefined ? undefined : this.builtinDescriptor(builtin));
       return {
         name,
         description: builtin?.description ?? registered?.description ?? null,
         builtin: builtin !== undefined,
-        payloadSchema: registered?.payloadSchema ?? null,
-        fingerprint: registered?.fingerprint ?? null,
+        payloadSchema: contract?.payloadSchema ?? null,
+        fingerprint: contract?.fingerprint ?? null,
         workers: live.length,
         load,
       };
     });
+  }
+
+  private readonly builtins = new Map<string, ContractDescriptor>();
+
+  private builtinDescriptor(contract: TaskContract): ContractDescriptor {
+    let known = this.builtins.get(contract.name);
+    if (known === undefined) {
+      known = describeContract(contract);
+      this.builtins.set(contract.name, known);
+    }
+    return known;
   }
 
   private validatorOf(type: string, contract: ContractDescriptor): ValidateFunction | null {
