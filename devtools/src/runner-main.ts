@@ -78,9 +78,10 @@ async function main(): Promise<void> {
     onState: (state) => {
       writer.write(state).catch((err: Error) => say(`cannot write ${stateFile}: ${err.message}`));
     },
-    onExit: ({ service, code, signal, restartInMs }) => {
+    onExit: ({ service, code, signal, restartInMs, cannotStart }) => {
       const how = signal ? `signal ${signal}` : `code ${code}`;
-      say(restartInMs === undefined ? `${service} stopped (${how})` : `${service} exited (${how}); restarting in ${restartInMs} ms`);
+      if (cannotStart === true) say(`${service} cannot start as configured (${how}; its message is above): not restarting it`);
+      else say(restartInMs === undefined ? `${service} stopped (${how})` : `${service} exited (${how}); restarting in ${restartInMs} ms`);
     },
     onReady: (service, ready) => {
       const http = typeof ready.http === 'number' ? ready.http : undefined;

@@ -266,3 +266,48 @@ test('npm start runs a type of your own named in workers.json: its module, outsi
   assert.equal(answer.status, 'succeeded');
   assert.deepEqual(answer.result, { words: 3 });
 });
+
+test('npm start with a module that does not load names the service and the problem, and does not restart it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-bad-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'broken.mjs'), "export default { name: 'broken' };\n");
+  const workersFile = join(dir, 'workers.json');
+  await writeFile(workersFile, JSON.stringify({ workers: { broken: { module: './broken.mjs' }, reverse: { replicas: 1 } } }));
+  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
+  const runner = spawn(process.execPath, [RUNNER], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      TASKMESH_SECRET: '',
+      TASKMESH_NAMESERVICE_PORT: String(ns),
+      TASKMESH_DISPATCHER_PORT: String(dp),
+      TASKMESH_MONITORING_PORT: String(mon),
+      TASKMESH_WORKERS_FILE: workersFile,
+      TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
+      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
+      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
+    },
+  });
+  const output: string[] = [];
+  createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
+  runner.stderr.resume();
+  t.after(async () => {
+    if (runner.exitCode === null && runner.signalCode === null) {
+      runner.kill('SIGTERM');
+      await once(runner, 'exit');
+    }
+  });
+  await eventually(
+    'the runner to give up on worker-broken',
+    () => output.some((l) => /worker-broken cannot start as configured \(code 2/.test(l)),
+    {
+      timeoutMs: 30_000,
+    },
+  ).catch(() => assert.fail(output.join('\n')));
+  assert.ok(
+    output.some((l) => /^worker-broken\s*\| .*broken\.mjs exports no task type/.test(l)),
+    output.join('\n'),
+  );
+  assert.equal(output.filter((l) => /worker-broken exited/.test(l)).length, 0, 'not restarted');
+});

@@ -50,6 +50,23 @@ test('a crashing service is restarted with growing delays and its exit code reco
   assert.equal(sup.state().processes[0]!.status, 'stopped');
 });
 
+test('a service that exits with code 2 before it is ready cannot start as configured: it is not restarted', async (t) => {
+  const states: RunnerState[] = [];
+  const exits: ExitInfo[] = [];
+  const sup = new Supervisor({
+    services: [nodeService('misconfigured', 'console.error("worker: task module /x.mjs cannot be loaded: no such file"); process.exit(2)')],
+    restartPolicy: fixed,
+    onState: (s) => states.push(s),
+    onExit: (e) => exits.push(e),
+  });
+  t.after(() => sup.stop());
+  sup.start();
+  const s = await waitForState(states, (st) => st.processes[0]!.status === 'crashed');
+  assert.equal(s.processes[0]!.lastExitCode, 2);
+  assert.equal(s.processes[0]!.restarts, 0);
+  assert.deepEqual(exits, [{ service: 'misconfigured', code: 2, signal: null, restartInMs: undefined, cannotStart: true }]);
+});
+
 test('a run longer than stableAfterMs resets the backoff', async (t) => {
   const exits: ExitInfo[] = [];
   const sup = new Supervisor({

@@ -69,9 +69,17 @@ export interface ExitInfo {
   service: string;
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** Delay before the restart, or undefined when the supervisor is stopping. */
+  /** Delay before the restart, or undefined when the supervisor is stopping or gave up. */
   restartInMs: number | undefined;
+  /** It exited with CANNOT_START_CODE before it was ready: its configuration is wrong, no restart helps. */
+  cannotStart?: boolean;
 }
+
+/**
+ * The exit code with which every taskmesh service says "I cannot start as configured" (a bad
+ * variable, an unknown type, a task module that does not load): the supervisor does not restart it.
+ */
+export const CANNOT_START_CODE = 2;
 
 export interface SupervisorOptions {
   services: ServiceSpec[];
@@ -246,6 +254,13 @@ export class Supervisor {
     if (this.stopping) {
       entry.record.status = 'stopped';
       this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: undefined });
+      this.emitState();
+      return;
+    }
+    if (code === CANNOT_START_CODE && entry.record.status === 'starting') {
+      // Its own message (above, on its stderr) says why; restarting would only repeat it.
+      entry.record.status = 'crashed';
+      this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: undefined, cannotStart: true });
       this.emitState();
       return;
     }
