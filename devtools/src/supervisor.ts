@@ -79,7 +79,7 @@ export interface ExitInfo {
  * The exit code with which every taskmesh service says "I cannot start as configured" (a bad
  * variable, an unknown type, a task module that does not load): the supervisor does not restart it.
  */
-export const CANNOT_START_CODE = 2;
+const CANNOT_START_CODE = 2;
 
 export interface SupervisorOptions {
   services: ServiceSpec[];
