@@ -216,3 +216,20 @@ test('a quick task whose caller already cancelled never runs', async () => {
   );
   assert.equal(ran, 0);
 });
+
+test("a type's result schema, when it has one, fails a task whose result does not match, saying why", async () => {
+  const counted = defineTaskType({
+    name: 'counted',
+    description: 'returns what it is told',
+    payload: z.object({ n: z.unknown() }),
+    result: z.object({ n: z.number() }),
+    handle: ({ n }) => ({ n }),
+  });
+  const queue = new TaskQueue({ type: counted, concurrency: 1, queueSize: 1, workerName: 'w' });
+  assert.deepEqual(await accepted(queue.offer(task('counted', { n: 3 }), context())), { n: 3 });
+  await assert.rejects(
+    accepted(queue.offer(task('counted', { n: 'three' }), context())),
+    (err: unknown) =>
+      err instanceof TaskmeshError && err.code === 'HANDLER_FAILED' && /does not match the counted result schema: n: /.test(err.message),
+  );
+});

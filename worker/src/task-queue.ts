@@ -220,7 +220,18 @@ export class TaskQueue implements TaskExecutor {
     return toTaskmeshError(err, 'HANDLER_FAILED');
   }
 
-  private ended(entry: Entry, startedAt: number, error: TaskmeshError | TaskError | undefined, value: unknown): void {
+  private ended(entry: Entry, startedAt: number, failure: TaskmeshError | TaskError | undefined, value: unknown): void {
+    let error = failure;
+    if (error === undefined && this.type.result !== undefined) {
+      const checked = this.type.result.safeParse(value);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        error = new TaskmeshError(
+          'HANDLER_FAILED',
+          `the result does not match the ${this.type.name} result schema: ${issue === undefined ? '' : `${issue.path.join('.') || 'result'}: ${issue.message}`}`,
+        );
+      }
+    }
     this.settle(entry, error === undefined ? { value } : { error });
     if (this.debug) {
       const ms = Math.round(performance.now() - startedAt);

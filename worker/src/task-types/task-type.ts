@@ -30,6 +30,8 @@ export interface TaskTypeModule<S extends z.ZodType = z.ZodType, R = unknown> ex
    * the event loop.
    */
   quick?(payload: z.output<S>): boolean;
+  /** When given, every result is checked against it: one that does not match fails the task, saying why. */
+  result?: z.ZodType;
   handle(payload: z.output<S>, ctx: HandlerContext): Promise<R> | R;
 }
 
