@@ -77,7 +77,10 @@ async function runWorker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{
 test('an unknown type or a bad variable stops the worker with one line and exit code 2', async () => {
   const unknown = await runWorker(['teleport']);
   assert.equal(unknown.code, 2);
-  assert.equal(unknown.stderr, `worker: unknown task type "teleport"; known types: ${knownTypes().join(', ')}\n`);
+  assert.equal(
+    unknown.stderr,
+    `worker: unknown task type "teleport"; known types: ${knownTypes().join(', ')} (or a module of your own: TASKMESH_WORKER_MODULE)\n`,
+  );
   const none = await runWorker([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no task type given/);
