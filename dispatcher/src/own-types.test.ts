@@ -238,6 +238,9 @@ describe('the badge example: the canvas, progress and cancellation in a module o
     assert.equal(Buffer.from(done.body.result.data, 'base64').subarray(1, 4).toString('latin1'), 'PNG');
     await eventually('progress events', () => progress.length >= 2);
     ws.close();
+    // Fields with defaults may be left out: the contract's schema is the input side.
+    const defaults = await api(base, '/v1/tasks?wait=20000', { body: { type: 'badge', payload: { text: 'defaults' } } });
+    assert.equal(defaults.body.status, 'succeeded', JSON.stringify(defaults.body.error));
 
     const long = await api(base, '/v1/tasks', { body: { type: 'badge', payload: { text: 'long', steps: 50, stepMs: 200 } } });
     await eventually('the long one to run', async () => (await api(base, `/v1/tasks/${long.body.id}`)).body.status === 'running');

@@ -24,7 +24,8 @@ export type ContractDescriptor = z.infer<typeof ContractDescriptor>;
 
 /** The descriptor of a contract (its JSON Schema draft 2020-12; what JSON Schema cannot say is left open). */
 export function describeContract(contract: TaskContract): ContractDescriptor {
-  const payloadSchema = z.toJSONSchema(contract.payload, { unrepresentable: 'any' }) as Record<string, unknown>;
+  // The input side: what a client may send (a field with a default may be left out).
+  const payloadSchema = z.toJSONSchema(contract.payload, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return { description: contract.description.slice(0, 500), payloadSchema, fingerprint: contractFingerprint(contract.name, payloadSchema) };
 }
 
