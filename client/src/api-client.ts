@@ -53,9 +53,16 @@ const WorkersResponse = z.object({ workers: z.array(z.looseObject({ name: z.stri
 
 /** Filters of GET /v1/tasks. */
 export interface ListFilter {
-  status?: TaskStatus;
-  type?: string;
-  limit?: number;
+  status?: TaskStatus | undefined;
+  type?: string | undefined;
+  limit?: number | undefined;
+  /** A task id or its beginning. */
+  id?: string | undefined;
+  worker?: string | undefined;
+  /** createdAt bounds, ms since the epoch. */
+  since?: number | undefined;
+  until?: number | undefined;
+  cursor?: string | undefined;
 }
 
 /**

@@ -198,6 +198,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     longPolls,
     guard,
     journal,
+    linkHealth: (worker) => caller.linkHealth(worker),
     logger: logger.child({ module: 'http' }),
     extraStats: () => ({
       eventSubscribers: events.size,

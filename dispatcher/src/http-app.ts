@@ -6,6 +6,8 @@ import {
   type Logger,
   type RequestGuard,
   type TypeListResponse,
+  type Address,
+  type LinkHealth,
   type WorkerRecord,
 } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
@@ -40,6 +42,8 @@ export interface HttpAppDeps {
   /** Host and Origin checks (DNS rebinding, cross-site requests) before anything else. */
   guard: RequestGuard;
   logger: Logger;
+  /** How the link to a worker behaves, as the dispatcher's transport measures it. */
+  linkHealth?: (worker: Address) => LinkHealth | null;
   /** The task journal, when there is one (answers wait for it; /healthz reports it). */
   journal?: TaskJournal | undefined;
   /** Extra figures for /v1/stats (WebSocket counts). */
@@ -95,7 +99,14 @@ function createHttpApp(deps: HttpAppDeps): Express {
     } catch (err) {
       throw new TaskmeshError('UNAVAILABLE', `cannot list workers: ${err instanceof Error ? err.message : String(err)}`);
     }
-    res.json({ workers: workers.map((w) => ({ ...w, dispatcherInFlight: directory.get(w.name)?.ownInFlight ?? 0 })) });
+    res.json({
+      workers: workers.map((w) => ({
+        ...w,
+        dispatcherInFlight: directory.get(w.name)?.ownInFlight ?? 0,
+        // As this dispatcher's transport measures it: null until a task went there.
+        link: deps.linkHealth?.({ host: w.host, port: w.port, ...(w.endpointId === undefined ? {} : { id: w.endpointId }) }) ?? null,
+      })),
+    });
   });
 
   app.get('/v1/types', (_req, res) => {

@@ -32,6 +32,12 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
   /** `full=1` includes payloads and results; without it a list is a summary of each task. */
   full: z.enum(['0', '1']).optional(),
+  /** Only tasks whose id starts with `id` (a prefix), or that ran at `worker`. */
+  id: z
+    .string()
+    .regex(/^[0-9a-f-]{1,36}$/, 'a task id or its beginning')
+    .optional(),
+  worker: z.string().min(1).max(64).optional(),
   /** createdAt bounds (ms since the epoch) and the cursor of a previous page (its `nextCursor`). */
   since: z.coerce.number().int().min(0).optional(),
   until: z.coerce.number().int().min(0).optional(),
@@ -64,11 +70,11 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
         // are left out unless asked for; their sizes say what GET /v1/tasks/:id would bring.
         const shape = (task: Listed): unknown => (query.full === '1' ? task.record : summaryOf(task));
         if (journal === undefined) {
-          const entries = store.list(query);
+          const entries = store.list({ ...query, idPrefix: query.id });
           reply.json(200, { tasks: entries.map(shape), nextCursor: null });
           return;
         }
-        const page = await journal.list({ ...query, before: query.cursor }, (id) => store.get(id));
+        const page = await journal.list({ ...query, idPrefix: query.id, before: query.cursor }, (id) => store.get(id));
         reply.json(200, { tasks: page.tasks.map(shape), nextCursor: page.nextCursor });
       },
     },

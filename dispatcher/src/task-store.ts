@@ -14,6 +14,8 @@ export interface TaskStoreOptions {
 export interface TaskQuery {
   status?: TaskStatus;
   type?: string;
+  worker?: string | undefined;
+  idPrefix?: string | undefined;
   /** createdAt bounds, ms since the epoch. */
   since?: number | undefined;
   until?: number | undefined;
@@ -138,6 +140,8 @@ export class TaskStore {
       const { record } = entry;
       if (query.status !== undefined && record.status !== query.status) continue;
       if (query.type !== undefined && record.type !== query.type) continue;
+      if (query.worker !== undefined && record.worker !== query.worker) continue;
+      if (query.idPrefix !== undefined && !record.id.startsWith(query.idPrefix)) continue;
       if (query.since !== undefined && record.createdAt < query.since) continue;
       if (query.until !== undefined && record.createdAt > query.until) continue;
       out.push(entry);

@@ -127,6 +127,7 @@ export type {
   TaskServerStats,
   TaskContext,
   TaskExecutor,
+  LinkHealth,
 } from './transport/index.js';
 // nameservice client
 export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS, NAMESERVICE_KEY_PURPOSE } from './nameservice-client.js';

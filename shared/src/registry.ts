@@ -87,7 +87,18 @@ export const WorkerListQuery = z.object({ type: TaskType.optional(), state: Work
 export type WorkerListQuery = z.infer<typeof WorkerListQuery>;
 
 /** GET /v1/workers and GET /v1/types/:type/workers */
-export const WorkerListResponse = z.object({ workers: z.array(WorkerRecord) });
+/** How the dispatcher's link to a worker behaves (GET /v1/workers of the dispatcher). */
+const LinkHealthSchema = z.object({
+  srttMs: z.number().nullable(),
+  rttvarMs: z.number().nullable(),
+  retransmitRatio: z.number().min(0).max(1),
+  busyRatio: z.number().min(0).max(1),
+  lastAckAgeMs: z.number().nullable(),
+});
+
+export const WorkerListResponse = z.object({
+  workers: z.array(WorkerRecord.extend({ dispatcherInFlight: z.number().int().optional(), link: LinkHealthSchema.nullable().optional() })),
+});
 export type WorkerListResponse = z.infer<typeof WorkerListResponse>;
 
 /** The registry file, as written to disk. */

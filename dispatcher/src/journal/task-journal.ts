@@ -50,6 +50,10 @@ export interface TaskJournalOptions {
 
 export interface JournalListQuery {
   status?: TaskStatus | undefined;
+  /** Only tasks whose id starts with this (ids sort in submission order, so this is a key range). */
+  idPrefix?: string | undefined;
+  /** Only tasks that ran (last) at this worker. */
+  worker?: string | undefined;
   type?: string | undefined;
   /** createdAt bounds, ms since the epoch. */
   since?: number | undefined;
@@ -200,7 +204,10 @@ export class TaskJournal {
     const out: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }> = [];
     let scanned = 0;
     let previous: string | null = null;
-    const range = { reverse: true, gt: TASK, lt: query.before === undefined ? TASKS_END : `${TASK}${query.before}` };
+    const prefixed = `${TASK}${query.idPrefix ?? ''}`;
+    const prefixEnd = query.idPrefix === undefined ? TASKS_END : `${prefixed}~`;
+    const before = query.before === undefined ? TASKS_END : `${TASK}${query.before}`;
+    const range = { reverse: true, gt: prefixed, lt: before < prefixEnd ? before : prefixEnd };
     for await (const { key, value } of this.store.range(range)) {
       const id = key.slice(TASK.length);
       if (++scanned > MAX_LIST_SCAN || out.length >= query.limit) return { tasks: out, nextCursor: previous };
@@ -219,6 +226,7 @@ export class TaskJournal {
       if (query.until !== undefined && record.createdAt > query.until) continue;
       if (query.status !== undefined && record.status !== query.status) continue;
       if (query.type !== undefined && record.type !== query.type) continue;
+      if (query.worker !== undefined && record.worker !== query.worker) continue;
       out.push(task);
     }
     return { tasks: out, nextCursor: null };

@@ -23,6 +23,7 @@ export { UdpEndpoint } from './udp-endpoint.js';
 export type { UdpEndpointOptions, MessageListener } from './udp-endpoint.js';
 export { TaskCaller } from './task-caller.js';
 export type { DispatchListener, DispatchTarget, DispatchOutcome, TaskCallerOptions } from './task-caller.js';
+export type { LinkHealth } from './link-health.js';
 export { TaskServer } from './task-server.js';
 export type { TaskServerOptions, TaskServerStats } from './task-server.js';
 export type { TaskContext, TaskExecutor } from './task-context.js';

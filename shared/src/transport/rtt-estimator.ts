@@ -44,6 +44,12 @@ export class RttEstimator {
   }
 
   /** Delay before retransmission number `retry` (0 = after the first send) to this peer. */
+  /** The current estimate for a peer (for observers), or undefined before any exchange. */
+  snapshot(peer: Address): { srtt: number; rttvar: number } | undefined {
+    const e = this.peers.get(peer);
+    return e === undefined ? undefined : { srtt: e.srtt, rttvar: e.rttvar };
+  }
+
   delay(peer: Address, retry: number): number {
     const rto = this.peers.get(peer)?.rto ?? this.policy.initialDelayMs;
     if (rto === this.policy.initialDelayMs) return backoffDelay(this.policy, retry);

@@ -12,6 +12,7 @@ import {
 } from '../protocol.js';
 import { DEFAULT_RETRANSMIT, KEEPALIVE_TIMEOUT_MS, type RetransmitPolicy } from './constants.js';
 import { addressKey, type Address } from './endpoint-stats.js';
+import { LinkMonitor, type LinkHealth } from './link-health.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { AddressMap } from './address-map.js';
 import { Flights, type Flight } from './flights.js';
@@ -107,6 +108,7 @@ export class TaskCaller {
   private readonly origin: string | undefined;
   /** Answers for a task in flight that came from an endpoint other than the one it was sent to. */
   foreignAnswers = 0;
+  private readonly links = new LinkMonitor();
 
   constructor(options: TaskCallerOptions) {
     this.endpoint = options.endpoint;
@@ -135,6 +137,7 @@ export class TaskCaller {
     if (this.origin !== undefined) task.origin = this.origin;
     if (target.redelivery === true) task.redelivery = true;
     this.endpoint.send(task, target.to);
+    this.links.sent(target.to, false);
     const d: Dispatch = {
       target,
       listener,
@@ -159,6 +162,11 @@ export class TaskCaller {
     if (d === undefined || (listener !== undefined && d.listener !== listener)) return;
     this.settle(d, reason);
     this.startCancel(taskId, d.target.to);
+  }
+
+  /** How the link to `peer` behaves (RTT, retransmissions, BUSY answers, last answer), or null if no task went there. */
+  linkHealth(peer: Address): LinkHealth | null {
+    return this.links.health(peer, this.rtt.snapshot(peer));
   }
 
   /** Dispatches not yet settled. */
@@ -189,6 +197,7 @@ export class TaskCaller {
           return;
         }
         if (d.retransmits === 0) this.rtt.sample(d.target.to, Date.now() - d.sentAt);
+        this.links.answered(d.target.to, message.status === 'busy');
         if (message.status === 'busy') this.settle(d, { kind: 'busy', load: message.load });
         else if (message.status === 'rejected') {
           const error = message.error ?? { code: 'INTERNAL', message: 'the worker rejected the task without a reason' };
@@ -230,6 +239,7 @@ export class TaskCaller {
         }
         // A fast task is answered by its result alone (no ack): that is a round trip too.
         if (d.phase === 'sending' && d.retransmits === 0) this.rtt.sample(d.target.to, Date.now() - d.sentAt);
+        if (d.phase === 'sending') this.links.answered(d.target.to, false);
         this.settle(d, { kind: 'result', outcome: message.outcome, worker: message.worker, durationMs: message.durationMs });
         return;
       }
@@ -271,6 +281,7 @@ export class TaskCaller {
       d.retransmits++;
       this.endpoint.noteRetransmit();
       this.endpoint.send(d.task, d.target.to);
+      this.links.sent(d.target.to, true);
       next.add(d);
     }
   };
