@@ -49,6 +49,7 @@ export class DispatcherError extends TaskmeshError {
 
 // The dispatcher's worker list mirrors the nameservice's records; parsed leniently so a
 // field added on the server never breaks the CLI.
+const BulkAnswer = z.object({ matched: z.number().int(), changed: z.number().int(), refused: z.record(z.string(), z.number().int()) });
 const WorkersResponse = z.object({ workers: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
 
 /** Filters of GET /v1/tasks. */
@@ -128,6 +129,15 @@ export class ApiClient {
   /** POST /v1/tasks/:id/retry: runs a failed or cancelled task again; its id and new status. */
   async retry(id: string): Promise<{ id: string; status: TaskStatus }> {
     return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/${encodeURIComponent(id)}/retry` }), SubmitTaskResponse);
+  }
+
+  /** POST /v1/tasks/bulk/{retry,cancel}: acts on every task the filter matches; the counts. */
+  async bulk(
+    action: 'retry' | 'cancel',
+    filter: { status: TaskStatus; type?: string | undefined; worker?: string | undefined },
+  ): Promise<{ matched: number; changed: number; refused: Record<string, number> }> {
+    const body = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
+    return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/bulk/${action}`, body }), BulkAnswer);
   }
 
   /** GET /v1/tasks?status=&type= */

@@ -1,5 +1,6 @@
 import type { Address, DispatchListener, DispatchOutcome, DispatchTarget, LoadReport, TaskmeshError } from '@taskmesh/shared';
-import type { TaskEntry } from './task-entry.js';
+import { MAX_TRACED_ATTEMPTS, type AttemptTrace, type TaskEntry } from './task-entry.js';
+import type { PickDecision } from './worker-picker.js';
 import type { WorkerView } from './worker-directory.js';
 
 /** What an attempt reports to (the TaskRunner). */
@@ -24,6 +25,8 @@ export class Attempt implements DispatchTarget, DispatchListener {
   readonly redelivery: boolean;
   /** The worker acknowledged this attempt (or answered with its result). */
   wasAccepted = false;
+  /** This attempt in the task's trace. */
+  readonly trace: AttemptTrace;
 
   constructor(
     private readonly host: AttemptHost,
@@ -32,6 +35,7 @@ export class Attempt implements DispatchTarget, DispatchListener {
     /** The attempt number sent to the worker. */
     readonly attempt: number,
     now: number,
+    decision: PickDecision,
   ) {
     const r = entry.record;
     this.to = { host: worker.host, port: worker.port, id: worker.endpointId };
@@ -40,9 +44,23 @@ export class Attempt implements DispatchTarget, DispatchListener {
     this.payload = r.payload;
     this.timeoutMs = Math.max(1, entry.deadline - now);
     this.redelivery = entry.holder !== null;
+    this.trace = {
+      attempt,
+      worker: worker.name,
+      candidates: decision.candidates,
+      reason: decision.reason,
+      sentAt: now,
+      ackedAt: null,
+      endedAt: null,
+      retransmits: 0,
+      outcome: null,
+    };
+    entry.attemptTraces.push(this.trace);
+    if (entry.attemptTraces.length > MAX_TRACED_ATTEMPTS) entry.attemptTraces.shift();
   }
 
   accepted(load: LoadReport): void {
+    this.trace.ackedAt ??= Date.now();
     this.host.attemptAccepted(this, load);
   }
 
@@ -50,7 +68,21 @@ export class Attempt implements DispatchTarget, DispatchListener {
     this.host.attemptProgress(this, progress);
   }
 
-  settled(outcome: DispatchOutcome | TaskmeshError): void {
+  settled(outcome: DispatchOutcome | TaskmeshError, retransmits = 0): void {
+    const trace = this.trace;
+    trace.endedAt = Date.now();
+    trace.retransmits = retransmits;
+    trace.outcome =
+      outcome instanceof Error
+        ? outcome.code
+        : outcome.kind === 'busy'
+          ? 'BUSY'
+          : outcome.kind === 'rejected'
+            ? `rejected: ${outcome.error.code} ${outcome.error.message}`
+            : outcome.outcome.ok
+              ? 'succeeded'
+              : `${outcome.outcome.error.code} ${outcome.outcome.error.message}`;
+    if (!(outcome instanceof Error) && outcome.kind === 'result') trace.ackedAt ??= trace.endedAt;
     this.host.attemptSettled(this, outcome);
   }
 }

@@ -8,7 +8,7 @@ import { EventsHub } from './events-hub.js';
 import { TypeCatalog } from './type-catalog.js';
 import type { JournalSync } from './journal/store.js';
 import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
-import type { TaskEntry } from './task-entry.js';
+import { MAX_TIMELINE_EVENTS, type TaskEntry } from './task-entry.js';
 import { createRequestListener } from './http-app.js';
 import { LongPolls } from './task-handlers.js';
 import { DispatcherMetrics } from './metrics.js';
@@ -155,6 +155,18 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
       if (!entry.ephemeral) store.markFinished(entry);
     },
   });
+  // Each task's own timeline, for its trace.
+  transitions.subscribe({
+    submitted: (entry) => step(entry, 'submitted'),
+    dispatched: (entry) => step(entry, 'dispatched', `to ${entry.record.worker ?? '?'}, attempt ${entry.record.attempts}`),
+    retrying: (entry, reason) => step(entry, 'retrying', reason),
+    finished: (entry) =>
+      step(
+        entry,
+        entry.record.status,
+        entry.record.error === null ? undefined : `${entry.record.error.code}: ${entry.record.error.message}`,
+      ),
+  });
   transitions.subscribe({
     submitted: (entry) => events.publish('submitted', entry),
     dispatched: (entry) => events.publish('dispatched', entry),
@@ -181,7 +193,11 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     logger: logger.child({ module: 'runner' }),
   });
   late.runner = runner;
-  for (const task of opened?.tasks ?? []) runner.recover(entryOf(task));
+  for (const task of opened?.tasks ?? []) {
+    const entry = entryOf(task);
+    if (!isFinalStatus(entry.record.status)) step(entry, 'recovered', `after a restart, was ${entry.record.status}`);
+    runner.recover(entry);
+  }
   if (opened !== undefined) logJournalReport(logger, opened.journal.report);
   const listener = createRequestListener({
     runner,
@@ -283,6 +299,13 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     server,
     close,
   };
+}
+
+/** Adds a step to a task's timeline (the newest MAX_TIMELINE_EVENTS are kept). */
+function step(entry: TaskEntry, event: string, detail?: string): void {
+  if (entry.ephemeral) return;
+  entry.timeline.push(detail === undefined ? { at: Date.now(), event } : { at: Date.now(), event, detail });
+  if (entry.timeline.length > MAX_TIMELINE_EVENTS) entry.timeline.shift();
 }
 
 /** Opens the journal when there is one; the tasks it holds are recovered by the caller. */

@@ -139,6 +139,14 @@ describe('results outlive a burst', () => {
     assert.deepEqual(await readAll(), []);
     await suite.restartDispatcher('SIGKILL');
     assert.deepEqual(await readAll(), [], 'read back from the journal after a crash');
+    // Traces are kept with the task, in the journal too.
+    const trace = (await api(base, `/v1/tasks/${ids[0]}/trace`)).body;
+    assert.equal(trace.attempts[0].outcome, 'succeeded');
+    assert.ok(trace.attempts[0].reason.length > 0);
+    assert.deepEqual(
+      trace.events.map((e: { event: string }) => e.event),
+      ['submitted', 'dispatched', 'succeeded'],
+    );
     // The list pages through the journal with a cursor.
     let cursor: string | null = null;
     let listed = 0;

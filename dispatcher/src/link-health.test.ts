@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { api, eventually } from './test-support.js';
 
 let suite: LocalSuite;
@@ -66,4 +68,57 @@ test('tasks are found by id prefix, worker, type, status and time, paged', async
   assert.equal((await api(base, `/v1/tasks?worker=nobody-at-all`)).body.tasks.length, 0);
   const bad = await api(base, '/v1/tasks?id=not-hex!');
   assert.deepEqual([bad.status, bad.body.error.code], [400, 'INVALID_REQUEST']);
+});
+
+test('bulk actions on a filtered set, through the API and the CLI: retry every failed task of a type, cancel every queued one', async () => {
+  const base = suite.dispatcherUrl!;
+  const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'client/dist/main.js'), '--dispatcher', base, ...args], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const worker = suite.workers[0]!;
+  const submit = async (n: number, timeoutMs: number): Promise<string[]> =>
+    (
+      await api(base, '/v1/tasks/batch', {
+        body: {
+          tasks: Array.from({ length: n }, (_, i) => ({ type: 'reverse', payload: { text: `bulk ${i}` }, timeoutMs, maxAttempts: 1 })),
+        },
+      })
+    ).body.ids;
+  // Five tasks time out at a stopped worker: failed.
+  process.kill(worker.pid, 'SIGSTOP');
+  let failed: string[];
+  try {
+    failed = await submit(5, 400);
+    await eventually('the five to fail', async () => {
+      const records = await Promise.all(failed.map(async (id) => (await api(base, `/v1/tasks/${id}`)).body.status));
+      return records.every((s) => s === 'failed');
+    });
+  } finally {
+    process.kill(worker.pid, 'SIGCONT');
+  }
+  const retried = cli('retry', '--status', 'failed', '--type', 'reverse', '--json');
+  assert.equal(retried.status, 0, retried.stderr);
+  const answer = JSON.parse(retried.stdout) as { matched: number; changed: number };
+  assert.ok(answer.changed >= 5 && answer.matched >= answer.changed, retried.stdout);
+  for (const id of failed) assert.equal((await api(base, `/v1/tasks/${id}?wait=10000`)).body.status, 'succeeded');
+
+  // Queued ones at a stopped worker are cancelled together.
+  process.kill(worker.pid, 'SIGSTOP');
+  try {
+    const queued = await submit(4, 30_000);
+    const cancelled = cli('cancel', '--status', 'queued', '--type', 'reverse');
+    assert.equal(cancelled.status, 0, cancelled.stderr);
+    assert.match(cancelled.stdout, /^cancelled 4 of 4 matching tasks/);
+    for (const id of queued) assert.equal((await api(base, `/v1/tasks/${id}`)).body.status, 'cancelled');
+  } finally {
+    process.kill(worker.pid, 'SIGCONT');
+  }
+  const none = cli('retry');
+  assert.equal(none.status, 2);
+  const unfiltered = await api(base, '/v1/tasks/bulk/cancel', { body: {} });
+  assert.deepEqual([unfiltered.status, unfiltered.body.error.code], [400, 'INVALID_REQUEST']);
 });

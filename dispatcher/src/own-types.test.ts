@@ -201,6 +201,24 @@ export default defineTaskType({
       records.some((r) => r.attempts >= 2),
       'some went to flaky-a first and were retried',
     );
+    // The trace of a retried one tells the story: where each attempt ran, why there, how it ended.
+    const retried = records.find((r) => r.attempts >= 2)!;
+    const trace = (await api(base, `/v1/tasks/${retried.id}/trace`)).body;
+    assert.equal(trace.task.id, retried.id);
+    const [first, last] = [trace.attempts[0], trace.attempts.at(-1)];
+    assert.deepEqual([first.worker, first.outcome], ['flaky-a', 'FLAKY not on this worker']);
+    assert.deepEqual([last.worker, last.outcome], ['flaky-b', 'succeeded']);
+    assert.deepEqual(first.candidates.map((c: { name: string }) => c.name).sort(), ['flaky-a', 'flaky-b']);
+    assert.ok(
+      last.candidates.some((c: { name: string; avoided: boolean }) => c.name === 'flaky-a' && c.avoided),
+      'the failed worker avoided',
+    );
+    assert.equal(typeof first.reason, 'string');
+    assert.ok(first.sentAt <= first.ackedAt && first.ackedAt <= first.endedAt);
+    assert.deepEqual(
+      trace.events.map((e: { event: string }) => e.event).filter((e: string) => e !== 'dispatched'),
+      ['submitted', 'retrying', 'succeeded'],
+    );
     const final = await api(base, '/v1/tasks?wait=20000', { body: { type: 'flaky', payload: { n: 0, mode: 'final' }, maxAttempts: 3 } });
     assert.equal(final.body.status, 'failed');
     assert.deepEqual(final.body.error, { code: 'HANDLER_FAILED', message: 'broken for good' });

@@ -43,6 +43,9 @@ export interface TaskEntry {
   holder: string | null;
   /** Its sequence number in the journal (submission order); 0 until first written. */
   journalSeq: number;
+  /** Its attempts (the newest MAX_TRACED_ATTEMPTS) and its timeline: GET /v1/tasks/:id/trace. */
+  attemptTraces: AttemptTrace[];
+  timeline: TimelineEvent[];
   /** Position in the store's finished queue; 0 while unfinished. */
   finishSeq: number;
   /** The payload's JSON bytes, and the result's once finished: what the store's byte bounds count. */
@@ -55,6 +58,33 @@ export interface TaskEntry {
   /** Called once when the task reaches a final status. */
   waiters: Array<(entry: TaskEntry) => void> | null;
 }
+
+/** One attempt of a task as its trace shows it. */
+export interface AttemptTrace {
+  attempt: number;
+  worker: string;
+  /** The workers the picker saw, and why this one won. */
+  candidates: Array<{ name: string; loadRatio: number; heartbeatAgeMs: number; state: string; avoided: boolean; score: number }>;
+  reason: string;
+  sentAt: number;
+  ackedAt: number | null;
+  endedAt: number | null;
+  /** Times the task message was sent again for this attempt. */
+  retransmits: number;
+  /** succeeded, BUSY, NO_ACK, WORKER_LOST, TIMEOUT, CANCELLED, or the handler's error: CODE message. */
+  outcome: string | null;
+}
+
+/** One step of a task's life, with when it happened. */
+export interface TimelineEvent {
+  at: number;
+  event: string;
+  detail?: string;
+}
+
+/** Attempts and timeline steps kept per task (the newest). */
+export const MAX_TRACED_ATTEMPTS = 32;
+export const MAX_TIMELINE_EVENTS = 64;
 
 export interface NewTask {
   type: string;
@@ -118,6 +148,8 @@ export function newTaskEntry(
     avoidWorker: null,
     holder: null,
     journalSeq: 0,
+    attemptTraces: [],
+    timeline: [],
     finishSeq: 0,
     payloadBytes,
     resultBytes: 0,

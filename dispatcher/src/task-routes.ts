@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { SubmitTaskRequest, TaskStatus, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
+import { SubmitTaskRequest, TaskStatus, TaskmeshError, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
 import type { TaskEntry } from './task-entry.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
-import type { TaskJournal } from './journal/task-journal.js';
+import type { JournalListQuery, TaskJournal } from './journal/task-journal.js';
 
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 1000;
@@ -49,6 +49,23 @@ const ListQuery = z.strictObject({
 
 const RetryRequest = SubmitTaskRequest.pick({ timeoutMs: true, maxAttempts: true });
 
+/** Most tasks one bulk request acts on; the answer says when more matched. */
+const MAX_BULK_TASKS = 10_000;
+
+/** A bulk action's filter: at least a status, so "everything" is never one click away. */
+const BulkRequest = z.strictObject({
+  status: TaskStatus,
+  type: z.string().min(1).max(32).optional(),
+  worker: z.string().min(1).max(64).optional(),
+  id: z
+    .string()
+    .regex(/^[0-9a-f-]{1,36}$/)
+    .optional(),
+  since: z.number().int().min(0).optional(),
+  until: z.number().int().min(0).optional(),
+  limit: z.number().int().min(1).max(MAX_BULK_TASKS).default(MAX_BULK_TASKS),
+});
+
 export interface TaskRoutesDeps {
   runner: TaskRunner;
   store: TaskStore;
@@ -61,6 +78,37 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
   return [
     { method: 'POST', path: '/v1/tasks', body: 'json', handle: (req, reply) => handlers.submit(req.query.wait, req.body, reply) },
     { method: 'POST', path: '/v1/tasks/batch', body: 'json', handle: (req, reply) => handlers.submitBatch(req.body, reply) },
+    /**
+     * Bulk actions on a filtered set, `{status, type?, worker?, id?, since?, until?, limit?}`:
+     * retry them (failed or cancelled ones) or cancel them (queued or running ones). The answer
+     * counts what matched, what changed and why the rest did not.
+     */
+    ...(['retry', 'cancel'] as const).map((action): Route => ({
+      method: 'POST',
+      path: `/v1/tasks/bulk/${action}`,
+      body: 'json',
+      handle: async (req, reply) => {
+        const filter = parseOrThrow(BulkRequest, req.body, 'body');
+        const entries =
+          journal === undefined
+            ? store.list({ ...filter, idPrefix: filter.id })
+            : await collect(journal, { ...filter, idPrefix: filter.id }, (id) => store.get(id), filter.limit);
+        let changed = 0;
+        const refused = new Map<string, number>();
+        for (const { record } of entries) {
+          try {
+            const entry = handlers.find(record.id);
+            if (action === 'retry') runner.retry(entry);
+            else runner.cancel(entry);
+            changed++;
+          } catch (err) {
+            const code = err instanceof TaskmeshError ? err.code : 'INTERNAL';
+            refused.set(code, (refused.get(code) ?? 0) + 1);
+          }
+        }
+        reply.json(200, { action, matched: entries.length, changed, refused: Object.fromEntries(refused), limit: filter.limit });
+      },
+    })),
     {
       method: 'GET',
       path: '/v1/tasks',
@@ -76,6 +124,15 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
         }
         const page = await journal.list({ ...query, idPrefix: query.id, before: query.cursor }, (id) => store.get(id));
         reply.json(200, { tasks: page.tasks.map(shape), nextCursor: page.nextCursor });
+      },
+    },
+    /** The task's whole story: its record, each attempt (where, why there, how it went) and its timeline. */
+    {
+      method: 'GET',
+      path: '/v1/tasks/:id/trace',
+      handle: (req, reply) => {
+        const entry = handlers.find(req.params.id ?? '');
+        reply.json(200, { task: entry.record, attempts: entry.attemptTraces, events: entry.timeline });
       },
     },
     /** `?wait=<ms>` holds the request until the task ends or the wait runs out; the record either way. */
@@ -107,6 +164,23 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
 }
 
 type Listed = Pick<TaskEntry, 'record' | 'payloadBytes' | 'resultBytes'>;
+
+/** Every page of a journal listing, up to `limit` tasks. */
+async function collect(
+  journal: TaskJournal,
+  query: Omit<JournalListQuery, 'limit' | 'before'>,
+  fresh: (id: string) => TaskEntry | undefined,
+  limit: number,
+): Promise<Listed[]> {
+  const out: Listed[] = [];
+  let before: string | undefined;
+  do {
+    const page = await journal.list({ ...query, limit: limit - out.length, before }, fresh);
+    out.push(...page.tasks);
+    before = page.nextCursor ?? undefined;
+  } while (before !== undefined && out.length < limit);
+  return out;
+}
 
 /** A task record without its payload and result, with their sizes. */
 function summaryOf(task: Listed): Omit<TaskRecord, 'payload' | 'result'> & { payloadBytes: number; resultBytes: number } {

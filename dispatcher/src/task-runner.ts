@@ -161,7 +161,7 @@ export class TaskRunner implements AttemptHost {
   }
 
   private attempt(entry: TaskEntry, worker: WorkerView): void {
-    const attempt = new Attempt(this, entry, worker, entry.record.attempts + 1, Date.now());
+    const attempt = new Attempt(this, entry, worker, entry.record.attempts + 1, Date.now(), this.options.picker.decision());
     entry.current = attempt;
     entry.holder = null;
     this.options.directory.startTask(worker);

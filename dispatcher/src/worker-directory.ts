@@ -28,6 +28,9 @@ export interface WorkerView {
   busyStreak: number;
   /** When the latest load report came with an acknowledgement (0: never). */
   ackReportAt: number;
+  /** From the latest lookup: its last heartbeat at the nameservice and its state there. */
+  lastHeartbeatAt: number;
+  state: WorkerRecord['state'];
 }
 
 /** The load we expect at the worker now: others' load from its latest report, plus ours now. */
@@ -183,10 +186,14 @@ export class WorkerDirectory {
         avoidUntil: 0,
         busyStreak: 0,
         ackReportAt: 0,
+        lastHeartbeatAt: r.lastHeartbeatAt,
+        state: r.state,
       };
       this.byName.set(r.name, w);
     }
     w.type = r.type;
+    w.lastHeartbeatAt = r.lastHeartbeatAt;
+    w.state = r.state;
     w.host = r.host;
     w.port = r.port;
     w.endpointId = r.endpointId;

@@ -11,6 +11,24 @@ export interface WorkerPickerOptions {
 /** Why no worker was chosen. */
 export type NoWorker = 'lookup-pending' | 'none-live' | 'all-loaded';
 
+/** One worker as the picker saw it for a pick (GET /v1/tasks/:id/trace). */
+interface CandidateView {
+  name: string;
+  loadRatio: number;
+  heartbeatAgeMs: number;
+  state: string;
+  /** Resting (BUSY, lost a task) or the worker that just failed this task. */
+  avoided: boolean;
+  /** Lower wins: the estimated load ratio. */
+  score: number;
+}
+
+/** The latest pick: every candidate and why the chosen one won, in words. */
+export interface PickDecision {
+  candidates: CandidateView[];
+  reason: string;
+}
+
 /**
  * Worker selection by "power of two choices": two random eligible workers of the type, the less
  * loaded one wins. Compared with always taking the least loaded it avoids herding on one worker
@@ -23,6 +41,10 @@ export class WorkerPicker {
   private readonly eligible: WorkerView[] = [];
   /** The last pick per type: between two idle candidates it wins again, its process being the warm one. */
   private readonly lastPick = new Map<string, string>();
+  /** Why the latest pick chose its worker (read right after pick, see decision()). */
+  private lastReason = '';
+  private lastSeen: readonly WorkerView[] = [];
+  private lastAvoid: string | null = null;
 
   constructor(private readonly options: WorkerPickerOptions) {
     this.random = options.random ?? Math.random;
@@ -37,9 +59,14 @@ export class WorkerPicker {
     const workers = this.options.directory.candidates(type);
     if (workers === undefined) return 'lookup-pending';
     if (workers.length === 0) return 'none-live';
+    this.lastSeen = workers;
+    this.lastAvoid = avoid;
     if (only !== null) {
       const holder = workers.find((w) => w.name === only);
-      if (holder !== undefined) return holder;
+      if (holder !== undefined) {
+        this.lastReason = 'the worker that had it before the dispatcher restarted';
+        return holder;
+      }
     }
     const now = this.now();
     const eligible = this.eligible;
@@ -51,7 +78,11 @@ export class WorkerPicker {
       else eligible.push(w);
     }
     // The worker that just failed this task is the last resort, not excluded for good.
-    if (eligible.length === 0) return avoided ?? 'all-loaded';
+    if (eligible.length === 0) {
+      this.lastReason = 'the only one left: the others are loaded or resting, and it just failed this task';
+      return avoided ?? 'all-loaded';
+    }
+    if (eligible.length === 1) this.lastReason = workers.length === 1 ? 'only live worker' : 'the only one not loaded or resting';
     const chosen = eligible.length === 1 ? eligible[0]! : this.lessLoadedOfTwo(eligible, this.lastPick.get(type));
     this.lastPick.set(type, chosen.name);
     return chosen;
@@ -67,7 +98,31 @@ export class WorkerPicker {
     const ra = estimatedRatio(a);
     const rb = estimatedRatio(b);
     // Idle and tied: the previous pick, warm. Busy workers are warm anyway; there a random one.
-    if (ra === rb) return ra === 0 && b.name === last ? b : a;
+    if (ra === rb) {
+      const warm = ra === 0 && b.name === last;
+      this.lastReason =
+        ra === 0 ? (warm || a.name === last ? 'previous pick on an idle tie' : 'either of two idle ones') : 'either of two equally loaded';
+      return warm ? b : a;
+    }
+    this.lastReason = `less loaded of two (${Math.round(Math.min(ra, rb) * 100)} % against ${Math.round(Math.max(ra, rb) * 100)} %)`;
     return rb < ra ? b : a;
+  }
+
+  /** The latest pick's candidates and reason (allocated only when asked, once per attempt). */
+  decision(now = this.now()): PickDecision {
+    return {
+      reason: this.lastReason,
+      candidates: this.lastSeen.map((w) => {
+        const ratio = estimatedRatio(w);
+        return {
+          name: w.name,
+          loadRatio: Math.round(ratio * 1000) / 1000,
+          heartbeatAgeMs: Math.max(0, now - w.lastHeartbeatAt),
+          state: w.state,
+          avoided: w.avoidUntil > now || w.name === this.lastAvoid,
+          score: Math.round(ratio * 1000) / 1000,
+        };
+      }),
+    };
   }
 }

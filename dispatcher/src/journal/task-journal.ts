@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TaskRecord, isFinalStatus, silentLogger, type Logger, type TaskStatus } from '@taskmesh/shared';
-import { newTaskEntry, type TaskEntry } from '../task-entry.js';
+import { newTaskEntry, type AttemptTrace, type TaskEntry, type TimelineEvent } from '../task-entry.js';
 import { LevelStore, type StoreDamage } from './level-store.js';
 import type { JournalSync, KeyValueStore } from './store.js';
 
@@ -14,6 +14,9 @@ export interface JournaledTask {
   resultBytes: number;
   fingerprint: string | null;
   attemptsBefore: number;
+  /** Its trace: attempts and timeline (absent in records written before traces existed). */
+  attemptTraces: AttemptTrace[];
+  timeline: TimelineEvent[];
 }
 
 const Stored = z.object({
@@ -23,6 +26,8 @@ const Stored = z.object({
   rb: z.number().int().min(0),
   f: z.string().nullable(),
   ab: z.number().int().min(0),
+  tr: z.array(z.custom<AttemptTrace>((v) => typeof v === 'object' && v !== null)).optional(),
+  tl: z.array(z.object({ at: z.number(), event: z.string(), detail: z.string().optional() })).optional(),
 });
 
 /** What a start found in the journal. */
@@ -342,6 +347,8 @@ export function entryOf(task: JournaledTask): TaskEntry {
   entry.resultBytes = task.resultBytes;
   entry.attemptsBefore = task.attemptsBefore;
   entry.journalSeq = task.seq;
+  entry.attemptTraces = task.attemptTraces;
+  entry.timeline = task.timeline;
   return entry;
 }
 
@@ -353,6 +360,8 @@ function serialise(entry: TaskEntry): string {
     rb: entry.resultBytes,
     f: entry.fingerprint,
     ab: entry.attemptsBefore,
+    tr: entry.attemptTraces,
+    tl: entry.timeline,
   });
 }
 
@@ -365,6 +374,17 @@ function parseStored(value: string): JournaledTask | string {
   }
   const parsed = Stored.safeParse(json);
   if (!parsed.success) return `not a task: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim();
-  const { r, s, pb, rb, f, ab } = parsed.data;
-  return { record: r, seq: s, payloadBytes: pb, resultBytes: rb, fingerprint: f, attemptsBefore: ab };
+  const { r, s, pb, rb, f, ab, tr, tl } = parsed.data;
+  return {
+    record: r,
+    seq: s,
+    payloadBytes: pb,
+    resultBytes: rb,
+    fingerprint: f,
+    attemptsBefore: ab,
+    attemptTraces: tr ?? [],
+    timeline: (tl ?? []).map((t) =>
+      t.detail === undefined ? { at: t.at, event: t.event } : { at: t.at, event: t.event, detail: t.detail },
+    ),
+  };
 }

@@ -43,7 +43,8 @@ export interface DispatchListener {
   /** The worker acknowledged the task (`accepted`). */
   accepted(load: LoadReport): void;
   progress(progress: number | null, state: 'queued' | 'running'): void;
-  settled(outcome: DispatchOutcome | TaskmeshError): void;
+  /** `retransmits`: how many times the task message was sent again for this dispatch. */
+  settled(outcome: DispatchOutcome | TaskmeshError, retransmits?: number): void;
 }
 
 export type DispatchOutcome =
@@ -303,7 +304,7 @@ export class TaskCaller {
     clearTimeout(d.timer);
     this.dispatches.delete(d.target.taskId);
     try {
-      d.listener.settled(outcome);
+      d.listener.settled(outcome, d.retransmits);
     } catch (err) {
       this.callbackFailed(err);
     }
