@@ -26,8 +26,9 @@ const Stored = z.object({
   rb: z.number().int().min(0),
   f: z.string().nullable(),
   ab: z.number().int().min(0),
-  tr: z.array(z.custom<AttemptTrace>((v) => typeof v === 'object' && v !== null)).optional(),
-  tl: z.array(z.object({ at: z.number(), event: z.string(), detail: z.string().optional() })).optional(),
+  // Traces are stored as arrays (tuples): shorter JSON, and cheaper to write, than objects.
+  tr: z.array(z.array(z.unknown())).optional(),
+  tl: z.array(z.tuple([z.number(), z.string()]).rest(z.string())).optional(),
 });
 
 /** What a start found in the journal. */
@@ -352,7 +353,56 @@ export function entryOf(task: JournaledTask): TaskEntry {
   return entry;
 }
 
+type PackedCandidate = [string, number, number, string, 0 | 1];
+
+function packAttempt(a: AttemptTrace): unknown[] {
+  const candidates: PackedCandidate[] = a.candidates.map((c) => [
+    c.name,
+    Math.round(c.loadRatio * 1000) / 1000,
+    c.heartbeatAgeMs,
+    c.state,
+    c.avoided ? 1 : 0,
+  ]);
+  return [a.attempt, a.worker, a.reason, a.sentAt, a.ackedAt, a.endedAt, a.retransmits, a.outcome, candidates];
+}
+
+function unpackAttempt(packed: unknown[]): AttemptTrace | undefined {
+  const [attempt, worker, reason, sentAt, ackedAt, endedAt, retransmits, outcome, candidates] = packed as [
+    number,
+    string,
+    string,
+    number,
+    number | null,
+    number | null,
+    number,
+    string | null,
+    PackedCandidate[],
+  ];
+  if (typeof attempt !== 'number' || typeof worker !== 'string' || !Array.isArray(candidates)) return undefined;
+  return {
+    attempt,
+    worker,
+    reason,
+    sentAt,
+    ackedAt,
+    endedAt,
+    retransmits,
+    outcome,
+    candidates: candidates.map(([name, loadRatio, heartbeatAgeMs, state, avoided]) => ({
+      name,
+      loadRatio,
+      heartbeatAgeMs,
+      state,
+      avoided: avoided === 1,
+      score: loadRatio,
+    })),
+  };
+}
+
 function serialise(entry: TaskEntry): string {
+  // The trace goes with the final write only: most writes are of tasks still on their way, and a
+  // trace is what its attempts were once the task has ended.
+  const final = isFinalStatus(entry.record.status);
   return JSON.stringify({
     r: entry.record,
     s: entry.journalSeq,
@@ -360,8 +410,8 @@ function serialise(entry: TaskEntry): string {
     rb: entry.resultBytes,
     f: entry.fingerprint,
     ab: entry.attemptsBefore,
-    tr: entry.attemptTraces,
-    tl: entry.timeline,
+    tr: final ? entry.attemptTraces.map(packAttempt) : undefined,
+    tl: final ? entry.timeline.map((t) => (t.detail === undefined ? [t.at, t.event] : [t.at, t.event, t.detail])) : undefined,
   });
 }
 
@@ -382,9 +432,7 @@ function parseStored(value: string): JournaledTask | string {
     resultBytes: rb,
     fingerprint: f,
     attemptsBefore: ab,
-    attemptTraces: tr ?? [],
-    timeline: (tl ?? []).map((t) =>
-      t.detail === undefined ? { at: t.at, event: t.event } : { at: t.at, event: t.event, detail: t.detail },
-    ),
+    attemptTraces: (tr ?? []).map(unpackAttempt).filter((a): a is AttemptTrace => a !== undefined),
+    timeline: (tl ?? []).map(([at, event, detail]) => (detail === undefined ? { at, event } : { at, event, detail })),
   };
 }
