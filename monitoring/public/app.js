@@ -77,7 +77,7 @@ const topics = {
   'task-event'(data) {
     addFeed(
       'task-events',
-      `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<code title="${esc(data.taskId)}">${esc(shortId(data.taskId))}</code><span class="muted">${esc(data.type)}</span>${
+      `<span class="time">${clock(data.at)}</span>${stateBadge(data.event)}<a class="task-link" href="/tasks/${encodeURIComponent(data.taskId)}"><code title="${esc(data.taskId)}">${esc(shortId(data.taskId))}</code></a><span class="muted">${esc(data.type)}</span>${
         data.worker ? `<span class="muted">on ${esc(data.worker)}</span>` : ''
       }${data.latencyMs !== null ? `<span class="muted">${ms(data.latencyMs)}</span>` : ''}${data.error ? `<span class="err">${esc(data.error.code)}: ${esc(data.error.message)}</span>` : ''}`,
     );
@@ -141,7 +141,7 @@ function renderTasks() {
         .map(
           (
             f,
-          ) => `<tr data-task="${esc(f.id)}"><td><code title="${esc(f.id)}">${esc(shortId(f.id))}</code></td><td>${esc(f.type)}</td><td class="err error-cell" title="${esc(f.error?.message ?? '')}">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
+          ) => `<tr data-task="${esc(f.id)}"><td><a class="task-link" href="/tasks/${encodeURIComponent(f.id)}"><code title="${esc(f.id)}">${esc(shortId(f.id))}</code></a></td><td>${esc(f.type)}</td><td class="err error-cell" title="${esc(f.error?.message ?? '')}">${esc(f.error ? `${f.error.code}: ${f.error.message}` : '')}</td>
           <td class="num">${f.attempts}/${f.maxAttempts}</td><td>${f.finishedAt ? clock(f.finishedAt) : '–'}</td><td><button class="retry" data-retry="${esc(f.id)}">retry</button></td></tr>`,
         )
         .join('')

@@ -95,6 +95,45 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
     assert.equal(await page.textContent('#docker-events-note'), 'needs Docker');
   });
 
+  test("a task's page opens by its deep link: timeline, attempts with the candidates and the reason, payload and result", async () => {
+    const res = await fetch(`${suite.dispatcherUrl}/v1/tasks?wait=10000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'reverse', payload: { text: 'deep link' } }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    const taskPage = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    try {
+      const errors: string[] = [];
+      taskPage.on('pageerror', (err) => errors.push(err.message));
+      await taskPage.goto(`${suite.monitoringUrl}/tasks/${id}`);
+      await taskPage.waitForFunction("document.body.dataset.loaded === 'true'", null, { timeout: 15_000 });
+      assert.deepEqual(errors, []);
+      assert.equal(await taskPage.textContent('#task-id'), id);
+      assert.equal(await taskPage.locator('#attempts .attempt').count(), 1);
+      assert.ok(((await taskPage.textContent('#attempts .reason')) ?? '').length > 0, 'the reason is shown');
+      assert.equal(await taskPage.locator('#attempts .candidates tbody tr').count(), 2, 'both reverse workers as candidates');
+      assert.equal(await taskPage.locator('#timeline li[data-event="succeeded"]').count(), 1);
+      assert.match((await taskPage.textContent('#result')) ?? '', /knil peed/);
+      await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
+      await taskPage.screenshot({ path: join(REPO_ROOT, 'test-output', 'task.png'), fullPage: true });
+    } finally {
+      await taskPage.close();
+    }
+  });
+
+  test('a task id in the events list opens its page', async () => {
+    const link = page.locator('#task-events a.task-link').first();
+    await link.waitFor({ timeout: 15_000 });
+    const href = await link.getAttribute('href');
+    await link.click();
+    await page.waitForURL(/\/tasks\//, { timeout: 10_000 });
+    await page.waitForFunction("document.body.dataset.loaded === 'true'", null, { timeout: 15_000 });
+    assert.equal(new URL(page.url()).pathname, href);
+    await page.goBack();
+    await page.waitForFunction("document.querySelectorAll('#workers-table tr[data-worker]').length > 0", null, { timeout: 15_000 });
+  });
+
   test('a screenshot is saved', async () => {
     await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

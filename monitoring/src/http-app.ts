@@ -14,6 +14,8 @@ export interface HttpAppOptions {
   guard: RequestGuard;
   /** Proxies a retry to the dispatcher; answers with the dispatcher's status and body. */
   retry: (taskId: string) => Promise<{ status: number; body: unknown }>;
+  /** Proxies a read of the dispatcher (a task's trace or record); answers as retry does. */
+  read: (path: string) => Promise<{ status: number; body: unknown }>;
   logger: Logger;
 }
 
@@ -23,7 +25,7 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const UPLOT_DIR = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
 const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function createHttpApp({ hub, apiToken, guard, retry, logger }: HttpAppOptions): Express {
+export function createHttpApp({ hub, apiToken, guard, retry, read, logger }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -65,11 +67,31 @@ export function createHttpApp({ hub, apiToken, guard, retry, logger }: HttpAppOp
     }
     res.status(answer.status).json(answer.body);
   });
+  // A task's page reads its trace (and, to download, its whole record) from the dispatcher.
+  for (const [route, target] of [
+    ['/api/tasks/:id/trace', (id: string) => `/v1/tasks/${encodeURIComponent(id)}/trace`],
+    ['/api/tasks/:id', (id: string) => `/v1/tasks/${encodeURIComponent(id)}`],
+  ] as const) {
+    app.get(route, async (req, res) => {
+      const id = req.params.id;
+      if (!TASK_ID.test(id))
+        throw new TaskmeshError('INVALID_REQUEST', `task id "${id.slice(0, 64)}": letters, digits, ".", "_", ":" or "-", at most 128`);
+      let answer;
+      try {
+        answer = await read(target(id));
+      } catch (err) {
+        throw new TaskmeshError('UNAVAILABLE', `dispatcher unreachable: ${(err as Error).message}`, { cause: err });
+      }
+      res.status(answer.status).json(answer.body);
+    });
+  }
   app.use('/api', (req, _res, next) => next(new TaskmeshError('NOT_FOUND', `no route for ${req.method} /api${req.path}`)));
 
   app.use(requirePageToken(apiToken));
   app.get('/vendor/uPlot.iife.min.js', (_req, res) => res.sendFile(join(UPLOT_DIR, 'uPlot.iife.min.js')));
   app.get('/vendor/uPlot.min.css', (_req, res) => res.sendFile(join(UPLOT_DIR, 'uPlot.min.css')));
+  // A task's own page: a deep link that works when opened directly.
+  app.get('/tasks/:id', (_req, res) => res.sendFile(join(PUBLIC_DIR, 'task.html')));
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   app.use((req, _res, next) => next(new TaskmeshError('NOT_FOUND', `no route for ${req.method} ${req.path}`)));
   app.use(expressErrorHandler(logger));

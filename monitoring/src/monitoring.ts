@@ -158,7 +158,14 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
   dispatcher.on('event', (e) => hub.pushFeed('task-event', e));
 
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
-  const app = createHttpApp({ hub, apiToken: options.apiToken, guard, retry: (id) => dispatcher.retry(id), logger: log('http') });
+  const app = createHttpApp({
+    hub,
+    apiToken: options.apiToken,
+    guard,
+    retry: (id) => dispatcher.retry(id),
+    read: (path) => dispatcher.read(path),
+    logger: log('http'),
+  });
   const server: Server = createServer(app);
   const wss = attachWsRoutes({
     server,

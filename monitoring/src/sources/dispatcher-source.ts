@@ -78,6 +78,17 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   }
 
   /** Asks the dispatcher to run a failed task again; answers with the dispatcher's own status and body. */
+  /** GET `path` at the dispatcher: its status and JSON body. */
+  async read(path: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.options.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const text = await res.text();
+    try {
+      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
+    } catch {
+      return { status: 502, body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } } };
+    }
+  }
+
   async retry(id: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.options.url}/v1/tasks/${encodeURIComponent(id)}/retry`, {
       method: 'POST',
