@@ -3,6 +3,9 @@ import { MAX_TRACED_ATTEMPTS, type AttemptTrace, type TaskEntry } from './task-e
 import type { PickDecision } from './worker-picker.js';
 import type { WorkerView } from './worker-directory.js';
 
+/** How much later than the task's deadline a worker gives up on it by itself. */
+const WORKER_DEADLINE_GRACE_MS = 250;
+
 /** What an attempt reports to (the TaskRunner). */
 export interface AttemptHost {
   attemptAccepted(attempt: Attempt, load: LoadReport): void;
@@ -42,7 +45,9 @@ export class Attempt implements DispatchTarget, DispatchListener {
     this.taskId = r.id;
     this.type = r.type;
     this.payload = r.payload;
-    this.timeoutMs = Math.max(1, entry.deadline - now);
+    // A little past the task's own deadline: the dispatcher's timer, which says where the task was,
+    // ends it first, and cancels it at the worker; the worker's own bound is for a lost caller.
+    this.timeoutMs = Math.max(1, entry.deadline - now) + WORKER_DEADLINE_GRACE_MS;
     this.redelivery = entry.holder !== null;
     this.trace = {
       attempt,
