@@ -179,12 +179,23 @@ function renderWorkers() {
             : x.process
               ? `${esc(x.process.name)} <span class="muted">pid ${x.process.pid}</span>`
               : '<span class="muted">–</span>';
-          return `<tr data-worker="${esc(x.name)}" class="${x.state}"><td><code>${esc(x.name)}</code></td><td>${esc(x.type)}</td><td class="muted">${esc(x.host)}:${x.port}</td>
+          const link = x.link;
+          // A link degrades when sends are retransmitted, answers are BUSY, or it went quiet with work out.
+          const degraded =
+            link !== null &&
+            link !== undefined &&
+            (link.retransmitRatio > 0.05 || link.busyRatio > 0.5 || (link.lastAckAgeMs > 3000 && x.load.inFlight > 0));
+          const linkCell = link
+            ? `<span title="round trip ${ms(link.srttMs)} ± ${ms(link.rttvarMs)}; ${Math.round(link.retransmitRatio * 100)} % retransmitted, ${Math.round(
+                link.busyRatio * 100,
+              )} % BUSY; last answer ${ms(link.lastAckAgeMs)} ago">${ms(link.srttMs)} · ${Math.round(link.retransmitRatio * 100)} % retx</span>`
+            : '<span class="muted">–</span>';
+          return `<tr data-worker="${esc(x.name)}" class="${x.state}${degraded ? ' degraded' : ''}"><td><code>${esc(x.name)}</code></td><td>${esc(x.type)}</td><td class="muted">${esc(x.host)}:${x.port}</td>
             <td class="load-col">${loadBar(x.loadRatio, `${used} / ${x.load.capacity}`)}</td><td class="num">${x.load.queued}</td><td class="num">${x.load.inFlight}</td>
-            <td class="num">${duration(x.heartbeatAgeMs)}</td><td>${stateBadge(x.state)}</td><td>${where}</td></tr>`;
+            <td class="num">${duration(x.heartbeatAgeMs)}</td><td class="link-col">${linkCell}</td><td>${stateBadge(x.state)}</td><td>${where}</td></tr>`;
         })
         .join('')
-    : '<tr><td colspan="9" class="empty">no workers registered</td></tr>';
+    : '<tr><td colspan="10" class="empty">no workers registered</td></tr>';
 }
 
 // ---- containers, or the runner's processes without Docker --------------------------------------

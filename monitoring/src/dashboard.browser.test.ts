@@ -134,6 +134,38 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
     await page.waitForFunction("document.querySelectorAll('#workers-table tr[data-worker]').length > 0", null, { timeout: 15_000 });
   });
 
+  test('a worker whose link degrades is highlighted, its link figures live in the workers table', async () => {
+    const victim = suite.workers.find((w) => w.name === 'worker-reverse')!;
+    const name = String(victim.ready.name);
+    await page.waitForFunction(
+      `document.querySelector('#workers-table tr[data-worker="${name}"] .link-col')?.textContent.includes('retx')`,
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    process.kill(victim.pid, 'SIGSTOP');
+    try {
+      const tasks = Array.from({ length: 20 }, (_, i) => ({ type: 'reverse', payload: { text: `stopped ${i}` }, timeoutMs: 8000 }));
+      await fetch(`${suite.dispatcherUrl}/v1/tasks/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tasks }),
+      });
+      await page.waitForFunction(
+        `document.querySelector('#workers-table tr[data-worker="${name}"]')?.classList.contains('degraded')`,
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
+      await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
+      await page.screenshot({ path: join(REPO_ROOT, 'test-output', 'degraded-link.png'), fullPage: false });
+    } finally {
+      process.kill(victim.pid, 'SIGCONT');
+    }
+  });
+
   test('a screenshot is saved', async () => {
     await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -116,7 +116,9 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
   let workersReadAt = Date.now();
   const publishWorkers = (): void => {
     const { workers, ...status } = nameservice.snapshot;
-    hub.setSnapshot('workers', { ...status, workers: joinWorkers(workers, containers, processes.processes, workersReadAt) });
+    const joined = joinWorkers(workers, containers, processes.processes, workersReadAt);
+    // The link as the dispatcher measures it (null before it sent the worker a task).
+    hub.setSnapshot('workers', { ...status, workers: joined.map((w) => ({ ...w, link: dispatcher.linkOf(w.name) })) });
   };
   const publishTasks = (snap: TasksSnapshot): void => {
     const parsed = snap.stats === null ? null : DispatcherStats.safeParse(snap.stats);
@@ -155,6 +157,8 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     publishWorkers();
   });
   dispatcher.on('update', publishTasks);
+  // Link figures come with the dispatcher's poll: the workers panel shows them as they change.
+  dispatcher.on('update', () => publishWorkers());
   dispatcher.on('event', (e) => hub.pushFeed('task-event', e));
 
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });

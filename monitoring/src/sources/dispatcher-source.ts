@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { TaskEvent, TaskListResponse, backoffDelay, messageText, type Logger, type TaskListItem } from '@taskmesh/shared';
+import {
+  TaskEvent,
+  TaskListResponse,
+  WorkerListResponse,
+  backoffDelay,
+  messageText,
+  type LinkHealth,
+  type Logger,
+  type TaskListItem,
+} from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 
 /** The dispatcher's close code for a `since` older than its event log (see its events hub). */
@@ -44,6 +53,7 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   droppedEvents = 0;
   /** Times the dispatcher said events were missed beyond its log (the task list shows their state). */
   eventGaps = 0;
+  private links = new Map<string, LinkHealth>();
   /** The seq of the last event relayed: a reconnect resumes after it. */
   private lastSeq: number | undefined;
 
@@ -78,6 +88,22 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   }
 
   /** Asks the dispatcher to run a failed task again; answers with the dispatcher's own status and body. */
+  /** How the dispatcher's link to each worker behaves (its GET /v1/workers), by worker name. */
+  linkOf(name: string): LinkHealth | null {
+    return this.links.get(name) ?? null;
+  }
+
+  /** The link figures of every worker; a dispatcher that cannot list its workers leaves the last ones. */
+  private async readLinks(): Promise<void> {
+    try {
+      const parsed = WorkerListResponse.safeParse(await this.getJson('/v1/workers'));
+      if (!parsed.success) return;
+      this.links = new Map(parsed.data.workers.flatMap((w) => (w.link ? [[w.name, w.link] as const] : [])));
+    } catch {
+      // the nameservice may be down for the dispatcher: the task figures still count
+    }
+  }
+
   /** GET `path` at the dispatcher: its status and JSON body. */
   async read(path: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.options.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
@@ -124,6 +150,7 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
       const [stats, failedBody] = await Promise.all([
         this.getJson('/v1/stats'),
         this.getJson(`/v1/tasks?status=failed&limit=${MAX_FAILED_SHOWN}`),
+        this.readLinks(),
       ]);
       const failed = TaskListResponse.safeParse(failedBody);
       if (!failed.success) throw new Error('GET /v1/tasks: answer does not match the task list schema');
