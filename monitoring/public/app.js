@@ -6,7 +6,8 @@ import { ThroughputChart } from './throughput-chart.js';
 
 const $ = (id) => document.getElementById(id);
 /** UUIDs are long; the first block tells tasks apart on screen (the full id is in the tooltip). */
-const shortId = (id) => (/^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(id) ? id.slice(0, 8) : id);
+// Task ids are UUIDv7, time first: their last characters (random) tell them apart at a glance.
+const shortId = (id) => (/^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(id) ? id.slice(-8) : id);
 const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
 const FEED_MAX = 150;
 const LOG_LINES_MAX = 1000;
@@ -161,6 +162,62 @@ $('failed-table').addEventListener('click', async (e) => {
     ? badge(`retrying ${id}`, 'good')
     : badge(`retry failed: ${body?.error?.message ?? res.statusText}`, 'bad');
 });
+
+// ---- finding tasks and acting on many ----------------------------------------------------------
+
+let found = { filter: null, tasks: [] };
+
+function filterOf(form) {
+  const filter = {};
+  for (const [key, value] of new FormData(form)) if (String(value).trim() !== '') filter[key] = String(value).trim();
+  return filter;
+}
+
+$('find-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const filter = filterOf(e.target);
+  const res = await fetch(`/api/tasks/search?${new URLSearchParams({ ...filter, limit: '200' })}`).catch((err) => ({
+    ok: false,
+    statusText: err.message,
+  }));
+  const body = res.json ? await res.json().catch(() => null) : null;
+  if (!res.ok) {
+    $('find-note').innerHTML = badge(body?.error?.message ?? res.statusText, 'bad');
+    return;
+  }
+  found = { filter, tasks: body.tasks };
+  $('find-note').textContent = `${body.tasks.length} found${body.nextCursor ? ' (more: narrow the search)' : ''}`;
+  $('find-table').tBodies[0].innerHTML = body.tasks.length
+    ? body.tasks
+        .map(
+          (t) =>
+            `<tr><td><a class="task-link" href="/tasks/${encodeURIComponent(t.id)}"><code title="${esc(t.id)}">${esc(shortId(t.id))}</code></a></td><td>${esc(t.type)}</td><td>${stateBadge(
+              t.status,
+            )}</td><td>${esc(t.worker ?? '–')}</td><td class="num">${t.attempts}/${t.maxAttempts}</td><td>${clock(t.createdAt)}</td></tr>`,
+        )
+        .join('')
+    : '<tr><td colspan="6" class="empty">no tasks match</td></tr>';
+  // Acting on many needs a status: only failed or cancelled ones can be retried, queued or running ones cancelled.
+  $('bulk-retry').disabled = !['failed', 'cancelled'].includes(filter.status) || body.tasks.length === 0;
+  $('bulk-cancel').disabled = !['queued', 'running'].includes(filter.status) || body.tasks.length === 0;
+});
+
+for (const action of ['retry', 'cancel']) {
+  $(`bulk-${action}`).addEventListener('click', async () => {
+    const { filter, tasks } = found;
+    if (!filter?.status) return;
+    if (!confirm(`${action} every ${filter.status} task that matches (${tasks.length} shown)?`)) return;
+    const res = await fetch(`/api/tasks/bulk/${action}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(filter),
+    }).catch((err) => ({ ok: false, statusText: err.message }));
+    const body = res.json ? await res.json().catch(() => null) : null;
+    $('find-note').innerHTML = res.ok
+      ? badge(`${action === 'retry' ? 'retried' : 'cancelled'} ${body.changed} of ${body.matched}`, 'good')
+      : badge(`${action} failed: ${body?.error?.message ?? res.statusText}`, 'bad');
+  });
+}
 
 // ---- workers -----------------------------------------------------------------------------------
 

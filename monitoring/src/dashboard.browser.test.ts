@@ -166,6 +166,47 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
     }
   });
 
+  test('finding the failed tasks of a type and retrying them all, after a confirmation', async () => {
+    // Five reverse tasks fail: both reverse workers are stopped past the tasks' timeout.
+    const reverse = suite.workers.filter((w) => w.name === 'worker-reverse');
+    for (const w of reverse) process.kill(w.pid, 'SIGSTOP');
+    let ids: string[];
+    try {
+      const res = await fetch(`${suite.dispatcherUrl}/v1/tasks/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          tasks: Array.from({ length: 5 }, (_, i) => ({ type: 'reverse', payload: { text: `bulk ${i}` }, timeoutMs: 400, maxAttempts: 1 })),
+        }),
+      });
+      ids = ((await res.json()) as { ids: string[] }).ids;
+      // Each ends failed (TIMEOUT) while its workers are stopped.
+      for (const id of ids) {
+        const record = (await (await fetch(`${suite.dispatcherUrl}/v1/tasks/${id}?wait=10000`)).json()) as { status: string };
+        assert.equal(record.status, 'failed');
+      }
+    } finally {
+      for (const w of reverse) process.kill(w.pid, 'SIGCONT');
+    }
+    await page.fill('#find-form input[name="type"]', 'reverse');
+    await page.selectOption('#find-form select[name="status"]', 'failed');
+    await page.click('#find-form button[type="submit"]');
+    await page.waitForFunction("document.querySelectorAll('#find-table tbody tr a.task-link').length >= 5", null, { timeout: 10_000 });
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.click('#bulk-retry');
+    await page.waitForFunction("/retried|failed/.test(document.getElementById('find-note').textContent)", null, { timeout: 10_000 });
+    assert.match((await page.textContent('#find-note')) ?? '', /retried \d+ of \d+/);
+    assert.match(asked, /retry every failed task that matches/);
+    for (const id of ids) {
+      const record = (await (await fetch(`${suite.dispatcherUrl}/v1/tasks/${id}?wait=10000`)).json()) as { status: string };
+      assert.equal(record.status, 'succeeded');
+    }
+  });
+
   test('a screenshot is saved', async () => {
     await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -14,8 +14,10 @@ export interface HttpAppOptions {
   guard: RequestGuard;
   /** Proxies a retry to the dispatcher; answers with the dispatcher's status and body. */
   retry: (taskId: string) => Promise<{ status: number; body: unknown }>;
-  /** Proxies a read of the dispatcher (a task's trace or record); answers as retry does. */
+  /** Proxies a read of the dispatcher (a task's trace or record, a search); answers as retry does. */
   read: (path: string) => Promise<{ status: number; body: unknown }>;
+  /** Proxies a bulk action (POST with a JSON body) to the dispatcher. */
+  write: (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
   logger: Logger;
 }
 
@@ -24,8 +26,19 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 /** uPlot is served from node_modules, so the page works offline and with no CDN. */
 const UPLOT_DIR = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
 const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** What a search may filter by (the dispatcher checks the values). */
+const SEARCH_PARAMS = ['id', 'type', 'status', 'worker', 'since', 'until', 'limit', 'cursor'] as const;
 
-export function createHttpApp({ hub, apiToken, guard, retry, read, logger }: HttpAppOptions): Express {
+/** A call to the dispatcher; unreachable is 503. */
+async function proxied(call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new TaskmeshError('UNAVAILABLE', `dispatcher unreachable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function createHttpApp({ hub, apiToken, guard, retry, read, write, logger }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -54,6 +67,24 @@ export function createHttpApp({ hub, apiToken, guard, retry, read, logger }: Htt
   });
   app.get('/api/tasks', (_req, res) => {
     res.json({ ...hub.snapshot<object>('tasks'), events: hub.recent('task-event') });
+  });
+  // Finding tasks: the dispatcher's list with the filters the page offers.
+  app.get('/api/tasks/search', async (req, res) => {
+    const params = new URLSearchParams();
+    for (const key of SEARCH_PARAMS) {
+      const value = req.query[key];
+      if (typeof value === 'string' && value !== '') params.set(key, value);
+    }
+    const answer = await proxied(() => read(`/v1/tasks?${params.toString()}`));
+    res.status(answer.status).json(answer.body);
+  });
+  // Acting on many (before /api/tasks/:id/retry, which would take "bulk" for an id): retry or cancel every task a filter matches (the page asks first).
+  app.post('/api/tasks/bulk/:action', express.json({ limit: '16kb' }), async (req, res) => {
+    const action = req.params.action;
+    if (action !== 'retry' && action !== 'cancel')
+      throw new TaskmeshError('NOT_FOUND', `no bulk action "${action.slice(0, 32)}": retry or cancel`);
+    const answer = await proxied(() => write(`/v1/tasks/bulk/${action}`, req.body));
+    res.status(answer.status).json(answer.body);
   });
   app.post('/api/tasks/:id/retry', async (req, res) => {
     const id = req.params.id;

@@ -168,6 +168,7 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     guard,
     retry: (id) => dispatcher.retry(id),
     read: (path) => dispatcher.read(path),
+    write: (path, body) => dispatcher.write(path, body),
     logger: log('http'),
   });
   const server: Server = createServer(app);

@@ -104,6 +104,23 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     }
   }
 
+  /** POST `body` as JSON to `path` at the dispatcher: its status and JSON body. */
+  async write(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.options.url}${path}`, {
+      method: 'POST',
+      headers: { ...this.headers(), 'content-type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    void this.poll();
+    try {
+      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
+    } catch {
+      return { status: 502, body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } } };
+    }
+  }
+
   /** GET `path` at the dispatcher: its status and JSON body. */
   async read(path: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.options.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
