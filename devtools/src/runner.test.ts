@@ -137,11 +137,14 @@ test('the runner refuses a bad workers.json and names the field', async (t) => {
   assert.match(run.stderr, /workers\.reverse\.concurrency/);
 });
 
-test('a runner killed with SIGKILL leaves no service behind: each drains and exits on its own', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+/** `npm start` in `dir` with this workers.json, on free ports; stopped (SIGTERM) when the test ends. */
+async function startRunner(
+  t: { after(fn: () => unknown): void },
+  dir: string,
+  workers: unknown,
+): Promise<{ runner: ReturnType<typeof spawn>; output: string[]; ports: { ns: number; dp: number; mon: number }; stateFile: string }> {
   const workersFile = join(dir, 'workers.json');
-  await writeFile(workersFile, JSON.stringify({ workers: { reverse: { replicas: 1 } } }));
+  await writeFile(workersFile, JSON.stringify({ workers }));
   const stateFile = join(dir, 'state.json');
   const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
   const runner = spawn(process.execPath, [RUNNER], {
@@ -149,6 +152,7 @@ test('a runner killed with SIGKILL leaves no service behind: each drains and exi
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      // Unset: the runner makes a secret of its own for the services it starts.
       TASKMESH_SECRET: '',
       TASKMESH_NAMESERVICE_PORT: String(ns),
       TASKMESH_DISPATCHER_PORT: String(dp),
@@ -162,9 +166,20 @@ test('a runner killed with SIGKILL leaves no service behind: each drains and exi
   const output: string[] = [];
   createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
   runner.stderr.resume();
-  t.after(() => {
-    if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
+  t.after(async () => {
+    if (runner.exitCode === null && runner.signalCode === null) {
+      runner.kill('SIGTERM');
+      await once(runner, 'exit');
+    }
   });
+  return { runner, output, ports: { ns, dp, mon }, stateFile };
+}
+
+test('a runner killed with SIGKILL leaves no service behind: each drains and exits on its own', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { runner, output, ports, stateFile } = await startRunner(t, dir, { reverse: { replicas: 1 } });
+  const { ns, dp } = ports;
   await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 });
   const state = RunnerState.parse(JSON.parse(await readFile(stateFile, 'utf8')));
   const pids = state.processes.map((p) => p.pid).filter((p): p is number => p !== null);
@@ -221,33 +236,8 @@ test('npm start runs a type of your own named in workers.json: its module, outsi
       '});',
     ].join('\n'),
   );
-  const workersFile = join(dir, 'workers.json');
-  await writeFile(workersFile, JSON.stringify({ workers: { wordcount: { module: './wordcount.mjs', replicas: 1 } } }));
-  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
-  const runner = spawn(process.execPath, [RUNNER], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      TASKMESH_SECRET: '',
-      TASKMESH_NAMESERVICE_PORT: String(ns),
-      TASKMESH_DISPATCHER_PORT: String(dp),
-      TASKMESH_MONITORING_PORT: String(mon),
-      TASKMESH_WORKERS_FILE: workersFile,
-      TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
-      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
-      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
-    },
-  });
-  const output: string[] = [];
-  createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
-  runner.stderr.resume();
-  t.after(async () => {
-    if (runner.exitCode === null && runner.signalCode === null) {
-      runner.kill('SIGTERM');
-      await once(runner, 'exit');
-    }
-  });
+  const { output, ports } = await startRunner(t, dir, { wordcount: { module: './wordcount.mjs', replicas: 1 } });
+  const { dp } = ports;
   await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 }).catch(() =>
     assert.fail(output.slice(-30).join('\n')),
   );
@@ -271,33 +261,7 @@ test('npm start with a module that does not load names the service and the probl
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-bad-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'broken.mjs'), "export default { name: 'broken' };\n");
-  const workersFile = join(dir, 'workers.json');
-  await writeFile(workersFile, JSON.stringify({ workers: { broken: { module: './broken.mjs' }, reverse: { replicas: 1 } } }));
-  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
-  const runner = spawn(process.execPath, [RUNNER], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      TASKMESH_SECRET: '',
-      TASKMESH_NAMESERVICE_PORT: String(ns),
-      TASKMESH_DISPATCHER_PORT: String(dp),
-      TASKMESH_MONITORING_PORT: String(mon),
-      TASKMESH_WORKERS_FILE: workersFile,
-      TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
-      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
-      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
-    },
-  });
-  const output: string[] = [];
-  createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
-  runner.stderr.resume();
-  t.after(async () => {
-    if (runner.exitCode === null && runner.signalCode === null) {
-      runner.kill('SIGTERM');
-      await once(runner, 'exit');
-    }
-  });
+  const { output } = await startRunner(t, dir, { broken: { module: './broken.mjs' }, reverse: { replicas: 1 } });
   await eventually(
     'the runner to give up on worker-broken',
     () => output.some((l) => /worker-broken cannot start as configured \(code 2/.test(l)),

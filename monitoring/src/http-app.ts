@@ -29,6 +29,13 @@ const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** What a search may filter by (the dispatcher checks the values). */
 const SEARCH_PARAMS = ['id', 'type', 'status', 'worker', 'since', 'until', 'limit', 'cursor'] as const;
 
+/** A task id from a path, checked before it goes to the dispatcher. */
+function taskIdOf(id: string): string {
+  if (!TASK_ID.test(id))
+    throw new TaskmeshError('INVALID_REQUEST', `task id "${id.slice(0, 64)}": letters, digits, ".", "_", ":" or "-", at most 128`);
+  return id;
+}
+
 /** A call to the dispatcher; unreachable is 503. */
 async function proxied(call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
   try {
@@ -87,15 +94,8 @@ export function createHttpApp({ hub, apiToken, guard, retry, read, write, logger
     res.status(answer.status).json(answer.body);
   });
   app.post('/api/tasks/:id/retry', async (req, res) => {
-    const id = req.params.id;
-    if (!TASK_ID.test(id))
-      throw new TaskmeshError('INVALID_REQUEST', `task id "${id.slice(0, 64)}": letters, digits, ".", "_", ":" or "-", at most 128`);
-    let answer;
-    try {
-      answer = await retry(id);
-    } catch (err) {
-      throw new TaskmeshError('UNAVAILABLE', `dispatcher unreachable: ${(err as Error).message}`, { cause: err });
-    }
+    const id = taskIdOf(req.params.id);
+    const answer = await proxied(() => retry(id));
     res.status(answer.status).json(answer.body);
   });
   // A task's page reads its trace (and, to download, its whole record) from the dispatcher.
@@ -104,15 +104,8 @@ export function createHttpApp({ hub, apiToken, guard, retry, read, write, logger
     ['/api/tasks/:id', (id: string) => `/v1/tasks/${encodeURIComponent(id)}`],
   ] as const) {
     app.get(route, async (req, res) => {
-      const id = req.params.id;
-      if (!TASK_ID.test(id))
-        throw new TaskmeshError('INVALID_REQUEST', `task id "${id.slice(0, 64)}": letters, digits, ".", "_", ":" or "-", at most 128`);
-      let answer;
-      try {
-        answer = await read(target(id));
-      } catch (err) {
-        throw new TaskmeshError('UNAVAILABLE', `dispatcher unreachable: ${(err as Error).message}`, { cause: err });
-      }
+      const path = target(taskIdOf(req.params.id));
+      const answer = await proxied(() => read(path));
       res.status(answer.status).json(answer.body);
     });
   }

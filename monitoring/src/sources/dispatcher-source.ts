@@ -104,50 +104,42 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     }
   }
 
-  /** POST `body` as JSON to `path` at the dispatcher: its status and JSON body. */
-  async write(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.options.url}${path}`, {
-      method: 'POST',
-      headers: { ...this.headers(), 'content-type': 'application/json' },
-      body: JSON.stringify(body ?? {}),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await res.text();
-    void this.poll();
-    try {
-      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
-    } catch {
-      return { status: 502, body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } } };
-    }
+  /** GET `path` at the dispatcher (a task's trace or record, a search): its status and JSON body. */
+  read(path: string): Promise<{ status: number; body: unknown }> {
+    return this.call('GET', path);
   }
 
-  /** GET `path` at the dispatcher: its status and JSON body. */
-  async read(path: string): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.options.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const text = await res.text();
-    try {
-      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
-    } catch {
-      return { status: 502, body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } } };
-    }
+  /** POST `body` as JSON to `path` at the dispatcher (a bulk action); the lists are read again at once. */
+  async write(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const answer = await this.call('POST', path, body ?? {});
+    void this.poll();
+    return answer;
   }
 
   async retry(id: string): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.options.url}/v1/tasks/${encodeURIComponent(id)}/retry`, {
-      method: 'POST',
-      headers: this.headers(),
+    const answer = await this.call('POST', `/v1/tasks/${encodeURIComponent(id)}/retry`);
+    // Refresh the failed list now so the retried task leaves it without waiting for the next poll.
+    void this.poll();
+    return answer;
+  }
+
+  /** One request to the dispatcher, its answer as status and parsed body (a non-JSON body said so). */
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.options.url}${path}`, {
+      method,
+      headers: body === undefined ? this.headers() : { ...this.headers(), 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const text = await res.text();
-    let body: unknown = null;
     try {
-      body = text === '' ? null : JSON.parse(text);
+      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
     } catch {
-      body = { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } };
+      return {
+        status: res.status,
+        body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } },
+      };
     }
-    // Refresh the failed list now so the retried task leaves it without waiting for the next poll.
-    void this.poll();
-    return { status: res.status, body };
   }
 
   private headers(): Record<string, string> {
