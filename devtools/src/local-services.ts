@@ -85,6 +85,7 @@ export function localServices(options: LocalServicesOptions): ServiceSpec[] {
         args: [script('worker'), type],
         cwd,
         stopTier: 2,
+        role: 'worker',
         // Locally every peer is on this machine: bind and advertise the loopback address.
         env: { ...env, TASKMESH_WORKER_HOST: '127.0.0.1', ...workerEnv(spec) },
       });

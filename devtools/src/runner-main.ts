@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ConfigError, DEFAULT_PORTS, envInt, envString, loadConfig } from '@taskmesh/shared';
+import { ConfigError, DEFAULT_PORTS, NameserviceClient, envInt, envString, loadConfig } from '@taskmesh/shared';
 import { formatLine } from './line-format.js';
 import { describeTaken, takenPorts } from './port-check.js';
 import { localServices } from './local-services.js';
@@ -50,13 +51,14 @@ async function main(): Promise<void> {
     for (const port of taken) process.stderr.write(`taskmesh runner: ${describeTaken(port, variables[port.service] ?? '')}\n`);
     process.exit(1);
   }
+  // The services of one run share a secret of their own: nobody else's datagram or registration
+  // is taken, and a newcomer has nothing to set. TASKMESH_SECRET, when given, is used instead.
+  const secret = process.env.TASKMESH_SECRET || randomBytes(32).toString('hex');
   const services = localServices({
     root: ROOT,
     node: process.execPath,
     cwd: process.cwd(),
-    // The services of one run share a secret of their own: nobody else's datagram or registration
-    // is taken, and a newcomer has nothing to set. TASKMESH_SECRET, when given, is used instead.
-    baseEnv: { ...process.env, TASKMESH_SECRET: process.env.TASKMESH_SECRET || randomBytes(32).toString('hex') },
+    baseEnv: { ...process.env, TASKMESH_SECRET: secret },
     host: config.host,
     ports: { nameservice: config.nameservicePort, dispatcher: config.dispatcherPort, monitoring: config.monitoringPort },
     stateFile,
@@ -69,6 +71,16 @@ async function main(): Promise<void> {
   };
   const say = (line: string): void => print('runner', line);
 
+  // A worker process that ends is reported to the nameservice at once (failover by push): the
+  // dispatcher sends its tasks elsewhere now instead of after its keep-alive timeout.
+  const workerServices = new Set(services.filter((s) => s.role === 'worker').map((s) => s.name));
+  const nameservice = new NameserviceClient({ baseUrl: `http://${config.host}:${config.nameservicePort}`, secret });
+  const reportDown = (service: string, pid: number, how: string): void => {
+    nameservice
+      .reportDown({ host: hostname(), pid, reason: `${service} (pid ${pid}) ${how}, seen by the runner` })
+      .catch((err: Error) => say(`could not report ${service} down to the nameservice: ${err.message}`));
+  };
+
   const writer = new AtomicJsonWriter(stateFile);
   const pendingReady = new Set(services.map((s) => s.name));
   const supervisor = new Supervisor({
@@ -78,8 +90,10 @@ async function main(): Promise<void> {
     onState: (state) => {
       writer.write(state).catch((err: Error) => say(`cannot write ${stateFile}: ${err.message}`));
     },
-    onExit: ({ service, code, signal, restartInMs, cannotStart }) => {
+    onExit: ({ service, pid, code, signal, restartInMs, cannotStart }) => {
       const how = signal ? `signal ${signal}` : `code ${code}`;
+      if (!stopping && pid !== null && workerServices.has(service))
+        reportDown(service, pid, signal ? `was killed by ${signal}` : `exited with ${how}`);
       if (cannotStart === true) say(`${service} cannot start as configured (${how}; its message is above): not restarting it`);
       else say(restartInMs === undefined ? `${service} stopped (${how})` : `${service} exited (${how}); restarting in ${restartInMs} ms`);
     },

@@ -275,3 +275,55 @@ test('npm start with a module that does not load names the service and the probl
   );
   assert.equal(output.filter((l) => /worker-broken exited/.test(l)).length, 0, 'not restarted');
 });
+
+test('a worker SIGKILLed mid-task under npm start: the runner reports it down and its task finishes elsewhere within a second plus its run time', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { output, ports } = await startRunner(t, dir, { wait: { replicas: 2, concurrency: 2 } });
+  const api = `http://127.0.0.1:${ports.dp}`;
+  await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 });
+  // Both workers known to the dispatcher, so the task has somewhere to go.
+  await eventually(
+    'two wait workers',
+    async () => ((await (await fetch(`${api}/v1/workers`)).json()) as { workers: unknown[] }).workers.length === 2,
+    { timeoutMs: 15_000 },
+  );
+  const runMs = 1500;
+  const submitted = await fetch(`${api}/v1/tasks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'wait', payload: { ms: runMs } }),
+  });
+  assert.equal(submitted.status, 202);
+  const { id } = (await submitted.json()) as { id: string };
+  const running = await eventually(
+    'the task to run at a worker',
+    async () => {
+      const task = TaskRecord.parse(await (await fetch(`${api}/v1/tasks/${id}`)).json());
+      return task.status === 'running' ? task : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
+  const holder = (await (await fetch(`http://127.0.0.1:${ports.ns}/v1/workers/${running.worker}`)).json()) as { worker: { pid: number } };
+  const killedAt = Date.now();
+  process.kill(holder.worker.pid, 'SIGKILL');
+
+  const done = TaskRecord.parse(await (await fetch(`${api}/v1/tasks/${id}?wait=15000`)).json());
+  assert.equal(done.status, 'succeeded', JSON.stringify(done));
+  assert.notEqual(done.worker, running.worker);
+  // The keep-alive timeout alone would take 3.5 s before the second attempt even starts.
+  const afterKill = done.finishedAt! - killedAt;
+  assert.ok(afterKill < 1000 + runMs + 1000, `finished ${afterKill} ms after the kill`);
+  const trace = (await (await fetch(`${api}/v1/tasks/${id}/trace`)).json()) as {
+    attempts: Array<{ worker: string; outcome: string | null }>;
+  };
+  assert.equal(trace.attempts[0]?.worker, running.worker);
+  assert.match(trace.attempts[0]?.outcome ?? '', /^WORKER_LOST/);
+  const stats = (await (await fetch(`${api}/v1/stats`)).json()) as {
+    tasksFailedOver: number;
+    workersDown: number;
+    registryWatching: boolean;
+  };
+  assert.equal(stats.registryWatching, true);
+  assert.ok(stats.tasksFailedOver >= 1, JSON.stringify(stats));
+});

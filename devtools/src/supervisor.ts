@@ -22,6 +22,8 @@ export interface ServiceSpec {
   /** Stop order: higher tiers are stopped (and waited for) first, e.g. workers before the
    * nameservice so that they can still deregister. Default 0. */
   stopTier?: number;
+  /** A worker: its exit is reported to the nameservice, and chaos controls may signal it. */
+  role?: 'worker';
 }
 
 /** What the supervisor needs of a child process; node's ChildProcess satisfies it. */
@@ -67,6 +69,8 @@ export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 export interface ExitInfo {
   service: string;
+  /** The process that exited (null if it never started). */
+  pid: number | null;
   code: number | null;
   signal: NodeJS.Signals | null;
   /** Delay before the restart, or undefined when the supervisor is stopping or gave up. */
@@ -198,7 +202,7 @@ export class Supervisor {
       child = this.spawn(spec);
     } catch (err) {
       this.options.onLine?.(spec.name, `cannot start: ${(err as Error).message}`, 'stderr');
-      this.scheduleRestart(entry, null, null, 0);
+      this.scheduleRestart(entry, null, null, null, 0);
       return;
     }
     entry.child = child;
@@ -213,7 +217,7 @@ export class Supervisor {
         done = true;
         entry.child = undefined;
         record.pid = null;
-        this.onChildExit(entry, code, signal, this.clock.now() - startedAt);
+        this.onChildExit(entry, child.pid ?? null, code, signal, this.clock.now() - startedAt);
         resolve();
       };
       child.once('exit', finish);
@@ -249,30 +253,30 @@ export class Supervisor {
     this.options.onReady?.(entry.spec.name, parsed as Record<string, unknown>);
   }
 
-  private onChildExit(entry: Entry, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
+  private onChildExit(entry: Entry, pid: number | null, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
     entry.record.lastExitCode = exitStatus(code, signal);
     if (this.stopping) {
       entry.record.status = 'stopped';
-      this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: undefined });
+      this.options.onExit?.({ service: entry.spec.name, pid, code, signal, restartInMs: undefined });
       this.emitState();
       return;
     }
     if (code === CANNOT_START_CODE && entry.record.status === 'starting') {
       // Its own message (above, on its stderr) says why; restarting would only repeat it.
       entry.record.status = 'crashed';
-      this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: undefined, cannotStart: true });
+      this.options.onExit?.({ service: entry.spec.name, pid, code, signal, restartInMs: undefined, cannotStart: true });
       this.emitState();
       return;
     }
-    this.scheduleRestart(entry, code, signal, ranForMs);
+    this.scheduleRestart(entry, pid, code, signal, ranForMs);
   }
 
-  private scheduleRestart(entry: Entry, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
+  private scheduleRestart(entry: Entry, pid: number | null, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
     if (ranForMs >= (this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) entry.failures = 0;
     const delayMs = backoffDelay(this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, entry.failures);
     entry.failures += 1;
     entry.record.status = 'restarting';
-    this.options.onExit?.({ service: entry.spec.name, code, signal, restartInMs: delayMs });
+    this.options.onExit?.({ service: entry.spec.name, pid, code, signal, restartInMs: delayMs });
     this.emitState();
     entry.timer = this.clock.setTimeout(() => {
       entry.record.restarts += 1;

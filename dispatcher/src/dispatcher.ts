@@ -6,6 +6,7 @@ import { TokenAuth } from './auth.js';
 import { DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
 import { TypeCatalog } from './type-catalog.js';
+import { RegistryFollower } from './registry-follower.js';
 import type { JournalSync } from './journal/store.js';
 import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
 import { MAX_TIMELINE_EVENTS, type TaskEntry } from './task-entry.js';
@@ -98,6 +99,14 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     onRefreshed: (type) => late.runner?.pump(type),
     logger: logger.child({ module: 'directory' }),
   });
+  // Failover by push: the nameservice says at once when a supervisor saw a worker end.
+  const follower = new RegistryFollower({
+    nameservice,
+    directory,
+    failPeer: (peer, reason) => caller.failPeer(peer, reason),
+    logger: logger.child({ module: 'follower' }),
+  });
+  follower.start();
   const store = new TaskStore({
     retention: options.taskRetention,
     retentionMs: options.taskRetentionMs,
@@ -222,6 +231,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
       longPolls: longPolls.size,
       retainedBytes: store.retainedBytes,
       unfinishedBytes: store.unfinishedBytes,
+      ...follower.stats(),
     }),
   });
   const server = createServer(listener);
@@ -254,6 +264,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
   } catch (err) {
     clearInterval(sweep);
     runner.close();
+    void follower.close();
     caller.close();
     await endpoint.close();
     throw err;
@@ -270,6 +281,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
         ['timers', () => clearInterval(sweep)],
         ['runner', () => runner.close()],
         ['types', () => catalog.close()],
+        ['follower', () => follower.close()],
         ['directory', () => directory.close()],
         ['caller', () => caller.close()],
         ['udp', () => endpoint.close()],

@@ -47,7 +47,7 @@ export interface HttpAppDeps {
   /** The task journal, when there is one (answers wait for it; /healthz reports it). */
   journal?: TaskJournal | undefined;
   /** Extra figures for /v1/stats (WebSocket counts). */
-  extraStats?: () => Record<string, number>;
+  extraStats?: () => Record<string, number | boolean>;
 }
 
 /**

@@ -146,6 +146,33 @@ export class WorkerDirectory {
     this.invalidate(worker.type);
   }
 
+  /**
+   * The nameservice said the worker is down (pushed): it leaves its type's candidates now and is
+   * avoided until a lookup lists it live again. Returns its view, for failing its dispatches.
+   */
+  markDown(name: string): WorkerView | undefined {
+    const worker = this.byName.get(name);
+    if (worker === undefined) return undefined;
+    worker.state = 'expired';
+    worker.avoidUntil = this.now() + LOST_AVOID_MS;
+    const entry = this.types.get(worker.type);
+    if (entry !== undefined) entry.workers = entry.workers.filter((w) => w !== worker);
+    return worker;
+  }
+
+  /** A worker of `type` is up (pushed): look the type up now, so it gets tasks at once. */
+  refreshNow(type: string): void {
+    const entry = this.types.get(type);
+    if (entry === undefined) return;
+    entry.fetchedAt = 0;
+    this.candidates(type);
+  }
+
+  /** Every type is looked up again at its next use (the push stream reconnected: changes may be missed). */
+  invalidateAll(): void {
+    for (const entry of this.types.values()) entry.fetchedAt = 0;
+  }
+
   close(): void {
     this.closed = true;
   }

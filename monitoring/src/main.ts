@@ -12,6 +12,7 @@ import {
   loadConfigOrExit,
   logReady,
   runMain,
+  secretOrExit,
 } from '@taskmesh/shared';
 import { z } from 'zod';
 import { MONITORING_DEFAULTS, createMonitoring } from './monitoring.js';
@@ -85,6 +86,8 @@ async function main(): Promise<void> {
     maxClients: config.maxClients,
     pollIntervalMs: config.pollIntervalMs,
     imageFps: config.imageFps,
+    // With the secret, a worker container's `die` is reported to the nameservice at once (failover).
+    secret: process.env.TASKMESH_SECRET ? secretOrExit('monitoring').secret : undefined,
     logger,
   });
 

@@ -41,6 +41,8 @@ export interface MonitoringOptions {
   imageFps?: number;
   /** Used to find our own container; defaults to os.hostname(). */
   selfHostname?: string;
+  /** TASKMESH_SECRET: lets monitoring report a worker container's `die` to the nameservice. */
+  secret?: string | undefined;
   logger?: Logger;
 }
 
@@ -147,6 +149,18 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     publishWorkers();
   });
   docker?.on('event', (e) => hub.pushFeed('docker-event', e));
+  // A worker container died: the nameservice hears it now, and the dispatcher by push from there.
+  const reporter =
+    options.secret === undefined ? undefined : new NameserviceClient({ baseUrl: options.nameserviceUrl, secret: options.secret });
+  docker?.on('event', (e) => {
+    if (reporter === undefined || e.action !== 'die' || !(e.service ?? '').startsWith('worker')) return;
+    reporter
+      .reportDown({
+        container: e.id,
+        reason: `container ${e.name ?? e.id.slice(0, 12)} died${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}, seen by monitoring`,
+      })
+      .catch((err: Error) => logger.warn('could not report a dead worker container', { container: e.id, error: err.message }));
+  });
   runner.on('update', (snap) => {
     processes = snap;
     hub.setSnapshot('processes', snap);

@@ -42,3 +42,9 @@ export const MAX_WORKERS = 1024;
 
 /** Largest accepted request body; a registration is a few hundred bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
+
+/** Most open GET /v1/watch streams (dispatchers, dashboards); one more is refused with TOO_MANY_SUBSCRIBERS. */
+export const MAX_WATCHERS = 64;
+
+/** A watcher that has not read this many bytes of changes is disconnected (it reconnects and looks up). */
+export const MAX_WATCH_BACKLOG_BYTES = 256 * 1024;

@@ -10,12 +10,15 @@ import {
   TaskType,
   WorkerName,
   WorkerListQuery,
+  WorkerDownRequest,
   type LeaseResponse,
+  type WorkerDownResponse,
   type Logger,
   type WorkerListResponse,
 } from '@taskmesh/shared';
 import { MAX_BODY_BYTES } from './constants.js';
 import { notFound, requireJson } from './http-errors.js';
+import type { RegistryWatchers } from './registry-watchers.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 /**
@@ -26,13 +29,15 @@ export interface HttpAppOptions {
   registry: WorkerRegistry;
   /** Checks the signature of requests that change the registry (keyed by TASKMESH_SECRET). */
   verifier: RequestVerifier;
+  /** The GET /v1/watch streams. */
+  watchers: RegistryWatchers;
   logger: Logger;
 }
 
 /** The raw body, kept by express.json for the signature check. */
 type WithRawBody = { rawBody?: Buffer };
 
-export function createHttpApp({ registry, verifier, logger }: HttpAppOptions): Express {
+export function createHttpApp({ registry, verifier, watchers, logger }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -67,7 +72,27 @@ export function createHttpApp({ registry, verifier, logger }: HttpAppOptions): E
 
   app.get('/healthz', (_req, res) => {
     const counts = registry.counts();
-    res.json({ status: 'ok', workers: counts.live + counts.suspect, ...counts });
+    res.json({ status: 'ok', workers: counts.live + counts.suspect, ...counts, watchers: watchers.size });
+  });
+
+  // Who is alive changes by push as well as by lookup: the dispatcher holds one of these open.
+  app.get('/v1/watch', (_req, res) => {
+    watchers.add(res);
+  });
+
+  // A supervisor (the runner, monitoring on Docker's `die`) saw a worker's process end.
+  app.post('/v1/workers/down', requireJson, signed, (req, res) => {
+    const body = parseOrThrow(WorkerDownRequest, req.body, 'body');
+    const expired = registry.reportDown(body, body.reason);
+    logger.info('worker reported down', {
+      event: 'reported-down',
+      workers: expired,
+      reason: body.reason,
+      pid: body.pid,
+      container: body.container,
+    });
+    const answer: WorkerDownResponse = { expired };
+    res.json(answer);
   });
 
   app.post('/v1/workers', requireJson, signed, (req, res) => {

@@ -10,7 +10,7 @@ import {
   runMain,
   secretOrExit,
 } from '@taskmesh/shared';
-import { MAX_WORKERS, NAMESERVICE_DEFAULTS } from './constants.js';
+import { MAX_WATCHERS, MAX_WORKERS, NAMESERVICE_DEFAULTS } from './constants.js';
 import { createNameservice } from './nameservice.js';
 
 /** The nameservice process: reads TASKMESH_* variables, starts serving, closes cleanly on a signal. */
@@ -19,6 +19,7 @@ const spec = {
   host: { env: 'TASKMESH_NAMESERVICE_HOST', schema: envString(NAMESERVICE_DEFAULTS.host) },
   registryFile: { env: 'TASKMESH_REGISTRY_FILE', schema: envString(NAMESERVICE_DEFAULTS.registryFile) },
   maxWorkers: { env: 'TASKMESH_NAMESERVICE_MAX_WORKERS', schema: envInt(MAX_WORKERS, 1, 1_000_000) },
+  maxWatchers: { env: 'TASKMESH_NAMESERVICE_MAX_WATCHERS', schema: envInt(MAX_WATCHERS, 1, 10_000) },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     registryFile: config.registryFile,
     secret,
     maxWorkers: config.maxWorkers,
+    maxWatchers: config.maxWatchers,
     port: config.port,
     host: config.host,
     logger,

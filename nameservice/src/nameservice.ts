@@ -6,6 +6,7 @@ import { NAMESERVICE_DEFAULTS, SWEEP_INTERVAL_MS } from './constants.js';
 import { createHttpApp } from './http-app.js';
 import { PersistScheduler } from './persist-scheduler.js';
 import { RegistryStore, type LoadSource } from './registry-store.js';
+import { RegistryWatchers } from './registry-watchers.js';
 import { WorkerRegistry, type RegistryEvent } from './worker-registry.js';
 
 /**
@@ -18,6 +19,8 @@ export interface NameserviceOptions {
   secret: string;
   /** Most entries the registry holds (MAX_WORKERS by default). */
   maxWorkers?: number;
+  /** Most open watch streams (MAX_WATCHERS by default). */
+  maxWatchers?: number;
   /** 0 picks a free port; NAMESERVICE_DEFAULTS.port by default. */
   port?: number;
   host?: string;
@@ -51,11 +54,17 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     write: () => store.save(registry.snapshot(), clock()),
     logger: logger.child({ module: 'persist' }),
   });
+  const watchers = new RegistryWatchers(options.maxWatchers);
   const onEvent = (event: RegistryEvent): void => {
     if (event.kind === 'expired' || event.kind === 'removed' || event.kind === 'revived' || event.kind === 'replaced') {
       logger.info(`worker ${event.kind}`, { event: `worker-${event.kind}`, worker: event.name });
     }
     scheduler.markDirty(event.membership);
+    const at = clock();
+    if (event.kind === 'registered' || event.kind === 'replaced' || event.kind === 'revived')
+      watchers.publish({ kind: 'up', at, name: event.name, type: event.type });
+    else if (event.kind === 'deregistered' || event.kind === 'expired')
+      watchers.publish({ kind: 'down', at, name: event.name, type: event.type, reason: event.reason });
   };
   const registry = new WorkerRegistry({ clock, onEvent, ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }) });
   const loaded = await store.load();
@@ -76,6 +85,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     createHttpApp({
       registry,
       verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), clock),
+      watchers,
       logger: logger.child({ module: 'http' }),
     }),
   );
@@ -86,6 +96,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     await once(server, 'listening');
   } catch (err) {
     clearInterval(sweep);
+    watchers.close();
     await scheduler.close();
     throw err;
   }
@@ -96,6 +107,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(sweep);
+      watchers.close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // Idle keep-alive sockets would hold close() open for seconds.
       server.closeIdleConnections();

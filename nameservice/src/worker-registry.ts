@@ -18,8 +18,16 @@ import { EXPIRED_RETENTION_MS, MAX_WORKERS, SUSPECT_GRACE_MS } from './constants
 
 /** Something that changed in the registry; `membership` events should be persisted soon. */
 export type RegistryEvent =
-  | { kind: 'registered' | 'replaced' | 'deregistered' | 'expired' | 'removed' | 'revived'; name: string; membership: true }
-  | { kind: 'heartbeat'; name: string; membership: false };
+  | { kind: 'registered' | 'replaced' | 'revived' | 'removed'; name: string; type: string; membership: true }
+  | { kind: 'deregistered' | 'expired'; name: string; type: string; membership: true; reason: string }
+  | { kind: 'heartbeat'; name: string; type: string; membership: false };
+
+/** How a down report names a worker (see WorkerDownRequest). */
+export interface DownMatch {
+  host?: string | undefined;
+  pid?: number | undefined;
+  container?: string | undefined;
+}
 
 export interface WorkerRegistryOptions {
   /** Milliseconds since the epoch; Date.now unless a test moves time by hand. */
@@ -114,7 +122,12 @@ export class WorkerRegistry {
       ...(req.contract === undefined ? {} : { contract: req.contract }),
     };
     this.entries.set(req.name, { record, leaseExpiresAt: now + this.leaseTtlMs });
-    this.onEvent({ kind: previous && previous.record.state !== 'expired' ? 'replaced' : 'registered', name: req.name, membership: true });
+    this.onEvent({
+      kind: previous && previous.record.state !== 'expired' ? 'replaced' : 'registered',
+      name: req.name,
+      type: req.type,
+      membership: true,
+    });
     return copy(record);
   }
 
@@ -152,15 +165,36 @@ export class WorkerRegistry {
     const load = { queued: body.queued, inFlight: body.inFlight, capacity: body.capacity ?? entry.record.load.capacity };
     entry.record = { ...entry.record, load, loadRatio: loadRatio(load), state: 'live', lastHeartbeatAt: now };
     entry.leaseExpiresAt = now + this.leaseTtlMs;
-    this.onEvent(revived ? { kind: 'revived', name, membership: true } : { kind: 'heartbeat', name, membership: false });
+    const type = entry.record.type;
+    this.onEvent(revived ? { kind: 'revived', name, type, membership: true } : { kind: 'heartbeat', name, type, membership: false });
     return copy(entry.record);
   }
 
   /** Removes a worker at its request; false if it was not known. */
   deregister(name: string): boolean {
-    if (!this.entries.delete(name)) return false;
-    this.onEvent({ kind: 'deregistered', name, membership: true });
+    const entry = this.entries.get(name);
+    if (entry === undefined) return false;
+    this.entries.delete(name);
+    this.onEvent({ kind: 'deregistered', name, type: entry.record.type, membership: true, reason: 'deregistered' });
     return true;
+  }
+
+  /**
+   * A supervisor saw a worker's process or container end: every live or suspect entry it names is
+   * expired now instead of at the end of its lease. An entry registered again since (another pid,
+   * another container) does not match. Returns the names expired.
+   */
+  reportDown(match: DownMatch, reason: string): string[] {
+    const now = this.clock();
+    const expired: string[] = [];
+    for (const entry of this.entries.values()) {
+      const { record } = entry;
+      if (record.state === 'expired' || !matches(record, match)) continue;
+      entry.record = { ...record, state: 'expired', expiredAt: now };
+      expired.push(record.name);
+      this.onEvent({ kind: 'expired', name: record.name, type: record.type, membership: true, reason });
+    }
+    return expired;
   }
 
   get(name: string): WorkerRecord | undefined {
@@ -206,7 +240,7 @@ export class WorkerRegistry {
       const { expiredAt } = entry.record;
       if (expiredAt !== undefined && now >= expiredAt + this.expiredRetentionMs) {
         this.entries.delete(name);
-        this.onEvent({ kind: 'removed', name, membership: true });
+        this.onEvent({ kind: 'removed', name, type: entry.record.type, membership: true });
       }
     }
   }
@@ -234,14 +268,26 @@ export class WorkerRegistry {
       );
     }
     this.entries.delete(oldest.name);
-    this.onEvent({ kind: 'removed', name: oldest.name, membership: true });
+    this.onEvent({ kind: 'removed', name: oldest.name, type: oldest.type, membership: true });
   }
 
   private expireIfDue(entry: Entry, now: number): void {
     if (entry.record.state === 'expired' || now < entry.leaseExpiresAt) return;
     entry.record = { ...entry.record, state: 'expired', expiredAt: now };
-    this.onEvent({ kind: 'expired', name: entry.record.name, membership: true });
+    this.onEvent({ kind: 'expired', name: entry.record.name, type: entry.record.type, membership: true, reason: 'lease ran out' });
   }
+}
+
+/**
+ * Whether a down report names this entry: the same host and pid, or a container whose id begins
+ * with the worker's hostname (a container's hostname is the start of its id).
+ */
+function matches(record: WorkerRecord, match: DownMatch): boolean {
+  const hostname = record.meta?.hostname;
+  if (match.pid !== undefined && match.host !== undefined && record.pid === match.pid && hostname === match.host) return true;
+  return (
+    match.container !== undefined && hostname !== undefined && /^[0-9a-f]{12,64}$/.test(hostname) && match.container.startsWith(hostname)
+  );
 }
 
 /** Callers get copies, so nothing outside can change an entry behind the registry's back. */

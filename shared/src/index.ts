@@ -66,6 +66,11 @@ export {
   LeaseResponse,
   WorkerListResponse,
   RegistryFile,
+  WorkerDownRequest,
+  WorkerDownResponse,
+  RegistryChange,
+  MAX_REGISTRY_CHANGE_BYTES,
+  WATCH_PING_INTERVAL_MS,
 } from './registry.js';
 export type { FinalStatus } from './tasks-api.js';
 export {

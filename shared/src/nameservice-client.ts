@@ -4,8 +4,12 @@ import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import {
   LeaseResponse,
+  MAX_REGISTRY_CHANGE_BYTES,
+  RegistryChange,
+  WorkerDownResponse,
   WorkerListResponse,
   type HeartbeatRequest,
+  type WorkerDownRequest,
   type RegisterRequest,
   type WorkerListQuery,
   type WorkerRecord,
@@ -78,6 +82,71 @@ export class NameserviceClient {
     throw error;
   }
 
+  /** Tells the nameservice a worker's process or container ended; returns the names it expired. */
+  async reportDown(report: WorkerDownRequest): Promise<string[]> {
+    const answer = await this.request('POST', '/v1/workers/down', report);
+    if (answer.status !== 200) throw this.failure('report down', answer);
+    return this.parse('report down', WorkerDownResponse, answer.body).expired;
+  }
+
+  /**
+   * Follows the registry's changes (GET /v1/watch) until the stream ends, the signal aborts or
+   * nothing (not even a ping) arrives for `silenceMs`; resolves then, rejects when it cannot open.
+   * A line that is not a RegistryChange ends the stream: that is not the nameservice talking.
+   */
+  async watch(onChange: (change: RegistryChange) => void, options: { signal: AbortSignal; silenceMs: number }): Promise<void> {
+    const url = `${this.baseUrl}/v1/watch`;
+    const local = new AbortController();
+    const abort = (): void => local.abort();
+    options.signal.addEventListener('abort', abort, { once: true });
+    let silence = setTimeout(abort, options.silenceMs);
+    try {
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: { accept: 'application/x-ndjson' }, signal: local.signal });
+      } catch (err) {
+        throw new TaskmeshError('UNAVAILABLE', `nameservice at ${this.baseUrl} unreachable: ${describe(err)}`, { cause: err });
+      }
+      if (res.status !== 200 || res.body === null) {
+        const text = await res.text().catch(() => '');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: failure() names the status
+        }
+        throw this.failure('watch', { status: res.status, body });
+      }
+      const decoder = new TextDecoder();
+      let buffered = '';
+      try {
+        for await (const chunk of res.body) {
+          clearTimeout(silence);
+          silence = setTimeout(abort, options.silenceMs);
+          buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+          let newline: number;
+          while ((newline = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, newline);
+            buffered = buffered.slice(newline + 1);
+            if (line === '') continue;
+            const parsed = RegistryChange.safeParse(safeJson(line));
+            if (!parsed.success) throw new TaskmeshError('UNAVAILABLE', 'nameservice watch: a line that is not a registry change');
+            onChange(parsed.data);
+          }
+          if (buffered.length > MAX_REGISTRY_CHANGE_BYTES)
+            throw new TaskmeshError('UNAVAILABLE', `nameservice watch: a line longer than ${MAX_REGISTRY_CHANGE_BYTES} bytes`);
+        }
+      } catch (err) {
+        if (err instanceof TaskmeshError) throw err;
+        // Aborted (closed, or silent too long) or the connection dropped: the caller reconnects.
+      }
+    } finally {
+      clearTimeout(silence);
+      options.signal.removeEventListener('abort', abort);
+      local.abort();
+    }
+  }
+
   /** Live workers of a type, least loaded first. */
   async lookup(type: string): Promise<WorkerRecord[]> {
     const answer = await this.request('GET', `/v1/types/${encodeURIComponent(type)}/workers`);
@@ -143,6 +212,14 @@ export class NameserviceClient {
     const parsed = schema.safeParse(body);
     if (parsed.success) return parsed.data;
     throw new TaskmeshError('UNAVAILABLE', `nameservice ${operation}: answer does not match the API: ${z.prettifyError(parsed.error)}`);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

@@ -101,6 +101,49 @@ export const WorkerListResponse = z.object({
 });
 export type WorkerListResponse = z.infer<typeof WorkerListResponse>;
 
+/**
+ * POST /v1/workers/down: a supervisor saw a worker's process end (the runner, a child's exit) or its
+ * container die (monitoring, Docker's `die` event). The worker is named by what the supervisor
+ * knows: the host and pid it registered, or its container (the worker's hostname is the start of
+ * the container id). A worker registered again since (a new pid, a new container) is not touched.
+ */
+export const WorkerDownRequest = z
+  .strictObject({
+    host: z.string().min(1).max(255).optional(),
+    pid: z.number().int().min(1).optional(),
+    container: z
+      .string()
+      .regex(/^[0-9a-f]{12,64}$/, '12 to 64 lower-case hex digits')
+      .optional(),
+    reason: z.string().min(1).max(200),
+  })
+  .refine((r) => (r.host !== undefined && r.pid !== undefined) || r.container !== undefined, {
+    message: 'name the worker by host and pid, or by container',
+  });
+export type WorkerDownRequest = z.infer<typeof WorkerDownRequest>;
+
+/** 200 answer to a down report: the workers it expired (none when they had registered again). */
+export const WorkerDownResponse = z.object({ expired: z.array(WorkerName) });
+export type WorkerDownResponse = z.infer<typeof WorkerDownResponse>;
+
+/**
+ * GET /v1/watch: the registry's changes, pushed as JSON lines while the connection stays open.
+ * `hello` opens the stream (anything missed before it is for a lookup to find), `ping` keeps it
+ * alive, `up` is a worker now live (registered, replaced or heard from again), `down` one that
+ * stopped being live (deregistered, expired, reported down) with why.
+ */
+export const RegistryChange = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('hello'), at: z.number() }),
+  z.object({ kind: z.literal('ping'), at: z.number() }),
+  z.object({ kind: z.literal('up'), at: z.number(), name: WorkerName, type: TaskType }),
+  z.object({ kind: z.literal('down'), at: z.number(), name: WorkerName, type: TaskType, reason: z.string().max(300) }),
+]);
+export type RegistryChange = z.infer<typeof RegistryChange>;
+/** A watch line longer than this is not the nameservice's. */
+export const MAX_REGISTRY_CHANGE_BYTES = 4096;
+/** The nameservice pings each watcher this often; a watcher hearing nothing for 3 intervals reconnects. */
+export const WATCH_PING_INTERVAL_MS = 5000;
+
 /** The registry file, as written to disk. */
 export const RegistryFile = z.object({
   version: z.literal(1),

@@ -165,6 +165,24 @@ export class TaskCaller {
     this.startCancel(taskId, d.target.to);
   }
 
+  /**
+   * The worker at `peer` is gone (its supervisor said so): every dispatch to it settles now with
+   * `reason` instead of waiting for its keep-alive or retransmission timer, and cancels waiting for
+   * its ack are dropped. Returns how many dispatches were settled.
+   */
+  failPeer(peer: Address, reason: TaskmeshError): number {
+    const key = addressKey(peer);
+    const same = (to: Address): boolean => (peer.id !== undefined && to.id !== undefined ? to.id === peer.id : addressKey(to) === key);
+    let settled = 0;
+    for (const d of [...this.dispatches.values()]) {
+      if (!same(d.target.to)) continue;
+      this.settle(d, reason);
+      settled++;
+    }
+    for (const c of [...this.cancels.values()]) if (same(c.to)) this.stopCancel(c.taskId);
+    return settled;
+  }
+
   /** How the link to `peer` behaves (RTT, retransmissions, BUSY answers, last answer), or null if no task went there. */
   linkHealth(peer: Address): LinkHealth | null {
     return this.links.health(peer, this.rtt.snapshot(peer));
