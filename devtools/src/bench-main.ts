@@ -15,6 +15,7 @@ import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
 import { renderBenchReport } from './bench-report-file.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
+import { formatFailover, measureFailover, type FailoverReport } from './bench-failover.js';
 
 /**
  * `npm run bench`: starts a local suite with two reverse workers, runs the client's benchmark
@@ -43,6 +44,8 @@ const HELP = `npm run bench -- [options]
                               (TASKMESH_BENCH_JOURNAL, default process)
   --also <policy>             then the same run again with this policy, reported beside it
                               (TASKMESH_BENCH_ALSO, default machine; "-" skips it)
+  --failover <n>              then the failover bound: n workers SIGKILLed mid-task under npm start
+                              (TASKMESH_BENCH_FAILOVER, default 5, 0 skips it)
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
                               "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when they stop)`;
 
@@ -89,6 +92,7 @@ async function main(): Promise<number> {
       report: { type: 'string' },
       journal: { type: 'string' },
       also: { type: 'string' },
+      failover: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -105,6 +109,7 @@ async function main(): Promise<number> {
   const latencyConcurrency = Math.max(1, intFrom(values['latency-concurrency'], 'TASKMESH_BENCH_LATENCY_CONCURRENCY', 1));
   const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
   const floorRequests = intFrom(values.floor, 'TASKMESH_BENCH_FLOOR', 2000);
+  const kills = intFrom(values.failover, 'TASKMESH_BENCH_FAILOVER', 5);
   if (!['batch', 'latency', 'both'].includes(values.phase)) throw new Error(`--phase: "${values.phase}" is not batch, latency or both`);
   const phases: BenchPhase[] = values.phase === 'both' ? ['batch', 'latency'] : [values.phase as BenchPhase];
   const log = (line: string): void => {
@@ -134,6 +139,12 @@ async function main(): Promise<number> {
   }
   const [main] = runs;
   if (main === undefined) throw new Error('nothing measured');
+  let failover: FailoverReport | undefined;
+  if (kills > 0) {
+    log(`bench: the failover bound, ${kills} workers killed mid-task under npm start…`);
+    failover = await measureFailover({ kills, log });
+    if (!values.json) process.stdout.write(`${formatFailover(failover)}\n`);
+  }
   const reportFile = values.report ?? process.env.TASKMESH_BENCH_REPORT ?? 'BENCHMARK.md';
   if (reportFile !== '-') {
     await writeFile(
@@ -144,6 +155,7 @@ async function main(): Promise<number> {
           tables: r.tables,
           cpu: r.cpuLine,
         })),
+        ...(failover === undefined ? {} : { failover: formatFailover(failover) }),
         settings: process.argv.slice(2).join(' ') || 'the defaults',
         at: new Date(),
       }),
@@ -156,7 +168,7 @@ async function main(): Promise<number> {
     wallSeconds: r.wallSeconds,
     cpu: r.cpu,
   });
-  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json), failover })}\n`);
   return runs.every((r) => r.report.failures === 0) ? 0 : 1;
 }
 

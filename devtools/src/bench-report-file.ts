@@ -4,6 +4,8 @@ import { cpus, release, totalmem } from 'node:os';
 export interface BenchRun {
   /** Each measured configuration: a heading (the journal's sync policy), its tables (formatBenchReport) and where the CPU time went. */
   sections: Array<{ heading: string; tables: string; cpu: string }>;
+  /** The failover bound's lines, when it was measured. */
+  failover?: string;
   /** The command line's settings, as given. */
   settings: string;
   at: Date;
@@ -30,5 +32,6 @@ export function renderBenchReport(run: BenchRun, machine: string = machineLine()
     'run on a shared VM, so compare several runs in alternating order before drawing a conclusion.',
     '',
     ...run.sections.flatMap((section) => [`## ${section.heading}`, '', '```', section.tables.trimEnd(), section.cpu, '```', '']),
+    ...(run.failover === undefined ? [] : ['## failover', '', '```', run.failover, '```', '']),
   ].join('\n');
 }
