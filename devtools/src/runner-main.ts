@@ -81,6 +81,27 @@ async function main(): Promise<void> {
       .catch((err: Error) => say(`could not report ${service} down to the nameservice: ${err.message}`));
   };
 
+  // Chaos controls (the dispatcher, TASKMESH_CHAOS=1): kill, pause and resume a worker this runner
+  // started. A pause resumes by itself after its forMs, whatever happens to the dispatcher.
+  const ChaosMessage = z.strictObject({
+    taskmesh: z.literal('chaos'),
+    id: z.number().int(),
+    action: z.enum(['kill', 'pause', 'resume']),
+    pid: z.number().int().min(1),
+    forMs: z.number().int().min(1).max(600_000),
+  });
+  const SIGNALS = { kill: 'SIGKILL', pause: 'SIGSTOP', resume: 'SIGCONT' } as const;
+  const onChaos = (message: z.infer<typeof ChaosMessage>): { ok: boolean; message: string } => {
+    const service = supervisor.signalWorker(message.pid, SIGNALS[message.action]);
+    if (service === undefined) return { ok: false, message: `pid ${message.pid} is not a worker this runner started` };
+    say(`chaos: ${message.action} ${service} (pid ${message.pid})${message.action === 'pause' ? ` for ${message.forMs} ms` : ''}`);
+    if (message.action === 'pause') setTimeout(() => supervisor.signalWorker(message.pid, 'SIGCONT'), message.forMs).unref();
+    const done = { kill: 'killed (SIGKILL)', pause: `paused (SIGSTOP) for ${message.forMs} ms`, resume: 'resumed (SIGCONT)' }[
+      message.action
+    ];
+    return { ok: true, message: `${service} (pid ${message.pid}) ${done} by the runner` };
+  };
+
   const writer = new AtomicJsonWriter(stateFile);
   const pendingReady = new Set(services.map((s) => s.name));
   const supervisor = new Supervisor({
@@ -96,6 +117,11 @@ async function main(): Promise<void> {
         reportDown(service, pid, signal ? `was killed by ${signal}` : `exited with ${how}`);
       if (cannotStart === true) say(`${service} cannot start as configured (${how}; its message is above): not restarting it`);
       else say(restartInMs === undefined ? `${service} stopped (${how})` : `${service} exited (${how}); restarting in ${restartInMs} ms`);
+    },
+    onMessage: (service, message, reply) => {
+      const chaos = ChaosMessage.safeParse(message);
+      if (service !== 'dispatcher' || !chaos.success) return;
+      reply({ taskmesh: 'chaos-result', id: chaos.data.id, ...onChaos(chaos.data) });
     },
     onReady: (service, ready) => {
       const http = typeof ready.http === 'number' ? ready.http : undefined;

@@ -142,6 +142,7 @@ async function startRunner(
   t: { after(fn: () => unknown): void },
   dir: string,
   workers: unknown,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ runner: ReturnType<typeof spawn>; output: string[]; ports: { ns: number; dp: number; mon: number }; stateFile: string }> {
   const workersFile = join(dir, 'workers.json');
   await writeFile(workersFile, JSON.stringify({ workers }));
@@ -161,6 +162,7 @@ async function startRunner(
       TASKMESH_RUNNER_STATE_FILE: stateFile,
       TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
       TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
+      ...env,
     },
   });
   const output: string[] = [];
@@ -171,6 +173,8 @@ async function startRunner(
       runner.kill('SIGTERM');
       await once(runner, 'exit');
     }
+    // Once its services are gone nothing writes there any more.
+    await rm(dir, { recursive: true, force: true });
   });
   return { runner, output, ports: { ns, dp, mon }, stateFile };
 }
@@ -278,7 +282,6 @@ test('npm start with a module that does not load names the service and the probl
 
 test('a worker SIGKILLed mid-task under npm start: the runner reports it down and its task finishes elsewhere within a second plus its run time', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const { output, ports } = await startRunner(t, dir, { wait: { replicas: 2, concurrency: 2 } });
   const api = `http://127.0.0.1:${ports.dp}`;
   await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 });
@@ -326,4 +329,78 @@ test('a worker SIGKILLed mid-task under npm start: the runner reports it down an
   };
   assert.equal(stats.registryWatching, true);
   assert.ok(stats.tasksFailedOver >= 1, JSON.stringify(stats));
+});
+
+test('chaos controls under npm start: the runner pauses and resumes a worker it started, kills one, and the dispatcher drops a share of datagrams', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
+  const { output, ports } = await startRunner(t, dir, { reverse: { replicas: 1 }, wait: { replicas: 2 } }, { TASKMESH_CHAOS: '1' });
+  const api = `http://127.0.0.1:${ports.dp}`;
+  await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 });
+  const chaos = async (action: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`${api}/v1/chaos/${action}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const workers = async (): Promise<
+    Array<{ name: string; type: string; pid: number; state: string; link: { retransmitRatio: number } | null }>
+  > => ((await (await fetch(`${api}/v1/workers`)).json()) as { workers: never[] }).workers;
+  await eventually('three workers', async () => (await workers()).length === 3, { timeoutMs: 15_000 });
+  const status = (await (await fetch(`${api}/v1/chaos`)).json()) as { enabled: boolean; supervisor: string | null };
+  assert.deepEqual({ enabled: status.enabled, supervisor: status.supervisor }, { enabled: true, supervisor: 'runner' });
+  const procState = async (pid: number): Promise<string> => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]![0]!;
+
+  // Pause: SIGSTOP, until resumed; resume: SIGCONT.
+  const [waitA] = (await workers()).filter((w) => w.type === 'wait');
+  const paused = await chaos('pause', { worker: waitA!.name, forMs: 60_000 });
+  assert.equal(paused.status, 200, JSON.stringify(paused.body));
+  assert.match(String(paused.body.done), /paused \(SIGSTOP\)/);
+  await eventually('the worker to be stopped', async () => (await procState(waitA!.pid)) === 'T', { timeoutMs: 2000, intervalMs: 10 });
+  const listed = (await (await fetch(`${api}/v1/chaos`)).json()) as { faults: Array<{ worker: string; kind: string }> };
+  assert.deepEqual(
+    listed.faults.map((f) => [f.worker, f.kind]),
+    [[waitA!.name, 'pause']],
+  );
+  assert.equal((await chaos('resume', { worker: waitA!.name })).status, 200);
+  assert.notEqual(await procState(waitA!.pid), 'T');
+  // A pause ends by itself after forMs.
+  assert.equal((await chaos('pause', { worker: waitA!.name, forMs: 1000 })).status, 200);
+  await eventually('the worker to be stopped again', async () => (await procState(waitA!.pid)) === 'T', { timeoutMs: 900, intervalMs: 10 });
+  await eventually('the pause to end by itself', async () => (await procState(waitA!.pid)) !== 'T', { timeoutMs: 5000, intervalMs: 50 });
+
+  // Loss: the dispatcher drops half the datagrams to and from the reverse worker; tasks still
+  // succeed through retransmissions, and the link shows them.
+  const reverse = (await workers()).find((w) => w.type === 'reverse')!;
+  const lossy = await chaos('loss', { worker: reverse.name, percent: 30, forMs: 300_000 });
+  assert.equal(lossy.status, 200, JSON.stringify(lossy.body));
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(`${api}/v1/tasks?wait=20000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'reverse', payload: { text: `chaos ${i}` } }),
+    });
+    assert.equal(TaskRecord.parse(await res.json()).status, 'succeeded');
+  }
+  const link = (await workers()).find((w) => w.name === reverse.name)!.link!;
+  assert.ok(link.retransmitRatio > 0, JSON.stringify(link));
+  const faults = (await (await fetch(`${api}/v1/chaos`)).json()) as { faults: Array<{ kind: string; dropped: number }> };
+  assert.ok(
+    (faults.faults.find((f) => f.kind === 'loss')?.dropped ?? 0) > 0,
+    `${JSON.stringify(faults)}\n${output
+      .filter((l) => !l.includes('debug'))
+      .slice(-30)
+      .join('\n')}`,
+  );
+
+  // Kill: SIGKILL by the runner, which restarts it; someone else's pid is refused.
+  const [, waitB] = (await workers()).filter((w) => w.type === 'wait');
+  const killed = await chaos('kill', { worker: waitB!.name });
+  assert.equal(killed.status, 200, JSON.stringify(killed.body));
+  await eventually('the killed worker to be gone', () => !isAlive(waitB!.pid), { timeoutMs: 5000, intervalMs: 20 });
+  assert.equal((await chaos('kill', { worker: 'no-such-worker' })).status, 404);
+  const bad = await chaos('loss', { worker: reverse.name, percent: 500 });
+  assert.equal(bad.status, 400);
+  assert.match(JSON.stringify(bad.body), /percent/);
 });

@@ -34,6 +34,9 @@ export interface ChildHandle {
   kill(signal: NodeJS.Signals): boolean;
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
   once(event: 'error', listener: (err: Error) => void): unknown;
+  /** Messages the child sends over its IPC channel (absent in tests' fake children). */
+  on?(event: 'message', listener: (message: unknown) => void): unknown;
+  send?(message: unknown): boolean;
 }
 
 export type SpawnFn = (spec: ServiceSpec) => ChildHandle;
@@ -98,6 +101,8 @@ export interface SupervisorOptions {
   /** A service logged its `{"event":"ready"}` line. */
   onReady?: (service: string, ready: Record<string, unknown>) => void;
   onExit?: (info: ExitInfo) => void;
+  /** A child sent a message over its IPC channel; `reply` sends one back to it. */
+  onMessage?: (service: string, message: unknown, reply: (message: unknown) => void) => void;
   /** Called with a fresh snapshot on every change. */
   onState?: (state: RunnerState) => void;
 }
@@ -161,6 +166,17 @@ export class Supervisor {
     for (const entry of this.entries) entry.child?.kill(signal);
   }
 
+  /**
+   * Signals the worker process with this pid, if this supervisor started it as a worker (chaos
+   * controls: nobody else's process is signalled). Returns the service's name, or undefined.
+   */
+  signalWorker(pid: number, signal: NodeJS.Signals): string | undefined {
+    const entry = this.entries.find((e) => e.spec.role === 'worker' && e.child?.pid === pid);
+    if (entry === undefined) return undefined;
+    entry.child!.kill(signal);
+    return entry.spec.name;
+  }
+
   /** SIGTERMs every child, SIGKILLs those still running after the grace period; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= this.stopAll();
@@ -182,7 +198,11 @@ export class Supervisor {
   }
 
   private async stopTier(entries: Entry[]): Promise<void> {
-    for (const entry of entries) entry.child?.kill('SIGTERM');
+    for (const entry of entries) {
+      entry.child?.kill('SIGTERM');
+      // A paused (SIGSTOPped) child only hears SIGTERM once it runs again.
+      entry.child?.kill('SIGCONT');
+    }
     const killer = this.clock.setTimeout(() => {
       for (const entry of entries) entry.child?.kill('SIGKILL');
     }, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
@@ -227,6 +247,11 @@ export class Supervisor {
         if (child.pid === undefined) finish(null, null);
       });
     });
+    child.on?.('message', (message) =>
+      this.options.onMessage?.(spec.name, message, (answer) => {
+        if (entry.child === child) child.send?.(answer);
+      }),
+    );
     this.follow(entry, child.stdout, 'stdout');
     this.follow(entry, child.stderr, 'stderr');
     this.emitState();

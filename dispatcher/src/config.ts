@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { JOURNAL_SYNC_POLICIES } from './journal/store.js';
-import { DEFAULT_PORTS, envInt, envList, envLogLevel, envOptionalString, envPort, envString, splitList } from '@taskmesh/shared';
+import { DEFAULT_PORTS, envBool, envInt, envList, envLogLevel, envOptionalString, envPort, envString, splitList } from '@taskmesh/shared';
 
 /**
  * The dispatcher's defaults, one place for both the environment (below) and createDispatcher's
@@ -75,6 +75,7 @@ export const dispatcherEnvSpec = {
   journalSync: { env: 'TASKMESH_JOURNAL_SYNC', schema: z.enum(JOURNAL_SYNC_POLICIES).default('process') },
   journalRetentionBytes: { env: 'TASKMESH_JOURNAL_RETENTION_BYTES', schema: envInt(D.journalRetentionBytes, 0) },
   eventsLogSize: { env: 'TASKMESH_EVENTS_LOG_SIZE', schema: envInt(D.eventsLogSize, 0) },
+  chaos: { env: 'TASKMESH_CHAOS', schema: envBool(false) },
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },

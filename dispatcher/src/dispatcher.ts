@@ -7,6 +7,7 @@ import { DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
 import { TypeCatalog } from './type-catalog.js';
 import { RegistryFollower } from './registry-follower.js';
+import { Chaos, LinkFaults, runnerControl } from './chaos.js';
 import type { JournalSync } from './journal/store.js';
 import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
 import { MAX_TIMELINE_EVENTS, type TaskEntry } from './task-entry.js';
@@ -42,6 +43,8 @@ interface DispatcherBaseOptions {
   journalPath?: string | undefined;
   /** TASKMESH_JOURNAL_SYNC; default `process` with a journal path. */
   journalSync?: JournalSync | undefined;
+  /** TASKMESH_CHAOS: the chaos controls answer instead of refusing (off by default). */
+  chaos?: boolean | undefined;
   logger?: Logger;
 }
 
@@ -82,11 +85,14 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     identity = randomUUID();
     journal?.setMeta('identity', identity);
   }
+  // Chaos loss sits between the transport and its socket, only when chaos controls are on.
+  const faults = options.chaos === true ? new LinkFaults() : null;
   const endpoint = await UdpEndpoint.open({
     secret: options.secret,
     host: options.udpHost ?? '0.0.0.0',
     port: options.udpPort ?? 0,
     logger: logger.child({ module: 'udp' }),
+    ...(faults === null ? {} : { wrapSend: faults.wrapSend, dropIncoming: faults.drops }),
   });
   const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }), origin: identity });
   const nameservice = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: logger.child({ module: 'nameservice' }) });
@@ -224,6 +230,13 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     guard,
     journal,
     linkHealth: (worker) => caller.linkHealth(worker),
+    chaos: new Chaos({
+      enabled: options.chaos === true,
+      faults,
+      control: options.chaos === true ? runnerControl() : null,
+      findWorker: async (name) => (await health.list()).find((w) => w.name === name),
+      logger: logger.child({ module: 'chaos' }),
+    }),
     logger: logger.child({ module: 'http' }),
     extraStats: () => ({
       eventSubscribers: events.size,

@@ -23,6 +23,8 @@ import type { TaskStats } from './task-stats.js';
 import type { TaskStore } from './task-store.js';
 import { LongPolls, TaskHandlers } from './task-handlers.js';
 import { taskRoutes } from './task-routes.js';
+import { chaosRoutes } from './chaos-routes.js';
+import type { Chaos } from './chaos.js';
 import type { WorkerDirectory } from './worker-directory.js';
 
 export interface HttpAppDeps {
@@ -46,6 +48,8 @@ export interface HttpAppDeps {
   linkHealth?: (worker: Address) => LinkHealth | null;
   /** The task journal, when there is one (answers wait for it; /healthz reports it). */
   journal?: TaskJournal | undefined;
+  /** The chaos controls (refused unless TASKMESH_CHAOS=1). */
+  chaos: Chaos;
   /** Extra figures for /v1/stats (WebSocket counts). */
   extraStats?: () => Record<string, number | boolean>;
 }
@@ -133,7 +137,7 @@ function createHttpApp(deps: HttpAppDeps): Express {
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
   const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.longPolls, deps.journal);
   const routes = createRouteServer({
-    routes: taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal }),
+    routes: [...taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal }), ...chaosRoutes(deps.chaos)],
     auth: deps.auth,
     maxBodyBytes: deps.maxBodyBytes,
     logger: deps.logger,

@@ -123,6 +123,7 @@ export type {
   EndpointStats,
   DropReason,
   UdpEndpointOptions,
+  DatagramSend,
   MessageListener,
   DispatchListener,
   DispatchTarget,
@@ -134,6 +135,8 @@ export type {
   TaskExecutor,
   LinkHealth,
 } from './transport/index.js';
+// chaos controls
+export { ChaosAction, ChaosRequest, ChaosResponse, ChaosFault, ChaosStatus, DEFAULT_CHAOS_FOR_MS, MAX_CHAOS_FOR_MS } from './chaos-api.js';
 // nameservice client
 export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS, NAMESERVICE_KEY_PURPOSE } from './nameservice-client.js';
 export type { NameserviceClientOptions } from './nameservice-client.js';

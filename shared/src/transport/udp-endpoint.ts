@@ -32,6 +32,8 @@ export interface UdpEndpointOptions {
    * send drops what it picks). Default: the socket's own.
    */
   wrapSend?: (send: DatagramSend) => DatagramSend;
+  /** Drops a received datagram before it is read when this says so (the chaos controls' loss). */
+  dropIncoming?: (host: string, port: number) => boolean;
 }
 
 /** How a datagram leaves: `dgram.Socket#send`'s shape. */
@@ -77,6 +79,7 @@ export class UdpEndpoint {
   private readonly maxMessageBytes: number;
   private readonly maxChunks: number;
   private readonly sendDatagram: DatagramSend;
+  private readonly dropIncoming: ((host: string, port: number) => boolean) | undefined;
   private listeners: MessageListener[] = [];
   private flushHooks: (() => void)[] = [];
   private readonly coalescer = new Coalescer(
@@ -126,6 +129,7 @@ export class UdpEndpoint {
     this.maxChunks = Math.ceil((this.maxMessageBytes + 2) / MAX_CHUNK_PAYLOAD);
     const socketSend: DatagramSend = (datagram, port, host, done) => socket.send(datagram, port, host, done);
     this.sendDatagram = options.wrapSend?.(socketSend) ?? socketSend;
+    this.dropIncoming = options.dropIncoming;
     this.reassembler = new Reassembler({
       sendNack: (to, messageId, missing) => this.sendNack(to, messageId, missing),
       onAbandon: (detail, from) => this.drops.drop('reassembly', detail, from),
@@ -302,6 +306,7 @@ export class UdpEndpoint {
 
   private readonly onDatagram = (datagram: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.closing !== undefined) return; // closing: nothing may be answered any more
+    if (this.dropIncoming?.(rinfo.address, rinfo.port) === true) return;
     this.counters.datagramsReceived++;
     const from: Address = { host: rinfo.address, port: rinfo.port };
     try {

@@ -1,0 +1,175 @@
+import { hostname } from 'node:os';
+import {
+  DEFAULT_CHAOS_FOR_MS,
+  TaskmeshError,
+  silentLogger,
+  type ChaosAction,
+  type ChaosFault,
+  type ChaosRequest,
+  type ChaosResponse,
+  type ChaosStatus,
+  type DatagramSend,
+  type Logger,
+  type WorkerRecord,
+} from '@taskmesh/shared';
+
+/**
+ * Chaos controls, opt-in with TASKMESH_CHAOS=1. Loss is done here, on the dispatcher's own
+ * transport: a share of the datagrams to and from one worker is dropped, each way, for a while.
+ * Killing and pausing a process is its supervisor's: the runner under `npm start`, reached over the
+ * IPC channel it gives each service; it only signals processes it started as workers.
+ */
+
+/** Kills, pauses and resumes worker processes; `name` says whose hands they are in. */
+export interface ProcessControl {
+  readonly name: string;
+  /** A pause lasts `forMs`: the supervisor resumes it by itself, so no pause outlives its caller. */
+  act(action: 'kill' | 'pause' | 'resume', worker: WorkerRecord, forMs: number): Promise<string>;
+}
+
+interface Loss {
+  worker: string;
+  percent: number;
+  until: number;
+  dropped: number;
+}
+
+/** Datagram loss per worker address (host:port), checked on every send and receive while any is set. */
+export class LinkFaults {
+  private readonly byPeer = new Map<string, Loss>();
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  set(worker: WorkerRecord, percent: number, until: number): void {
+    this.byPeer.set(`${worker.host}:${worker.port}`, { worker: worker.name, percent, until, dropped: 0 });
+  }
+
+  /** Whether to drop a datagram to or from host:port now. */
+  readonly drops = (host: string, port: number): boolean => {
+    if (this.byPeer.size === 0) return false;
+    const key = `${host}:${port}`;
+    const loss = this.byPeer.get(key);
+    if (loss === undefined) return false;
+    if (Date.now() >= loss.until) {
+      this.byPeer.delete(key);
+      return false;
+    }
+    if (this.random() * 100 >= loss.percent) return false;
+    loss.dropped++;
+    return true;
+  };
+
+  /** For UdpEndpoint's wrapSend: a dropped datagram is reported sent, as a lossy network would. */
+  readonly wrapSend =
+    (send: DatagramSend): DatagramSend =>
+    (datagram, port, host, done) => {
+      if (this.drops(host, port)) done(null);
+      else send(datagram, port, host, done);
+    };
+
+  list(now: number): ChaosFault[] {
+    const out: ChaosFault[] = [];
+    for (const [key, loss] of this.byPeer) {
+      if (now >= loss.until) this.byPeer.delete(key);
+      else out.push({ worker: loss.worker, kind: 'loss', percent: loss.percent, until: loss.until, dropped: loss.dropped });
+    }
+    return out;
+  }
+}
+
+/** How long the runner has to answer a kill or pause. */
+const CONTROL_TIMEOUT_MS = 5000;
+
+/** The runner's hands, over this process's IPC channel; null when not started by the runner. */
+export function runnerControl(): ProcessControl | null {
+  if (typeof process.send !== 'function' || process.channel === undefined) return null;
+  const waiting = new Map<number, (answer: { ok: boolean; message: string }) => void>();
+  let next = 1;
+  process.on('message', (m: unknown) => {
+    const answer = m as { taskmesh?: unknown; id?: unknown; ok?: unknown; message?: unknown } | null;
+    if (answer?.taskmesh !== 'chaos-result' || typeof answer.id !== 'number') return;
+    waiting.get(answer.id)?.({ ok: answer.ok === true, message: String(answer.message) });
+  });
+  // A message listener holds the channel open; the service still exits when its work is done.
+  process.channel.unref();
+  return {
+    name: 'runner',
+    act: (action, worker, forMs) =>
+      new Promise((resolve, reject) => {
+        if (worker.meta?.hostname !== hostname())
+          throw new TaskmeshError('CONFLICT', `worker ${worker.name} does not run on this machine: the runner cannot signal it`);
+        const id = next++;
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new TaskmeshError('UNAVAILABLE', `the runner did not answer a ${action} within ${CONTROL_TIMEOUT_MS} ms`));
+        }, CONTROL_TIMEOUT_MS);
+        waiting.set(id, ({ ok, message }) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          if (ok) resolve(message);
+          else reject(new TaskmeshError('CONFLICT', message));
+        });
+        process.send!({ taskmesh: 'chaos', id, action, pid: worker.pid, forMs });
+      }),
+  };
+}
+
+export interface ChaosOptions {
+  enabled: boolean;
+  faults: LinkFaults | null;
+  control: ProcessControl | null;
+  /** The nameservice's entry for a worker, whatever its state (a paused worker expires there). */
+  findWorker: (name: string) => Promise<WorkerRecord | undefined>;
+  logger?: Logger;
+}
+
+export class Chaos {
+  private readonly logger: Logger;
+  /** Paused workers, until their supervisor resumes them. */
+  private readonly paused = new Map<string, { worker: WorkerRecord; until: number }>();
+
+  constructor(private readonly options: ChaosOptions) {
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  status(now = Date.now()): ChaosStatus {
+    for (const [name, p] of this.paused) if (now >= p.until) this.paused.delete(name);
+    const pauses: ChaosFault[] = [...this.paused.values()].map((p) => ({
+      worker: p.worker.name,
+      kind: 'pause',
+      percent: null,
+      until: p.until,
+      dropped: 0,
+    }));
+    return {
+      enabled: this.options.enabled,
+      supervisor: this.options.control?.name ?? null,
+      faults: [...(this.options.faults?.list(now) ?? []), ...pauses],
+    };
+  }
+
+  async act(action: ChaosAction, req: ChaosRequest): Promise<ChaosResponse> {
+    if (!this.options.enabled)
+      throw new TaskmeshError('FORBIDDEN', 'chaos controls are off: start the dispatcher with TASKMESH_CHAOS=1 to use them');
+    const worker = this.paused.get(req.worker)?.worker ?? (await this.options.findWorker(req.worker));
+    if (worker === undefined) throw new TaskmeshError('UNKNOWN_WORKER', `no worker named "${req.worker}" at the nameservice`);
+    const forMs = req.forMs ?? DEFAULT_CHAOS_FOR_MS;
+    const until = Date.now() + forMs;
+    this.logger.warn(`chaos: ${action} ${worker.name}`, { event: 'chaos', action, worker: worker.name, percent: req.percent, forMs });
+    if (action === 'loss') {
+      if (req.percent === undefined) throw new TaskmeshError('INVALID_REQUEST', 'loss needs a percent (1 to 100)');
+      this.options.faults!.set(worker, req.percent, until);
+      return { action, worker: worker.name, done: `dropping ${req.percent}% of datagrams to and from ${worker.name}`, until };
+    }
+    const control = this.options.control;
+    if (control === null)
+      throw new TaskmeshError(
+        'CONFLICT',
+        `nothing here can ${action} a process: kill, pause and resume work under npm start (the runner); loss works everywhere`,
+      );
+    const done = await control.act(action, worker, forMs);
+    if (action === 'pause') this.paused.set(worker.name, { worker, until });
+    else this.paused.delete(worker.name);
+    return { action, worker: worker.name, done, until: action === 'pause' ? until : null };
+  }
+}

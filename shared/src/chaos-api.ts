@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { WorkerName } from './registry.js';
+
+/**
+ * Chaos controls (the dispatcher's /v1/chaos, when TASKMESH_CHAOS=1): kill a worker, pause and
+ * resume it, or drop a share of the datagrams between the dispatcher and it, for a while. Every
+ * fault ends by itself: a pause resumes and a loss stops after `forMs`.
+ */
+export const ChaosAction = z.enum(['kill', 'pause', 'resume', 'loss']);
+export type ChaosAction = z.infer<typeof ChaosAction>;
+
+/** How long a pause or a loss lasts unless told otherwise, and at most. */
+export const DEFAULT_CHAOS_FOR_MS = 30_000;
+export const MAX_CHAOS_FOR_MS = 600_000;
+
+/** POST /v1/chaos/:action */
+export const ChaosRequest = z.strictObject({
+  worker: WorkerName,
+  /** loss: the share of datagrams dropped each way, in percent. */
+  percent: z.number().int().min(1).max(100).optional(),
+  /** pause and loss: how long, in ms (DEFAULT_CHAOS_FOR_MS). */
+  forMs: z.number().int().min(100).max(MAX_CHAOS_FOR_MS).optional(),
+});
+export type ChaosRequest = z.infer<typeof ChaosRequest>;
+
+/** The answer: what was done, and until when for a fault that ends by itself. */
+export const ChaosResponse = z.object({
+  action: ChaosAction,
+  worker: WorkerName,
+  done: z.string(),
+  until: z.number().nullable(),
+});
+export type ChaosResponse = z.infer<typeof ChaosResponse>;
+
+/** A fault in force. */
+export const ChaosFault = z.object({
+  worker: WorkerName,
+  kind: z.enum(['loss', 'pause']),
+  percent: z.number().nullable(),
+  until: z.number(),
+  /** Datagrams dropped by a loss so far. */
+  dropped: z.number().int(),
+});
+export type ChaosFault = z.infer<typeof ChaosFault>;
+
+/** GET /v1/chaos */
+export const ChaosStatus = z.object({
+  enabled: z.boolean(),
+  /** Who kills and pauses processes: the runner (npm start), or null (only loss works). */
+  supervisor: z.string().nullable(),
+  faults: z.array(ChaosFault),
+});
+export type ChaosStatus = z.infer<typeof ChaosStatus>;
