@@ -1,5 +1,8 @@
 import {
+  ChaosResponse,
+  ChaosStatus,
   ErrorResponse,
+  type ChaosAction,
   SubmitBatchResponse,
   SubmitTaskResponse,
   TaskListResponse,
@@ -138,6 +141,20 @@ export class ApiClient {
   ): Promise<{ matched: number; changed: number; refused: Record<string, number> }> {
     const body = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
     return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/bulk/${action}`, body }), BulkAnswer);
+  }
+
+  /** POST /v1/chaos/:action: a fault on a worker (the dispatcher needs TASKMESH_CHAOS=1). */
+  async chaos(
+    action: ChaosAction,
+    request: { worker: string; percent?: number | undefined; forMs?: number | undefined },
+  ): Promise<ChaosResponse> {
+    const body = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined));
+    return this.parse(await this.send({ method: 'POST', path: `/v1/chaos/${action}`, body }), ChaosResponse);
+  }
+
+  /** GET /v1/chaos: whether the controls are on, and the faults in force. */
+  async chaosStatus(): Promise<ChaosStatus> {
+    return this.parse(await this.send({ method: 'GET', path: '/v1/chaos' }), ChaosStatus);
   }
 
   /** GET /v1/tasks?status=&type= */

@@ -333,6 +333,25 @@ describe('taskmesh CLI against a running suite', () => {
     assert.equal(sum.stderr, 'sum: "x" is not a number\n');
   });
 
+  test('chaos: usage errors name the option; a dispatcher without TASKMESH_CHAOS=1 refuses, and the CLI says so', async () => {
+    const noPercent = await runCli([...d, 'chaos', 'loss', 'some-worker']);
+    assert.equal(noPercent.code, 2);
+    assert.match(noPercent.stderr, /--percent/);
+    const badFor = await runCli([...d, 'chaos', 'pause', 'some-worker', '--for', 'soon']);
+    assert.notEqual(badFor.code, 0);
+    assert.match(badFor.stderr, /"soon" is not a duration/);
+    const badAction = await runCli([...d, 'chaos', 'explode', 'some-worker']);
+    assert.equal(badAction.code, 2);
+    assert.match(badAction.stderr, /not kill, pause, resume, loss or status/);
+    const worker = (JSON.parse((await runCli([...d, 'workers', '--json'])).stdout) as { workers: Array<{ name: string }> }).workers[0]!
+      .name;
+    const refused = await runCli([...d, 'chaos', 'kill', worker]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /TASKMESH_CHAOS=1/);
+    const status = await runCli([...d, 'chaos', 'status']);
+    assert.equal(status.stdout, 'chaos controls off\n');
+  });
+
   test('an unknown type is named with the types the dispatcher knows; a known one without a shorthand asks for JSON', async () => {
     const nope = await runCli([...d, 'submit', 'nope', 'x']);
     assert.equal(nope.code, 2);

@@ -3,6 +3,7 @@ import { ApiClient, DEFAULT_DISPATCHER_URL } from './api-client.js';
 import { registerBatch } from './commands/batch.js';
 import { registerBench } from './commands/bench.js';
 import { registerCancel } from './commands/cancel.js';
+import { registerChaos } from './commands/chaos.js';
 import type { CliContext, ContextFactory } from './commands/context.js';
 import { registerList } from './commands/list.js';
 import { registerRetry } from './commands/retry.js';
@@ -82,6 +83,7 @@ export function buildProgram(io: ProgramIo): Command {
     registerList,
     registerWorkers,
     registerTypes,
+    registerChaos,
     registerWatch,
     registerBatch,
     registerBench,

@@ -366,7 +366,17 @@ test('chaos controls under npm start: the runner pauses and resumes a worker it 
   assert.equal((await chaos('resume', { worker: waitA!.name })).status, 200);
   assert.notEqual(await procState(waitA!.pid), 'T');
   // A pause ends by itself after forMs.
-  assert.equal((await chaos('pause', { worker: waitA!.name, forMs: 1000 })).status, 200);
+  // The CLI's `taskmesh chaos pause <worker> --for 1s`.
+  const cli = spawnSync(
+    process.execPath,
+    [fileURLToPath(new URL('../../client/dist/main.js', import.meta.url)), 'chaos', 'pause', waitA!.name, '--for', '1s'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, TASKMESH_DISPATCHER_URL: api },
+    },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /paused \(SIGSTOP\) for 1000 ms by the runner until /);
   await eventually('the worker to be stopped again', async () => (await procState(waitA!.pid)) === 'T', { timeoutMs: 900, intervalMs: 10 });
   await eventually('the pause to end by itself', async () => (await procState(waitA!.pid)) !== 'T', { timeoutMs: 5000, intervalMs: 50 });
 
