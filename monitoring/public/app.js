@@ -249,11 +249,60 @@ function renderWorkers() {
             : '<span class="muted">–</span>';
           return `<tr data-worker="${esc(x.name)}" class="${x.state}${degraded ? ' degraded' : ''}"><td><code>${esc(x.name)}</code></td><td>${esc(x.type)}</td><td class="muted">${esc(x.host)}:${x.port}</td>
             <td class="load-col">${loadBar(x.loadRatio, `${used} / ${x.load.capacity}`)}</td><td class="num">${x.load.queued}</td><td class="num">${x.load.inFlight}</td>
-            <td class="num">${duration(x.heartbeatAgeMs)}</td><td class="link-col">${linkCell}</td><td>${stateBadge(x.state)}</td><td>${where}</td></tr>`;
+            <td class="num">${duration(x.heartbeatAgeMs)}</td><td class="link-col">${linkCell}</td><td>${stateBadge(x.state)}</td><td>${where}</td>${chaosCell(x)}</tr>`;
         })
         .join('')
     : '<tr><td colspan="10" class="empty">no workers registered</td></tr>';
 }
+
+// ---- chaos controls (only when the dispatcher runs with TASKMESH_CHAOS=1) -----------------------
+
+let chaos = { enabled: false, supervisor: null, faults: [] };
+
+function chaosCell(worker) {
+  if (!chaos.enabled) return '';
+  const faults = chaos.faults
+    .filter((f) => f.worker === worker.name)
+    .map((f) => badge(f.kind === 'loss' ? `loss ${f.percent} % · ${f.dropped} dropped` : 'paused', 'warn'))
+    .join(' ');
+  const buttons = (chaos.supervisor === null ? ['loss'] : ['kill', 'pause', 'resume', 'loss'])
+    .map(
+      (a) =>
+        `<button type="button" class="chaos-btn" data-chaos="${a}" data-worker="${esc(worker.name)}">${a === 'loss' ? 'loss 30 %' : a}</button>`,
+    )
+    .join('');
+  return `<td class="chaos-col">${faults} ${buttons}</td>`;
+}
+
+async function refreshChaos() {
+  const res = await fetch('/api/chaos').catch(() => null);
+  const next = res?.ok ? await res.json().catch(() => null) : null;
+  if (next === null) return;
+  const changed = JSON.stringify(next) !== JSON.stringify(chaos);
+  chaos = next;
+  for (const th of document.querySelectorAll('#workers-table th.chaos-col')) th.hidden = !chaos.enabled;
+  if (changed && state.workers) renderWorkers();
+}
+refreshChaos();
+setInterval(refreshChaos, 2000);
+
+$('workers-table').addEventListener('click', async (e) => {
+  const button = e.target.closest('button[data-chaos]');
+  if (!button) return;
+  const { chaos: action, worker } = button.dataset;
+  if (action === 'kill' && !confirm(`kill ${worker}?`)) return;
+  const body = action === 'loss' ? { worker, percent: 30, forMs: 30000 } : action === 'pause' ? { worker, forMs: 30000 } : { worker };
+  const res = await fetch(`/api/chaos/${action}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).catch((err) => ({ ok: false, statusText: err.message }));
+  const answer = res.json ? await res.json().catch(() => null) : null;
+  $('workers-note').innerHTML = res.ok
+    ? badge(answer.done, 'warn')
+    : badge(`${action} failed: ${answer?.error?.message ?? res.statusText}`, 'bad');
+  await refreshChaos();
+});
 
 // ---- containers, or the runner's processes without Docker --------------------------------------
 

@@ -30,6 +30,7 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
       workers: ['reverse', 'reverse', 'image'],
       monitoring: true,
       monitoringEnv: { DOCKER_HOST: NO_DOCKER, TASKMESH_MONITORING_POLL_MS: '500' },
+      dispatcherEnv: { TASKMESH_CHAOS: '1' },
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -164,6 +165,39 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
     } finally {
       process.kill(victim.pid, 'SIGCONT');
     }
+  });
+
+  test("chaos: the loss button drops a share of a worker's datagrams, and its row shows the fault and the link degrading", async () => {
+    // The second reverse worker: the first was stopped by the test before.
+    const victim = suite.workers.filter((w) => w.name === 'worker-reverse')[1]!;
+    const name = String(victim.ready.name);
+    const button = `#workers-table button[data-chaos="loss"][data-worker="${name}"]`;
+    await page.waitForSelector(button, { timeout: 15_000 });
+    // Without a runner (no IPC channel) only loss is offered.
+    assert.equal(await page.$(`#workers-table button[data-chaos="kill"][data-worker="${name}"]`), null);
+    await page.click(button);
+    await page.waitForFunction(
+      `document.querySelector('#workers-table tr[data-worker="${name}"] .chaos-col')?.textContent.includes('loss 30')`,
+      null,
+      { timeout: 10_000 },
+    );
+    // One at a time: tasks sent together share a datagram, and loss is per datagram.
+    for (let i = 0; i < 30; i++) {
+      await fetch(`${suite.dispatcherUrl}/v1/tasks?wait=10000`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'reverse', payload: { text: `lossy ${i}` } }),
+      });
+    }
+    await page.waitForFunction(`document.querySelector('#workers-table tr[data-worker="${name}"]')?.classList.contains('degraded')`, null, {
+      timeout: 20_000,
+    });
+    const status = (await (await fetch(`${suite.dispatcherUrl}/v1/chaos`)).json()) as {
+      faults: Array<{ worker: string; dropped: number }>;
+    };
+    assert.ok((status.faults.find((f) => f.worker === name)?.dropped ?? 0) > 0, JSON.stringify(status));
+    await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
+    await page.screenshot({ path: join(REPO_ROOT, 'test-output', 'chaos-loss.png'), fullPage: false });
   });
 
   test('finding the failed tasks of a type and retrying them all, after a confirmation', async () => {

@@ -93,6 +93,18 @@ export function createHttpApp({ hub, apiToken, guard, retry, read, write, logger
     const answer = await proxied(() => write(`/v1/tasks/bulk/${action}`, req.body));
     res.status(answer.status).json(answer.body);
   });
+  // Chaos controls, as the dispatcher offers them (it refuses unless TASKMESH_CHAOS=1).
+  app.get('/api/chaos', async (_req, res) => {
+    const answer = await proxied(() => read('/v1/chaos'));
+    res.status(answer.status).json(answer.body);
+  });
+  app.post('/api/chaos/:action', express.json({ limit: '4kb' }), async (req, res) => {
+    const action = req.params.action;
+    if (!['kill', 'pause', 'resume', 'loss'].includes(action))
+      throw new TaskmeshError('NOT_FOUND', `no chaos action "${action.slice(0, 32)}": kill, pause, resume or loss`);
+    const answer = await proxied(() => write(`/v1/chaos/${action}`, req.body));
+    res.status(answer.status).json(answer.body);
+  });
   app.post('/api/tasks/:id/retry', async (req, res) => {
     const id = taskIdOf(req.params.id);
     const answer = await proxied(() => retry(id));
