@@ -304,6 +304,52 @@ if (!skip)
       assert.deepEqual([state!.status, state!.exitCode], ['exited', 137]);
     });
 
+    test('a worker container killed mid-task: monitoring reports its die, and the task finishes elsewhere within a second plus its run time', async () => {
+      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-wait=2'], 180_000);
+      await eventually(
+        'two live wait workers',
+        async () => (liveOf(await listWorkers(dispatcherUrl), 'wait').length === 2 ? true : undefined),
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        },
+      );
+      const runMs = 1500;
+      const submitted = await fetch(`${dispatcherUrl}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'wait', payload: { ms: runMs } }),
+      });
+      const { id } = (await submitted.json()) as { id: string };
+      const running = await eventually(
+        'the task to run',
+        async () => {
+          const task = TaskRecord.parse(await (await fetch(`${dispatcherUrl}/v1/tasks/${id}`)).json());
+          return task.status === 'running' ? task : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
+      const holder = (await listWorkers(dispatcherUrl)).find((w) => w.name === running.worker)!;
+      const container = (await serviceContainers('worker-wait')).find((c) => c.ipAddresses.includes(holder.host))!;
+      assert.ok(container, `the container at ${holder.host}`);
+      const killedAt = Date.now();
+      await run('docker', ['kill', container.id]);
+      const done = TaskRecord.parse(await (await fetch(`${dispatcherUrl}/v1/tasks/${id}?wait=20000`)).json());
+      assert.equal(done.status, 'succeeded', JSON.stringify(done));
+      assert.notEqual(done.worker, running.worker);
+      // The keep-alive timeout alone would take 3.5 s before the second attempt starts; docker kill
+      // itself takes a moment to return, so the margin is wider than under npm start.
+      const afterKill = done.finishedAt! - killedAt;
+      assert.ok(afterKill < 1000 + runMs + 1500, `finished ${afterKill} ms after the kill`);
+      const trace = (await (await fetch(`${dispatcherUrl}/v1/tasks/${id}/trace`)).json()) as {
+        attempts: Array<{ outcome: string | null }>;
+      };
+      assert.match(trace.attempts[0]?.outcome ?? '', /^WORKER_LOST/);
+      const task = TaskRecord.parse(await (await fetch(`${dispatcherUrl}/v1/tasks/${id}`)).json());
+      assert.ok(task.attempts >= 2);
+      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-wait=1'], 180_000);
+    });
+
     test('the dispatcher container killed and started again on its volume: every accepted task finishes', async () => {
       const res = await fetch(`${dispatcherUrl}/v1/tasks/batch`, {
         method: 'POST',
