@@ -35,6 +35,8 @@ export interface ApiClientOptions {
   signal?: AbortSignal;
   /** The HTTP client library: axios (default) or undici (the benchmark's load loops). */
   backend?: JsonHttpBackend;
+  /** Sent with every request (e.g. a W3C traceparent). */
+  headers?: Record<string, string> | undefined;
 }
 
 /** An error the dispatcher answered with: its code and message, plus the HTTP status. */
@@ -89,7 +91,7 @@ export class ApiClient {
       backend: options.backend,
       timeoutMs: this.timeoutMs,
       maxSockets: options.maxSockets ?? 64,
-      headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
+      headers: { ...options.headers, ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}) },
       signal: options.signal,
     });
   }

@@ -333,6 +333,16 @@ describe('taskmesh CLI against a running suite', () => {
     assert.equal(sum.stderr, 'sum: "x" is not a number\n');
   });
 
+  test('submit --trace sends a traceparent of a new trace, prints its id, and the task keeps it', async () => {
+    const r = await runCli([...d, 'submit', 'reverse', 'traced', '--wait', '--json', '--trace']);
+    assert.equal(r.code, 0, r.stderr);
+    const traceId = /^trace ([0-9a-f]{32})$/m.exec(r.stderr)?.[1];
+    assert.ok(traceId, r.stderr);
+    const { id } = JSON.parse(r.stdout) as { id: string };
+    const trace = (await (await fetch(`${suite.dispatcherUrl}/v1/tasks/${id}/trace`)).json()) as { traceId: string | null };
+    assert.equal(trace.traceId, traceId);
+  });
+
   test('chaos: usage errors name the option; a dispatcher without TASKMESH_CHAOS=1 refuses, and the CLI says so', async () => {
     const noPercent = await runCli([...d, 'chaos', 'loss', 'some-worker']);
     assert.equal(noPercent.code, 2);

@@ -58,7 +58,7 @@ export function buildProgram(io: ProgramIo): Command {
       outputError: (s, write) => write(`${s.trim().replace(/^error: /, '')} (see --help)`),
     });
 
-  const context: ContextFactory = ({ maxSockets, backend }) => {
+  const context: ContextFactory = ({ maxSockets, backend, headers }) => {
     const globals = program.opts<GlobalOptions>();
     const baseUrl = validUrl(globals.dispatcher);
     const api = new ApiClient({
@@ -66,6 +66,7 @@ export function buildProgram(io: ProgramIo): Command {
       token: globals.token ?? io.env.token,
       maxSockets,
       backend,
+      headers,
       signal: io.signal,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
     });

@@ -305,7 +305,8 @@ if (!skip)
     });
 
     test('a worker container killed mid-task: monitoring reports its die, and the task finishes elsewhere within a second plus its run time', async () => {
-      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-wait=2'], 180_000);
+      // (worker-reverse keeps the three of the test before: one of them is the killed one monitoring lists.)
+      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3', '--scale', 'worker-wait=2'], 180_000);
       await eventually(
         'two live wait workers',
         async () => (liveOf(await listWorkers(dispatcherUrl), 'wait').length === 2 ? true : undefined),
@@ -347,7 +348,9 @@ if (!skip)
       assert.match(trace.attempts[0]?.outcome ?? '', /^WORKER_LOST/);
       const task = TaskRecord.parse(await (await fetch(`${dispatcherUrl}/v1/tasks/${id}`)).json());
       assert.ok(task.attempts >= 2);
-      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-wait=1'], 180_000);
+      // Back to one wait worker, the one that ran the task, for the tests after this one.
+      await run('docker', ['rm', '-f', container.id]);
+      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3', '--scale', 'worker-wait=1'], 180_000);
     });
 
     test('the dispatcher container killed and started again on its volume: every accepted task finishes', async () => {

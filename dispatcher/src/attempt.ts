@@ -1,4 +1,13 @@
-import type { Address, DispatchListener, DispatchOutcome, DispatchTarget, LoadReport, TaskmeshError } from '@taskmesh/shared';
+import {
+  formatTraceparent,
+  randomSpanId,
+  type Address,
+  type DispatchListener,
+  type DispatchOutcome,
+  type DispatchTarget,
+  type LoadReport,
+  type TaskmeshError,
+} from '@taskmesh/shared';
 import { MAX_TRACED_ATTEMPTS, type AttemptTrace, type TaskEntry } from './task-entry.js';
 import type { PickDecision } from './worker-picker.js';
 import type { WorkerView } from './worker-directory.js';
@@ -26,6 +35,8 @@ export class Attempt implements DispatchTarget, DispatchListener {
   readonly payload: unknown;
   readonly timeoutMs: number;
   readonly redelivery: boolean;
+  /** A traced task's: the attempt's span, the parent of the worker's. */
+  readonly traceparent: string | undefined;
   /** The worker acknowledged this attempt (or answered with its result). */
   wasAccepted = false;
   /** This attempt in the task's trace. */
@@ -60,6 +71,10 @@ export class Attempt implements DispatchTarget, DispatchListener {
       retransmits: 0,
       outcome: null,
     };
+    if (entry.trace !== null) {
+      this.trace.spanId = randomSpanId();
+      this.traceparent = formatTraceparent(entry.trace.traceId, this.trace.spanId);
+    } else this.traceparent = undefined;
     entry.attemptTraces.push(this.trace);
     if (entry.attemptTraces.length > MAX_TRACED_ATTEMPTS) entry.attemptTraces.shift();
   }

@@ -1,13 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NameserviceClient, RequestGuard, TaskCaller, UdpEndpoint, silentLogger, type Logger, isFinalStatus } from '@taskmesh/shared';
+import {
+  openSpanExport,
+  NameserviceClient,
+  RequestGuard,
+  TaskCaller,
+  UdpEndpoint,
+  silentLogger,
+  type Logger,
+  isFinalStatus,
+} from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
 import { DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
 import { TypeCatalog } from './type-catalog.js';
 import { RegistryFollower } from './registry-follower.js';
 import { Chaos, LinkFaults, runnerControl } from './chaos.js';
+import { taskSpans } from './task-spans.js';
 import type { JournalSync } from './journal/store.js';
 import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
 import { MAX_TIMELINE_EVENTS, type TaskEntry } from './task-entry.js';
@@ -195,6 +205,14 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
       if (isFinalStatus(status)) events.publish(status, entry, Math.round(latencyMs * 1000) / 1000);
     },
   });
+  // Spans of traced tasks (a sampled traceparent), once each has ended; only with an OTLP endpoint.
+  const spans = await openSpanExport('dispatcher', logger);
+  if (spans !== null)
+    transitions.subscribe({
+      finished: (entry) => {
+        if (entry.trace !== null) spans.export(taskSpans(entry));
+      },
+    });
   const runner = new TaskRunner({
     sender: caller,
     store,
@@ -299,6 +317,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
         ['caller', () => caller.close()],
         ['udp', () => endpoint.close()],
         ['journal', () => journal?.close()],
+        ['spans', () => spans?.shutdown()],
       ];
       // Every step runs even if an earlier one failed; the HTTP close is awaited last, as held
       // requests only end once connections are closed.

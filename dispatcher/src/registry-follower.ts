@@ -35,9 +35,9 @@ export interface FollowerStats {
 
 /**
  * Failover by push: holds the nameservice's watch stream open (reconnecting with backoff) and acts
- * on each change at once. A worker down leaves the candidates and its in-flight tasks are lost now
- * (WORKER_LOST: the runner dispatches them again elsewhere); a worker up makes its type be looked
- * up now. A silent worker (SIGSTOP, a cut cable) is not reported by anyone: the keep-alive timeout
+ * on each change at once. A worker down leaves the candidates; one reported down by its supervisor
+ * has lost its in-flight tasks, which are settled now (WORKER_LOST: the runner dispatches them
+ * again elsewhere); a worker up makes its type be looked up now. A silent worker (SIGSTOP, a cut cable) is not reported by anyone: the keep-alive timeout
  * still catches it.
  */
 export class RegistryFollower {
@@ -103,6 +103,9 @@ export class RegistryFollower {
         const worker = directory.markDown(change.name);
         if (worker === undefined) return;
         this.counts.workersDown++;
+        // Only a worker seen to end has lost its tasks: one leaving drains them, and one whose lease
+        // ran out may only have lost the nameservice (the keep-alive timeout tells if it is gone).
+        if (change.cause !== 'reported') return;
         const lost = this.options.failPeer(
           { host: worker.host, port: worker.port, id: worker.endpointId },
           new TaskmeshError('WORKER_LOST', `worker ${change.name} is down (${change.reason})`),

@@ -85,13 +85,15 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
       const params = paramsOf(found, segments);
       const query = q < 0 ? NO_QUERY : parseQuery(url.slice(q + 1));
       const { route } = found;
+      const given = req.headers.traceparent;
+      const traceparent = typeof given === 'string' ? given : undefined;
       if (route.body === undefined || (route.body === 'optional' && !isJsonRequest(req))) {
-        run(req, res, route, { params, query, body: undefined });
+        run(req, res, route, { params, query, body: undefined, traceparent });
         return true;
       }
       readJsonBody(req, options.maxBodyBytes, (err, body) => {
         if (err !== undefined) sendError(req, res, err);
-        else run(req, res, route, { params, query, body });
+        else run(req, res, route, { params, query, body, traceparent });
       });
     } catch (err) {
       sendError(req, res, err);

@@ -1,5 +1,5 @@
 import { TaskIds } from './task-id.js';
-import type { DispatchListener, TaskRecord, WireError } from '@taskmesh/shared';
+import { randomSpanId, type DispatchListener, type TaskRecord, type TraceParent, type WireError } from '@taskmesh/shared';
 
 /** How a task ended, handed to whoever waits for it. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -46,6 +46,8 @@ export interface TaskEntry {
   /** Its attempts (the newest MAX_TRACED_ATTEMPTS) and its timeline: GET /v1/tasks/:id/trace. */
   attemptTraces: AttemptTrace[];
   timeline: TimelineEvent[];
+  /** Submitted with a sampled W3C traceparent: the task's spans (see task-spans.ts); else null. */
+  trace: TaskTraceContext | null;
   /** Position in the store's finished queue; 0 while unfinished. */
   finishSeq: number;
   /** The payload's JSON bytes, and the result's once finished: what the store's byte bounds count. */
@@ -57,6 +59,15 @@ export interface TaskEntry {
   readonly fingerprint: string | null;
   /** Called once when the task reaches a final status. */
   waiters: Array<(entry: TaskEntry) => void> | null;
+}
+
+/** Where a traced task's spans hang: the caller's trace and span, and the task's own span. */
+export interface TaskTraceContext {
+  traceId: string;
+  parentSpanId: string;
+  spanId: string;
+  /** When the task was durably accepted (the 202); null until then. */
+  acceptedAt: number | null;
 }
 
 /** One attempt of a task as its trace shows it. */
@@ -73,6 +84,8 @@ export interface AttemptTrace {
   retransmits: number;
   /** succeeded, BUSY, NO_ACK, WORKER_LOST, TIMEOUT, CANCELLED, or the handler's error: CODE message. */
   outcome: string | null;
+  /** A traced task's attempt: its span, the parent of the worker's handler span. */
+  spanId?: string;
 }
 
 /** One step of a task's life, with when it happened. */
@@ -96,6 +109,8 @@ export interface NewTask {
   payloadBytes?: number;
   /** From admission, with an idempotency key: the request it stands for. */
   fingerprint?: string | undefined;
+  /** The request's sampled traceparent, if any. */
+  trace?: TraceParent | null | undefined;
 }
 
 const taskIds = new TaskIds();
@@ -121,7 +136,10 @@ export function createTaskEntry(input: NewTask, defaults: { timeoutMs: number; m
     startedAt: null,
     finishedAt: null,
   };
-  return newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
+  const entry = newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
+  if (input.trace?.sampled === true)
+    entry.trace = { traceId: input.trace.traceId, parentSpanId: input.trace.spanId, spanId: randomSpanId(), acceptedAt: null };
+  return entry;
 }
 
 /** The attempts the task has spent since it was last (re)submitted. */
@@ -150,6 +168,7 @@ export function newTaskEntry(
     journalSeq: 0,
     attemptTraces: [],
     timeline: [],
+    trace: null,
     finishSeq: 0,
     payloadBytes,
     resultBytes: 0,

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { MAX_BATCH_TASKS, SubmitBatchRequest, SubmitTaskRequest, TaskmeshError, parseOrThrow, isFinalStatus } from '@taskmesh/shared';
+import {
+  MAX_BATCH_TASKS,
+  SubmitBatchRequest,
+  SubmitTaskRequest,
+  TaskmeshError,
+  parseOrThrow,
+  isFinalStatus,
+  parseTraceparent,
+} from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
 import type { NewTask, TaskEntry } from './task-entry.js';
@@ -66,19 +74,28 @@ export class TaskHandlers {
     };
   }
 
+  /** A traced task's accept span ends when it is durable (at once without a journal). */
+  private traced(entry: TaskEntry): TaskEntry {
+    const trace = entry.trace;
+    if (trace === null) return entry;
+    if (this.journal === undefined) trace.acceptedAt = entry.record.createdAt;
+    else this.journal.afterWrite(() => (trace.acceptedAt ??= Date.now()));
+    return entry;
+  }
+
   /** POST /v1/tasks[?wait=ms]. */
-  submit(wait: unknown, body: unknown, given: Reply): void {
+  submit(wait: unknown, body: unknown, given: Reply, traceparent?: string): void {
     const reply = this.durable(given);
     const query = parseOrThrow(WaitQuery, { wait }, 'query');
     const task = this.admit(parseOrThrow(SubmitTaskRequest, body, 'task'), '');
     const dup = this.existing(task, '');
     if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
     this.gate.checkRoom(1, task.payloadBytes);
-    this.answer(reply, this.runner.submit(task), query.wait, 202);
+    this.answer(reply, this.traced(this.runner.submit({ ...task, trace: parseTraceparent(traceparent) })), query.wait, 202);
   }
 
   /** POST /v1/tasks/batch: all validated first, all or none. */
-  submitBatch(body: unknown, given: Reply): void {
+  submitBatch(body: unknown, given: Reply, traceparent?: string): void {
     const reply = this.durable(given);
     const tasks = typeof body === 'object' && body !== null ? (body as { tasks?: unknown }).tasks : undefined;
     if (Array.isArray(tasks) && tasks.length > MAX_BATCH_TASKS) {
@@ -116,7 +133,8 @@ export class TaskHandlers {
       bytes += t.payloadBytes;
     });
     this.gate.checkRoom(fresh, bytes);
-    const ids = admitted.map((t) => (this.existing(t, '') ?? this.runner.submit(t)).record.id);
+    const trace = parseTraceparent(traceparent);
+    const ids = admitted.map((t) => (this.existing(t, '') ?? this.traced(this.runner.submit({ ...t, trace }))).record.id);
     reply.json(202, { ids });
   }
 

@@ -15,6 +15,8 @@ export interface RouteRequest {
   query: Readonly<Record<string, string | string[] | undefined>>;
   /** The parsed JSON body (`json`: always; `optional`: when the request declares JSON, else undefined). */
   body: unknown;
+  /** The W3C traceparent header, as sent. */
+  traceparent?: string | undefined;
 }
 
 export interface Route {
@@ -76,8 +78,18 @@ export interface TaskRoutesDeps {
 /** Every /v1/tasks route, defined once; served by the route server in front of express. */
 export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps): Route[] {
   return [
-    { method: 'POST', path: '/v1/tasks', body: 'json', handle: (req, reply) => handlers.submit(req.query.wait, req.body, reply) },
-    { method: 'POST', path: '/v1/tasks/batch', body: 'json', handle: (req, reply) => handlers.submitBatch(req.body, reply) },
+    {
+      method: 'POST',
+      path: '/v1/tasks',
+      body: 'json',
+      handle: (req, reply) => handlers.submit(req.query.wait, req.body, reply, req.traceparent),
+    },
+    {
+      method: 'POST',
+      path: '/v1/tasks/batch',
+      body: 'json',
+      handle: (req, reply) => handlers.submitBatch(req.body, reply, req.traceparent),
+    },
     /**
      * Bulk actions on a filtered set, `{status, type?, worker?, id?, since?, until?, limit?}`:
      * retry them (failed or cancelled ones) or cancel them (queued or running ones). The answer
@@ -132,7 +144,12 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
       path: '/v1/tasks/:id/trace',
       handle: (req, reply) => {
         const entry = handlers.find(req.params.id ?? '');
-        reply.json(200, { task: entry.record, attempts: entry.attemptTraces, events: entry.timeline });
+        reply.json(200, {
+          task: entry.record,
+          traceId: entry.trace?.traceId ?? null,
+          attempts: entry.attemptTraces,
+          events: entry.timeline,
+        });
       },
     },
     /** `?wait=<ms>` holds the request until the task ends or the wait runs out; the record either way. */

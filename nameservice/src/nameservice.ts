@@ -64,7 +64,14 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     if (event.kind === 'registered' || event.kind === 'replaced' || event.kind === 'revived')
       watchers.publish({ kind: 'up', at, name: event.name, type: event.type });
     else if (event.kind === 'deregistered' || event.kind === 'expired')
-      watchers.publish({ kind: 'down', at, name: event.name, type: event.type, reason: event.reason });
+      watchers.publish({
+        kind: 'down',
+        at,
+        name: event.name,
+        type: event.type,
+        cause: event.reported ? 'reported' : event.kind,
+        reason: event.reason,
+      });
   };
   const registry = new WorkerRegistry({ clock, onEvent, ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }) });
   const loaded = await store.load();

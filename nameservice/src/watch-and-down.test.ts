@@ -39,8 +39,13 @@ test('a signed down report expires the worker with that host and pid, pushed to 
   const down = await eventually('the down change', () => changes.find((c) => c.kind === 'down'));
   assert.deepEqual(
     { ...down, at: 0 },
-    { kind: 'down', at: 0, name: 'wait-a', type: 'wait', reason: 'worker-wait (pid 4242) was killed by SIGKILL' },
+    { kind: 'down', at: 0, name: 'wait-a', type: 'wait', cause: 'reported', reason: 'worker-wait (pid 4242) was killed by SIGKILL' },
   );
+  // Leaving on its own is a down of another cause: the dispatcher lets it finish what it holds.
+  await client.deregister('wait-b');
+  const left = await eventually('the deregistration', () => changes.find((c) => c.kind === 'down' && c.name === 'wait-b'));
+  assert.equal(left.kind === 'down' && left.cause, 'deregistered');
+  await client.register(registration('wait-b', { type: 'wait', pid: 4343, meta: { hostname: host } }));
   assert.deepEqual(
     (await client.lookup('wait')).map((w) => w.name),
     ['wait-b'],

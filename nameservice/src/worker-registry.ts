@@ -19,7 +19,7 @@ import { EXPIRED_RETENTION_MS, MAX_WORKERS, SUSPECT_GRACE_MS } from './constants
 /** Something that changed in the registry; `membership` events should be persisted soon. */
 export type RegistryEvent =
   | { kind: 'registered' | 'replaced' | 'revived' | 'removed'; name: string; type: string; membership: true }
-  | { kind: 'deregistered' | 'expired'; name: string; type: string; membership: true; reason: string }
+  | { kind: 'deregistered' | 'expired'; name: string; type: string; membership: true; reason: string; reported: boolean }
   | { kind: 'heartbeat'; name: string; type: string; membership: false };
 
 /** How a down report names a worker (see WorkerDownRequest). */
@@ -175,7 +175,7 @@ export class WorkerRegistry {
     const entry = this.entries.get(name);
     if (entry === undefined) return false;
     this.entries.delete(name);
-    this.onEvent({ kind: 'deregistered', name, type: entry.record.type, membership: true, reason: 'deregistered' });
+    this.onEvent({ kind: 'deregistered', name, type: entry.record.type, membership: true, reason: 'deregistered', reported: false });
     return true;
   }
 
@@ -192,7 +192,7 @@ export class WorkerRegistry {
       if (record.state === 'expired' || !matches(record, match)) continue;
       entry.record = { ...record, state: 'expired', expiredAt: now };
       expired.push(record.name);
-      this.onEvent({ kind: 'expired', name: record.name, type: record.type, membership: true, reason });
+      this.onEvent({ kind: 'expired', name: record.name, type: record.type, membership: true, reason, reported: true });
     }
     return expired;
   }
@@ -274,7 +274,14 @@ export class WorkerRegistry {
   private expireIfDue(entry: Entry, now: number): void {
     if (entry.record.state === 'expired' || now < entry.leaseExpiresAt) return;
     entry.record = { ...entry.record, state: 'expired', expiredAt: now };
-    this.onEvent({ kind: 'expired', name: entry.record.name, type: entry.record.type, membership: true, reason: 'lease ran out' });
+    this.onEvent({
+      kind: 'expired',
+      name: entry.record.name,
+      type: entry.record.type,
+      membership: true,
+      reason: 'lease ran out',
+      reported: false,
+    });
   }
 }
 

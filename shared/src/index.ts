@@ -135,6 +135,9 @@ export type {
   TaskExecutor,
   LinkHealth,
 } from './transport/index.js';
+// tracing (W3C traceparent, OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set)
+export { parseTraceparent, formatTraceparent, randomTraceId, randomSpanId, openSpanExport } from './tracing/index.js';
+export type { TraceParent, SpanRecord, SpanExport } from './tracing/index.js';
 // chaos controls
 export { ChaosAction, ChaosRequest, ChaosResponse, ChaosFault, ChaosStatus, DEFAULT_CHAOS_FOR_MS, MAX_CHAOS_FOR_MS } from './chaos-api.js';
 // nameservice client

@@ -1,3 +1,4 @@
+import { TRACEPARENT_PATTERN } from './tracing/traceparent.js';
 import { z } from 'zod';
 
 /**
@@ -54,6 +55,8 @@ export const TaskMessage = z.object({
    * answers from what it has (running, or its result, even a failure) instead of running it again.
    */
   redelivery: z.literal(true).optional(),
+  /** W3C traceparent of the attempt's span: the worker's handler span is its child. */
+  traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
 });
 
 /** Worker → caller: the task was taken, or the worker is full (BUSY), or it cannot run it. */

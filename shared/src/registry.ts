@@ -130,13 +130,24 @@ export type WorkerDownResponse = z.infer<typeof WorkerDownResponse>;
  * GET /v1/watch: the registry's changes, pushed as JSON lines while the connection stays open.
  * `hello` opens the stream (anything missed before it is for a lookup to find), `ping` keeps it
  * alive, `up` is a worker now live (registered, replaced or heard from again), `down` one that
- * stopped being live (deregistered, expired, reported down) with why.
+ * stopped being live (deregistered, expired, reported down) with how and why.
  */
 export const RegistryChange = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('hello'), at: z.number() }),
   z.object({ kind: z.literal('ping'), at: z.number() }),
   z.object({ kind: z.literal('up'), at: z.number(), name: WorkerName, type: TaskType }),
-  z.object({ kind: z.literal('down'), at: z.number(), name: WorkerName, type: TaskType, reason: z.string().max(300) }),
+  z.object({
+    kind: z.literal('down'),
+    at: z.number(),
+    name: WorkerName,
+    type: TaskType,
+    /**
+     * reported: a supervisor saw its process end, so its tasks are lost; expired: its lease ran out;
+     * deregistered: it left on its own, finishing what it holds first.
+     */
+    cause: z.enum(['reported', 'expired', 'deregistered']),
+    reason: z.string().max(300),
+  }),
 ]);
 export type RegistryChange = z.infer<typeof RegistryChange>;
 /** A watch line longer than this is not the nameservice's. */

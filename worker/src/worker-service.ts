@@ -8,6 +8,7 @@ import {
   type Logger,
   type TaskServerStats,
   type WorkerRecord,
+  openSpanExport,
 } from '@taskmesh/shared';
 import type { WorkerSettings } from './config.js';
 import { HeartbeatThread } from './heartbeat-thread.js';
@@ -75,8 +76,11 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     port: settings.port,
     logger: logger.child({ module: 'udp' }),
   });
+  // Handler spans of traced tasks, only with an OTLP endpoint (the SDK is not loaded otherwise).
+  const spans = await openSpanExport(`worker-${type.name}`, logger);
   const server = new TaskServer({
     endpoint,
+    spans,
     executor: queue,
     workerName: settings.name,
     resultCacheMaxBytes: settings.resultCacheBytes,
@@ -153,6 +157,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       await draining;
       await step('close task server', () => server.close());
       await step('close socket', () => endpoint.close());
+      await step('flush spans', () => spans?.shutdown());
       monitor.stop();
       logger.info('closed', { event: 'closed', failed, ...stats() });
     })();

@@ -20,7 +20,12 @@ export interface CliContext {
 }
 
 /** Builds a context for a command once its global options are known. */
-export type ContextFactory = (options: { maxSockets?: number; backend?: JsonHttpBackend }) => CliContext;
+export type ContextFactory = (options: {
+  maxSockets?: number;
+  backend?: JsonHttpBackend;
+  /** Sent with every request of the command (submit --trace: a traceparent). */
+  headers?: Record<string, string>;
+}) => CliContext;
 
 /** A commander option parser for whole numbers within a range; bad values are usage errors. */
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { isFinalStatus, SubmitTaskRequest } from '@taskmesh/shared';
+import { formatTraceparent, isFinalStatus, randomSpanId, randomTraceId, SubmitTaskRequest } from '@taskmesh/shared';
 import { usageError } from '../exit-codes.js';
 import { parsePayload, SHORTHANDS, type PayloadOptions } from '../payload.js';
 import { waitForTask } from '../task-waiter.js';
@@ -16,6 +16,7 @@ interface SubmitOptions extends PayloadOptions {
   maxAttempts?: number;
   idempotencyKey?: string;
   out?: string;
+  trace?: boolean;
 }
 
 /** Builds the request body from the command line; a usage error names what is wrong. */
@@ -45,6 +46,7 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
     .option('--max-attempts <n>', 'attempts before the task fails', intOption('--max-attempts', 1, 20))
     .option('--idempotency-key <key>', 'submitting the same key again returns the same task')
     .option('--json', 'print machine-readable JSON')
+    .option('--trace', "send a W3C traceparent of a new trace and print its trace id on stderr (spans go to the services' OTLP endpoint)")
     .option('--algorithm <name>', 'hash: sha256 (default), sha1, sha512 or md5')
     .option('--encoding <name>', 'hash: hex (default) or base64')
     .option('--text <text>', 'image: text drawn on the image')
@@ -62,7 +64,9 @@ export function registerSubmit(program: Command, context: ContextFactory): void 
     )
     .action(async (type: string, args: string[], options: SubmitOptions) => {
       if (options.out !== undefined && type !== 'image') throw usageError(`--out applies only to image tasks, not ${type}`);
-      const ctx = context({});
+      const traceId = options.trace === true ? randomTraceId() : undefined;
+      const ctx = context(traceId === undefined ? {} : { headers: { traceparent: formatTraceparent(traceId, randomSpanId()) } });
+      if (traceId !== undefined) ctx.err(`trace ${traceId}`);
       if (!Object.hasOwn(SHORTHANDS, type)) {
         // Not a type with a shorthand: the dispatcher says whether it knows it at all.
         const known = (await ctx.api.types()).map((t) => t.name);

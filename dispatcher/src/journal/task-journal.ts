@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TaskRecord, isFinalStatus, silentLogger, type Logger, type TaskStatus } from '@taskmesh/shared';
-import { newTaskEntry, type AttemptTrace, type TaskEntry, type TimelineEvent } from '../task-entry.js';
+import { newTaskEntry, type AttemptTrace, type TaskEntry, type TaskTraceContext, type TimelineEvent } from '../task-entry.js';
 import { LevelStore, type StoreDamage } from './level-store.js';
 import type { JournalSync, KeyValueStore } from './store.js';
 
@@ -17,6 +17,8 @@ export interface JournaledTask {
   /** Its trace: attempts and timeline (absent in records written before traces existed). */
   attemptTraces: AttemptTrace[];
   timeline: TimelineEvent[];
+  /** A traced task's trace and span ids (its trace page shows the trace id). */
+  trace: TaskTraceContext | null;
 }
 
 const Stored = z.object({
@@ -29,6 +31,7 @@ const Stored = z.object({
   // Traces are stored as arrays (tuples): shorter JSON, and cheaper to write, than objects.
   tr: z.array(z.array(z.unknown())).optional(),
   tl: z.array(z.tuple([z.number(), z.string()]).rest(z.string())).optional(),
+  tc: z.tuple([z.string(), z.string(), z.string()]).optional(),
 });
 
 /** What a start found in the journal. */
@@ -350,6 +353,7 @@ export function entryOf(task: JournaledTask): TaskEntry {
   entry.journalSeq = task.seq;
   entry.attemptTraces = task.attemptTraces;
   entry.timeline = task.timeline;
+  entry.trace = task.trace;
   return entry;
 }
 
@@ -412,6 +416,7 @@ function serialise(entry: TaskEntry): string {
     ab: entry.attemptsBefore,
     tr: final ? entry.attemptTraces.map(packAttempt) : undefined,
     tl: final ? entry.timeline.map((t) => (t.detail === undefined ? [t.at, t.event] : [t.at, t.event, t.detail])) : undefined,
+    tc: final && entry.trace !== null ? [entry.trace.traceId, entry.trace.parentSpanId, entry.trace.spanId] : undefined,
   });
 }
 
@@ -424,7 +429,7 @@ function parseStored(value: string): JournaledTask | string {
   }
   const parsed = Stored.safeParse(json);
   if (!parsed.success) return `not a task: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim();
-  const { r, s, pb, rb, f, ab, tr, tl } = parsed.data;
+  const { r, s, pb, rb, f, ab, tr, tl, tc } = parsed.data;
   return {
     record: r,
     seq: s,
@@ -434,5 +439,6 @@ function parseStored(value: string): JournaledTask | string {
     attemptsBefore: ab,
     attemptTraces: (tr ?? []).map(unpackAttempt).filter((a): a is AttemptTrace => a !== undefined),
     timeline: (tl ?? []).map(([at, event, detail]) => (detail === undefined ? { at, event } : { at, event, detail })),
+    trace: tc === undefined ? null : { traceId: tc[0], parentSpanId: tc[1], spanId: tc[2], acceptedAt: null },
   };
 }

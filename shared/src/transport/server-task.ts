@@ -1,3 +1,4 @@
+import type { TraceParent } from '../tracing/traceparent.js';
 import type { TaskmeshError } from '../errors.js';
 import { abortLazily, lazySignal, type LazyAbortable } from '../lazy-abort.js';
 import type { Logger } from '../logger.js';
@@ -33,6 +34,10 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask>, LazyAb
   /** The flight its result is being (re)sent in, while awaiting acknowledgement. */
   flight: Flight<ServerTask> | undefined = undefined;
   finishedAt = 0;
+  /** When the handler started (0 while queued). */
+  startedAt = 0;
+  /** A traced attempt (TaskMessage.traceparent): the handler's span is exported under it. */
+  trace: TraceParent | null = null;
   private childLogger: Logger | undefined = undefined;
   private abortListener: ((reason: unknown) => void) | undefined = undefined;
   /** Why it was aborted (the caller's cancel, the server closing); undefined until then. */
@@ -69,6 +74,7 @@ export class ServerTask implements TaskContext, FlightMember<ServerTask>, LazyAb
   started(): void {
     if (this.state !== 'queued') return;
     this.state = 'running';
+    this.startedAt = Date.now();
     this.host.reportProgress(this);
   }
 

@@ -32,6 +32,8 @@ export interface DispatchTarget {
   timeoutMs: number;
   /** See TaskMessage.redelivery. */
   redelivery?: boolean;
+  /** See TaskMessage.traceparent. */
+  traceparent?: string | undefined;
 }
 
 /**
@@ -137,6 +139,7 @@ export class TaskCaller {
     const task: Outgoing<TaskMessage> = { kind: 'task', taskId, type, payload: payload ?? null, attempt, timeoutMs };
     if (this.origin !== undefined) task.origin = this.origin;
     if (target.redelivery === true) task.redelivery = true;
+    if (target.traceparent !== undefined) task.traceparent = target.traceparent;
     this.endpoint.send(task, target.to);
     this.links.sent(target.to, false);
     const d: Dispatch = {

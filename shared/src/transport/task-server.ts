@@ -1,3 +1,5 @@
+import { parseTraceparent, randomSpanId } from '../tracing/traceparent.js';
+import type { SpanExport } from '../tracing/span-export.js';
 import { TaskmeshError, handlerFailure, toTaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -31,6 +33,8 @@ export interface TaskServerOptions {
   resultCacheMaxBytes?: number;
   keepaliveIntervalMs?: number;
   retransmit?: Partial<RetransmitPolicy>;
+  /** Where the handler spans of traced tasks go (OTLP), when tracing is on. */
+  spans?: SpanExport | null;
 }
 
 export interface TaskServerStats {
@@ -83,9 +87,11 @@ export class TaskServer implements ServerTaskHost {
   private draining = false;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
+  private readonly spans: SpanExport | null;
 
   constructor(options: TaskServerOptions) {
     this.endpoint = options.endpoint;
+    this.spans = options.spans ?? null;
     this.executor = options.executor;
     this.workerName = options.workerName;
     this.logger = options.logger ?? silentLogger();
@@ -214,6 +220,8 @@ export class TaskServer implements ServerTaskHost {
       return;
     }
     const task = new ServerTask(this, message.taskId, message.attempt, from, Date.now(), message.origin);
+    if (message.traceparent !== undefined && this.spans !== null) task.trace = parseTraceparent(message.traceparent);
+    const type = message.type;
     let running: Promise<unknown> | 'busy';
     try {
       running = this.executor.offer(message, task);
@@ -241,6 +249,7 @@ export class TaskServer implements ServerTaskHost {
       (value) => this.finish(task, { ok: true, value: value ?? null }),
       (err: unknown) => this.finish(task, { ok: false, error: handlerFailure(err) }),
     );
+    if (task.trace !== null) void running.finally(() => this.exportSpan(task, type)).catch(() => undefined);
   }
 
   private readonly sendPendingAcks = (): void => {
@@ -261,6 +270,29 @@ export class TaskServer implements ServerTaskHost {
     task.progressSentAt = now;
     const state = task.state === 'running' ? 'running' : 'queued';
     this.endpoint.send({ kind: 'progress', taskId: task.taskId, progress: task.progressFraction, state }, task.from);
+  }
+
+  /** The handler's span, under the attempt's (the dispatcher's), once the task ended here. */
+  private exportSpan(task: ServerTask, type: string): void {
+    const trace = task.trace!;
+    const outcome = task.result?.outcome;
+    this.spans?.export([
+      {
+        name: `taskmesh.handler ${type}`,
+        traceId: trace.traceId,
+        spanId: randomSpanId(),
+        parentSpanId: trace.spanId,
+        startMs: task.startedAt || task.receivedAt,
+        endMs: task.finishedAt || Date.now(),
+        attributes: {
+          'taskmesh.worker': this.workerName,
+          'taskmesh.task.id': task.taskId,
+          'taskmesh.attempt': task.attempt,
+          'taskmesh.worker.queued_ms': Math.max(0, (task.startedAt || task.receivedAt) - task.receivedAt),
+        },
+        error: outcome === undefined || outcome.ok ? undefined : `${outcome.error.code}: ${outcome.error.message}`,
+      },
+    ]);
   }
 
   private finish(task: ServerTask, outcome: ResultOutcome): void {
