@@ -423,6 +423,28 @@ if (!skip)
       await assertDashboardSeesDocker(monitoringUrl, worker.id, killed.id);
     });
 
+    test("a task's page reads its worker's container, stats and log lines around the attempt from Docker", async () => {
+      const task = await httpTask(dispatcherUrl, 'reverse', { text: 'around' });
+      assert.equal(task.status, 'succeeded');
+      // Around its registration, when it logged that it registered and was ready.
+      const record = (await listWorkers(dispatcherUrl)).find((w) => w.name === task.worker)!;
+      const res = await fetch(`${monitoringUrl}/api/workers/${encodeURIComponent(task.worker!)}/around?at=${record.registeredAt}`);
+      assert.equal(res.status, 200, await res.clone().text());
+      const around = (await res.json()) as {
+        source: string | null;
+        worker: { container: { service: string | null } | null };
+        stats: { state: string } | null;
+        lines: Array<{ at: number; text: string }>;
+      };
+      assert.equal(around.source, 'docker');
+      assert.equal(around.worker.container?.service, 'worker-reverse');
+      assert.equal(around.stats?.state, 'running');
+      assert.ok(
+        around.lines.some((l) => l.text.includes('registered')),
+        JSON.stringify(around.lines.slice(0, 5)),
+      );
+    });
+
     test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {
       const [container] = await serviceContainers('worker-wait');
       assert.ok(container);

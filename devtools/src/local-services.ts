@@ -87,7 +87,7 @@ export function localServices(options: LocalServicesOptions): ServiceSpec[] {
         stopTier: 2,
         role: 'worker',
         // Locally every peer is on this machine: bind and advertise the loopback address.
-        env: { ...env, TASKMESH_WORKER_HOST: '127.0.0.1', ...workerEnv(spec) },
+        env: { ...env, TASKMESH_WORKER_HOST: '127.0.0.1', TASKMESH_RUNNER_SERVICE: name, ...workerEnv(spec) },
       });
     }
   }

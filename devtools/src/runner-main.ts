@@ -2,13 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_PORTS, NameserviceClient, envInt, envString, loadConfig } from '@taskmesh/shared';
 import { formatLine } from './line-format.js';
 import { describeTaken, takenPorts } from './port-check.js';
 import { localServices } from './local-services.js';
+import { LogFiles } from './log-files.js';
 import { AtomicJsonWriter } from './state-file.js';
 import { DEFAULT_STOP_GRACE_MS, Supervisor } from './supervisor.js';
 import { loadWorkersConfig, WorkersConfigError } from './workers-config.js';
@@ -66,8 +67,11 @@ async function main(): Promise<void> {
     monitoring,
   });
   const width = Math.max('runner'.length, ...services.map((s) => s.name.length));
+  // Beside the state file, where monitoring finds them (a task's page shows a worker's lines).
+  const logFiles = new LogFiles(resolve(dirname(stateFile), 'logs'));
   const print = (service: string, line: string): void => {
     process.stdout.write(`${formatLine(service, line, { width, color })}\n`);
+    logFiles.write(service, line);
   };
   const say = (line: string): void => print('runner', line);
 
@@ -142,6 +146,7 @@ async function main(): Promise<void> {
       .stop()
       .then(() => writer.write(supervisor.state()))
       .then(() => writer.flush())
+      .then(() => logFiles.close())
       .then(
         () => {
           say('stopped');

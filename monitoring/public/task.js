@@ -1,5 +1,5 @@
 // A task's page: its whole story from the dispatcher's trace (GET /api/tasks/<id>/trace).
-import { clock, esc, ms, stateBadge } from './format.js';
+import { bytes, clock, esc, ms, stateBadge } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 /** Payloads and results longer than this are cut here; the download link has them whole. */
@@ -17,7 +17,7 @@ function shown(value) {
     : text;
 }
 
-function render({ task, attempts, events }) {
+function render({ task, traceId, attempts, events }) {
   document.body.dataset.loaded = 'true';
   $('task-status').innerHTML = stateBadge(task.status);
   const facts = [
@@ -27,6 +27,12 @@ function render({ task, attempts, events }) {
     ['worker', esc(task.worker ?? '–')],
     ['submitted', clock(task.createdAt)],
     ['took', task.finishedAt ? ms(task.finishedAt - task.createdAt) : '–'],
+    [
+      'trace',
+      traceId
+        ? `<code id="trace-id">${esc(traceId)}</code>`
+        : '<span class="muted">not traced (submit with a traceparent, e.g. taskmesh submit --trace)</span>',
+    ],
   ];
   $('task-facts').tBodies[0].innerHTML = facts.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('');
   $('task-error').textContent = task.error ? `${task.error.code}: ${task.error.message}` : '';
@@ -49,6 +55,8 @@ function render({ task, attempts, events }) {
   <p class="muted">sent ${clock(a.sentAt)}${a.ackedAt ? `, acknowledged after ${ms(a.ackedAt - a.sentAt)}` : ''}${
     a.endedAt ? `, ended after ${ms(a.endedAt - a.sentAt)}` : ''
   }; ${a.retransmits} retransmission${a.retransmits === 1 ? '' : 's'}</p>
+  <p><button type="button" class="worker-around" data-worker="${esc(a.worker)}" data-at="${a.sentAt}">${esc(a.worker)}: where it runs, its stats and its log lines then</button></p>
+  <div class="around"></div>
   <table class="candidates"><thead><tr><th>candidate</th><th>load</th><th>heartbeat</th><th>state</th><th></th></tr></thead><tbody>${a.candidates
     .map(
       (c) =>
@@ -64,6 +72,32 @@ function render({ task, attempts, events }) {
   $('payload').textContent = shown(task.payload);
   $('result').textContent = task.status === 'succeeded' ? shown(task.result) : '–';
 }
+
+// An attempt's worker: its container or process, its stats now, and its log lines around the attempt.
+$('attempts').addEventListener('click', async (e) => {
+  const button = e.target.closest('button.worker-around');
+  if (!button) return;
+  const box = button.closest('.attempt').querySelector('.around');
+  box.textContent = 'loading…';
+  const res = await fetch(`/api/workers/${encodeURIComponent(button.dataset.worker)}/around?at=${button.dataset.at}`).catch(() => null);
+  const body = res ? await res.json().catch(() => null) : null;
+  if (!res?.ok) {
+    box.innerHTML = `<p class="err">${esc(body?.error?.message ?? 'monitoring did not answer')}</p>`;
+    return;
+  }
+  const w = body.worker;
+  const where = w.container
+    ? `container ${esc(w.container.name)} (${esc(w.container.state)})`
+    : w.process
+      ? `process ${esc(w.process.name)}, pid ${w.process.pid}`
+      : esc(body.note ?? 'unknown');
+  const stats = body.stats
+    ? `${body.stats.cpuPercent === null ? '–' : `${body.stats.cpuPercent} % CPU`}, ${body.stats.memoryBytes === null ? '–' : bytes(body.stats.memoryBytes)}, ${esc(body.stats.state)}`
+    : '–';
+  box.innerHTML = `<p>runs in ${where}; now ${stats}</p>
+  <p class="muted">${body.lines.length} log line${body.lines.length === 1 ? '' : 's'} from ${clock(body.from)} to ${clock(body.to)}${body.source ? ` (${body.source})` : ''}</p>
+  <pre class="log-lines">${body.lines.map((l) => `${clock(l.at)} ${esc(l.text)}`).join('\n')}</pre>`;
+});
 
 async function load() {
   const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/trace`);

@@ -5,6 +5,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { TaskmeshError, expressErrorHandler, requestUrl, type Logger, type RequestGuard } from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
+import type { WorkerAround } from './worker-around.js';
 
 /** The dashboard page and its JSON API. Everything it answers is read from the hub's snapshots. */
 export interface HttpAppOptions {
@@ -18,6 +19,8 @@ export interface HttpAppOptions {
   read: (path: string) => Promise<{ status: number; body: unknown }>;
   /** Proxies a bulk action (POST with a JSON body) to the dispatcher. */
   write: (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
+  /** A worker as it was around a moment: where it runs, its stats now, its log lines then. */
+  workerAround: (name: string, at: number) => Promise<WorkerAround>;
   logger: Logger;
 }
 
@@ -45,7 +48,8 @@ async function proxied(call: () => Promise<{ status: number; body: unknown }>): 
   }
 }
 
-export function createHttpApp({ hub, apiToken, guard, retry, read, write, logger }: HttpAppOptions): Express {
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { hub, apiToken, guard, retry, read, write, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -104,6 +108,14 @@ export function createHttpApp({ hub, apiToken, guard, retry, read, write, logger
       throw new TaskmeshError('NOT_FOUND', `no chaos action "${action.slice(0, 32)}": kill, pause, resume or loss`);
     const answer = await proxied(() => write(`/v1/chaos/${action}`, req.body));
     res.status(answer.status).json(answer.body);
+  });
+  // A task's page links each attempt's worker: its container or process, stats, and log lines then.
+  app.get('/api/workers/:name/around', async (req, res) => {
+    const name = req.params.name;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(name)) throw new TaskmeshError('INVALID_REQUEST', 'name: not a worker name');
+    const at = Number(req.query.at);
+    if (!Number.isSafeInteger(at) || at <= 0) throw new TaskmeshError('INVALID_REQUEST', 'at: a time in ms since the epoch');
+    res.json(await options.workerAround(name, at));
   });
   app.post('/api/tasks/:id/retry', async (req, res) => {
     const id = taskIdOf(req.params.id);

@@ -1,9 +1,11 @@
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type Dockerode from 'dockerode';
 import { NameserviceClient, RequestGuard, delay, silentLogger, type Logger } from '@taskmesh/shared';
 import { Hub } from './hub.js';
+import { workerAround } from './worker-around.js';
 import { createHttpApp } from './http-app.js';
 import { attachWsRoutes } from './ws-routes.js';
 import { joinWorkers } from './worker-join.js';
@@ -183,6 +185,18 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     retry: (id) => dispatcher.retry(id),
     read: (path) => dispatcher.read(path),
     write: (path, body) => dispatcher.write(path, body),
+    workerAround: (name, at) =>
+      workerAround(
+        {
+          workers: () => nameservice.snapshot.workers,
+          containers: () => containers,
+          processes: () => processes.processes,
+          docker,
+          runnerLogDir: options.runnerStateFile ? join(dirname(options.runnerStateFile), 'logs') : null,
+        },
+        name,
+        at,
+      ),
     logger: log('http'),
   });
   const server: Server = createServer(app);

@@ -101,7 +101,8 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         port: endpoint.address.port,
         endpointId: endpoint.id,
         pid: process.pid,
-        meta: { hostname: hostname() },
+        // Under npm start, the runner's name for this process: its log lines are filed under it.
+        meta: { hostname: hostname(), ...(process.env.TASKMESH_RUNNER_SERVICE ? { service: process.env.TASKMESH_RUNNER_SERVICE } : {}) },
         // The dispatcher learns the type, and validates its payloads, from this.
         contract: describeContract(type),
       },

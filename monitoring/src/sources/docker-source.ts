@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { dockerLogLines, type LogLine } from './worker-logs.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type Dockerode from 'dockerode';
@@ -99,6 +100,25 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     clearTimeout(this.refreshTimer);
     this.teardown();
     await this.loop;
+  }
+
+  /** A container's lines between `from` and `to` (ms), for a task's page. Only the shown projects' containers. */
+  async logsAround(id: string, from: number, to: number): Promise<LogLine[]> {
+    const known = [...this.containers.keys()].find((k) => k === id || (id.length >= 6 && k.startsWith(id)));
+    if (!known) throw new TaskmeshError('NOT_FOUND', `no container "${id}" in the monitored Compose project`);
+    const container = this.options.docker.getContainer(known);
+    const inspect = await container.inspect();
+    const raw = (await container.logs({
+      follow: false,
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      since: Math.floor(from / 1000),
+      until: Math.ceil(to / 1000),
+    })) as unknown as Buffer;
+    return dockerLogLines(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)), inspect.Config.Tty === true).filter(
+      (l) => l.at >= from && l.at <= to,
+    );
   }
 
   /**
