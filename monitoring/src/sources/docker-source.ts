@@ -108,15 +108,15 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     if (!known) throw new TaskmeshError('NOT_FOUND', `no container "${id}" in the monitored Compose project`);
     const container = this.options.docker.getContainer(known);
     const inspect = await container.inspect();
-    const raw = (await container.logs({
+    const raw = await container.logs({
       follow: false,
       stdout: true,
       stderr: true,
       timestamps: true,
       since: Math.floor(from / 1000),
       until: Math.ceil(to / 1000),
-    })) as unknown as Buffer;
-    return dockerLogLines(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)), inspect.Config.Tty === true).filter(
+    });
+    return dockerLogLines(raw, inspect.Config.Tty === true).filter(
       (l) => l.at >= from && l.at <= to,
     );
   }
