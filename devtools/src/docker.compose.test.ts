@@ -305,8 +305,9 @@ if (!skip)
     });
 
     test('a worker container killed mid-task: monitoring reports its die, and the task finishes elsewhere within a second plus its run time', async () => {
-      // (worker-reverse keeps the three of the test before: one of them is the killed one monitoring lists.)
-      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3', '--scale', 'worker-wait=2'], 180_000);
+      // Only worker-wait: `up` on every service would start the killed reverse container again,
+      // which a later test expects to find exited.
+      await dc(['up', '-d', '--no-recreate', '--no-deps', '--scale', 'worker-wait=2', 'worker-wait'], 180_000);
       await eventually(
         'two live wait workers',
         async () => (liveOf(await listWorkers(dispatcherUrl), 'wait').length === 2 ? true : undefined),
@@ -350,7 +351,7 @@ if (!skip)
       assert.ok(task.attempts >= 2);
       // Back to one wait worker, the one that ran the task, for the tests after this one.
       await run('docker', ['rm', '-f', container.id]);
-      await dc(['up', '-d', '--no-recreate', '--scale', 'worker-reverse=3', '--scale', 'worker-wait=1'], 180_000);
+      await dc(['up', '-d', '--no-recreate', '--no-deps', '--scale', 'worker-wait=1', 'worker-wait'], 180_000);
     });
 
     test('the dispatcher container killed and started again on its volume: every accepted task finishes', async () => {
