@@ -108,3 +108,13 @@ test('a type of your own gets an image with its folder and its module path insid
       err instanceof UnsupportedInComposeError && /workers\.far\.module: \/elsewhere\/far\.mjs is outside \/project/.test(err.message),
   );
 });
+
+test('chaos controls are off in the generated files unless TASKMESH_CHAOS is set in the shell', () => {
+  for (const doc of [composeDocument(workers), stackDocument(workers)]) {
+    const services = doc.services as Record<string, { environment: Record<string, string> }>;
+    assert.equal(services.dispatcher!.environment.TASKMESH_CHAOS, '${TASKMESH_CHAOS:-}');
+    assert.equal(services.monitoring!.environment.TASKMESH_CHAOS, '${TASKMESH_CHAOS:-}');
+    assert.equal(services.dispatcher!.environment.TASKMESH_CHAOS_CONTROL_URL, 'http://monitoring:7300');
+    assert.equal(services['worker-reverse']!.environment.TASKMESH_CHAOS, undefined);
+  }
+});

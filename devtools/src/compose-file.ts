@@ -123,6 +123,9 @@ function services(workers: WorkersConfig, flavour: Flavour, root: string): Yaml 
         TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}',
         TASKMESH_JOURNAL_PATH: '/app/data/journal',
         TASKMESH_JOURNAL_SYNC: '${TASKMESH_JOURNAL_SYNC:-process}',
+        // Chaos controls: off unless TASKMESH_CHAOS=1; monitoring kills and pauses containers for them.
+        TASKMESH_CHAOS: '${TASKMESH_CHAOS:-}',
+        TASKMESH_CHAOS_CONTROL_URL: 'http://monitoring:7300',
       },
       // The task journal: accepted tasks survive the container.
       volumes: ['dispatcher-data:/app/data'],
@@ -137,6 +140,7 @@ function services(workers: WorkersConfig, flavour: Flavour, root: string): Yaml 
         ...commonEnv(flavour),
         TASKMESH_DISPATCHER_URL: 'http://dispatcher:7200',
         TASKMESH_API_TOKEN: '${TASKMESH_API_TOKEN:-}',
+        TASKMESH_CHAOS: '${TASKMESH_CHAOS:-}',
         // Unset: monitoring joins the group that owns the mounted socket by itself, then drops root.
         DOCKER_GID: '${DOCKER_GID:-}',
       },
@@ -179,7 +183,7 @@ const HEADERS: Record<Flavour, string> = {
     ' Scale a type: docker compose up -d --scale worker-reverse=3',
     ' Variables (shell or .env): TASKMESH_SECRET, TASKMESH_API_TOKEN, TASKMESH_LOG_LEVEL, NODE_IMAGE,',
     " DOCKER_GID (optional: the group monitoring joins for the Docker socket, the socket's own by default),",
-    ' TASKMESH_DISPATCHER_PUBLISH / _MONITORING_PUBLISH,',
+    ' TASKMESH_DISPATCHER_PUBLISH / _MONITORING_PUBLISH, TASKMESH_CHAOS (1: chaos controls on; off by default),',
     ' TASKMESH_PUBLISH_ADDRESS (default 127.0.0.1; 0.0.0.0 publishes on every interface). TASKMESH_SECRET is required.',
   ].join('\n'),
   stack: [

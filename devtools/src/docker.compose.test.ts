@@ -187,6 +187,8 @@ async function deploymentEnv(): Promise<{ env: NodeJS.ProcessEnv; dispatcherUrl:
       TASKMESH_SECRET: SECRET,
       TASKMESH_DISPATCHER_PUBLISH: String(dp),
       TASKMESH_MONITORING_PUBLISH: String(mon),
+      // Off in the generated files unless set: the suite turns the chaos controls on.
+      TASKMESH_CHAOS: '1',
       ...(process.env.DOCKER_GID ? { DOCKER_GID: process.env.DOCKER_GID } : {}),
     },
     dispatcherUrl: `http://127.0.0.1:${dp}`,
@@ -444,6 +446,37 @@ if (!skip)
         around.lines.some((l) => l.text.includes('registered')),
         JSON.stringify(around.lines.slice(0, 5)),
       );
+    });
+
+    test('chaos controls under Compose: the dispatcher has monitoring pause and resume a worker container; a forged request is refused', async () => {
+      const status = (await (await fetch(`${dispatcherUrl}/v1/chaos`)).json()) as { enabled: boolean; supervisor: string | null };
+      assert.deepEqual(status, { ...status, enabled: true, supervisor: 'docker' });
+      const worker = liveOf(await listWorkers(dispatcherUrl), 'reverse')[0]!;
+      const container = (await serviceContainers('worker-reverse')).find((c) => c.ipAddresses.includes(worker.host))!;
+      assert.ok(container, `the container at ${worker.host}`);
+      const chaos = async (action: string, body: unknown): Promise<{ status: number; text: string }> => {
+        const res = await fetch(`${dispatcherUrl}/v1/chaos/${action}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      const paused = await chaos('pause', { worker: worker.name, forMs: 60_000 });
+      assert.equal(paused.status, 200, paused.text);
+      assert.match(paused.text, /docker pause/);
+      assert.equal((await inspectContainers([container.id]))[0]!.status, 'paused');
+      const resumed = await chaos('resume', { worker: worker.name });
+      assert.equal(resumed.status, 200, resumed.text);
+      assert.equal((await inspectContainers([container.id]))[0]!.status, 'running');
+      // Straight to monitoring without the secret's signature: nothing happens.
+      const forged = await fetch(`${monitoringUrl}/internal/chaos`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'kill', worker: worker.name, hostname: container.id.slice(0, 12), forMs: 1000 }),
+      });
+      assert.equal(forged.status, 401);
+      assert.equal((await inspectContainers([container.id]))[0]!.status, 'running');
     });
 
     test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {

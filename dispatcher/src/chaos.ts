@@ -1,7 +1,11 @@
 import { hostname } from 'node:os';
 import {
   DEFAULT_CHAOS_FOR_MS,
+  ErrorResponse,
+  SIGNATURE_HEADER,
   TaskmeshError,
+  deriveKey,
+  signRequest,
   silentLogger,
   type ChaosAction,
   type ChaosFault,
@@ -17,8 +21,13 @@ import {
  * Chaos controls, opt-in with TASKMESH_CHAOS=1. Loss is done here, on the dispatcher's own
  * transport: a share of the datagrams to and from one worker is dropped, each way, for a while.
  * Killing and pausing a process is its supervisor's: the runner under `npm start`, reached over the
- * IPC channel it gives each service; it only signals processes it started as workers.
+ * IPC channel it gives each service, which only signals processes it started as workers; under
+ * Compose, monitoring (it holds the Docker socket), reached with a request signed with
+ * TASKMESH_SECRET, which only touches worker containers of the project it watches.
  */
+
+/** The purpose the chaos requests' key is derived for (see deriveKey). */
+export const CHAOS_KEY_PURPOSE = 'chaos';
 
 /** Kills, pauses and resumes worker processes; `name` says whose hands they are in. */
 export interface ProcessControl {
@@ -114,6 +123,41 @@ export function runnerControl(): ProcessControl | null {
   };
 }
 
+/** Monitoring's hands on Docker (TASKMESH_CHAOS_CONTROL_URL, e.g. http://monitoring:7300). */
+export function dockerControl(baseUrl: string, secret: string): ProcessControl {
+  const key = deriveKey(secret, CHAOS_KEY_PURPOSE);
+  const url = new URL('/internal/chaos', baseUrl);
+  return {
+    name: 'docker',
+    act: async (action, worker, forMs) => {
+      const hostname = worker.meta?.hostname;
+      if (hostname === undefined)
+        throw new TaskmeshError('CONFLICT', `worker ${worker.name} did not register its hostname: no container to act on`);
+      const body = JSON.stringify({ action, worker: worker.name, hostname, forMs });
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: url.pathname, body }),
+          },
+          body,
+          signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
+        });
+      } catch (err) {
+        throw new TaskmeshError('UNAVAILABLE', `monitoring at ${baseUrl} did not answer the ${action}: ${(err as Error).message}`);
+      }
+      const answer: unknown = await res.json().catch(() => null);
+      if (res.ok && typeof (answer as { done?: unknown } | null)?.done === 'string') return (answer as { done: string }).done;
+      const error = ErrorResponse.safeParse(answer);
+      throw error.success
+        ? new TaskmeshError('CONFLICT', `monitoring: ${error.data.error.message}`)
+        : new TaskmeshError('UNAVAILABLE', `monitoring answered the ${action} with HTTP ${res.status}`);
+    },
+  };
+}
+
 export interface ChaosOptions {
   enabled: boolean;
   faults: LinkFaults | null;
@@ -165,7 +209,7 @@ export class Chaos {
     if (control === null)
       throw new TaskmeshError(
         'CONFLICT',
-        `nothing here can ${action} a process: kill, pause and resume work under npm start (the runner); loss works everywhere`,
+        `nothing here can ${action} a process: kill, pause and resume work under npm start (the runner) and under Compose with TASKMESH_CHAOS_CONTROL_URL (monitoring); loss works everywhere`,
       );
     const done = await control.act(action, worker, forMs);
     if (action === 'pause') this.paused.set(worker.name, { worker, until });

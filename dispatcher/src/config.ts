@@ -76,6 +76,7 @@ export const dispatcherEnvSpec = {
   journalRetentionBytes: { env: 'TASKMESH_JOURNAL_RETENTION_BYTES', schema: envInt(D.journalRetentionBytes, 0) },
   eventsLogSize: { env: 'TASKMESH_EVENTS_LOG_SIZE', schema: envInt(D.eventsLogSize, 0) },
   chaos: { env: 'TASKMESH_CHAOS', schema: envBool(false) },
+  chaosControlUrl: { env: 'TASKMESH_CHAOS_CONTROL_URL', schema: z.url().optional() },
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },

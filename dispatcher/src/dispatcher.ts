@@ -16,7 +16,7 @@ import { DISPATCHER_DEFAULTS } from './config.js';
 import { EventsHub } from './events-hub.js';
 import { TypeCatalog } from './type-catalog.js';
 import { RegistryFollower } from './registry-follower.js';
-import { Chaos, LinkFaults, runnerControl } from './chaos.js';
+import { Chaos, LinkFaults, dockerControl, runnerControl } from './chaos.js';
 import { taskSpans } from './task-spans.js';
 import type { JournalSync } from './journal/store.js';
 import { TaskJournal, entryOf, type JournaledTask, type JournalReport } from './journal/task-journal.js';
@@ -55,6 +55,8 @@ interface DispatcherBaseOptions {
   journalSync?: JournalSync | undefined;
   /** TASKMESH_CHAOS: the chaos controls answer instead of refusing (off by default). */
   chaos?: boolean | undefined;
+  /** TASKMESH_CHAOS_CONTROL_URL: monitoring, which kills and pauses worker containers (Compose). */
+  chaosControlUrl?: string | undefined;
   logger?: Logger;
 }
 
@@ -251,7 +253,10 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     chaos: new Chaos({
       enabled: options.chaos === true,
       faults,
-      control: options.chaos === true ? runnerControl() : null,
+      control:
+        options.chaos !== true
+          ? null
+          : (runnerControl() ?? (options.chaosControlUrl === undefined ? null : dockerControl(options.chaosControlUrl, options.secret))),
       findWorker: async (name) => (await health.list()).find((w) => w.name === name),
       logger: logger.child({ module: 'chaos' }),
     }),

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
-import { TaskmeshError, expressErrorHandler, requestUrl, type Logger, type RequestGuard } from '@taskmesh/shared';
+import { SIGNATURE_HEADER, TaskmeshError, expressErrorHandler, requestUrl, type Logger, type RequestGuard } from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
 import type { WorkerAround } from './worker-around.js';
@@ -19,6 +19,8 @@ export interface HttpAppOptions {
   read: (path: string) => Promise<{ status: number; body: unknown }>;
   /** Proxies a bulk action (POST with a JSON body) to the dispatcher. */
   write: (path: string, body: unknown) => Promise<{ status: number; body: unknown }>;
+  /** Kills, pauses or resumes a worker container for the dispatcher's chaos controls (signed). */
+  chaosControl: (path: string, raw: Buffer, signature: string | undefined) => Promise<{ done: string }>;
   /** A worker as it was around a moment: where it runs, its stats now, its log lines then. */
   workerAround: (name: string, at: number) => Promise<WorkerAround>;
   logger: Logger;
@@ -64,6 +66,12 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', docker: hub.snapshot<{ connected: boolean }>('docker')?.connected ?? false, clients: hub.clientCount });
+  });
+
+  // The dispatcher's chaos controls under Compose (signed with TASKMESH_SECRET, not the API token).
+  app.post('/internal/chaos', express.raw({ type: 'application/json', limit: '4kb' }), async (req, res) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    res.json(await options.chaosControl(req.path, raw, req.get(SIGNATURE_HEADER)));
   });
 
   app.use('/api', requireApiToken(apiToken));

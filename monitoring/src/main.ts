@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import {
   DEFAULT_PORTS,
   createLogger,
+  envBool,
   envInt,
   envList,
   envLogLevel,
@@ -45,6 +46,7 @@ const spec = {
       .transform((v) => v.split(':').map(Number) as [number, number])
       .optional(),
   },
+  chaos: { env: 'TASKMESH_CHAOS', schema: envBool(false) },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
 };
 
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     imageFps: config.imageFps,
     // With the secret, a worker container's `die` is reported to the nameservice at once (failover).
     secret: process.env.TASKMESH_SECRET ? secretOrExit('monitoring').secret : undefined,
+    chaos: config.chaos,
     logger,
   });
 

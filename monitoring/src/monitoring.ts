@@ -6,6 +6,7 @@ import type Dockerode from 'dockerode';
 import { NameserviceClient, RequestGuard, delay, silentLogger, type Logger } from '@taskmesh/shared';
 import { Hub } from './hub.js';
 import { workerAround } from './worker-around.js';
+import { ChaosControl } from './chaos-control.js';
 import { createHttpApp } from './http-app.js';
 import { attachWsRoutes } from './ws-routes.js';
 import { joinWorkers } from './worker-join.js';
@@ -45,6 +46,8 @@ export interface MonitoringOptions {
   selfHostname?: string;
   /** TASKMESH_SECRET: lets monitoring report a worker container's `die` to the nameservice. */
   secret?: string | undefined;
+  /** TASKMESH_CHAOS: kill, pause and resume worker containers when the dispatcher asks (signed). */
+  chaos?: boolean | undefined;
   logger?: Logger;
 }
 
@@ -177,6 +180,14 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
   dispatcher.on('update', () => publishWorkers());
   dispatcher.on('event', (e) => hub.pushFeed('task-event', e));
 
+  const chaos = new ChaosControl(options.chaos === true, options.secret, docker);
+  if (options.chaos === true && docker !== null)
+    // A pause whose timer was lost with a restart of this service ends now.
+    docker.once('containers', () => {
+      void docker.resumePausedWorkers().then((ids) => {
+        if (ids.length > 0) logger.warn('chaos: resumed paused worker containers', { containers: ids });
+      });
+    });
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
   const app = createHttpApp({
     hub,
@@ -185,6 +196,7 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     retry: (id) => dispatcher.retry(id),
     read: (path) => dispatcher.read(path),
     write: (path, body) => dispatcher.write(path, body),
+    chaosControl: (path, raw, signature) => chaos.handle(path, raw, signature),
     workerAround: (name, at) =>
       workerAround(
         {

@@ -30,7 +30,7 @@ export interface DockerStatus extends UpstreamStatus {
 }
 
 export interface DockerSourceOptions {
-  /** Only read endpoints are called: ping, list, inspect, stats, logs, events. */
+  /** Read endpoints (ping, list, inspect, stats, logs, events); with chaos controls on, kill, pause and unpause of worker containers. */
   docker: Dockerode;
   /** TASKMESH_COMPOSE_PROJECT; when unset the project is that of our own container, or detected. */
   project?: string;
@@ -102,6 +102,47 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
     await this.loop;
   }
 
+  /**
+   * Chaos controls (TASKMESH_CHAOS=1, a signed request from the dispatcher): kills, pauses or
+   * resumes the worker container of the watched project whose hostname the worker registered. A
+   * pause is resumed by itself after `forMs`. Returns what was done.
+   */
+  async control(action: 'kill' | 'pause' | 'resume', hostname: string, forMs: number): Promise<string> {
+    const entry = [...this.containers.values()].find(
+      ({ info, inspect }) => inspect?.Config.Hostname === hostname && (serviceOf(info.Labels) ?? '').startsWith('worker'),
+    );
+    if (entry === undefined) throw new TaskmeshError('NOT_FOUND', `no worker container with hostname "${hostname}" in the watched project`);
+    const container = this.options.docker.getContainer(entry.info.Id);
+    const name = (entry.info.Names[0] ?? entry.info.Id).replace(/^\//, '');
+    if (action === 'kill') {
+      await container.kill();
+      return `container ${name} killed by monitoring`;
+    }
+    if (action === 'resume') {
+      await container.unpause();
+      return `container ${name} resumed (docker unpause) by monitoring`;
+    }
+    await container.pause();
+    setTimeout(() => void container.unpause().catch(() => undefined), forMs).unref();
+    return `container ${name} paused (docker pause) for ${forMs} ms by monitoring`;
+  }
+
+  /** Resumes every paused worker container of the watched project (a pause whose timer was lost with a restart). */
+  async resumePausedWorkers(): Promise<string[]> {
+    const paused = [...this.containers.values()].filter(
+      ({ info }) => info.State === 'paused' && (serviceOf(info.Labels) ?? '').startsWith('worker'),
+    );
+    await Promise.all(
+      paused.map(({ info }) =>
+        this.options.docker
+          .getContainer(info.Id)
+          .unpause()
+          .catch(() => undefined),
+      ),
+    );
+    return paused.map(({ info }) => info.Id);
+  }
+
   /** A container's lines between `from` and `to` (ms), for a task's page. Only the shown projects' containers. */
   async logsAround(id: string, from: number, to: number): Promise<LogLine[]> {
     const known = [...this.containers.keys()].find((k) => k === id || (id.length >= 6 && k.startsWith(id)));
@@ -116,9 +157,7 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
       since: Math.floor(from / 1000),
       until: Math.ceil(to / 1000),
     });
-    return dockerLogLines(raw, inspect.Config.Tty === true).filter(
-      (l) => l.at >= from && l.at <= to,
-    );
+    return dockerLogLines(raw, inspect.Config.Tty === true).filter((l) => l.at >= from && l.at <= to);
   }
 
   /**

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { RequestVerifier, TaskmeshError, deriveKey, parseOrThrow } from '@taskmesh/shared';
+import type { DockerSource } from './sources/docker-source.js';
+
+/**
+ * Monitoring's half of the chaos controls under Compose: the dispatcher (which has no Docker
+ * socket) asks here to kill, pause or resume a worker container. Refused unless TASKMESH_CHAOS=1
+ * here too; every request is signed with TASKMESH_SECRET (key purpose "chaos") and used once.
+ */
+const ControlRequest = z.strictObject({
+  action: z.enum(['kill', 'pause', 'resume']),
+  worker: z.string().min(1).max(128),
+  hostname: z.string().min(1).max(255),
+  forMs: z.number().int().min(1).max(600_000),
+});
+
+/** The dispatcher's key purpose for chaos requests (see its chaos.ts). */
+const CHAOS_KEY_PURPOSE = 'chaos';
+
+export class ChaosControl {
+  private readonly verifier: RequestVerifier | null;
+
+  constructor(
+    private readonly enabled: boolean,
+    secret: string | undefined,
+    private readonly docker: DockerSource | null,
+  ) {
+    this.verifier = secret === undefined ? null : new RequestVerifier(deriveKey(secret, CHAOS_KEY_PURPOSE));
+  }
+
+  async handle(path: string, raw: Buffer, signature: string | undefined): Promise<{ done: string }> {
+    if (!this.enabled) throw new TaskmeshError('FORBIDDEN', 'chaos controls are off here: start monitoring with TASKMESH_CHAOS=1');
+    if (this.verifier === null) throw new TaskmeshError('FORBIDDEN', 'monitoring has no TASKMESH_SECRET to check chaos requests with');
+    const verdict = this.verifier.verify({ method: 'POST', path, body: raw }, signature);
+    if (!verdict.ok) throw new TaskmeshError('UNAUTHORIZED', verdict.reason);
+    if (this.docker === null) throw new TaskmeshError('UNAVAILABLE', 'Docker is not connected: no container to act on');
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new TaskmeshError('INVALID_REQUEST', 'body: not JSON');
+    }
+    const req = parseOrThrow(ControlRequest, json, 'body');
+    return { done: await this.docker.control(req.action, req.hostname, req.forMs) };
+  }
+}
