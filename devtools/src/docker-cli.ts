@@ -77,6 +77,8 @@ export interface ContainerState {
   exitCode: number;
   health: string | null;
   ipAddresses: string[];
+  /** When it last stopped (ms since the epoch), or null if it never did. */
+  finishedAt: number | null;
 }
 
 /** `docker inspect` reduced to what the tests look at. */
@@ -86,7 +88,7 @@ export async function inspectContainers(ids: readonly string[]): Promise<Contain
   const raw = JSON.parse(stdout) as Array<{
     Id: string;
     Name: string;
-    State: { Status: string; ExitCode: number; Health?: { Status: string } };
+    State: { Status: string; ExitCode: number; Health?: { Status: string }; FinishedAt?: string };
     NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
   }>;
   return raw.map((c) => ({
@@ -95,6 +97,7 @@ export async function inspectContainers(ids: readonly string[]): Promise<Contain
     status: c.State.Status,
     exitCode: c.State.ExitCode,
     health: c.State.Health?.Status ?? null,
+    finishedAt: c.State.FinishedAt === undefined || c.State.FinishedAt.startsWith('0001') ? null : Date.parse(c.State.FinishedAt),
     ipAddresses: Object.values(c.NetworkSettings.Networks ?? {})
       .map((n) => n.IPAddress)
       .filter(Boolean),
