@@ -91,7 +91,8 @@ export class TaskHandlers {
     const dup = this.existing(task, '');
     if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
     this.gate.checkRoom(1, task.payloadBytes);
-    this.answer(reply, this.traced(this.runner.submit({ ...task, trace: parseTraceparent(traceparent) })), query.wait, 202);
+    const trace = parseTraceparent(traceparent);
+    this.answer(reply, this.traced(this.runner.submit(trace === null ? task : { ...task, trace })), query.wait, 202);
   }
 
   /** POST /v1/tasks/batch: all validated first, all or none. */
@@ -134,7 +135,9 @@ export class TaskHandlers {
     });
     this.gate.checkRoom(fresh, bytes);
     const trace = parseTraceparent(traceparent);
-    const ids = admitted.map((t) => (this.existing(t, '') ?? this.traced(this.runner.submit({ ...t, trace }))).record.id);
+    const ids = admitted.map(
+      (t) => (this.existing(t, '') ?? this.traced(this.runner.submit(trace === null ? t : { ...t, trace }))).record.id,
+    );
     reply.json(202, { ids });
   }
 
