@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * `<dir>/<service>.log`, so the dashboard can show a worker's lines around a moment (a task's
  * page). Bounded: past `maxBytes` a file becomes `<service>.log.1` (the one before is dropped).
  */
-export const DEFAULT_LOG_FILE_BYTES = 2 * 1024 * 1024;
+const DEFAULT_LOG_FILE_BYTES = 2 * 1024 * 1024;
 
 export class LogFiles {
   private readonly files = new Map<string, { stream: WriteStream; bytes: number }>();

@@ -27,7 +27,7 @@ import {
  */
 
 /** The purpose the chaos requests' key is derived for (see deriveKey). */
-export const CHAOS_KEY_PURPOSE = 'chaos';
+const CHAOS_KEY_PURPOSE = 'chaos';
 
 /** Kills, pauses and resumes worker processes; `name` says whose hands they are in. */
 export interface ProcessControl {

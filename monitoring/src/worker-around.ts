@@ -6,7 +6,7 @@ import { runnerLogsAround, type LogLine } from './sources/worker-logs.js';
 import { joinWorkers, type WorkerView } from './worker-join.js';
 
 /** How far either side of the moment a task's page shows a worker's lines. */
-export const AROUND_MS = 30_000;
+const AROUND_MS = 30_000;
 
 /** GET /api/workers/:name/around?at=: a worker, where it runs, its stats now and its lines then. */
 export interface WorkerAround {

@@ -4,7 +4,7 @@ import { usageError } from '../exit-codes.js';
 import type { ContextFactory } from './context.js';
 
 /** `30s`, `1500ms`, `2m` or a bare number of milliseconds. */
-export function parseDuration(text: string): number {
+function parseDuration(text: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
   if (m === null) throw new InvalidArgumentError(`"${text}" is not a duration: give e.g. 30s, 1500ms or 2m`);
   const ms = Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);

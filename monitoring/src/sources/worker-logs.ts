@@ -9,7 +9,7 @@ export interface LogLine {
 }
 
 /** Most lines a "logs around" answer holds (the newest of the window). */
-export const MAX_AROUND_LINES = 200;
+const MAX_AROUND_LINES = 200;
 
 /**
  * A service's lines between `from` and `to` from the runner's log files (`<service>.log` and the

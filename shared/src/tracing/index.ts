@@ -1,4 +1,4 @@
-export { parseTraceparent, formatTraceparent, randomTraceId, randomSpanId, TRACEPARENT_PATTERN } from './traceparent.js';
+export { parseTraceparent, formatTraceparent, randomTraceId, randomSpanId } from './traceparent.js';
 export type { TraceParent } from './traceparent.js';
 export { openSpanExport } from './span-export.js';
 export type { SpanRecord, SpanExport } from './span-export.js';
