@@ -91,7 +91,7 @@ test('register, heartbeat with load, lookup least loaded first, filters, deregis
   assert.equal((await call('DELETE', '/v1/workers/w2')).status, 204);
   const gone = await call('DELETE', '/v1/workers/w2');
   assert.deepEqual([gone.status, errorOf(gone.body).code], [404, 'UNKNOWN_WORKER']);
-  assert.deepEqual((await call('GET', '/healthz')).body, { status: 'ok', workers: 2, live: 2, suspect: 0, expired: 0 });
+  assert.deepEqual((await call('GET', '/healthz')).body, { status: 'ok', workers: 2, live: 2, suspect: 0, expired: 0, watchers: 0 });
 });
 
 test('a heartbeat for an unknown or expired worker is 404 UNKNOWN_WORKER', async (t) => {
