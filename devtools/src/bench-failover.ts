@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { TaskRecord, delay } from '@taskmesh/shared';
-import { freePort } from './test-support.js';
+import { startRunner } from '@taskmesh/shared/testing';
 
 /**
  * The failover bound, measured: the real runner (`npm start`) with three wait workers; a task is
@@ -22,40 +18,19 @@ export interface FailoverReport {
   maxMs: number;
 }
 
-const RUNNER = fileURLToPath(new URL('./runner-main.js', import.meta.url));
-
 export async function measureFailover(options: { kills: number; runMs?: number; log?: (line: string) => void }): Promise<FailoverReport> {
   const runMs = options.runMs ?? 300;
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-failover-'));
-  const workersFile = join(dir, 'workers.json');
-  await writeFile(workersFile, JSON.stringify({ workers: { wait: { replicas: 3, concurrency: 1 } } }));
-  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
-  const runner = spawn(process.execPath, [RUNNER], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      TASKMESH_SECRET: '',
-      TASKMESH_LOG_LEVEL: 'warn',
-      TASKMESH_NAMESERVICE_PORT: String(ns),
-      TASKMESH_DISPATCHER_PORT: String(dp),
-      TASKMESH_MONITORING_PORT: String(mon),
-      TASKMESH_WORKERS_FILE: workersFile,
-      TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
-      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
-      TASKMESH_JOURNAL_PATH: join(dir, 'journal'),
-    },
+  const runner = await startRunner({
+    dir,
+    workers: { wait: { replicas: 3, concurrency: 1 } },
+    env: { TASKMESH_LOG_LEVEL: 'warn' },
+    stderr: 'inherit',
   });
-  const api = `http://127.0.0.1:${dp}`;
+  const api = runner.urls.dispatcher;
   const json = async (url: string, init?: RequestInit): Promise<unknown> => (await fetch(url, init)).json();
   try {
-    await new Promise<void>((resolve, reject) => {
-      const lines = createInterface({ input: runner.stdout });
-      lines.on('line', (l) => {
-        if (/all \d+ services ready/.test(l)) resolve();
-      });
-      runner.once('exit', (code) => reject(new Error(`the runner exited (${code}) before its services were ready`)));
-    });
+    await runner.ready;
     const overheadMs: number[] = [];
     for (let i = 0; i < options.kills; i++) {
       // At least two live workers: the task has somewhere to go when its own is killed.
@@ -76,7 +51,7 @@ export async function measureFailover(options: { kills: number; runMs?: number; 
         holder = task.status === 'running' ? (task.worker ?? '') : '';
         return holder !== '';
       }, 10_000);
-      const { worker } = (await json(`http://127.0.0.1:${ns}/v1/workers/${holder}`)) as { worker: { pid: number } };
+      const { worker } = (await json(`${runner.urls.nameservice}/v1/workers/${holder}`)) as { worker: { pid: number } };
       const killedAt = Date.now();
       process.kill(worker.pid, 'SIGKILL');
       const done = TaskRecord.parse(await json(`${api}/v1/tasks/${id}?wait=20000`));
@@ -93,10 +68,7 @@ export async function measureFailover(options: { kills: number; runMs?: number; 
       maxMs: sorted.at(-1) ?? 0,
     };
   } finally {
-    if (runner.exitCode === null) {
-      runner.kill('SIGTERM');
-      await once(runner, 'exit');
-    }
+    await runner.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

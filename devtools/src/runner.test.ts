@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { RunnerState, TaskRecord } from '@taskmesh/shared';
+import { startRunner as startRunnerProcess } from '@taskmesh/shared/testing';
 import { freePort, eventually } from './test-support.js';
 
 /**
@@ -137,46 +138,21 @@ test('the runner refuses a bad workers.json and names the field', async (t) => {
   assert.match(run.stderr, /workers\.reverse\.concurrency/);
 });
 
-/** `npm start` in `dir` with this workers.json, on free ports; stopped (SIGTERM) when the test ends. */
+/** `npm start` in `dir` with this workers.json, on free ports; stopped (SIGTERM) when the test ends, then `dir` removed. */
 async function startRunner(
   t: { after(fn: () => unknown): void },
   dir: string,
   workers: unknown,
   env: NodeJS.ProcessEnv = {},
-): Promise<{ runner: ReturnType<typeof spawn>; output: string[]; ports: { ns: number; dp: number; mon: number }; stateFile: string }> {
-  const workersFile = join(dir, 'workers.json');
-  await writeFile(workersFile, JSON.stringify({ workers }));
-  const stateFile = join(dir, 'state.json');
-  const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
-  const runner = spawn(process.execPath, [RUNNER], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      // Unset: the runner makes a secret of its own for the services it starts.
-      TASKMESH_SECRET: '',
-      TASKMESH_NAMESERVICE_PORT: String(ns),
-      TASKMESH_DISPATCHER_PORT: String(dp),
-      TASKMESH_MONITORING_PORT: String(mon),
-      TASKMESH_WORKERS_FILE: workersFile,
-      TASKMESH_RUNNER_STATE_FILE: stateFile,
-      TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
-      TASKMESH_JOURNAL_PATH: join(dir, 'dispatcher-journal'),
-      ...env,
-    },
-  });
-  const output: string[] = [];
-  createInterface({ input: runner.stdout }).on('line', (l) => output.push(l));
-  runner.stderr.resume();
+): Promise<{ runner: ChildProcess; output: string[]; ports: { ns: number; dp: number; mon: number }; stateFile: string }> {
+  const run = await startRunnerProcess({ dir, workers, env });
   t.after(async () => {
-    if (runner.exitCode === null && runner.signalCode === null) {
-      runner.kill('SIGTERM');
-      await once(runner, 'exit');
-    }
+    await run.stop();
     // Once its services are gone nothing writes there any more.
     await rm(dir, { recursive: true, force: true });
   });
-  return { runner, output, ports: { ns, dp, mon }, stateFile };
+  const { nameservice: ns, dispatcher: dp, monitoring: mon } = run.ports;
+  return { runner: run.proc, output: run.output, ports: { ns, dp, mon }, stateFile: run.stateFile };
 }
 
 test('a runner killed with SIGKILL leaves no service behind: each drains and exits on its own', async (t) => {

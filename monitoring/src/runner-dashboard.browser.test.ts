@@ -1,15 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { REPO_ROOT } from '@taskmesh/shared/testing';
+import { REPO_ROOT, startRunner, type RunnerProcess } from '@taskmesh/shared/testing';
 
 /**
  * The dashboard of `npm start` (the real runner, chaos controls on) in Chromium: a task's page
@@ -20,18 +16,9 @@ import { REPO_ROOT } from '@taskmesh/shared/testing';
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 describe('npm start dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at ${CHROMIUM}` }, () => {
   let dir: string;
-  let runner: ChildProcess;
+  let runner: RunnerProcess;
   let browser: Browser;
   let page: Page;
   let api: string;
@@ -39,34 +26,15 @@ describe('npm start dashboard in Chromium', { skip: hasChromium ? false : `no Ch
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-dash-'));
-    await writeFile(join(dir, 'workers.json'), JSON.stringify({ workers: { reverse: { replicas: 1 }, wait: { replicas: 2 } } }));
-    const [ns, dp, mon] = [await freePort(), await freePort(), await freePort()];
-    api = `http://127.0.0.1:${dp}`;
-    dashboard = `http://127.0.0.1:${mon}`;
-    runner = spawn(process.execPath, [join(REPO_ROOT, 'devtools/dist/runner-main.js')], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        TASKMESH_SECRET: '',
-        TASKMESH_CHAOS: '1',
-        TASKMESH_NAMESERVICE_PORT: String(ns),
-        TASKMESH_DISPATCHER_PORT: String(dp),
-        TASKMESH_MONITORING_PORT: String(mon),
-        TASKMESH_MONITORING_POLL_MS: '500',
-        DOCKER_HOST: 'unix:///nonexistent/taskmesh-test/docker.sock',
-        TASKMESH_WORKERS_FILE: join(dir, 'workers.json'),
-        TASKMESH_RUNNER_STATE_FILE: join(dir, 'state.json'),
-        TASKMESH_REGISTRY_FILE: join(dir, 'registry.json'),
-        TASKMESH_JOURNAL_PATH: join(dir, 'journal'),
-      },
+    runner = await startRunner({
+      dir,
+      workers: { reverse: { replicas: 1 }, wait: { replicas: 2 } },
+      stderr: 'inherit',
+      env: { TASKMESH_CHAOS: '1', TASKMESH_MONITORING_POLL_MS: '500', DOCKER_HOST: 'unix:///nonexistent/taskmesh-test/docker.sock' },
     });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: runner.stdout! }).on('line', (l) => {
-        if (/all \d+ services ready/.test(l)) resolve();
-      });
-      runner.once('exit', (code) => reject(new Error(`the runner exited (${code})`)));
-    });
+    api = runner.urls.dispatcher;
+    dashboard = runner.urls.monitoring;
+    await runner.ready;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
@@ -75,10 +43,7 @@ describe('npm start dashboard in Chromium', { skip: hasChromium ? false : `no Ch
   });
   after(async () => {
     await browser?.close();
-    if (runner && runner.exitCode === null) {
-      runner.kill('SIGTERM');
-      await once(runner, 'exit');
-    }
+    await runner?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -7,3 +7,5 @@ export { eventually } from './eventually.js';
 export type { EventuallyOptions } from './eventually.js';
 export { dispatch } from './dispatch.js';
 export type { DispatchRequest } from './dispatch.js';
+export { startRunner, freePort } from './runner-process.js';
+export type { RunnerProcess } from './runner-process.js';
