@@ -165,41 +165,53 @@ $('failed-table').addEventListener('click', async (e) => {
 
 // ---- finding tasks and acting on many ----------------------------------------------------------
 
-let found = { filter: null, tasks: [] };
+let found = { filter: null, tasks: [], cursor: null };
 
+/** The search as the dispatcher takes it: times (the page's local time) as ms since the epoch. */
 function filterOf(form) {
   const filter = {};
-  for (const [key, value] of new FormData(form)) if (String(value).trim() !== '') filter[key] = String(value).trim();
+  for (const [key, value] of new FormData(form)) {
+    const text = String(value).trim();
+    if (text === '') continue;
+    filter[key] = key === 'since' || key === 'until' ? new Date(text).getTime() : text;
+  }
   return filter;
 }
 
-$('find-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const filter = filterOf(e.target);
-  const res = await fetch(`/api/tasks/search?${new URLSearchParams({ ...filter, limit: '200' })}`).catch((err) => ({
-    ok: false,
-    statusText: err.message,
-  }));
+/** Page size of a search; `next page` reads on from the dispatcher's cursor. */
+const FIND_PAGE = 100;
+
+function findRow(t) {
+  return `<tr><td><a class="task-link" href="/tasks/${encodeURIComponent(t.id)}"><code title="${esc(t.id)}">${esc(shortId(t.id))}</code></a></td><td>${esc(t.type)}</td><td>${stateBadge(
+    t.status,
+  )}</td><td>${esc(t.worker ?? '–')}</td><td class="num">${t.attempts}/${t.maxAttempts}</td><td>${clock(t.createdAt)}</td></tr>`;
+}
+
+async function find(filter, cursor) {
+  const query = new URLSearchParams({ ...filter, limit: String(FIND_PAGE), ...(cursor ? { cursor } : {}) });
+  const res = await fetch(`/api/tasks/search?${query}`).catch((err) => ({ ok: false, statusText: err.message }));
   const body = res.json ? await res.json().catch(() => null) : null;
   if (!res.ok) {
     $('find-note').innerHTML = badge(body?.error?.message ?? res.statusText, 'bad');
     return;
   }
-  found = { filter, tasks: body.tasks };
-  $('find-note').textContent = `${body.tasks.length} found${body.nextCursor ? ' (more: narrow the search)' : ''}`;
-  $('find-table').tBodies[0].innerHTML = body.tasks.length
-    ? body.tasks
-        .map(
-          (t) =>
-            `<tr><td><a class="task-link" href="/tasks/${encodeURIComponent(t.id)}"><code title="${esc(t.id)}">${esc(shortId(t.id))}</code></a></td><td>${esc(t.type)}</td><td>${stateBadge(
-              t.status,
-            )}</td><td>${esc(t.worker ?? '–')}</td><td class="num">${t.attempts}/${t.maxAttempts}</td><td>${clock(t.createdAt)}</td></tr>`,
-        )
-        .join('')
-    : '<tr><td colspan="6" class="empty">no tasks match</td></tr>';
+  found = { filter, tasks: cursor ? [...found.tasks, ...body.tasks] : body.tasks, cursor: body.nextCursor ?? null };
+  $('find-note').textContent = `${found.tasks.length} found${found.cursor ? ', more on the next page' : ''}`;
+  $('find-more').hidden = !found.cursor;
+  const rows = body.tasks.map(findRow).join('');
+  if (cursor) $('find-table').tBodies[0].insertAdjacentHTML('beforeend', rows);
+  else $('find-table').tBodies[0].innerHTML = rows || '<tr><td colspan="6" class="empty">no tasks match</td></tr>';
   // Acting on many needs a status: only failed or cancelled ones can be retried, queued or running ones cancelled.
-  $('bulk-retry').disabled = !['failed', 'cancelled'].includes(filter.status) || body.tasks.length === 0;
-  $('bulk-cancel').disabled = !['queued', 'running'].includes(filter.status) || body.tasks.length === 0;
+  $('bulk-retry').disabled = !['failed', 'cancelled'].includes(filter.status) || found.tasks.length === 0;
+  $('bulk-cancel').disabled = !['queued', 'running'].includes(filter.status) || found.tasks.length === 0;
+}
+
+$('find-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void find(filterOf(e.target));
+});
+$('find-more').addEventListener('click', () => {
+  if (found.filter && found.cursor) void find(found.filter, found.cursor);
 });
 
 for (const action of ['retry', 'cancel']) {

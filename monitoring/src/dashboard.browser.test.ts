@@ -168,9 +168,15 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
   });
 
   test("chaos: the loss button drops a share of a worker's datagrams, and its row shows the fault and the link degrading", async () => {
-    // The second reverse worker: the first was stopped by the test before.
-    const victim = suite.workers.filter((w) => w.name === 'worker-reverse')[1]!;
-    const name = String(victim.ready.name);
+    // The worker one-at-a-time tasks go to now (an idle tie keeps the previous pick): the lossy one.
+    const probe = (await (
+      await fetch(`${suite.dispatcherUrl}/v1/tasks?wait=10000`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'reverse', payload: { text: 'which worker' } }),
+      })
+    ).json()) as { worker: string };
+    const name = probe.worker;
     const button = `#workers-table button[data-chaos="loss"][data-worker="${name}"]`;
     await page.waitForSelector(button, { timeout: 15_000 });
     // Without a runner (no IPC channel) only loss is offered.
@@ -198,6 +204,45 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
     assert.ok((status.faults.find((f) => f.worker === name)?.dropped ?? 0) > 0, JSON.stringify(status));
     await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(REPO_ROOT, 'test-output', 'chaos-loss.png'), fullPage: false });
+  });
+
+  test('finding tasks by the time they were submitted, a page at a time', async () => {
+    // datetime-local takes the page's local time to the second; Chromium runs in this process's zone.
+    const local = (ms: number): string => {
+      const d = new Date(ms);
+      const p = (n: number): string => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    };
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)));
+    const from = Date.now();
+    const res = await fetch(`${suite.dispatcherUrl}/v1/tasks/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        tasks: Array.from({ length: 130 }, (_, i) => ({ type: 'image', payload: { width: 16, height: 16, text: `page ${i}` } })),
+      }),
+    });
+    const { ids } = (await res.json()) as { ids: string[] };
+    await fetch(`${suite.dispatcherUrl}/v1/tasks/${ids.at(-1)}?wait=30000`);
+    await page.fill('#find-form input[name="type"]', 'image');
+    await page.fill('#find-form input[name="since"]', local(from));
+    await page.click('#find-form button[type="submit"]');
+    await page.waitForFunction("document.querySelectorAll('#find-table tbody tr a.task-link').length === 100", null, { timeout: 10_000 });
+    assert.match((await page.textContent('#find-note')) ?? '', /100 found, more on the next page/);
+    await page.click('#find-more');
+    await page.waitForFunction("document.querySelectorAll('#find-table tbody tr a.task-link').length === 130", null, { timeout: 10_000 });
+    assert.equal(await page.isHidden('#find-more'), true);
+    // A range that ends before they were submitted finds none of them.
+    await page.fill('#find-form input[name="since"]', '');
+    await page.fill('#find-form input[name="until"]', local(from - 1000));
+    await page.click('#find-form button[type="submit"]');
+    await page.waitForFunction("!document.getElementById('find-note').textContent.includes('130')", null, { timeout: 10_000 });
+    const shown = await page.$$eval('#find-table tbody tr a.task-link code', (codes) => codes.map((c) => c.getAttribute('title')));
+    assert.deepEqual(
+      shown.filter((id) => ids.includes(id ?? '')),
+      [],
+    );
+    await page.fill('#find-form input[name="until"]', '');
   });
 
   test('finding the failed tasks of a type and retrying them all, after a confirmation', async () => {
