@@ -220,6 +220,8 @@ export class WorkerDirectory {
     }
     w.type = r.type;
     w.lastHeartbeatAt = r.lastHeartbeatAt;
+    // Listed live again after a push said it was down (its lease ran out, then it came back): no longer avoided.
+    if (w.state === 'expired' && r.state === 'live') w.avoidUntil = 0;
     w.state = r.state;
     w.host = r.host;
     w.port = r.port;

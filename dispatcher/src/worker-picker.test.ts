@@ -133,3 +133,40 @@ test("an ack's fresh load figure is not replaced by an older heartbeat relayed b
   assert.equal(full.busyStreak, 3);
   assert.ok(full.avoidUntil - Date.now() >= 50, 'third BUSY rests at least ~80 ms');
 });
+
+test('a worker pushed down leaves the candidates at once; listed live again, it is picked again', async () => {
+  const { directory, refreshed } = directoryFor();
+  const picker = new WorkerPicker({ directory, loadThreshold: 0.9 });
+  const first = refreshed();
+  picker.pick('upper');
+  await first;
+  assert.deepEqual(
+    directory
+      .candidates('upper')!
+      .map((w) => w.name)
+      .sort(),
+    ['upper-a', 'upper-b'],
+  );
+  assert.equal(directory.markDown('upper-a')?.name, 'upper-a');
+  assert.deepEqual(
+    directory.candidates('upper')!.map((w) => w.name),
+    ['upper-b'],
+  );
+  for (let i = 0; i < 5; i++) {
+    const picked = picker.pick('upper');
+    assert.ok(typeof picked !== 'string' && picked.name === 'upper-b');
+  }
+  // Up again (the nameservice still lists it live): looked up now, and no longer avoided.
+  const again = refreshed();
+  directory.refreshNow('upper');
+  await again;
+  const names = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const picked = picker.pick('upper');
+    if (typeof picked !== 'string') {
+      names.add(picked.name);
+      directory.startTask(picked);
+    }
+  }
+  assert.ok(names.has('upper-a'), [...names].join(', '));
+});
