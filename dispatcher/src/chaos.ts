@@ -199,7 +199,14 @@ export class Chaos {
     if (worker === undefined) throw new TaskmeshError('UNKNOWN_WORKER', `no worker named "${req.worker}" at the nameservice`);
     const forMs = req.forMs ?? DEFAULT_CHAOS_FOR_MS;
     const until = Date.now() + forMs;
-    this.logger.warn(`chaos: ${action} ${worker.name}`, { event: 'chaos', action, worker: worker.name, percent: req.percent, forMs });
+    const lasting = action === 'pause' || action === 'loss';
+    this.logger.warn(`chaos: ${action} ${worker.name}`, {
+      event: 'chaos',
+      action,
+      worker: worker.name,
+      ...(action === 'loss' ? { percent: req.percent } : {}),
+      ...(lasting ? { forMs } : {}),
+    });
     if (action === 'loss') {
       if (req.percent === undefined) throw new TaskmeshError('INVALID_REQUEST', 'loss needs a percent (1 to 100)');
       this.options.faults!.set(worker, req.percent, until);
