@@ -351,7 +351,10 @@ if (!skip)
       const trace = (await (await fetch(`${dispatcherUrl}/v1/tasks/${id}/trace`)).json()) as {
         attempts: Array<{ outcome: string | null }>;
       };
-      assert.match(trace.attempts[0]?.outcome ?? '', /^WORKER_LOST/);
+      assert.match(
+        trace.attempts[0]?.outcome ?? '',
+        /^WORKER_LOST worker .* is down \(container .* died \(exit 137\), seen by monitoring\)$/,
+      );
       const task = TaskRecord.parse(await (await fetch(`${dispatcherUrl}/v1/tasks/${id}`)).json());
       assert.ok(task.attempts >= 2);
       // Back to one wait worker, the one that ran the task, for the tests after this one.

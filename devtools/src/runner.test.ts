@@ -297,7 +297,11 @@ test('a worker SIGKILLed mid-task under npm start: the runner reports it down an
     attempts: Array<{ worker: string; outcome: string | null }>;
   };
   assert.equal(trace.attempts[0]?.worker, running.worker);
-  assert.match(trace.attempts[0]?.outcome ?? '', /^WORKER_LOST/);
+  // What went wrong, in the trace: who saw the worker go, and how.
+  assert.match(
+    trace.attempts[0]?.outcome ?? '',
+    /^WORKER_LOST worker .* is down \(worker-wait-\d \(pid \d+\) was killed by SIGKILL, seen by the runner\)$/,
+  );
   const stats = (await (await fetch(`${api}/v1/stats`)).json()) as {
     tasksFailedOver: number;
     workersDown: number;

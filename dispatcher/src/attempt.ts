@@ -94,7 +94,7 @@ export class Attempt implements DispatchTarget, DispatchListener {
     trace.retransmits = retransmits;
     trace.outcome =
       outcome instanceof Error
-        ? outcome.code
+        ? `${outcome.code} ${outcome.message}`
         : outcome.kind === 'busy'
           ? 'BUSY'
           : outcome.kind === 'rejected'

@@ -51,7 +51,7 @@ test('a worker reported down loses its task at once: it runs again at the other 
     assert.notEqual(done.worker, holder.name);
     assert.ok(done.finishedAt! - reportedAt < 1000 + 1500, `finished ${done.finishedAt! - reportedAt} ms after the report`);
     const trace = (await api(suite.dispatcherUrl!, `/v1/tasks/${running.id}/trace`)).body as { attempts: Array<{ outcome: string }> };
-    assert.equal(trace.attempts[0]!.outcome, 'WORKER_LOST');
+    assert.match(trace.attempts[0]!.outcome, new RegExp(`^WORKER_LOST worker ${holder.name} is down \\(test: reported down\\)$`));
   } finally {
     process.kill(worker.pid, 'SIGCONT');
   }

@@ -82,7 +82,7 @@ export interface AttemptTrace {
   endedAt: number | null;
   /** Times the task message was sent again for this attempt. */
   retransmits: number;
-  /** succeeded, BUSY, NO_ACK, WORKER_LOST, TIMEOUT, CANCELLED, or the handler's error: CODE message. */
+  /** succeeded, BUSY, or CODE message: NO_ACK, WORKER_LOST (with why), TIMEOUT, CANCELLED, the handler's error. */
   outcome: string | null;
   /** A traced task's attempt: its span, the parent of the worker's handler span. */
   spanId?: string;
