@@ -261,7 +261,9 @@ function renderWorkers() {
             : '<span class="muted">–</span>';
           return `<tr data-worker="${esc(x.name)}" class="${x.state}${degraded ? ' degraded' : ''}"><td><code>${esc(x.name)}</code></td><td>${esc(x.type)}</td><td class="muted">${esc(x.host)}:${x.port}</td>
             <td class="load-col">${loadBar(x.loadRatio, `${used} / ${x.load.capacity}`)}</td><td class="num">${x.load.queued}</td><td class="num">${x.load.inFlight}</td>
-            <td class="num">${duration(x.heartbeatAgeMs)}</td><td class="link-col">${linkCell}</td><td>${stateBadge(x.state)}</td><td>${where}</td>${chaosCell(x)}</tr>`;
+            <td class="num">${duration(x.heartbeatAgeMs)}</td><td class="link-col">${linkCell}</td><td class="state-col">${stateBadge(x.state)}${
+              x.downReason ? ` <span class="muted down-reason">${esc(x.downReason)}</span>` : ''
+            }</td><td>${where}</td>${chaosCell(x)}</tr>`;
         })
         .join('')
     : '<tr><td colspan="10" class="empty">no workers registered</td></tr>';

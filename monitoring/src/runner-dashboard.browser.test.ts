@@ -97,4 +97,18 @@ describe('npm start dashboard in Chromium', { skip: hasChromium ? false : `no Ch
     );
     assert.notEqual(await state(), 'T');
   });
+
+  test('killed from the workers table, a worker shows why it is gone: the runner saw it killed', async () => {
+    const workers = ((await (await fetch(`${api}/v1/workers`)).json()) as { workers: Array<{ name: string; type: string; state: string }> })
+      .workers;
+    const victim = workers.find((w) => w.type === 'wait' && w.state === 'live')!;
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click(`#workers-table button[data-chaos="kill"][data-worker="${victim.name}"]`);
+    await page.waitForFunction(
+      `document.querySelector('#workers-table tr[data-worker="${victim.name}"] .down-reason')?.textContent.includes('killed by SIGKILL, seen by the runner')`,
+      null,
+      { timeout: 10_000 },
+    );
+    assert.match((await page.textContent(`#workers-table tr[data-worker="${victim.name}"] .state-col`)) ?? '', /expired/);
+  });
 });

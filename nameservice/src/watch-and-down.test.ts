@@ -50,7 +50,8 @@ test('a signed down report expires the worker with that host and pid, pushed to 
     (await client.lookup('wait')).map((w) => w.name),
     ['wait-b'],
   );
-  assert.equal((await client.list({ state: 'expired' }))[0]?.name, 'wait-a');
+  const [expired] = await client.list({ state: 'expired' });
+  assert.deepEqual([expired?.name, expired?.downReason], ['wait-a', 'worker-wait (pid 4242) was killed by SIGKILL']);
   // Reported twice (the runner and monitoring both saw it): the second finds nothing live.
   assert.deepEqual(await client.reportDown({ host, pid: 4242, reason: 'again' }), []);
   // Restarted under the same name with a new pid before a late report of the old one: kept.

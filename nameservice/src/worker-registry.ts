@@ -190,7 +190,7 @@ export class WorkerRegistry {
     for (const entry of this.entries.values()) {
       const { record } = entry;
       if (record.state === 'expired' || !matches(record, match)) continue;
-      entry.record = { ...record, state: 'expired', expiredAt: now };
+      entry.record = { ...record, state: 'expired', expiredAt: now, downReason: reason };
       expired.push(record.name);
       this.onEvent({ kind: 'expired', name: record.name, type: record.type, membership: true, reason, reported: true });
     }
@@ -273,13 +273,18 @@ export class WorkerRegistry {
 
   private expireIfDue(entry: Entry, now: number): void {
     if (entry.record.state === 'expired' || now < entry.leaseExpiresAt) return;
-    entry.record = { ...entry.record, state: 'expired', expiredAt: now };
+    entry.record = {
+      ...entry.record,
+      state: 'expired',
+      expiredAt: now,
+      downReason: `lease ran out: no heartbeat for ${this.leaseTtlMs} ms`,
+    };
     this.onEvent({
       kind: 'expired',
       name: entry.record.name,
       type: entry.record.type,
       membership: true,
-      reason: 'lease ran out',
+      reason: entry.record.downReason!,
       reported: false,
     });
   }

@@ -70,6 +70,8 @@ export const WorkerRecord = z.object({
   lastHeartbeatAt: z.number(),
   /** When the lease ran out; present only on expired entries, which are removed a while later. */
   expiredAt: z.number().optional(),
+  /** Why it expired: its lease ran out, or what its supervisor reported (a process exit, a container's death). */
+  downReason: z.string().max(300).optional(),
   /** Its type's contract, as registered. */
   contract: ContractDescriptor.optional(),
 });
