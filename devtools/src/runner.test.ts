@@ -157,7 +157,6 @@ async function startRunner(
 
 test('a runner killed with SIGKILL leaves no service behind: each drains and exits on its own', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const { runner, output, ports, stateFile } = await startRunner(t, dir, { reverse: { replicas: 1 } });
   const { ns, dp } = ports;
   await eventually('all services ready', () => output.some((l) => /all \d+ services ready/.test(l)), { timeoutMs: 45_000 });
@@ -203,7 +202,6 @@ test('a port already taken stops npm start at once, naming the port and the proc
 
 test('npm start runs a type of your own named in workers.json: its module, outside taskmesh, answers through the API', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-own-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(
     join(dir, 'wordcount.mjs'),
     [
@@ -239,7 +237,6 @@ test('npm start runs a type of your own named in workers.json: its module, outsi
 
 test('npm start with a module that does not load names the service and the problem, and does not restart it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'taskmesh-runner-bad-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'broken.mjs'), "export default { name: 'broken' };\n");
   const { output } = await startRunner(t, dir, { broken: { module: './broken.mjs' }, reverse: { replicas: 1 } });
   await eventually(
