@@ -111,6 +111,11 @@ test('the workers table lists each worker with address, state, load and heartbea
   assert.match(lines[reverse]!, /127\.0\.0\.1:40001.*live.*█████░░░░░ +50%.*2.*3\/10.*0\.4s ago/);
   assert.match(lines[hash]!, /suspect/);
   assert.equal(formatWorkersTable([], NOW), 'no workers registered');
+  const gone = formatWorkersTable(
+    [worker({ state: 'expired', downReason: 'worker-reverse (pid 7) was killed by SIGKILL, seen by the runner' })],
+    NOW,
+  );
+  assert.equal(gone.split('\n').at(-1), 'reverse-a expired: worker-reverse (pid 7) was killed by SIGKILL, seen by the runner');
 });
 
 test('task records print as a table and as key: value lines', () => {

@@ -98,7 +98,9 @@ export function formatWorkersTable(workers: readonly WorkerRecord[], now: number
       typeof w.lastHeartbeatAt === 'number' ? `${formatAge(w.lastHeartbeatAt, now)} ago` : '-',
     ]);
   }
-  return table.toString();
+  // Why each expired one went: its lease ran out, or what its supervisor saw.
+  const gone = sorted.filter((w) => w.state === 'expired' && w.downReason !== undefined).map((w) => `${w.name} expired: ${w.downReason}`);
+  return [table.toString(), ...gone].join('\n');
 }
 
 /** `taskmesh types`: one row per type, with where its payload schema comes from. */
