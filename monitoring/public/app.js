@@ -3,6 +3,7 @@
 // The page never polls; it re-renders a panel when its topic changes.
 import { badge, bytes, clock, duration, esc, loadBar, ms, percent, rate, stateBadge } from './format.js';
 import { ThroughputChart } from './throughput-chart.js';
+import { getJson, postJson } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 /** UUIDs are long; the first block tells tasks apart on screen (the full id is in the tooltip). */
@@ -13,6 +14,8 @@ const FEED_MAX = 150;
 const LOG_LINES_MAX = 1000;
 
 const state = { docker: null, containers: [], processes: null, workers: null, tasks: null };
+/** The dispatcher's chaos controls (they come with the workers topic). */
+let chaos = { enabled: false, supervisor: null, faults: [] };
 const chart = new ThroughputChart($('throughput-chart'));
 let selectedContainer = null;
 let logSocket = null;
@@ -67,6 +70,8 @@ const topics = {
   },
   workers(data) {
     state.workers = data;
+    chaos = data.chaos ?? chaos;
+    for (const th of document.querySelectorAll('#workers-table th.chaos-col')) th.hidden = !chaos.enabled;
     setLink('link-nameservice', data.connected, data.connected ? data.url : data.error);
     renderWorkers();
   },
@@ -153,14 +158,8 @@ $('failed-table').addEventListener('click', async (e) => {
   const id = e.target.closest('button[data-retry]')?.dataset.retry;
   if (!id) return;
   e.target.disabled = true;
-  const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/retry`, { method: 'POST' }).catch((err) => ({
-    ok: false,
-    statusText: err.message,
-  }));
-  const body = res.json ? await res.json().catch(() => null) : null;
-  $('failed-note').innerHTML = res.ok
-    ? badge(`retrying ${id}`, 'good')
-    : badge(`retry failed: ${body?.error?.message ?? res.statusText}`, 'bad');
+  const res = await postJson(`/api/tasks/${encodeURIComponent(id)}/retry`);
+  $('failed-note').innerHTML = res.ok ? badge(`retrying ${id}`, 'good') : badge(`retry failed: ${res.error}`, 'bad');
 });
 
 // ---- finding tasks and acting on many ----------------------------------------------------------
@@ -189,10 +188,9 @@ function findRow(t) {
 
 async function find(filter, cursor) {
   const query = new URLSearchParams({ ...filter, limit: String(FIND_PAGE), ...(cursor ? { cursor } : {}) });
-  const res = await fetch(`/api/tasks/search?${query}`).catch((err) => ({ ok: false, statusText: err.message }));
-  const body = res.json ? await res.json().catch(() => null) : null;
-  if (!res.ok) {
-    $('find-note').innerHTML = badge(body?.error?.message ?? res.statusText, 'bad');
+  const { ok, body, error } = await getJson(`/api/tasks/search?${query}`);
+  if (!ok) {
+    $('find-note').innerHTML = badge(error, 'bad');
     return;
   }
   found = { filter, tasks: cursor ? [...found.tasks, ...body.tasks] : body.tasks, cursor: body.nextCursor ?? null };
@@ -219,15 +217,10 @@ for (const action of ['retry', 'cancel']) {
     const { filter, tasks } = found;
     if (!filter?.status) return;
     if (!confirm(`${action} every ${filter.status} task that matches (${tasks.length} shown)?`)) return;
-    const res = await fetch(`/api/tasks/bulk/${action}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(filter),
-    }).catch((err) => ({ ok: false, statusText: err.message }));
-    const body = res.json ? await res.json().catch(() => null) : null;
-    $('find-note').innerHTML = res.ok
+    const { ok, body, error } = await postJson(`/api/tasks/bulk/${action}`, filter);
+    $('find-note').innerHTML = ok
       ? badge(`${action === 'retry' ? 'retried' : 'cancelled'} ${body.changed} of ${body.matched}`, 'good')
-      : badge(`${action} failed: ${body?.error?.message ?? res.statusText}`, 'bad');
+      : badge(`${action} failed: ${error}`, 'bad');
   });
 }
 
@@ -271,8 +264,6 @@ function renderWorkers() {
 
 // ---- chaos controls (only when the dispatcher runs with TASKMESH_CHAOS=1) -----------------------
 
-let chaos = { enabled: false, supervisor: null, faults: [] };
-
 function chaosCell(worker) {
   if (!chaos.enabled) return '';
   const faults = chaos.faults
@@ -288,34 +279,14 @@ function chaosCell(worker) {
   return `<td class="chaos-col">${faults} ${buttons}</td>`;
 }
 
-async function refreshChaos() {
-  const res = await fetch('/api/chaos').catch(() => null);
-  const next = res?.ok ? await res.json().catch(() => null) : null;
-  if (next === null) return;
-  const changed = JSON.stringify(next) !== JSON.stringify(chaos);
-  chaos = next;
-  for (const th of document.querySelectorAll('#workers-table th.chaos-col')) th.hidden = !chaos.enabled;
-  if (changed && state.workers) renderWorkers();
-}
-refreshChaos();
-setInterval(refreshChaos, 2000);
-
 $('workers-table').addEventListener('click', async (e) => {
   const button = e.target.closest('button[data-chaos]');
   if (!button) return;
   const { chaos: action, worker } = button.dataset;
   if (action === 'kill' && !confirm(`kill ${worker}?`)) return;
   const body = action === 'loss' ? { worker, percent: 30, forMs: 30000 } : action === 'pause' ? { worker, forMs: 30000 } : { worker };
-  const res = await fetch(`/api/chaos/${action}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  }).catch((err) => ({ ok: false, statusText: err.message }));
-  const answer = res.json ? await res.json().catch(() => null) : null;
-  $('workers-note').innerHTML = res.ok
-    ? badge(answer.done, 'warn')
-    : badge(`${action} failed: ${answer?.error?.message ?? res.statusText}`, 'bad');
-  await refreshChaos();
+  const res = await postJson(`/api/chaos/${action}`, body);
+  $('workers-note').innerHTML = res.ok ? badge(res.body.done, 'warn') : badge(`${action} failed: ${res.error}`, 'bad');
 });
 
 // ---- containers, or the runner's processes without Docker --------------------------------------

@@ -1,5 +1,6 @@
 // A task's page: its whole story from the dispatcher's trace (GET /api/tasks/<id>/trace).
 import { bytes, clock, esc, ms, stateBadge } from './format.js';
+import { getJson } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 /** Payloads and results longer than this are cut here; the download link has them whole. */
@@ -79,10 +80,9 @@ $('attempts').addEventListener('click', async (e) => {
   if (!button) return;
   const box = button.closest('.attempt').querySelector('.around');
   box.textContent = 'loading…';
-  const res = await fetch(`/api/workers/${encodeURIComponent(button.dataset.worker)}/around?at=${button.dataset.at}`).catch(() => null);
-  const body = res ? await res.json().catch(() => null) : null;
-  if (!res?.ok) {
-    box.innerHTML = `<p class="err">${esc(body?.error?.message ?? 'monitoring did not answer')}</p>`;
+  const { ok, body, error } = await getJson(`/api/workers/${encodeURIComponent(button.dataset.worker)}/around?at=${button.dataset.at}`);
+  if (!ok) {
+    box.innerHTML = `<p class="err">${esc(error)}</p>`;
     return;
   }
   const w = body.worker;
@@ -100,11 +100,10 @@ $('attempts').addEventListener('click', async (e) => {
 });
 
 async function load() {
-  const res = await fetch(`/api/tasks/${encodeURIComponent(id)}/trace`);
-  const body = await res.json().catch(() => null);
-  if (!res.ok) {
+  const { ok, body, error } = await getJson(`/api/tasks/${encodeURIComponent(id)}/trace`);
+  if (!ok) {
     document.body.dataset.loaded = 'error';
-    $('task-error').textContent = body?.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`;
+    $('task-error').textContent = body?.error ? `${body.error.code}: ${body.error.message}` : error;
     return;
   }
   render(body);

@@ -105,11 +105,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const answer = await proxied(() => write(`/v1/tasks/bulk/${action}`, req.body));
     res.status(answer.status).json(answer.body);
   });
-  // Chaos controls, as the dispatcher offers them (it refuses unless TASKMESH_CHAOS=1).
-  app.get('/api/chaos', async (_req, res) => {
-    const answer = await proxied(() => read('/v1/chaos'));
-    res.status(answer.status).json(answer.body);
-  });
+  // Chaos controls, as the dispatcher offers them (it refuses unless TASKMESH_CHAOS=1); what is in
+  // force comes with the workers topic.
   app.post('/api/chaos/:action', express.json({ limit: '4kb' }), async (req, res) => {
     const action = req.params.action;
     if (!['kill', 'pause', 'resume', 'loss'].includes(action))

@@ -125,7 +125,12 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     const { workers, ...status } = nameservice.snapshot;
     const joined = joinWorkers(workers, containers, processes.processes, workersReadAt);
     // The link as the dispatcher measures it (null before it sent the worker a task).
-    hub.setSnapshot('workers', { ...status, workers: joined.map((w) => ({ ...w, link: dispatcher.linkOf(w.name) })) });
+    hub.setSnapshot('workers', {
+      ...status,
+      workers: joined.map((w) => ({ ...w, link: dispatcher.linkOf(w.name) })),
+      // The chaos controls belong to the workers table: what it offers, and what is in force on each row.
+      chaos: dispatcher.chaos,
+    });
   };
   const publishTasks = (snap: TasksSnapshot): void => {
     const parsed = snap.stats === null ? null : DispatcherStats.safeParse(snap.stats);

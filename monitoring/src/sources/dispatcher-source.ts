@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
+  ChaosStatus,
   TaskEvent,
   TaskListResponse,
   WorkerListResponse,
@@ -54,6 +55,8 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   /** Times the dispatcher said events were missed beyond its log (the task list shows their state). */
   eventGaps = 0;
   private links = new Map<string, LinkHealth>();
+  /** The dispatcher's chaos controls as of the last poll (the workers table shows them). */
+  chaos: ChaosStatus = { enabled: false, supervisor: null, faults: [] };
   /** The seq of the last event relayed: a reconnect resumes after it. */
   private lastSeq: number | undefined;
 
@@ -104,12 +107,22 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     }
   }
 
+  /** Whether the chaos controls are on and what is in force; an older dispatcher without them has none. */
+  private async readChaos(): Promise<void> {
+    try {
+      const parsed = ChaosStatus.safeParse(await this.getJson('/v1/chaos'));
+      if (parsed.success) this.chaos = parsed.data;
+    } catch {
+      // unreachable: the stats poll reports that
+    }
+  }
+
   /** GET `path` at the dispatcher (a task's trace or record, a search): its status and JSON body. */
   read(path: string): Promise<{ status: number; body: unknown }> {
     return this.call('GET', path);
   }
 
-  /** POST `body` as JSON to `path` at the dispatcher (a bulk action); the lists are read again at once. */
+  /** POST `body` as JSON to `path` at the dispatcher (a bulk or chaos action); what it shows is read again at once. */
   async write(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
     const answer = await this.call('POST', path, body ?? {});
     void this.poll();
@@ -160,6 +173,7 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
         this.getJson('/v1/stats'),
         this.getJson(`/v1/tasks?status=failed&limit=${MAX_FAILED_SHOWN}`),
         this.readLinks(),
+        this.readChaos(),
       ]);
       const failed = TaskListResponse.safeParse(failedBody);
       if (!failed.success) throw new Error('GET /v1/tasks: answer does not match the task list schema');
