@@ -5,7 +5,16 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ConfigError, DEFAULT_PORTS, NameserviceClient, envInt, envString, loadConfig } from '@taskmesh/shared';
+import {
+  ConfigError,
+  DEFAULT_PORTS,
+  NameserviceClient,
+  RunnerChaosRequest,
+  envInt,
+  envString,
+  loadConfig,
+  type RunnerChaosAnswer,
+} from '@taskmesh/shared';
 import { formatLine } from './line-format.js';
 import { describeTaken, takenPorts } from './port-check.js';
 import { localServices } from './local-services.js';
@@ -87,15 +96,8 @@ async function main(): Promise<void> {
 
   // Chaos controls (the dispatcher, TASKMESH_CHAOS=1): kill, pause and resume a worker this runner
   // started. A pause resumes by itself after its forMs, whatever happens to the dispatcher.
-  const ChaosMessage = z.strictObject({
-    taskmesh: z.literal('chaos'),
-    id: z.number().int(),
-    action: z.enum(['kill', 'pause', 'resume']),
-    pid: z.number().int().min(1),
-    forMs: z.number().int().min(1).max(600_000),
-  });
   const SIGNALS = { kill: 'SIGKILL', pause: 'SIGSTOP', resume: 'SIGCONT' } as const;
-  const onChaos = (message: z.infer<typeof ChaosMessage>): { ok: boolean; message: string } => {
+  const onChaos = (message: RunnerChaosRequest): { ok: boolean; message: string } => {
     const service = supervisor.signalWorker(message.pid, SIGNALS[message.action]);
     if (service === undefined) return { ok: false, message: `pid ${message.pid} is not a worker this runner started` };
     say(`chaos: ${message.action} ${service} (pid ${message.pid})${message.action === 'pause' ? ` for ${message.forMs} ms` : ''}`);
@@ -123,9 +125,10 @@ async function main(): Promise<void> {
       else say(restartInMs === undefined ? `${service} stopped (${how})` : `${service} exited (${how}); restarting in ${restartInMs} ms`);
     },
     onMessage: (service, message, reply) => {
-      const chaos = ChaosMessage.safeParse(message);
+      const chaos = RunnerChaosRequest.safeParse(message);
       if (service !== 'dispatcher' || !chaos.success) return;
-      reply({ taskmesh: 'chaos-result', id: chaos.data.id, ...onChaos(chaos.data) });
+      const answer: RunnerChaosAnswer = { taskmesh: 'chaos-result', id: chaos.data.id, ...onChaos(chaos.data) };
+      reply(answer);
     },
     onReady: (service, ready) => {
       const http = typeof ready.http === 'number' ? ready.http : undefined;

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import {
+  CHAOS_KEY_PURPOSE,
   DEFAULT_CHAOS_FOR_MS,
+  RunnerChaosAnswer,
   ErrorResponse,
   SIGNATURE_HEADER,
   TaskmeshError,
@@ -12,6 +14,9 @@ import {
   type ChaosRequest,
   type ChaosResponse,
   type ChaosStatus,
+  type ContainerChaosRequest,
+  type ProcessAction,
+  type RunnerChaosRequest,
   type DatagramSend,
   type Logger,
   type WorkerRecord,
@@ -26,14 +31,11 @@ import {
  * TASKMESH_SECRET, which only touches worker containers of the project it watches.
  */
 
-/** The purpose the chaos requests' key is derived for (see deriveKey). */
-const CHAOS_KEY_PURPOSE = 'chaos';
-
 /** Kills, pauses and resumes worker processes; `name` says whose hands they are in. */
 export interface ProcessControl {
   readonly name: string;
   /** A pause lasts `forMs`: the supervisor resumes it by itself, so no pause outlives its caller. */
-  act(action: 'kill' | 'pause' | 'resume', worker: WorkerRecord, forMs: number): Promise<string>;
+  act(action: ProcessAction, worker: WorkerRecord, forMs: number): Promise<string>;
 }
 
 interface Loss {
@@ -92,12 +94,11 @@ const CONTROL_TIMEOUT_MS = 5000;
 /** The runner's hands, over this process's IPC channel; null when not started by the runner. */
 export function runnerControl(): ProcessControl | null {
   if (typeof process.send !== 'function' || process.channel === undefined) return null;
-  const waiting = new Map<number, (answer: { ok: boolean; message: string }) => void>();
+  const waiting = new Map<number, (answer: RunnerChaosAnswer) => void>();
   let next = 1;
   process.on('message', (m: unknown) => {
-    const answer = m as { taskmesh?: unknown; id?: unknown; ok?: unknown; message?: unknown } | null;
-    if (answer?.taskmesh !== 'chaos-result' || typeof answer.id !== 'number') return;
-    waiting.get(answer.id)?.({ ok: answer.ok === true, message: String(answer.message) });
+    const answer = RunnerChaosAnswer.safeParse(m);
+    if (answer.success) waiting.get(answer.data.id)?.(answer.data);
   });
   // A message listener holds the channel open; the service still exits when its work is done.
   process.channel.unref();
@@ -118,7 +119,8 @@ export function runnerControl(): ProcessControl | null {
           if (ok) resolve(message);
           else reject(new TaskmeshError('CONFLICT', message));
         });
-        process.send!({ taskmesh: 'chaos', id, action, pid: worker.pid, forMs });
+        const request: RunnerChaosRequest = { taskmesh: 'chaos', id, action, pid: worker.pid, forMs };
+        process.send!(request);
       }),
   };
 }
@@ -133,7 +135,8 @@ export function dockerControl(baseUrl: string, secret: string): ProcessControl {
       const hostname = worker.meta?.hostname;
       if (hostname === undefined)
         throw new TaskmeshError('CONFLICT', `worker ${worker.name} did not register its hostname: no container to act on`);
-      const body = JSON.stringify({ action, worker: worker.name, hostname, forMs });
+      const request: ContainerChaosRequest = { action, worker: worker.name, hostname, forMs };
+      const body = JSON.stringify(request);
       let res: Response;
       try {
         res = await fetch(url, {

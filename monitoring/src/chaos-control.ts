@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { RequestVerifier, TaskmeshError, deriveKey, parseOrThrow } from '@taskmesh/shared';
+import { CHAOS_KEY_PURPOSE, ContainerChaosRequest, RequestVerifier, TaskmeshError, deriveKey, parseOrThrow } from '@taskmesh/shared';
 import type { DockerSource } from './sources/docker-source.js';
 
 /**
@@ -7,16 +6,6 @@ import type { DockerSource } from './sources/docker-source.js';
  * socket) asks here to kill, pause or resume a worker container. Refused unless TASKMESH_CHAOS=1
  * here too; every request is signed with TASKMESH_SECRET (key purpose "chaos") and used once.
  */
-const ControlRequest = z.strictObject({
-  action: z.enum(['kill', 'pause', 'resume']),
-  worker: z.string().min(1).max(128),
-  hostname: z.string().min(1).max(255),
-  forMs: z.number().int().min(1).max(600_000),
-});
-
-/** The dispatcher's key purpose for chaos requests (see its chaos.ts). */
-const CHAOS_KEY_PURPOSE = 'chaos';
-
 export class ChaosControl {
   private readonly verifier: RequestVerifier | null;
 
@@ -40,7 +29,7 @@ export class ChaosControl {
     } catch {
       throw new TaskmeshError('INVALID_REQUEST', 'body: not JSON');
     }
-    const req = parseOrThrow(ControlRequest, json, 'body');
+    const req = parseOrThrow(ContainerChaosRequest, json, 'body');
     return { done: await this.docker.control(req.action, req.hostname, req.forMs) };
   }
 }

@@ -2,7 +2,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
-import { SIGNATURE_HEADER, TaskmeshError, expressErrorHandler, requestUrl, type Logger, type RequestGuard } from '@taskmesh/shared';
+import {
+  SIGNATURE_HEADER,
+  TaskmeshError,
+  WorkerName,
+  expressErrorHandler,
+  parseOrThrow,
+  requestUrl,
+  type Logger,
+  type RequestGuard,
+} from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
 import type { WorkerAround } from './worker-around.js';
@@ -116,8 +125,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   });
   // A task's page links each attempt's worker: its container or process, stats, and log lines then.
   app.get('/api/workers/:name/around', async (req, res) => {
-    const name = req.params.name;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(name)) throw new TaskmeshError('INVALID_REQUEST', 'name: not a worker name');
+    const name = parseOrThrow(WorkerName, req.params.name, 'name');
     const at = Number(req.query.at);
     if (!Number.isSafeInteger(at) || at <= 0) throw new TaskmeshError('INVALID_REQUEST', 'at: a time in ms since the epoch');
     res.json(await options.workerAround(name, at));

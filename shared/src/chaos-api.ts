@@ -51,3 +51,38 @@ export const ChaosStatus = z.object({
   faults: z.array(ChaosFault),
 });
 export type ChaosStatus = z.infer<typeof ChaosStatus>;
+
+/** The key purpose of the dispatcher's chaos requests to monitoring (see deriveKey). */
+export const CHAOS_KEY_PURPOSE = 'chaos';
+
+/** What kills, pauses and resumes a worker process or container. */
+export const ProcessAction = z.enum(['kill', 'pause', 'resume']);
+export type ProcessAction = z.infer<typeof ProcessAction>;
+
+/** POST /internal/chaos at monitoring (Compose), signed: the worker container with this hostname. */
+export const ContainerChaosRequest = z.strictObject({
+  action: ProcessAction,
+  worker: WorkerName,
+  hostname: z.string().min(1).max(255),
+  forMs: z.number().int().min(1).max(MAX_CHAOS_FOR_MS),
+});
+export type ContainerChaosRequest = z.infer<typeof ContainerChaosRequest>;
+
+/** The dispatcher to the runner over its IPC channel (npm start): the worker process with this pid. */
+export const RunnerChaosRequest = z.strictObject({
+  taskmesh: z.literal('chaos'),
+  id: z.number().int(),
+  action: ProcessAction,
+  pid: z.number().int().min(1),
+  forMs: z.number().int().min(1).max(MAX_CHAOS_FOR_MS),
+});
+export type RunnerChaosRequest = z.infer<typeof RunnerChaosRequest>;
+
+/** The runner's answer to a RunnerChaosRequest of the same id. */
+export const RunnerChaosAnswer = z.strictObject({
+  taskmesh: z.literal('chaos-result'),
+  id: z.number().int(),
+  ok: z.boolean(),
+  message: z.string(),
+});
+export type RunnerChaosAnswer = z.infer<typeof RunnerChaosAnswer>;

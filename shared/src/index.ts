@@ -139,7 +139,20 @@ export type {
 export { parseTraceparent, formatTraceparent, randomTraceId, randomSpanId, openSpanExport } from './tracing/index.js';
 export type { TraceParent, SpanRecord, SpanExport } from './tracing/index.js';
 // chaos controls
-export { ChaosAction, ChaosRequest, ChaosResponse, ChaosFault, ChaosStatus, DEFAULT_CHAOS_FOR_MS, MAX_CHAOS_FOR_MS } from './chaos-api.js';
+export {
+  ChaosAction,
+  ChaosRequest,
+  ChaosResponse,
+  ChaosFault,
+  ChaosStatus,
+  DEFAULT_CHAOS_FOR_MS,
+  MAX_CHAOS_FOR_MS,
+  CHAOS_KEY_PURPOSE,
+  ProcessAction,
+  ContainerChaosRequest,
+  RunnerChaosRequest,
+  RunnerChaosAnswer,
+} from './chaos-api.js';
 // nameservice client
 export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS, NAMESERVICE_KEY_PURPOSE } from './nameservice-client.js';
 export type { NameserviceClientOptions } from './nameservice-client.js';

@@ -3,7 +3,7 @@ import { dockerLogLines, type LogLine } from './worker-logs.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type Dockerode from 'dockerode';
-import { TaskmeshError, type Logger } from '@taskmesh/shared';
+import { TaskmeshError, type Logger, type ProcessAction } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 import {
   containerView,
@@ -107,7 +107,7 @@ export class DockerSource extends EventEmitter<{ status: [DockerStatus]; contain
    * resumes the worker container of the watched project whose hostname the worker registered. A
    * pause is resumed by itself after `forMs`. Returns what was done.
    */
-  async control(action: 'kill' | 'pause' | 'resume', hostname: string, forMs: number): Promise<string> {
+  async control(action: ProcessAction, hostname: string, forMs: number): Promise<string> {
     const entry = [...this.containers.values()].find(
       ({ info, inspect }) => inspect?.Config.Hostname === hostname && (serviceOf(info.Labels) ?? '').startsWith('worker'),
     );
