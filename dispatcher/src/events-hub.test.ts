@@ -6,9 +6,15 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TaskEvent, TaskmeshError } from '@taskmesh/shared';
-import { EVENT_BUFFER_LIMIT_BYTES, EventsHub, SLOW_SUBSCRIBER_CLOSE_CODE, parseEventFilter } from './events-hub.js';
+import {
+  EVENT_BUFFER_LIMIT_BYTES,
+  EventsHub,
+  SINCE_TOO_OLD_CLOSE_CODE,
+  SLOW_SUBSCRIBER_CLOSE_CODE,
+  parseEventFilter,
+} from './events-hub.js';
 import type { TaskEntry } from './task-entry.js';
-import { queuedEntry } from './test-support.js';
+import { eventually, queuedEntry } from './test-support.js';
 
 const entry = (id: string): TaskEntry => queuedEntry(id);
 
@@ -19,8 +25,13 @@ const entry = (id: string): TaskEntry => queuedEntry(id);
 async function subscribe(
   t: { after(fn: () => unknown): void },
   hub: EventsHub,
-  { batch = false, withSocket = true }: { batch?: boolean; withSocket?: boolean } = {},
-): Promise<{ client: WebSocket; server: Socket }> {
+  {
+    batch = false,
+    withSocket = true,
+    since,
+    types = null,
+  }: { batch?: boolean; withSocket?: boolean; since?: number; types?: Set<string> | null } = {},
+): Promise<{ client: WebSocket; server: Socket; seen: Seen }> {
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true });
   let serverSocket: Socket | undefined;
@@ -29,13 +40,15 @@ async function subscribe(
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     serverSocket = socket as Socket;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      hub.add(ws, { types: null, taskIds: null, events: null, batch }, withSocket ? socket : undefined);
+      hub.add(ws, { types, taskIds: null, events: null, batch, since }, withSocket ? socket : undefined);
       onAdded();
     });
   });
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  // Listening from the start: a replay's first frames can come in the same read as the upgrade.
+  const seen = collect(client);
   t.after(async () => {
     client.terminate();
     hub.closeAll();
@@ -44,7 +57,7 @@ async function subscribe(
     await new Promise((resolve) => http.close(resolve));
   });
   await Promise.all([once(client, 'open'), added]);
-  return { client, server: serverSocket! };
+  return { client, server: serverSocket!, seen };
 }
 
 test('events of one turn leave in one write, each still its own message, in order', async (t) => {
@@ -171,3 +184,89 @@ test('a subscriber over the backlog bound when a turn begins is closed with the 
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(corks, 0);
 });
+
+interface Seen {
+  seqs: number[];
+  closed: { code: number; reason: string } | undefined;
+}
+
+/** The seqs a client is sent, and how it was closed: one message per event or batches of them. */
+function collect(client: WebSocket): Seen {
+  const seen: Seen = { seqs: [], closed: undefined };
+  client.on('close', (code, reason) => (seen.closed = { code, reason: String(reason) }));
+  client.on('message', (data: Buffer) => {
+    const parsed: unknown = JSON.parse(data.toString('utf8'));
+    for (const event of Array.isArray(parsed) ? parsed : [parsed]) seen.seqs.push(TaskEvent.parse(event).seq);
+  });
+  return seen;
+}
+
+/** Publishes `count` events a turn at a time (each turn its own check phase). */
+async function publishTurns(hub: EventsHub, count: number, prefix: string, type?: string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    hub.publish('succeeded', queuedEntry(`${prefix}-${i}`, type === undefined ? {} : { type }), 1);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const upTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
+// Far more logged than the bound: the replay is hundreds of times it, and more than the kernel's
+// socket buffers hold.
+const LOGGED = 50_000;
+
+for (const batch of [false, true]) {
+  test(
+    `a subscriber resuming with since (${batch ? 'batch' : 'one message per event'}) gets a replay larger than its backlog bound at the pace it reads, then live events, none lost`,
+    { timeout: 60_000 },
+    async (t) => {
+      const hub = new EventsHub({ backlogBytes: 16 * 1024 });
+      for (let i = 0; i < LOGGED; i++) hub.publish('submitted', entry(`old-${i}`));
+      const { seen } = await subscribe(t, hub, { since: 0, batch });
+      // Live events keep coming, a turn at a time, while the replay is still on its way.
+      const live = 200;
+      await publishTurns(hub, live, 'new');
+      await eventually('every event', () => seen.seqs.length >= LOGGED + live || seen.closed !== undefined, { timeoutMs: 50_000 });
+      assert.equal(seen.closed, undefined, 'not closed as slow');
+      assert.equal(hub.slowClosed, 0);
+      assert.deepEqual(seen.seqs, upTo(LOGGED + live), 'every event once, in order');
+    },
+  );
+}
+
+test('a catch-up with a narrow filter skips what does not match and goes live after the log', { timeout: 60_000 }, async (t) => {
+  const hub = new EventsHub({ backlogBytes: 16 * 1024 });
+  for (let i = 0; i < LOGGED; i++) hub.publish('submitted', entry(`old-${i}`));
+  // One event of the wanted type near the end of the log, then live ones of it.
+  await publishTurns(hub, 1, 'wanted', 'sum');
+  const { seen } = await subscribe(t, hub, { since: 0, types: new Set(['sum']) });
+  await publishTurns(hub, 3, 'later', 'sum');
+  await eventually('the wanted events', () => seen.seqs.length >= 4);
+  assert.deepEqual(seen.seqs, [LOGGED + 1, LOGGED + 2, LOGGED + 3, LOGGED + 4]);
+});
+
+test(
+  'a subscriber that stops reading while it catches up, and that the log moves past, is closed with 4009 saying where the log begins',
+  { timeout: 60_000 },
+  async (t) => {
+    const logSize = LOGGED;
+    const hub = new EventsHub({ backlogBytes: 16 * 1024, logSize });
+    for (let i = 0; i < LOGGED; i++) hub.publish('submitted', entry(`old-${i}`));
+    const { client, seen } = await subscribe(t, hub, { since: 0 });
+    const socket = (client as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    // Enough new events to push the whole log past what the paused subscriber could have been sent.
+    for (let i = 0; i < logSize; i++) hub.publish('submitted', entry(`new-${i}`));
+    await publishTurns(hub, 1, 'last');
+    assert.equal(hub.slowClosed, 1);
+    assert.equal(hub.size, 0);
+    socket.resume();
+    await eventually('the close', () => seen.closed);
+    assert.equal(seen.closed!.code, SINCE_TOO_OLD_CLOSE_CODE);
+    const since = Number(/read task state, then resume with since=(\d+)$/.exec(seen.closed!.reason)?.[1]);
+    // It was sent everything before the event the log let go of; that one it must read as task state.
+    assert.equal(since, seen.seqs.length + 1);
+    assert.ok(since < LOGGED, 'it had stalled inside the replay');
+    assert.deepEqual(seen.seqs, upTo(seen.seqs.length), 'what it was sent came in order, none twice');
+  },
+);

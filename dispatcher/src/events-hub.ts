@@ -2,8 +2,10 @@ import { HeadQueue, TaskEventKind, TaskmeshError, type TaskEvent } from '@taskme
 import type WebSocket from 'ws';
 import type { TaskEntry } from './task-entry.js';
 
-/** Replayed events per message for batch subscribers. */
+/** Replayed events per piece of a catch-up (one message for batch subscribers). */
 const REPLAY_BATCH = 500;
+/** Logged events looked at per piece of a catch-up, matching the filter or not. */
+const REPLAY_SCAN = 10 * REPLAY_BATCH;
 
 function matches(filter: EventFilter, event: TaskEvent): boolean {
   if (filter.events !== null && !filter.events.has(event.event)) return false;
@@ -80,6 +82,11 @@ interface Subscriber {
   pending: string[] | null;
   /** The seq of the last event written to it: where it resumes if it is closed for being slow. */
   lastSeq: number;
+  /**
+   * Catching up on `since`: the seq of the next logged event to send it; null once it is live.
+   * Live events are not written to it meanwhile: the log holds them, and the catch-up reaches them.
+   */
+  replayFrom: number | null;
 }
 
 /**
@@ -127,6 +134,8 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
  */
 export class EventsHub {
   private readonly subscribers = new Set<Subscriber>();
+  /** Subscribers still catching up on their `since` (also in `subscribers`). */
+  private readonly catchingUp = new Set<Subscriber>();
   /** Subscribers whose connection is corked until the check phase of this turn. */
   private corked: Subscriber[] = [];
   private readonly maxSubscribers: number;
@@ -212,26 +221,77 @@ export class EventsHub {
       full: false,
       pending: filter.batch === true ? [] : null,
       lastSeq: since ?? this.nextSeq - 1,
+      replayFrom: since === undefined ? null : since + 1,
     };
     this.subscribers.add(sub);
-    ws.on('close', () => this.subscribers.delete(sub));
-    if (since !== undefined) this.replay(sub, since);
+    ws.on('close', () => {
+      this.subscribers.delete(sub);
+      this.catchingUp.delete(sub);
+    });
+    if (sub.replayFrom !== null) {
+      this.catchingUp.add(sub);
+      this.replayPiece(sub);
+    }
   }
 
-  /** Writes the logged events after `since` that match the subscriber's filter. */
-  private replay(sub: Subscriber, since: number): void {
+  /**
+   * Writes the subscriber the next piece of the logged events it asked for with `since` (those
+   * matching its filter, at most REPLAY_BATCH and half its backlog bound in bytes), and the next
+   * piece once that one has left for the kernel: a catch-up goes at the pace the subscriber reads,
+   * holding at most a piece in memory, however much it missed. It is live from the piece that
+   * reaches the log's end. One the log moves past before it read that far is closed (`dropBehind`).
+   */
+  private replayPiece(sub: Subscriber): void {
+    if (sub.replayFrom === null || !this.catchingUp.has(sub) || sub.ws.readyState !== sub.ws.OPEN) return;
+    const first = this.log.peek()?.event.seq ?? this.nextSeq;
+    let seq = sub.replayFrom;
     const texts: string[] = [];
-    this.log.forEach((logged) => {
-      if (logged.event.seq <= since || !matches(sub.filter, logged.event)) return;
+    const maxBytes = this.backlogBytes / 2;
+    let bytes = 0;
+    for (let scanned = 0; seq < this.nextSeq && scanned < REPLAY_SCAN && texts.length < REPLAY_BATCH && bytes < maxBytes; scanned++) {
+      const logged = this.log.at(seq - first) as LoggedEvent;
+      seq++;
+      if (!matches(sub.filter, logged.event)) continue;
       logged.text ??= JSON.stringify(logged.event);
       texts.push(logged.text);
-    });
-    sub.lastSeq = this.nextSeq - 1;
-    if (texts.length === 0) return;
-    if (sub.filter.batch === true) {
-      for (let i = 0; i < texts.length; i += REPLAY_BATCH) sub.ws.send(`[${texts.slice(i, i + REPLAY_BATCH).join(',')}]`);
-    } else for (const text of texts) sub.ws.send(text);
+      bytes += logged.text.length;
+    }
+    sub.lastSeq = seq - 1;
+    sub.replayFrom = seq < this.nextSeq ? seq : null;
+    if (sub.replayFrom === null) this.catchingUp.delete(sub);
     this.sent += texts.length;
+    const next =
+      sub.replayFrom === null
+        ? undefined
+        : (err?: Error | null) => {
+            if (!err) this.replayPiece(sub);
+          };
+    if (texts.length === 0) {
+      if (next !== undefined) setImmediate(next);
+    } else if (sub.filter.batch === true) sub.ws.send(`[${texts.join(',')}]`, next);
+    else {
+      const last = texts.length - 1;
+      for (let i = 0; i < last; i++) sub.ws.send(texts[i]!);
+      sub.ws.send(texts[last]!, next);
+    }
+  }
+
+  /**
+   * The log just let go of event `gone`: a subscriber catching up that had not been sent it yet
+   * cannot be, and is closed with SINCE_TOO_OLD_CLOSE_CODE, its reason saying where the log begins.
+   */
+  private dropBehind(gone: number): void {
+    for (const sub of this.catchingUp) {
+      if (sub.replayFrom === null || sub.replayFrom > gone) continue;
+      this.catchingUp.delete(sub);
+      this.subscribers.delete(sub);
+      this.slowClosed++;
+      sub.ws.close(
+        SINCE_TOO_OLD_CLOSE_CODE,
+        `fell behind the event log while catching up: read task state, then resume with since=${gone}`,
+      );
+      setTimeout(() => sub.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+    }
   }
 
   /** Subscribers from one client address (counted when one more asks to join: at most the cap). */
@@ -272,11 +332,14 @@ export class EventsHub {
     };
     const logged: LoggedEvent = { event, text: undefined };
     this.log.push(logged);
-    if (this.log.length > this.logSize) this.log.shift();
+    if (this.log.length > this.logSize) {
+      const gone = this.log.shift() as LoggedEvent;
+      if (this.catchingUp.size > 0) this.dropBehind(gone.event.seq);
+    }
     if (this.subscribers.size === 0) return;
     for (const sub of this.subscribers) {
       const { ws, filter } = sub;
-      if (!matches(filter, event)) continue;
+      if (sub.replayFrom !== null || !matches(filter, event)) continue;
       if (ws.readyState !== ws.OPEN) continue;
       // Corked, the buffer also holds this turn's events: a subscriber is judged by what it had
       // not taken when the turn began.
@@ -331,5 +394,6 @@ export class EventsHub {
     this.uncorkAll();
     for (const { ws } of this.subscribers) ws.close(code, reason);
     this.subscribers.clear();
+    this.catchingUp.clear();
   }
 }

@@ -43,6 +43,11 @@ export class HeadQueue<T> {
     return item;
   }
 
+  /** The item `index` places after the first (0 is the first), or undefined past the last. */
+  at(index: number): T | undefined {
+    return index >= 0 && index < this.length ? this.items[this.head + index] : undefined;
+  }
+
   /** Calls `fn` on each item, first to last. */
   forEach(fn: (item: T) => void): void {
     for (let i = this.head; i < this.items.length; i++) fn(this.items[i] as T);
