@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import {
   CHAOS_KEY_PURPOSE,
@@ -43,26 +45,41 @@ interface Loss {
   percent: number;
   until: number;
   dropped: number;
+  /** The host:port keys it is found under. */
+  keys: string[];
 }
 
-/** Datagram loss per worker address (host:port), checked on every send and receive while any is set. */
+/**
+ * Datagram loss per worker address (host:port), checked on every send and receive while any is
+ * set. A worker registered by a host name is sent to by that name but heard from its address: its
+ * loss is found under both.
+ */
 export class LinkFaults {
   private readonly byPeer = new Map<string, Loss>();
 
   constructor(private readonly random: () => number = Math.random) {}
 
-  set(worker: WorkerRecord, percent: number, until: number): void {
-    this.byPeer.set(`${worker.host}:${worker.port}`, { worker: worker.name, percent, until, dropped: 0 });
+  async set(worker: WorkerRecord, percent: number, until: number): Promise<void> {
+    const hosts = new Set([worker.host]);
+    if (isIP(worker.host) === 0) {
+      try {
+        for (const { address } of await lookup(worker.host, { all: true })) hosts.add(address);
+      } catch (err) {
+        throw new TaskmeshError('UNAVAILABLE', `worker ${worker.name}'s host "${worker.host}" does not resolve here`, { cause: err });
+      }
+    }
+    for (const key of this.byPeer.get(`${worker.host}:${worker.port}`)?.keys ?? []) this.byPeer.delete(key);
+    const loss: Loss = { worker: worker.name, percent, until, dropped: 0, keys: [...hosts].map((host) => `${host}:${worker.port}`) };
+    for (const key of loss.keys) this.byPeer.set(key, loss);
   }
 
   /** Whether to drop a datagram to or from host:port now. */
   readonly drops = (host: string, port: number): boolean => {
     if (this.byPeer.size === 0) return false;
-    const key = `${host}:${port}`;
-    const loss = this.byPeer.get(key);
+    const loss = this.byPeer.get(`${host}:${port}`);
     if (loss === undefined) return false;
     if (Date.now() >= loss.until) {
-      this.byPeer.delete(key);
+      for (const key of loss.keys) this.byPeer.delete(key);
       return false;
     }
     if (this.random() * 100 >= loss.percent) return false;
@@ -80,8 +97,8 @@ export class LinkFaults {
 
   list(now: number): ChaosFault[] {
     const out: ChaosFault[] = [];
-    for (const [key, loss] of this.byPeer) {
-      if (now >= loss.until) this.byPeer.delete(key);
+    for (const loss of new Set(this.byPeer.values())) {
+      if (now >= loss.until) for (const key of loss.keys) this.byPeer.delete(key);
       else out.push({ worker: loss.worker, kind: 'loss', percent: loss.percent, until: loss.until, dropped: loss.dropped });
     }
     return out;
@@ -212,7 +229,7 @@ export class Chaos {
     });
     if (action === 'loss') {
       if (req.percent === undefined) throw new TaskmeshError('INVALID_REQUEST', 'loss needs a percent (1 to 100)');
-      this.options.faults!.set(worker, req.percent, until);
+      await this.options.faults!.set(worker, req.percent, until);
       return { action, worker: worker.name, done: `dropping ${req.percent}% of datagrams to and from ${worker.name}`, until };
     }
     const control = this.options.control;
