@@ -5,11 +5,10 @@ import {
   CHAOS_KEY_PURPOSE,
   DEFAULT_CHAOS_FOR_MS,
   RunnerChaosAnswer,
-  ErrorResponse,
-  SIGNATURE_HEADER,
   TaskmeshError,
+  answerError,
+  callService,
   deriveKey,
-  signRequest,
   silentLogger,
   type ChaosAction,
   type ChaosFault,
@@ -145,7 +144,7 @@ export function runnerControl(): ProcessControl | null {
 /** Monitoring's hands on Docker (TASKMESH_CHAOS_CONTROL_URL, e.g. http://monitoring:7300). */
 export function dockerControl(baseUrl: string, secret: string): ProcessControl {
   const key = deriveKey(secret, CHAOS_KEY_PURPOSE);
-  const url = new URL('/internal/chaos', baseUrl);
+  const url = new URL('/internal/chaos', baseUrl).href;
   return {
     name: 'docker',
     act: async (action, worker, forMs) => {
@@ -153,27 +152,12 @@ export function dockerControl(baseUrl: string, secret: string): ProcessControl {
       if (hostname === undefined)
         throw new TaskmeshError('CONFLICT', `worker ${worker.name} did not register its hostname: no container to act on`);
       const request: ContainerChaosRequest = { action, worker: worker.name, hostname, forMs };
-      const body = JSON.stringify(request);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: url.pathname, body }),
-          },
-          body,
-          signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
-        });
-      } catch (err) {
-        throw new TaskmeshError('UNAVAILABLE', `monitoring at ${baseUrl} did not answer the ${action}: ${(err as Error).message}`);
-      }
-      const answer: unknown = await res.json().catch(() => null);
-      if (res.ok && typeof (answer as { done?: unknown } | null)?.done === 'string') return (answer as { done: string }).done;
-      const error = ErrorResponse.safeParse(answer);
-      throw error.success
-        ? new TaskmeshError('CONFLICT', `monitoring: ${error.data.error.message}`)
-        : new TaskmeshError('UNAVAILABLE', `monitoring answered the ${action} with HTTP ${res.status}`);
+      const answer = await callService('monitoring', { method: 'POST', url, body: request, key, timeoutMs: CONTROL_TIMEOUT_MS });
+      const done = (answer.body as { done?: unknown } | undefined)?.done;
+      if (answer.status === 200 && typeof done === 'string') return done;
+      // Monitoring's refusal (no such container, chaos off there) is this request's conflict, not the caller's fault.
+      const error = answerError('monitoring', action, answer, baseUrl);
+      throw error.code === 'UNAVAILABLE' ? error : new TaskmeshError('CONFLICT', `monitoring: ${error.message}`);
     },
   };
 }

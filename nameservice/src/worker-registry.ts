@@ -1,4 +1,5 @@
 import {
+  CONTAINER_ID_PATTERN,
   HEARTBEAT_INTERVAL_MS,
   LEASE_TTL_MS,
   TaskmeshError,
@@ -298,7 +299,7 @@ function matches(record: WorkerRecord, match: DownMatch): boolean {
   const hostname = record.meta?.hostname;
   if (match.pid !== undefined && match.host !== undefined && record.pid === match.pid && hostname === match.host) return true;
   return (
-    match.container !== undefined && hostname !== undefined && /^[0-9a-f]{12,64}$/.test(hostname) && match.container.startsWith(hostname)
+    match.container !== undefined && hostname !== undefined && CONTAINER_ID_PATTERN.test(hostname) && match.container.startsWith(hostname)
   );
 }
 

@@ -67,6 +67,7 @@ export {
   WorkerListResponse,
   RegistryFile,
   WorkerDownRequest,
+  CONTAINER_ID_PATTERN,
   WorkerDownResponse,
   RegistryChange,
   MAX_REGISTRY_CHANGE_BYTES,
@@ -198,6 +199,8 @@ export { refuseUpgrade } from './http/refuse-upgrade.js';
 export { WS_PING_INTERVAL_MS, WsHeartbeat } from './http/ws-heartbeat.js';
 export { bearerToken, tokenMatches } from './http/bearer-token.js';
 export { parseOrThrow } from './http/parse-or-throw.js';
+export { answerError, callService } from './http/service-call.js';
+export type { ServiceAnswer, ServiceCall } from './http/service-call.js';
 export { QUEUE_FULL_RETRY_AFTER_S, errorAnswer, expressErrorHandler, logErrorAnswer } from './http/error-answer.js';
 export type { ErrorAnswerOptions } from './http/error-answer.js';
 export type { RequestGuardOptions } from './http/request-guard.js';

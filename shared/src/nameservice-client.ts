@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TaskmeshError, isErrorCode } from './errors.js';
+import { TaskmeshError } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import {
@@ -14,8 +14,8 @@ import {
   type WorkerListQuery,
   type WorkerRecord,
 } from './registry.js';
-import { ErrorResponse } from './tasks-api.js';
-import { SIGNATURE_HEADER, deriveKey, signRequest } from './request-signing.js';
+import { deriveKey } from './request-signing.js';
+import { answerError, callService, describeFetchError, type ServiceAnswer } from './http/service-call.js';
 
 /** The purpose the nameservice's request key is derived for (see deriveKey). */
 export const NAMESERVICE_KEY_PURPOSE = 'nameservice';
@@ -38,11 +38,6 @@ export interface NameserviceClientOptions {
 
 /** Requests are local-network calls; a nameservice slower than this is treated as down. */
 export const NAMESERVICE_CLIENT_TIMEOUT_MS = 2000;
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
 
 export class NameserviceClient {
   readonly baseUrl: string;
@@ -105,7 +100,7 @@ export class NameserviceClient {
       try {
         res = await fetch(url, { headers: { accept: 'application/x-ndjson' }, signal: local.signal });
       } catch (err) {
-        throw new TaskmeshError('UNAVAILABLE', `nameservice at ${this.baseUrl} unreachable: ${describe(err)}`, { cause: err });
+        throw new TaskmeshError('UNAVAILABLE', `nameservice at ${this.baseUrl} unreachable: ${describeFetchError(err)}`, { cause: err });
       }
       if (res.status !== 200 || res.body === null) {
         const text = await res.text().catch(() => '');
@@ -165,47 +160,24 @@ export class NameserviceClient {
     return this.parse('list', WorkerListResponse, answer.body).workers;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Answer> {
-    const url = `${this.baseUrl}${path}`;
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> =
-      text === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' };
-    if (this.key !== undefined && method !== 'GET') {
-      const target = new URL(url);
-      headers[SIGNATURE_HEADER] = signRequest(this.key, { method, path: `${target.pathname}${target.search}`, body: text ?? '' });
-    }
+  private async request(method: string, path: string, body?: unknown): Promise<ServiceAnswer> {
     try {
-      const res = await fetch(url, {
+      return await callService('nameservice', {
         method,
-        headers,
-        body: text,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        url: `${this.baseUrl}${path}`,
+        body,
+        key: method === 'GET' ? undefined : this.key,
+        timeoutMs: this.timeoutMs,
       });
-      const answer = await res.text();
-      let parsed: unknown = undefined;
-      if (answer !== '') {
-        try {
-          parsed = JSON.parse(answer);
-        } catch {
-          parsed = answer;
-        }
-      }
-      return { status: res.status, body: parsed };
     } catch (err) {
-      const reason = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : describe(err);
-      this.logger.debug(`nameservice ${method} ${path} failed: ${reason}`);
-      throw new TaskmeshError('UNAVAILABLE', `nameservice at ${this.baseUrl} unreachable: ${reason}`, { cause: err });
+      this.logger.debug(`nameservice ${method} ${path} failed: ${(err as Error).message}`);
+      throw err;
     }
   }
 
   /** The error an unexpected status means: the body's own code when it has one. */
-  private failure(operation: string, answer: Answer): TaskmeshError {
-    const parsed = ErrorResponse.safeParse(answer.body);
-    if (parsed.success && isErrorCode(parsed.data.error.code)) return TaskmeshError.fromBody(parsed.data.error);
-    // Not the nameservice's error format: a proxy, or some other server on that port.
-    return new TaskmeshError('UNAVAILABLE', `nameservice ${operation}: unexpected HTTP ${answer.status} from ${this.baseUrl}`, {
-      details: { status: answer.status },
-    });
+  private failure(operation: string, answer: ServiceAnswer): TaskmeshError {
+    return answerError('nameservice', operation, answer, this.baseUrl);
   }
 
   private parse<S extends z.ZodType>(operation: string, schema: S, body: unknown): z.output<S> {
@@ -221,12 +193,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** fetch hides the socket error in `cause`; that is the useful part (ECONNREFUSED, ENOTFOUND). */
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
-  if (cause && typeof cause.code === 'string') return `${cause.code}${typeof cause.message === 'string' ? ` (${cause.message})` : ''}`;
-  return err.message;
 }

@@ -103,6 +103,9 @@ export const WorkerListResponse = z.object({
 });
 export type WorkerListResponse = z.infer<typeof WorkerListResponse>;
 
+/** A Docker container id, whole (64) or as short as a container's hostname (12): lower-case hex. */
+export const CONTAINER_ID_PATTERN = /^[0-9a-f]{12,64}$/;
+
 /**
  * POST /v1/workers/down: a supervisor saw a worker's process end (the runner, a child's exit) or its
  * container die (monitoring, Docker's `die` event). The worker is named by what the supervisor
@@ -113,10 +116,7 @@ export const WorkerDownRequest = z
   .strictObject({
     host: z.string().min(1).max(255).optional(),
     pid: z.number().int().min(1).optional(),
-    container: z
-      .string()
-      .regex(/^[0-9a-f]{12,64}$/, '12 to 64 lower-case hex digits')
-      .optional(),
+    container: z.string().regex(CONTAINER_ID_PATTERN, '12 to 64 lower-case hex digits').optional(),
     reason: z.string().min(1).max(200),
   })
   .refine((r) => (r.host !== undefined && r.pid !== undefined) || r.container !== undefined, {

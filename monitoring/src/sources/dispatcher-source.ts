@@ -5,10 +5,13 @@ import {
   TaskEvent,
   TaskListResponse,
   WorkerListResponse,
+  answerError,
   backoffDelay,
+  callService,
   messageText,
   type LinkHealth,
   type Logger,
+  type ServiceAnswer,
   type TaskListItem,
 } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
@@ -90,7 +93,6 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     await this.loop;
   }
 
-  /** Asks the dispatcher to run a failed task again; answers with the dispatcher's own status and body. */
   /** How the dispatcher's link to each worker behaves (its GET /v1/workers), by worker name. */
   linkOf(name: string): LinkHealth | null {
     return this.links.get(name) ?? null;
@@ -129,6 +131,7 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     return answer;
   }
 
+  /** Asks the dispatcher to run a failed task again; answers with the dispatcher's own status and body. */
   async retry(id: string): Promise<{ status: number; body: unknown }> {
     const answer = await this.call('POST', `/v1/tasks/${encodeURIComponent(id)}/retry`);
     // Refresh the failed list now so the retried task leaves it without waiting for the next poll.
@@ -137,34 +140,25 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
   }
 
   /** One request to the dispatcher, its answer as status and parsed body (a non-JSON body said so). */
-  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.options.url}${path}`, {
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ServiceAnswer> {
+    const answer = await callService('dispatcher', {
       method,
-      headers: body === undefined ? this.headers() : { ...this.headers(), 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      url: `${this.options.url}${path}`,
+      body,
+      headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
+      timeoutMs: REQUEST_TIMEOUT_MS,
     });
-    const text = await res.text();
-    try {
-      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
-    } catch {
-      return {
-        status: res.status,
-        body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${res.status} with non-JSON` } },
-      };
-    }
-  }
-
-  private headers(): Record<string, string> {
-    const h: Record<string, string> = { accept: 'application/json' };
-    if (this.options.token) h.authorization = `Bearer ${this.options.token}`;
-    return h;
+    if (typeof answer.body !== 'string') return { status: answer.status, body: answer.body ?? null };
+    return {
+      status: answer.status,
+      body: { error: { code: 'UNAVAILABLE', message: `dispatcher answered HTTP ${answer.status} with non-JSON` } },
+    };
   }
 
   private async getJson(path: string): Promise<unknown> {
-    const res = await fetch(`${this.options.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
-    return res.json();
+    const answer = await this.call('GET', path);
+    if (answer.status !== 200) throw answerError('dispatcher', `GET ${path}`, answer, this.options.url);
+    return answer.body;
   }
 
   private async poll(): Promise<void> {
