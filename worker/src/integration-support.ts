@@ -5,6 +5,7 @@ import {
   TaskCaller,
   UdpEndpoint,
   type DispatchOutcome,
+  type RetransmitPolicy,
   type ResultOutcome,
   type UdpEndpointOptions,
   type WorkerRecord,
@@ -25,9 +26,12 @@ export interface TestCaller {
   close(): Promise<void>;
 }
 
-export async function openTestCaller(options: Partial<UdpEndpointOptions> & { keepaliveTimeoutMs?: number } = {}): Promise<TestCaller> {
-  const endpoint = await UdpEndpoint.open({ secret: TEST_SECRET, host: '127.0.0.1', port: 0, ...options });
-  const caller = new TaskCaller({ endpoint, keepaliveTimeoutMs: options.keepaliveTimeoutMs });
+export async function openTestCaller(
+  options: Partial<UdpEndpointOptions> & { keepaliveTimeoutMs?: number; retransmit?: Partial<RetransmitPolicy> } = {},
+): Promise<TestCaller> {
+  const { keepaliveTimeoutMs, retransmit, ...endpointOptions } = options;
+  const endpoint = await UdpEndpoint.open({ secret: TEST_SECRET, host: '127.0.0.1', port: 0, ...endpointOptions });
+  const caller = new TaskCaller({ endpoint, keepaliveTimeoutMs, ...(retransmit === undefined ? {} : { retransmit }) });
   return {
     endpoint,
     caller,

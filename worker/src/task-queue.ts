@@ -26,6 +26,11 @@ export interface TaskQueueOptions {
   now?: () => Date;
   /** Called after every change of load(), e.g. to publish it to the heartbeat thread. */
   onLoadChange?: (load: LoadReport) => void;
+  /**
+   * Called just before handlers are started from the queue: a synchronous handler holds the
+   * thread until it returns, so what is waiting to be sent (the tasks' acknowledgements) goes now.
+   */
+  beforeRun?: () => void;
 }
 
 interface Entry {
@@ -56,6 +61,7 @@ export class TaskQueue implements TaskExecutor {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly onLoadChange: ((load: LoadReport) => void) | undefined;
+  private readonly beforeRun: (() => void) | undefined;
   private readonly waiting: Entry[] = [];
   private running = 0;
   private pumpScheduled = false;
@@ -73,6 +79,7 @@ export class TaskQueue implements TaskExecutor {
     this.debug = this.logger.isDebugEnabled();
     this.now = options.now ?? (() => new Date());
     this.onLoadChange = options.onLoadChange;
+    this.beforeRun = options.beforeRun;
   }
 
   get capacity(): number {
@@ -155,9 +162,10 @@ export class TaskQueue implements TaskExecutor {
   }
 
   /**
-   * Handlers start one event-loop turn later rather than inside offer(): the transport flushes
-   * its acks from a setImmediate queued after offer() returns, and a synchronous handler (an
-   * image) must not hold those acks back, or the caller would retransmit and give up.
+   * Handlers start one event-loop turn later rather than inside offer(), so the tasks that came in
+   * together are all accepted first; `beforeRun` then sends their acks before any handler starts: a
+   * synchronous handler (an image) must not hold them back, or the caller would retransmit and give
+   * the task up while it runs.
    */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
@@ -173,6 +181,8 @@ export class TaskQueue implements TaskExecutor {
   /** Starts at most the free slots: a synchronous handler frees its slot at once, and the next
    *  tasks wait for the next pump so acks and keep-alives get their turn between them. */
   private pump(): void {
+    if (this.waiting.length === 0 || this.running >= this.concurrency) return;
+    this.beforeRun?.();
     for (let free = this.concurrency - this.running; free > 0; free--) {
       const entry = this.waiting.shift();
       if (entry === undefined) return;

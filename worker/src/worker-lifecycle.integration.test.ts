@@ -130,6 +130,35 @@ test('heartbeats continue while CPU-bound tasks hold the main thread for seconds
     assert.ok(beats[i]! - beats[i - 1]! < LEASE_TTL_MS - 500, `heartbeat gap ${beats[i]! - beats[i - 1]!} ms`);
 });
 
+test('CPU-bound tasks are acknowledged before their handlers hold the thread: an impatient caller gets every result', async (t) => {
+  const w = await suite.addWorker('image', { TASKMESH_WORKER_CONCURRENCY: '64', TASKMESH_WORKER_QUEUE_SIZE: '0' });
+  await waitForRecord(client, String(w.ready.name), (r) => r?.state === 'live');
+  const payload = { width: 2048, height: 2048, text: 'busy' };
+  // Timed with the shared caller, so the fresh one below keeps its first, short patience.
+  let perTask = Infinity;
+  for (let i = 0; i < 2; i++) {
+    const probe = await caller.run(w, 'image', payload);
+    if (probe.kind === 'result') perTask = Math.min(perTask, Math.max(20, probe.durationMs));
+  }
+  // A caller that gives a task up (NO_ACK) after three retransmissions, about a second without an
+  // acknowledgement; the renders hold the worker's thread for several times that.
+  const count = Math.min(64, Math.ceil(4000 / perTask));
+  const fresh = await openTestCaller({ keepaliveTimeoutMs: 30_000, retransmit: { maxRetransmits: 3 } });
+  t.after(() => fresh.close());
+  let acked = 0;
+  const outcomes = await Promise.all(
+    Array.from({ length: count }, () =>
+      fresh.run(w, 'image', payload, { onAccepted: () => acked++ }).catch((err: unknown) => (err as TaskmeshError).code),
+    ),
+  );
+  assert.deepEqual(
+    outcomes.filter((o) => typeof o === 'string' || o.kind !== 'result'),
+    [],
+    `${count} renders of ~${perTask} ms, each answered`,
+  );
+  assert.equal(acked, count, 'each acknowledged before its result');
+});
+
 /** A minute-long wait task, once `worker` accepted it; `running` ends in its outcome or error. */
 async function acceptedLongWait(own: TestCaller, worker: RunningService): Promise<{ running: Promise<unknown> }> {
   let onAccepted!: () => void;

@@ -68,6 +68,8 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     workerName: settings.name,
     logger: logger.child({ module: 'queue' }),
     onLoadChange: (load) => cell.write(load),
+    // The server exists by the time the first task is queued.
+    beforeRun: () => server.flushAcks(),
   });
   cell.write(queue.load());
   const endpoint = await UdpEndpoint.open({

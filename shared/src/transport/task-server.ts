@@ -252,6 +252,17 @@ export class TaskServer implements ServerTaskHost {
     if (task.trace !== null) void running.finally(() => this.exportSpan(task, type)).catch(() => undefined);
   }
 
+  /**
+   * Sends the accepted acknowledgements that wait for the end of this turn now: the executor is
+   * about to start handlers that may hold the thread (a synchronous render) for longer than a
+   * caller waits for an acknowledgement before it gives the task up.
+   */
+  flushAcks(): void {
+    if (this.pendingAcks.length > 0) this.sendPendingAcks();
+    // Acks sent earlier in this turn wait for the endpoint's flush too.
+    this.endpoint.flushNow();
+  }
+
   private readonly sendPendingAcks = (): void => {
     const tasks = this.pendingAcks;
     this.pendingAcks = [];

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -16,6 +17,22 @@ import { Coalescer, datagramPayloadLimit, type Queued } from './coalescer.js';
 import { Outbox } from './outbox.js';
 import { PeerIds } from './peer-ids.js';
 import { Reassembler } from './reassembler.js';
+
+/**
+ * The socket's address lookup: an address (every registered worker and caller is one, as a rule)
+ * is its own answer at once, where Node's lookup answers on the next tick. So a send leaves inside
+ * the call, before anything that holds the thread afterwards (a synchronous handler); a host name
+ * is looked up as usual.
+ */
+function lookupNow(
+  hostname: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
+}
 
 export interface UdpEndpointOptions {
   /** HMAC-SHA256 key (TASKMESH_SECRET). */
@@ -104,7 +121,7 @@ export class UdpEndpoint {
   /** Binds a socket and resolves once it listens. */
   static open(options: UdpEndpointOptions): Promise<UdpEndpoint> {
     const host = options.host ?? '0.0.0.0';
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: lookupNow });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void =>
         reject(new TaskmeshError('UNAVAILABLE', `cannot bind UDP ${host}:${options.port ?? 0}: ${err.message}`, { cause: err }));
@@ -190,6 +207,11 @@ export class UdpEndpoint {
     if (this.flushScheduled || this.closing !== undefined) return;
     this.flushScheduled = true;
     setImmediate(this.flush);
+  }
+
+  /** Sends what this turn queued now instead of at its end (before the thread is held for long). */
+  flushNow(): void {
+    if (this.flushScheduled && this.closing === undefined) this.flush();
   }
 
   /** Subscribes to every valid incoming message; returns the unsubscribe function. */
