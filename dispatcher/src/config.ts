@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import { JOURNAL_SYNC_POLICIES } from './journal/store.js';
-import { DEFAULT_PORTS, envBool, envInt, envList, envLogLevel, envOptionalString, envPort, envString, splitList } from '@taskmesh/shared';
+import {
+  DEFAULT_PORTS,
+  TRACE_SAMPLERS,
+  envBool,
+  envInt,
+  envList,
+  envLogLevel,
+  envOptionalString,
+  envPort,
+  envString,
+  splitList,
+} from '@taskmesh/shared';
 
 /**
  * The dispatcher's defaults, one place for both the environment (below) and createDispatcher's
@@ -77,6 +88,8 @@ export const dispatcherEnvSpec = {
   eventsLogSize: { env: 'TASKMESH_EVENTS_LOG_SIZE', schema: envInt(D.eventsLogSize, 0) },
   chaos: { env: 'TASKMESH_CHAOS', schema: envBool(false) },
   chaosControlUrl: { env: 'TASKMESH_CHAOS_CONTROL_URL', schema: z.url().optional() },
+  tracesSampler: { env: 'OTEL_TRACES_SAMPLER', schema: z.enum(TRACE_SAMPLERS).optional() },
+  tracesSamplerArg: { env: 'OTEL_TRACES_SAMPLER_ARG', schema: z.coerce.number().min(0).max(1).optional() },
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },

@@ -10,6 +10,8 @@ import {
   silentLogger,
   type Logger,
   isFinalStatus,
+  traceDecision,
+  type TraceSamplerName,
 } from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
 import { DISPATCHER_DEFAULTS } from './config.js';
@@ -57,6 +59,10 @@ interface DispatcherBaseOptions {
   chaos?: boolean | undefined;
   /** TASKMESH_CHAOS_CONTROL_URL: monitoring, which kills and pauses worker containers (Compose). */
   chaosControlUrl?: string | undefined;
+  /** OTEL_TRACES_SAMPLER: which tasks without a caller's sampled traceparent start a trace (none unset). */
+  tracesSampler?: TraceSamplerName | undefined;
+  /** OTEL_TRACES_SAMPLER_ARG: the traceidratio samplers' share. */
+  tracesSamplerArg?: number | undefined;
   logger?: Logger;
 }
 
@@ -234,7 +240,9 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     runner.recover(entry);
   }
   if (opened !== undefined) logJournalReport(logger, opened.journal.report);
+  const startTrace = traceDecision({ sampler: options.tracesSampler, ratio: options.tracesSamplerArg, exporting: spans !== null });
   const listener = createRequestListener({
+    startTrace,
     runner,
     store,
     pending,

@@ -9,6 +9,7 @@ import {
   type Address,
   type LinkHealth,
   type WorkerRecord,
+  type TraceStart,
 } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import type { AdmissionLimits } from './admission.js';
@@ -28,6 +29,8 @@ import type { Chaos } from './chaos.js';
 import type { WorkerDirectory } from './worker-directory.js';
 
 export interface HttpAppDeps {
+  /** Whether a submitted task is traced, from its traceparent and the sampler (traceDecision). */
+  startTrace: (traceparent: string | undefined) => TraceStart | null;
   runner: TaskRunner;
   store: TaskStore;
   pending: PendingQueue;
@@ -135,7 +138,7 @@ function createHttpApp(deps: HttpAppDeps): Express {
 
 /** The HTTP server's listener: the task routes from node:http (route-server.ts), express for the rest. */
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
-  const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.longPolls, deps.journal);
+  const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.startTrace, deps.longPolls, deps.journal);
   const routes = createRouteServer({
     routes: [...taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal }), ...chaosRoutes(deps.chaos)],
     auth: deps.auth,

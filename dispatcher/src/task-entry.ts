@@ -1,5 +1,5 @@
 import { TaskIds } from './task-id.js';
-import { randomSpanId, type DispatchListener, type TaskRecord, type TraceParent, type WireError } from '@taskmesh/shared';
+import { randomSpanId, type DispatchListener, type TaskRecord, type TraceStart, type WireError } from '@taskmesh/shared';
 
 /** How a task ended, handed to whoever waits for it. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -64,6 +64,7 @@ export interface TaskEntry {
 /** Where a traced task's spans hang: the caller's trace and span, and the task's own span. */
 export interface TaskTraceContext {
   traceId: string;
+  /** The caller's span; '' when the task started the trace. */
   parentSpanId: string;
   spanId: string;
   /** When the task was durably accepted (the 202); null until then. */
@@ -109,8 +110,8 @@ export interface NewTask {
   payloadBytes?: number;
   /** From admission, with an idempotency key: the request it stands for. */
   fingerprint?: string | undefined;
-  /** The request's sampled traceparent, if any. */
-  trace?: TraceParent | null | undefined;
+  /** The trace it is in, when it is traced (see traceDecision). */
+  trace?: TraceStart | null | undefined;
 }
 
 const taskIds = new TaskIds();
@@ -137,8 +138,8 @@ export function createTaskEntry(input: NewTask, defaults: { timeoutMs: number; m
     finishedAt: null,
   };
   const entry = newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
-  if (input.trace?.sampled === true)
-    entry.trace = { traceId: input.trace.traceId, parentSpanId: input.trace.spanId, spanId: randomSpanId(), acceptedAt: null };
+  if (input.trace)
+    entry.trace = { traceId: input.trace.traceId, parentSpanId: input.trace.parentSpanId, spanId: randomSpanId(), acceptedAt: null };
   return entry;
 }
 

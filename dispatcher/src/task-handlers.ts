@@ -6,7 +6,7 @@ import {
   TaskmeshError,
   parseOrThrow,
   isFinalStatus,
-  parseTraceparent,
+  type TraceStart,
 } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
@@ -39,6 +39,7 @@ export class TaskHandlers {
     private readonly store: TaskStore,
     private readonly gate: AdmissionGate,
     private readonly limits: AdmissionLimits,
+    private readonly startTrace: (traceparent: string | undefined) => TraceStart | null,
     private readonly longPolls: LongPolls = new LongPolls(Number.POSITIVE_INFINITY),
     private readonly journal?: TaskJournal,
   ) {}
@@ -91,7 +92,7 @@ export class TaskHandlers {
     const dup = this.existing(task, '');
     if (dup !== undefined) return this.answer(reply, dup, query.wait, 200);
     this.gate.checkRoom(1, task.payloadBytes);
-    const trace = parseTraceparent(traceparent);
+    const trace = this.startTrace(traceparent);
     this.answer(reply, this.traced(this.runner.submit(trace === null ? task : { ...task, trace })), query.wait, 202);
   }
 
@@ -134,7 +135,7 @@ export class TaskHandlers {
       bytes += t.payloadBytes;
     });
     this.gate.checkRoom(fresh, bytes);
-    const trace = parseTraceparent(traceparent);
+    const trace = this.startTrace(traceparent);
     const ids = admitted.map(
       (t) => (this.existing(t, '') ?? this.traced(this.runner.submit(trace === null ? t : { ...t, trace }))).record.id,
     );

@@ -24,6 +24,7 @@ let receiver: Server;
 const spans: OtlpSpan[] = [];
 let suite: LocalSuite;
 let untraced: LocalSuite;
+let sampling: LocalSuite;
 
 before(async () => {
   receiver = createServer((req, res) => {
@@ -42,13 +43,15 @@ before(async () => {
   receiver.listen(0, '127.0.0.1');
   await once(receiver, 'listening');
   const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  [suite, untraced] = await Promise.all([
-    startLocalSuite({ workers: ['reverse'], env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' } }),
+  const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' };
+  [suite, untraced, sampling] = await Promise.all([
+    startLocalSuite({ workers: ['reverse'], env: otlp }),
     startLocalSuite({ workers: ['reverse'] }),
+    startLocalSuite({ workers: ['reverse'], env: { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_on' } }),
   ]);
 });
 after(async () => {
-  await Promise.all([suite?.stop(), untraced?.stop()]);
+  await Promise.all([suite?.stop(), untraced?.stop(), sampling?.stop()]);
   receiver?.close();
 });
 
@@ -117,4 +120,31 @@ test('without OTEL_EXPORTER_OTLP_ENDPOINT a traceparent is still kept with the t
   });
   assert.equal(res.body.status, 'succeeded');
   assert.equal((await api(untraced.dispatcherUrl!, `/v1/tasks/${res.body.id}/trace`)).body.traceId, 'c'.repeat(32));
+});
+
+test('with OTEL_TRACES_SAMPLER=parentbased_always_on a task without a traceparent starts its own trace: a root task span, the rest under it', async () => {
+  const res = await api(sampling.dispatcherUrl!, '/v1/tasks?wait=10000', { body: { type: 'reverse', payload: { text: 'own trace' } } });
+  assert.equal(res.body.status, 'succeeded');
+  const traceId = (await api(sampling.dispatcherUrl!, `/v1/tasks/${res.body.id}/trace`)).body.traceId as string;
+  assert.match(traceId, /^[0-9a-f]{32}$/);
+  const mine = await eventually('the five spans of the task', () => {
+    const found = spans.filter((s) => s.traceId === traceId);
+    return found.length >= 5 ? found : undefined;
+  });
+  const task = mine.find((s) => s.name === 'taskmesh.task reverse');
+  assert.ok(task);
+  assert.ok(task.parentSpanId === undefined || task.parentSpanId === '', `a root span (parent ${task.parentSpanId})`);
+  const attempt = mine.find((s) => s.name === 'taskmesh.attempt 1');
+  assert.equal(attempt?.parentSpanId, task.spanId);
+  assert.equal(mine.find((s) => s.name === 'taskmesh.handler reverse')?.parentSpanId, attempt.spanId);
+  // A caller's unsampled traceparent is still its decision.
+  const declined = await api(sampling.dispatcherUrl!, '/v1/tasks?wait=10000', {
+    body: { type: 'reverse', payload: { text: 'declined' } },
+    headers: { traceparent: `00-${'d'.repeat(32)}-${CALLER_SPAN}-00` },
+  });
+  assert.equal((await api(sampling.dispatcherUrl!, `/v1/tasks/${declined.body.id}/trace`)).body.traceId, null);
+});
+
+test('a sampler the dispatcher does not offer stops it at start, naming the variable', async () => {
+  await assert.rejects(startLocalSuite({ workers: [], dispatcherEnv: { OTEL_TRACES_SAMPLER: 'jaeger_remote' } }), /OTEL_TRACES_SAMPLER/);
 });

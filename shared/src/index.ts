@@ -137,8 +137,16 @@ export type {
   LinkHealth,
 } from './transport/index.js';
 // tracing (W3C traceparent, OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set)
-export { parseTraceparent, formatTraceparent, randomTraceId, randomSpanId, openSpanExport } from './tracing/index.js';
-export type { TraceParent, SpanRecord, SpanExport } from './tracing/index.js';
+export {
+  parseTraceparent,
+  formatTraceparent,
+  randomTraceId,
+  randomSpanId,
+  openSpanExport,
+  TRACE_SAMPLERS,
+  traceDecision,
+} from './tracing/index.js';
+export type { TraceParent, SpanRecord, SpanExport, TraceSamplerName, TraceSampling, TraceStart } from './tracing/index.js';
 // chaos controls
 export {
   ChaosAction,

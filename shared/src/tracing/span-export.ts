@@ -11,6 +11,7 @@ export interface SpanRecord {
   name: string;
   traceId: string;
   spanId: string;
+  /** '' for a root span (a task that started its own trace). */
   parentSpanId: string;
   startMs: number;
   endMs: number;
@@ -30,8 +31,8 @@ export async function openSpanExport(service: string, logger: Logger, env: NodeJ
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint) return null;
   const [
-    { context, trace, SpanStatusCode, TraceFlags },
-    { BasicTracerProvider, BatchSpanProcessor },
+    { ROOT_CONTEXT, trace, SpanStatusCode, TraceFlags },
+    { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor },
     { resourceFromAttributes },
     { OTLPTraceExporter },
   ] = await Promise.all([
@@ -40,10 +41,13 @@ export async function openSpanExport(service: string, logger: Logger, env: NodeJ
     import('@opentelemetry/resources'),
     import('@opentelemetry/exporter-trace-otlp-http'),
   ]);
-  // The SDK asks for a span id when a span starts: it is given the one taskmesh chose.
+  // The SDK asks for ids when a span starts: it is given the ones taskmesh chose.
   let nextSpanId = '';
-  const idGenerator = { generateTraceId: () => '', generateSpanId: () => nextSpanId };
+  let nextTraceId = '';
+  const idGenerator = { generateTraceId: () => nextTraceId, generateSpanId: () => nextSpanId };
   const provider = new BasicTracerProvider({
+    // Which tasks are traced was decided when each was submitted (traceDecision): every span goes.
+    sampler: new AlwaysOnSampler(),
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || `taskmesh-${service}` }),
     idGenerator,
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
@@ -53,13 +57,18 @@ export async function openSpanExport(service: string, logger: Logger, env: NodeJ
   return {
     export(spans) {
       for (const s of spans) {
-        const parent = trace.setSpanContext(context.active(), {
-          traceId: s.traceId,
-          spanId: s.parentSpanId,
-          traceFlags: TraceFlags.SAMPLED,
-          isRemote: true,
-        });
+        // A task that started its own trace has a root span: no parent.
+        const parent =
+          s.parentSpanId === ''
+            ? ROOT_CONTEXT
+            : trace.setSpanContext(ROOT_CONTEXT, {
+                traceId: s.traceId,
+                spanId: s.parentSpanId,
+                traceFlags: TraceFlags.SAMPLED,
+                isRemote: true,
+              });
         nextSpanId = s.spanId;
+        nextTraceId = s.traceId;
         const span = tracer.startSpan(s.name, { startTime: s.startMs, ...(s.attributes ? { attributes: s.attributes } : {}) }, parent);
         if (s.error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: s.error });
         span.end(Math.max(s.endMs, s.startMs));
