@@ -65,9 +65,18 @@ CMD ["reverse"]
 
 # A type of your own (workers.json "module"): the worker image plus the module's folder, at
 # /app/own/<folder>; npm run compose sets TASK_DIR and TASKMESH_WORKER_MODULE for each such type.
+# A folder with a package.json gets its own dependencies installed beside the module, from its
+# package-lock.json when it has one (the host's node_modules never enter the build context).
 FROM worker AS worker-own
 ARG TASK_DIR=examples
 COPY --chown=10001:10001 ${TASK_DIR}/ /app/own/${TASK_DIR}/
+WORKDIR /app/own/${TASK_DIR}
+RUN if [ -f package.json ]; then \
+      if [ -f package-lock.json ]; then npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache; \
+      else npm install --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache; fi \
+      && rm -rf /tmp/npm-cache; \
+    fi
+WORKDIR /app
 
 FROM runtime AS dispatcher
 # The task journal; docker-compose.yml mounts a named volume here.

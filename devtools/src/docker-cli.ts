@@ -77,6 +77,8 @@ export interface ContainerState {
   exitCode: number;
   health: string | null;
   ipAddresses: string[];
+  /** The networks it is on, by name. */
+  networks: string[];
   /** When it last stopped (ms since the epoch), or null if it never did. */
   finishedAt: number | null;
 }
@@ -101,5 +103,6 @@ export async function inspectContainers(ids: readonly string[]): Promise<Contain
     ipAddresses: Object.values(c.NetworkSettings.Networks ?? {})
       .map((n) => n.IPAddress)
       .filter(Boolean),
+    networks: Object.keys(c.NetworkSettings.Networks ?? {}),
   }));
 }

@@ -24,6 +24,8 @@ const STACK = 'taskmesh-test-stack';
 const SECRET = 'taskmesh-compose-test-secret-0123456789abcdef';
 const CLI = join(REPO_ROOT, 'client', 'dist', 'main.js');
 const BUILD_TIMEOUT_MS = 20 * 60_000;
+/** A type of your own with a dependency of its own (`ms`), in its own folder with a package-lock. */
+const OWN_DEPS_DIR = 'devtools/fixtures/own-deps';
 /** Set once this run has built the images, so the Swarm part does not build them again. */
 let imagesBuilt = false;
 
@@ -483,6 +485,48 @@ if (!skip)
       });
       assert.equal(forged.status, 401);
       assert.equal((await inspectContainers([container.id]))[0]!.status, 'running');
+    });
+
+    test('a type of your own with npm dependencies of its own: its image installs them, and its worker serves tasks', async (t) => {
+      const image = `${PROJECT}/worker-own-deps:local`;
+      const buildArgs = [
+        '--build-arg',
+        `TASK_DIR=${OWN_DEPS_DIR}`,
+        ...(env.NODE_IMAGE ? ['--build-arg', `NODE_IMAGE=${env.NODE_IMAGE}`] : []),
+      ];
+      await run('docker', ['build', '--target', 'worker-own', ...buildArgs, '-t', image, REPO_ROOT], { env, timeoutMs: BUILD_TIMEOUT_MS });
+      // On the project's network, as a service of its own would be.
+      const [nameservice] = await serviceContainers('nameservice');
+      assert.ok(nameservice);
+      const network = nameservice.networks[0]!;
+      const { stdout } = await run('docker', [
+        'run',
+        '-d',
+        '--network',
+        network,
+        '-e',
+        `TASKMESH_SECRET=${SECRET}`,
+        '-e',
+        'TASKMESH_NAMESERVICE_URL=http://nameservice:7100',
+        '-e',
+        `TASKMESH_WORKER_MODULE=/app/own/${OWN_DEPS_DIR}/duration.mjs`,
+        image,
+        'duration',
+      ]);
+      const id = stdout.trim();
+      t.after(() => run('docker', ['rm', '-f', id], { allowFailure: true, timeoutMs: 60_000 }));
+      await eventually('the duration worker to register', async () => liveOf(await listWorkers(dispatcherUrl), 'duration').length === 1, {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      }).catch(async (err: Error) => {
+        const logs = await run('docker', ['logs', id], { allowFailure: true });
+        throw new Error(`${err.message}\n${logs.stdout.slice(-3000)}${logs.stderr.slice(-3000)}`);
+      });
+      const record = await eventually('a duration task to succeed', async () => {
+        const r = await cliTask(dispatcherUrl, 'duration', ['{"text":"2h"}']).catch(() => undefined);
+        return r?.status === 'succeeded' ? r : undefined;
+      });
+      assert.deepEqual(record.result, { ms: 7_200_000 });
     });
 
     test('stopping a worker drains and deregisters it: exit code 0, not 137', async () => {
