@@ -72,9 +72,9 @@ ARG TASK_DIR=examples
 COPY --chown=10001:10001 ${TASK_DIR}/ /app/own/${TASK_DIR}/
 WORKDIR /app/own/${TASK_DIR}
 RUN if [ -f package.json ]; then \
-      if [ -f package-lock.json ]; then npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache; \
-      else npm install --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache; fi \
-      && rm -rf /tmp/npm-cache; \
+      if [ -f package-lock.json ]; then npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/own-npm-cache; \
+      else npm install --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/own-npm-cache; fi \
+      && node -e "require('fs').rmSync('/tmp/own-npm-cache', { recursive: true, force: true })"; \
     fi
 WORKDIR /app
 

@@ -123,10 +123,14 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     onRefreshed: (type) => late.runner?.pump(type),
     logger: logger.child({ module: 'directory' }),
   });
-  // Failover by push: the nameservice says at once when a supervisor saw a worker end.
+  const catalog = new TypeCatalog({ allowlist: options.taskTypes, list: () => health.list(), logger: logger.child({ module: 'types' }) });
+  catalog.start();
+  // Failover by push: the nameservice says at once when a supervisor saw a worker end; and a
+  // worker of a type not known yet is learned at once, not at the catalog's next refresh.
   const follower = new RegistryFollower({
     nameservice,
     directory,
+    typeUp: (type) => catalog.learnNow(type),
     failPeer: (peer, reason) => caller.failPeer(peer, reason),
     logger: logger.child({ module: 'follower' }),
   });
@@ -158,8 +162,6 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     retainedBytes: () => store.retainedBytes,
     unfinishedBytes: () => store.unfinishedBytes,
   });
-  const catalog = new TypeCatalog({ allowlist: options.taskTypes, list: () => health.list(), logger: logger.child({ module: 'types' }) });
-  catalog.start();
   const gate = new AdmissionGate({
     catalog,
     pending,

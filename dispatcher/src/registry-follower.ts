@@ -20,6 +20,8 @@ export interface RegistryFollowerOptions {
   directory: WorkerDirectory;
   /** Settles every dispatch to a peer now (TaskCaller.failPeer). */
   failPeer: (peer: Address, reason: TaskmeshError) => number;
+  /** A worker of this type came up (the type catalog learns a new type at once). */
+  typeUp?: (type: string) => void;
   logger?: Logger;
 }
 
@@ -98,6 +100,7 @@ export class RegistryFollower {
         return;
       case 'up':
         directory.refreshNow(change.type);
+        this.options.typeUp?.(change.type);
         return;
       case 'down': {
         const worker = directory.markDown(change.name);

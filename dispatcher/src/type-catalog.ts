@@ -74,6 +74,11 @@ export class TypeCatalog {
     return [...BUILTIN_CONTRACTS.map((c) => c.name), ...this.registered.keys()];
   }
 
+  /** A worker of `type` just came up: a type not known yet is learned now (its contract is in the list). */
+  learnNow(type: string): void {
+    if (!this.has(type)) void this.refresh();
+  }
+
   has(type: string): boolean {
     return this.allowlist !== undefined ? this.allowlist.has(type) : findContract(type) !== undefined || this.registered.has(type);
   }
