@@ -2,9 +2,11 @@ import { createWriteStream, mkdirSync, renameSync, statSync, type WriteStream } 
 import { join } from 'node:path';
 
 /**
- * The runner's log files: every line a service prints, as `<ms since the epoch>\t<line>`, in
- * `<dir>/<service>.log`, so the dashboard can show a worker's lines around a moment (a task's
- * page). Bounded: past `maxBytes` a file becomes `<service>.log.1` (the one before is dropped).
+ * The runner's log files: every line a service prints, as `<ms since the epoch>\t<pid>\t<line>`
+ * (the pid of the process that printed it, empty if none), in `<dir>/<service>.log`, so the
+ * dashboard can show a worker process's lines around a moment (a task's page), not those of the
+ * process that replaced it. Bounded: past `maxBytes` a file becomes `<service>.log.1` (the one
+ * before is dropped).
  */
 const DEFAULT_LOG_FILE_BYTES = 2 * 1024 * 1024;
 
@@ -18,17 +20,18 @@ export class LogFiles {
     mkdirSync(dir, { recursive: true });
   }
 
-  write(service: string, line: string, at = Date.now()): void {
+  write(service: string, line: string, pid: number | null, at = Date.now()): void {
     let file = this.files.get(service);
     if (file === undefined) file = this.open(service);
-    const text = `${at}\t${line}\n`;
-    if (file.bytes > 0 && file.bytes + text.length > this.maxBytes) {
+    const text = `${at}\t${pid ?? ''}\t${line}\n`;
+    const bytes = Buffer.byteLength(text);
+    if (file.bytes > 0 && file.bytes + bytes > this.maxBytes) {
       file.stream.end();
       renameSync(this.path(service), `${this.path(service)}.1`);
       file = this.open(service, true);
     }
     file.stream.write(text);
-    file.bytes += Buffer.byteLength(text);
+    file.bytes += bytes;
   }
 
   close(): Promise<void> {

@@ -78,9 +78,9 @@ async function main(): Promise<void> {
   const width = Math.max('runner'.length, ...services.map((s) => s.name.length));
   // Beside the state file, where monitoring finds them (a task's page shows a worker's lines).
   const logFiles = new LogFiles(resolve(dirname(stateFile), 'logs'));
-  const print = (service: string, line: string): void => {
+  const print = (service: string, line: string, pid: number | null = process.pid): void => {
     process.stdout.write(`${formatLine(service, line, { width, color })}\n`);
-    logFiles.write(service, line);
+    logFiles.write(service, line, pid);
   };
   const say = (line: string): void => print('runner', line);
 
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor({
     services,
     stopGraceMs: config.stopGraceMs,
-    onLine: (service, line) => print(service, line),
+    onLine: (service, line, _stream, pid) => print(service, line, pid),
     onState: (state) => {
       writer.write(state).catch((err: Error) => say(`cannot write ${stateFile}: ${err.message}`));
     },

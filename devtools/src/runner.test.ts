@@ -280,7 +280,9 @@ test('a worker SIGKILLed mid-task under npm start: the runner reports it down an
     },
     { timeoutMs: 10_000, intervalMs: 20 },
   );
-  const holder = (await (await fetch(`http://127.0.0.1:${ports.ns}/v1/workers/${running.worker}`)).json()) as { worker: { pid: number } };
+  const holder = (await (await fetch(`http://127.0.0.1:${ports.ns}/v1/workers/${running.worker}`)).json()) as {
+    worker: { pid: number; meta?: Record<string, string> };
+  };
   const killedAt = Date.now();
   process.kill(holder.worker.pid, 'SIGKILL');
 
@@ -306,6 +308,35 @@ test('a worker SIGKILLed mid-task under npm start: the runner reports it down an
   };
   assert.equal(stats.registryWatching, true);
   assert.ok(stats.tasksFailedOver >= 1, JSON.stringify(stats));
+
+  // The task page's log lines for the killed worker are its own process's, not those of the one
+  // the runner started in its place (same service, same log file, another pid).
+  const service = holder.worker.meta?.service;
+  assert.ok(service !== undefined, 'the worker registered its runner service');
+  const replacement = await eventually(
+    'the killed worker replaced',
+    async () => {
+      const { workers } = (await (await fetch(`http://127.0.0.1:${ports.ns}/v1/workers`)).json()) as {
+        workers: Array<{ name: string; state: string; meta?: Record<string, string> }>;
+      };
+      return workers.find((w) => w.state === 'live' && w.name !== running.worker && w.meta?.service === service);
+    },
+    { timeoutMs: 20_000 },
+  );
+  const around = (await (await fetch(`http://127.0.0.1:${ports.mon}/api/workers/${running.worker}/around?at=${killedAt}`)).json()) as {
+    source: string;
+    lines: Array<{ text: string }>;
+  };
+  assert.equal(around.source, 'runner');
+  assert.ok(
+    around.lines.some((l) => l.text.includes(running.worker!)),
+    'its own lines',
+  );
+  assert.deepEqual(
+    around.lines.filter((l) => l.text.includes(replacement.name)).map((l) => l.text),
+    [],
+    'none of its replacement',
+  );
 });
 
 test('chaos controls under npm start: the runner pauses and resumes a worker it started, kills one, and the dispatcher drops a share of datagrams', async (t) => {

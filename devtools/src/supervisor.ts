@@ -97,7 +97,8 @@ export interface SupervisorOptions {
   stopGraceMs?: number;
   /** Recorded in the state as the runner's pid. */
   runnerPid?: number;
-  onLine?: (service: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** A line a service printed; `pid` is the process that printed it (null when it never started). */
+  onLine?: (service: string, line: string, stream: 'stdout' | 'stderr', pid: number | null) => void;
   /** A service logged its `{"event":"ready"}` line. */
   onReady?: (service: string, ready: Record<string, unknown>) => void;
   onExit?: (info: ExitInfo) => void;
@@ -221,7 +222,7 @@ export class Supervisor {
     try {
       child = this.spawn(spec);
     } catch (err) {
-      this.options.onLine?.(spec.name, `cannot start: ${(err as Error).message}`, 'stderr');
+      this.options.onLine?.(spec.name, `cannot start: ${(err as Error).message}`, 'stderr', null);
       this.scheduleRestart(entry, null, null, null, 0);
       return;
     }
@@ -243,7 +244,7 @@ export class Supervisor {
       child.once('exit', finish);
       // A spawn failure (ENOENT) emits 'error' and may never emit 'exit'.
       child.once('error', (err) => {
-        this.options.onLine?.(spec.name, `process error: ${err.message}`, 'stderr');
+        this.options.onLine?.(spec.name, `process error: ${err.message}`, 'stderr', child.pid ?? null);
         if (child.pid === undefined) finish(null, null);
       });
     });
@@ -252,15 +253,15 @@ export class Supervisor {
         if (entry.child === child) child.send?.(answer);
       }),
     );
-    this.follow(entry, child.stdout, 'stdout');
-    this.follow(entry, child.stderr, 'stderr');
+    this.follow(entry, child.stdout, 'stdout', child.pid ?? null);
+    this.follow(entry, child.stderr, 'stderr', child.pid ?? null);
     this.emitState();
   }
 
-  private follow(entry: Entry, stream: Readable | null, kind: 'stdout' | 'stderr'): void {
+  private follow(entry: Entry, stream: Readable | null, kind: 'stdout' | 'stderr', pid: number | null): void {
     if (!stream) return;
     createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-      this.options.onLine?.(entry.spec.name, line, kind);
+      this.options.onLine?.(entry.spec.name, line, kind, pid);
       if (entry.record.status === 'starting' && line.includes('"ready"')) this.checkReady(entry, line);
     });
   }

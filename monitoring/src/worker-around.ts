@@ -49,7 +49,8 @@ export async function workerAround(sources: WorkerAroundSources, name: string, a
       lines,
     };
   }
-  // Under npm start the runner files each process's lines under its service name, which the worker registered.
+  // Under npm start the runner files each process's lines under its service name, which the worker
+  // registered, with the pid that printed them: this worker's, not a restarted one's.
   const service = record.meta?.service ?? worker!.process?.name;
   if (service !== undefined && sources.runnerLogDir !== null) {
     const proc = sources.processes().find((p) => p.name === service);
@@ -58,7 +59,7 @@ export async function workerAround(sources: WorkerAroundSources, name: string, a
       source: 'runner',
       note: null,
       stats: proc === undefined ? null : { cpuPercent: proc.cpuPercent, memoryBytes: proc.memoryBytes, state: proc.status },
-      lines: await runnerLogsAround(sources.runnerLogDir, service, from, to),
+      lines: await runnerLogsAround(sources.runnerLogDir, service, from, to, record.pid),
     };
   }
   return {

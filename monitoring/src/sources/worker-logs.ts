@@ -13,9 +13,16 @@ const MAX_AROUND_LINES = 200;
 
 /**
  * A service's lines between `from` and `to` from the runner's log files (`<service>.log` and the
- * rotated `.log.1`, lines `<ms>\t<text>`, see devtools' LogFiles). Missing files are no lines.
+ * rotated `.log.1`, lines `<ms>\t<pid>\t<text>`, see devtools' LogFiles). Missing files are no lines.
  */
-export async function runnerLogsAround(dir: string, service: string, from: number, to: number, max = MAX_AROUND_LINES): Promise<LogLine[]> {
+export async function runnerLogsAround(
+  dir: string,
+  service: string,
+  from: number,
+  to: number,
+  pid?: number,
+  max = MAX_AROUND_LINES,
+): Promise<LogLine[]> {
   const lines: LogLine[] = [];
   for (const name of [`${service}.log.1`, `${service}.log`]) {
     let text: string;
@@ -29,7 +36,15 @@ export async function runnerLogsAround(dir: string, service: string, from: numbe
       if (tab <= 0) continue;
       const at = Number(raw.slice(0, tab));
       if (!Number.isFinite(at) || at < from || at > to) continue;
-      lines.push({ at, stream: null, text: raw.slice(tab + 1) });
+      // `<ms>\t<pid>\t<text>`: with `pid`, only that process's lines (a restarted worker's are another's).
+      const second = raw.indexOf('\t', tab + 1);
+      const pidText = second < 0 ? '' : raw.slice(tab + 1, second);
+      if (second < 0 || !/^\d*$/.test(pidText)) {
+        lines.push({ at, stream: null, text: raw.slice(tab + 1) }); // written before lines had a pid
+        continue;
+      }
+      if (pid !== undefined && pidText !== '' && Number(pidText) !== pid) continue;
+      lines.push({ at, stream: null, text: raw.slice(second + 1) });
     }
   }
   return lines.slice(-max);
