@@ -15,6 +15,7 @@ import {
   type SubmitTaskRequest,
   type TaskStatus,
   type WorkerRecord,
+  type TaskFilter,
 } from '@taskmesh/shared';
 import { z } from 'zod';
 import { JsonHttpError, createJsonHttp, type JsonHttp, type JsonHttpBackend, type JsonRequest, type JsonResponse } from './json-http.js';
@@ -57,19 +58,8 @@ export class DispatcherError extends TaskmeshError {
 const BulkAnswer = z.object({ matched: z.number().int(), changed: z.number().int(), refused: z.record(z.string(), z.number().int()) });
 const WorkersResponse = z.object({ workers: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
 
-/** Filters of GET /v1/tasks. */
-export interface ListFilter {
-  status?: TaskStatus | undefined;
-  type?: string | undefined;
-  limit?: number | undefined;
-  /** A task id or its beginning. */
-  id?: string | undefined;
-  worker?: string | undefined;
-  /** createdAt bounds, ms since the epoch. */
-  since?: number | undefined;
-  until?: number | undefined;
-  cursor?: string | undefined;
-}
+/** GET /v1/tasks: the shared filter, a page's size and the cursor of the page before. */
+export type ListFilter = TaskFilter & { limit?: number | undefined; cursor?: string | undefined };
 
 /**
  * The dispatcher's HTTP API as typed calls, over keep-alive sockets (json-http.ts), used by every
@@ -139,7 +129,7 @@ export class ApiClient {
   /** POST /v1/tasks/bulk/{retry,cancel}: acts on every task the filter matches; the counts. */
   async bulk(
     action: 'retry' | 'cancel',
-    filter: { status: TaskStatus; type?: string | undefined; worker?: string | undefined },
+    filter: TaskFilter & { status: TaskStatus },
   ): Promise<{ matched: number; changed: number; refused: Record<string, number> }> {
     const body = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
     return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/bulk/${action}`, body }), BulkAnswer);

@@ -50,6 +50,11 @@ test('with TASKMESH_CHAOS=1: the token is required, loss works, and kill or paus
     listed.body.faults.map((f: { worker: string; kind: string; percent: number }) => [f.worker, f.kind, f.percent]),
     [[worker, 'loss', 10]],
   );
+  // A loss of 0 % ends it before its time.
+  const ended = await api(base, '/v1/chaos/loss', { token: TOKEN, body: { worker, percent: 0 } });
+  assert.equal(ended.status, 200, JSON.stringify(ended.body));
+  assert.equal(ended.body.until, null);
+  assert.deepEqual((await api(base, '/v1/chaos', { token: TOKEN })).body.faults, []);
   const pause = await api(base, '/v1/chaos/pause', { token: TOKEN, body: { worker } });
   assert.equal(pause.status, 409);
   assert.match(pause.body.error.message, /npm start/);

@@ -72,6 +72,16 @@ export class LinkFaults {
     for (const key of loss.keys) this.byPeer.set(key, loss);
   }
 
+  /** Ends `worker`'s loss now; false when it had none. */
+  clear(worker: string): boolean {
+    for (const loss of new Set(this.byPeer.values())) {
+      if (loss.worker !== worker) continue;
+      for (const key of loss.keys) this.byPeer.delete(key);
+      return true;
+    }
+    return false;
+  }
+
   /** Whether to drop a datagram to or from host:port now. */
   readonly drops = (host: string, port: number): boolean => {
     if (this.byPeer.size === 0) return false;
@@ -212,7 +222,11 @@ export class Chaos {
       ...(lasting ? { forMs } : {}),
     });
     if (action === 'loss') {
-      if (req.percent === undefined) throw new TaskmeshError('INVALID_REQUEST', 'loss needs a percent (1 to 100)');
+      if (req.percent === undefined) throw new TaskmeshError('INVALID_REQUEST', 'loss needs a percent (1 to 100; 0 ends a loss)');
+      if (req.percent === 0) {
+        const ended = this.options.faults!.clear(worker.name);
+        return { action, worker: worker.name, done: ended ? `no more loss on ${worker.name}` : `${worker.name} had no loss`, until: null };
+      }
       await this.options.faults!.set(worker, req.percent, until);
       return { action, worker: worker.name, done: `dropping ${req.percent}% of datagrams to and from ${worker.name}`, until };
     }

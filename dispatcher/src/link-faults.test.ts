@@ -41,6 +41,16 @@ test('loss on a worker registered by host name also drops what comes from its ad
   );
 });
 
+test('clearing a worker ends its loss under every key at once, and says whether there was one', async () => {
+  const faults = new LinkFaults(() => 0);
+  await faults.set(worker('localhost'), 100, Date.now() + 10_000);
+  assert.equal(faults.clear('reverse-localhost'), true);
+  assert.equal(faults.drops('localhost', 40_001), false);
+  assert.equal(faults.drops('127.0.0.1', 40_001), false);
+  assert.deepEqual(faults.list(Date.now()), []);
+  assert.equal(faults.clear('reverse-localhost'), false);
+});
+
 test('a loss set again replaces the last one, and an ended loss is gone under every key', async () => {
   const faults = new LinkFaults(() => 0);
   await faults.set(worker('localhost'), 100, Date.now() + 10_000);

@@ -18,6 +18,11 @@ export interface TaskEntry {
    * manual retries, so each attempt's number is unique).
    */
   attemptsBefore: number;
+  /**
+   * The highest attempt number sent to a worker, acknowledged or not. A manual retry numbers its
+   * attempts after it, so a worker that remembers an earlier attempt runs the task again.
+   */
+  attemptSent: number;
   /** BUSY answers since the last counted attempt; drives the backoff of the next one. */
   busyRetries: number;
   /** Absolute time (ms) at which the task fails with TIMEOUT. */
@@ -157,6 +162,7 @@ export function newTaskEntry(
     record,
     ephemeral,
     attemptsBefore: record.attempts,
+    attemptSent: record.attempts,
     busyRetries: 0,
     deadline,
     submittedAtHr: performance.now(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SubmitTaskRequest, TaskStatus, TaskmeshError, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
+import { SubmitTaskRequest, TaskFilter, TaskStatus, TaskmeshError, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
 import type { TaskEntry } from './task-entry.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 import type { TaskRunner } from './task-runner.js';
@@ -28,21 +28,14 @@ export interface Route {
   handle(req: RouteRequest, reply: Reply): void | Promise<void>;
 }
 
-const ListQuery = z.strictObject({
-  status: TaskStatus.optional(),
-  type: z.string().min(1).max(32).optional(),
+/** The shared TaskFilter as query parameters (numbers come as text), with a page's size and cursor. */
+const ListQuery = TaskFilter.extend({
+  since: z.coerce.number().int().min(0).optional(),
+  until: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
   /** `full=1` includes payloads and results; without it a list is a summary of each task. */
   full: z.enum(['0', '1']).optional(),
-  /** Only tasks whose id starts with `id` (a prefix), or that ran at `worker`. */
-  id: z
-    .string()
-    .regex(/^[0-9a-f-]{1,36}$/, 'a task id or its beginning')
-    .optional(),
-  worker: z.string().min(1).max(64).optional(),
-  /** createdAt bounds (ms since the epoch) and the cursor of a previous page (its `nextCursor`). */
-  since: z.coerce.number().int().min(0).optional(),
-  until: z.coerce.number().int().min(0).optional(),
+  /** The cursor of a previous page (its `nextCursor`). */
   cursor: z
     .string()
     .regex(/^[0-9a-f-]{36}$/, 'a task id (the nextCursor of a previous page)')
@@ -55,16 +48,8 @@ const RetryRequest = SubmitTaskRequest.pick({ timeoutMs: true, maxAttempts: true
 const MAX_BULK_TASKS = 10_000;
 
 /** A bulk action's filter: at least a status, so "everything" is never one click away. */
-const BulkRequest = z.strictObject({
+const BulkRequest = TaskFilter.extend({
   status: TaskStatus,
-  type: z.string().min(1).max(32).optional(),
-  worker: z.string().min(1).max(64).optional(),
-  id: z
-    .string()
-    .regex(/^[0-9a-f-]{1,36}$/)
-    .optional(),
-  since: z.number().int().min(0).optional(),
-  until: z.number().int().min(0).optional(),
   limit: z.number().int().min(1).max(MAX_BULK_TASKS).default(MAX_BULK_TASKS),
 });
 

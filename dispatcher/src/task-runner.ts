@@ -112,7 +112,7 @@ export class TaskRunner implements AttemptHost {
     r.error = null;
     r.progress = null;
     r.finishedAt = null;
-    entry.attemptsBefore = r.attempts;
+    entry.attemptsBefore = Math.max(r.attempts, entry.attemptSent);
     entry.busyRetries = 0;
     entry.avoidWorker = null;
     entry.deadline = Date.now() + r.timeoutMs;
@@ -161,7 +161,10 @@ export class TaskRunner implements AttemptHost {
   }
 
   private attempt(entry: TaskEntry, worker: WorkerView): void {
-    const attempt = new Attempt(this, entry, worker, entry.record.attempts + 1, Date.now(), this.options.picker.decision());
+    // After a manual retry the numbers go on past every one sent before (attemptsBefore).
+    const number = Math.max(entry.record.attempts, entry.attemptsBefore) + 1;
+    entry.attemptSent = Math.max(entry.attemptSent, number);
+    const attempt = new Attempt(this, entry, worker, number, Date.now(), this.options.picker.decision());
     entry.current = attempt;
     entry.holder = null;
     this.options.directory.startTask(worker);

@@ -121,7 +121,11 @@ export class TaskStates {
   private readonly deadlinePassed = (entry: TaskEntry): void => {
     entry.timer = null;
     if (isFinalStatus(entry.record.status)) return;
-    const where = entry.current !== null ? `at worker ${entry.record.worker ?? '?'}` : 'waiting for a worker';
+    const inFlight = entry.current !== null;
+    // An attempt still unacknowledged counts too: the worker may have received it and run it.
+    if (inFlight) entry.record.attempts = Math.max(entry.record.attempts, entry.attemptSent);
+    const sentTo = entry.attemptTraces.at(-1)?.worker ?? '?';
+    const where = !inFlight ? 'waiting for a worker' : `at worker ${entry.record.worker ?? `${sentTo}, which had not acknowledged it`}`;
     const last = entry.record.error;
     const busy = entry.busyRetries > 0 ? `; ${entry.busyRetries} BUSY answers` : '';
     const message = `no result within ${entry.record.timeoutMs} ms (${where})${busy}${last ? `; last problem: ${last.code}: ${last.message}` : ''}`;

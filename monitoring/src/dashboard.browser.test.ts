@@ -204,6 +204,18 @@ describe('dashboard in Chromium', { skip: hasChromium ? false : `no Chromium at 
     assert.ok((status.faults.find((f) => f.worker === name)?.dropped ?? 0) > 0, JSON.stringify(status));
     await mkdir(join(REPO_ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(REPO_ROOT, 'test-output', 'chaos-loss.png'), fullPage: false });
+    // Ended here rather than 30 s on: the tests after this one send tasks to that worker too.
+    const ended = await fetch(`${suite.dispatcherUrl}/v1/chaos/loss`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ worker: name, percent: 0 }),
+    });
+    assert.equal(ended.status, 200);
+    await page.waitForFunction(
+      `!document.querySelector('#workers-table tr[data-worker="${name}"] .chaos-col')?.textContent.includes('loss 30 % ·')`,
+      null,
+      { timeout: 10_000 },
+    );
   });
 
   test('finding tasks by the time they were submitted, a page at a time', async () => {

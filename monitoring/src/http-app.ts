@@ -11,6 +11,7 @@ import {
   requestUrl,
   type Logger,
   type RequestGuard,
+  TASK_FILTER_FIELDS,
 } from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
@@ -41,7 +42,8 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const UPLOT_DIR = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
 const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** What a search may filter by (the dispatcher checks the values). */
-const SEARCH_PARAMS = ['id', 'type', 'status', 'worker', 'since', 'until', 'limit', 'cursor'] as const;
+/** The Find panel's query: the shared task filter, a page's size and cursor. */
+const SEARCH_PARAMS = [...TASK_FILTER_FIELDS, 'limit', 'cursor'] as const;
 
 /** A task id from a path, checked before it goes to the dispatcher. */
 function taskIdOf(id: string): string {

@@ -4,7 +4,8 @@ import { WorkerName } from './registry.js';
 /**
  * Chaos controls (the dispatcher's /v1/chaos, when TASKMESH_CHAOS=1): kill a worker, pause and
  * resume it, or drop a share of the datagrams between the dispatcher and it, for a while. Every
- * fault ends by itself: a pause resumes and a loss stops after `forMs`.
+ * fault ends by itself: a pause resumes and a loss stops after `forMs`; `resume` ends a pause and a
+ * loss of 0 % ends a loss before that.
  */
 export const ChaosAction = z.enum(['kill', 'pause', 'resume', 'loss']);
 export type ChaosAction = z.infer<typeof ChaosAction>;
@@ -16,8 +17,8 @@ export const MAX_CHAOS_FOR_MS = 600_000;
 /** POST /v1/chaos/:action */
 export const ChaosRequest = z.strictObject({
   worker: WorkerName,
-  /** loss: the share of datagrams dropped each way, in percent. */
-  percent: z.number().int().min(1).max(100).optional(),
+  /** loss: the share of datagrams dropped each way, in percent; 0 ends the worker's loss. */
+  percent: z.number().int().min(0).max(100).optional(),
   /** pause and loss: how long, in ms (DEFAULT_CHAOS_FOR_MS). */
   forMs: z.number().int().min(100).max(MAX_CHAOS_FOR_MS).optional(),
 });

@@ -77,6 +77,8 @@ export type { FinalStatus } from './tasks-api.js';
 export {
   MAX_BATCH_TASKS,
   TaskStatus,
+  TaskFilter,
+  TASK_FILTER_FIELDS,
   isFinalStatus,
   SubmitTaskRequest,
   SubmitBatchRequest,

@@ -10,6 +10,28 @@ export type FinalStatus = 'succeeded' | 'failed' | 'cancelled';
 export const isFinalStatus = (status: TaskStatus): status is FinalStatus =>
   status === 'succeeded' || status === 'failed' || status === 'cancelled';
 
+/**
+ * What a search for tasks filters on: one shape for GET /v1/tasks (its query parameters), a bulk
+ * action's body, the CLI's list, retry and cancel options and the dashboard's Find panel.
+ */
+export const TaskFilter = z.strictObject({
+  status: TaskStatus.optional(),
+  type: z.string().min(1).max(32).optional(),
+  /** A task id or its beginning. */
+  id: z
+    .string()
+    .regex(/^[0-9a-f-]{1,36}$/, 'a task id or its beginning')
+    .optional(),
+  /** The worker it ran (last) at. */
+  worker: z.string().min(1).max(64).optional(),
+  /** createdAt bounds, ms since the epoch. */
+  since: z.number().int().min(0).optional(),
+  until: z.number().int().min(0).optional(),
+});
+export type TaskFilter = z.infer<typeof TaskFilter>;
+/** The filter's fields: the query parameters GET /v1/tasks filters with. */
+export const TASK_FILTER_FIELDS = TaskFilter.keyof().options;
+
 /** POST /v1/tasks body; also each element of a batch. */
 export const SubmitTaskRequest = z.strictObject({
   type: TaskType,

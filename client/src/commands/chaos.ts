@@ -15,7 +15,7 @@ function parseDuration(text: string): number {
 
 function parsePercent(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`"${text}" is not a whole percent from 1 to 100`);
+  if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError(`"${text}" is not a whole percent from 0 to 100`);
   return n;
 }
 
@@ -27,7 +27,7 @@ export function registerChaos(program: Command, context: ContextFactory): void {
     )
     .argument('<action>', 'kill, pause, resume or loss')
     .argument('[worker]', "the worker's name (taskmesh workers lists them); without one, what is in force now")
-    .option('--percent <n>', 'loss: the share of datagrams dropped each way', parsePercent)
+    .option('--percent <n>', 'loss: the share of datagrams dropped each way (0 ends a loss)', parsePercent)
     .option('--for <duration>', 'pause and loss: how long (e.g. 30s; default 30s)', parseDuration)
     .option('--json', 'print the answer as JSON')
     .action(async (action: string, worker: string | undefined, options: { percent?: number; for?: number; json?: boolean }) => {
@@ -47,7 +47,8 @@ export function registerChaos(program: Command, context: ContextFactory): void {
       const parsed = ChaosAction.safeParse(action);
       if (!parsed.success) throw usageError(`chaos: "${action}" is not kill, pause, resume, loss or status`);
       if (worker === undefined) throw usageError(`chaos ${action}: name the worker (taskmesh workers lists them)`);
-      if (parsed.data === 'loss' && options.percent === undefined) throw usageError('chaos loss: give --percent N (1 to 100)');
+      if (parsed.data === 'loss' && options.percent === undefined)
+        throw usageError('chaos loss: give --percent N (1 to 100; 0 ends a loss)');
       if (parsed.data !== 'loss' && options.percent !== undefined) throw usageError(`chaos ${action}: --percent is for loss only`);
       const answer = await ctx.api.chaos(parsed.data, { worker, percent: options.percent, forMs: options.for });
       ctx.out(
