@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ErrorResponse, TaskEvent, type TaskEventKind, messageText } from '@taskmesh/shared';
+import { EVENTS_SEQ_HEADER, ErrorResponse, TaskEvent, type TaskEventKind, messageText } from '@taskmesh/shared';
 import { DispatcherError, transportError } from './api-client.js';
 
 /** Options of the dispatcher's `/v1/events` WebSocket. */
@@ -30,17 +30,28 @@ export function eventsUrl(options: EventStreamOptions): string {
   return url.toString();
 }
 
+/** One open connection, and where its subscription began (the dispatcher's EVENTS_SEQ_HEADER). */
+interface Connection {
+  socket: WebSocket;
+  startSeq: number | undefined;
+}
+
 /** Opens one connection; rejects with the dispatcher's refusal or the transport error. */
-function connect(options: EventStreamOptions): Promise<WebSocket> {
+function connect(options: EventStreamOptions): Promise<Connection> {
   const socket = new WebSocket(eventsUrl(options), {
     headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
     perMessageDeflate: false,
+  });
+  let startSeq: number | undefined;
+  socket.once('upgrade', (res) => {
+    const value = Number(res.headers[EVENTS_SEQ_HEADER]);
+    if (Number.isSafeInteger(value) && value >= 0) startSeq = value;
   });
   return new Promise((resolve, reject) => {
     socket.once('open', () => {
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
-      resolve(socket);
+      resolve({ socket, startSeq });
     });
     socket.on('error', (err) => reject(transportError(options.baseUrl, err)));
     socket.once('unexpected-response', (_req, res) => {
@@ -95,12 +106,14 @@ export class EventStream {
   private lastSeq: number | undefined;
   private finish!: (err: Error | undefined) => void;
 
+  private socket!: WebSocket;
+
   private constructor(
-    private socket: WebSocket,
+    connection: Connection,
     private readonly options: EventStreamOptions & { resume?: boolean },
   ) {
     this.closed = new Promise((resolve) => (this.finish = resolve));
-    this.attach(socket);
+    this.attach(connection);
   }
 
   /** Opens the socket and resolves once the dispatcher accepted the subscription. */
@@ -108,7 +121,7 @@ export class EventStream {
     return new EventStream(await connect(options), options);
   }
 
-  /** The seq of the last event received (where a resumed connection starts). */
+  /** Where a resumed connection starts: the last event received, or where the subscription began. */
   get position(): number | undefined {
     return this.lastSeq;
   }
@@ -119,7 +132,10 @@ export class EventStream {
     return () => this.gapListeners.delete(listener);
   }
 
-  private attach(socket: WebSocket): void {
+  private attach({ socket, startSeq }: Connection): void {
+    // Nothing seen yet: a connection that drops resumes from where this subscription began, so
+    // what the dispatcher sent meanwhile (or a restarted one logged) is not missed.
+    this.lastSeq ??= this.options.since ?? startSeq;
     this.socket = socket;
     socket.on('message', (data) => this.onMessage(data));
     socket.once('close', (code, reason) => void this.ended(code, reason.toString('utf8')));
@@ -142,13 +158,13 @@ export class EventStream {
       await new Promise((resolve) => setTimeout(resolve, wait));
       wait = Math.min(RESUME_DELAY.max, wait * 2);
       try {
-        const socket = await connect({ ...this.options, since: this.lastSeq });
+        const connection = await connect({ ...this.options, since: this.lastSeq });
         if (this.closing) {
-          socket.close(1000);
+          connection.socket.close(1000);
           break;
         }
         this.resumed++;
-        this.attach(socket);
+        this.attach(connection);
         return;
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));

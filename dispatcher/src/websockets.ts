@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  EVENTS_SEQ_HEADER,
   TaskmeshError,
   refuseUpgrade,
   requestUrl,
@@ -46,6 +47,11 @@ export class WebSockets {
 
   constructor(private readonly deps: WebSocketsDeps) {
     deps.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    // Where an events subscription begins (written in the same turn as it joins the hub): a client
+    // that has seen no event yet when its connection drops resumes from here, missing nothing.
+    this.wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      if (requestUrl(req.url).pathname === '/v1/events') headers.push(`${EVENTS_SEQ_HEADER}: ${deps.events.seq - 1}`);
+    });
   }
 
   get streamCount(): number {

@@ -78,6 +78,7 @@ export {
   MAX_BATCH_TASKS,
   TaskStatus,
   TaskFilter,
+  EVENTS_SEQ_HEADER,
   TASK_FILTER_FIELDS,
   isFinalStatus,
   SubmitTaskRequest,

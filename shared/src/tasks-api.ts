@@ -91,6 +91,12 @@ export const TaskListResponse = z.object({
 export const TaskEventKind = z.enum(['submitted', 'dispatched', 'progress', 'retrying', 'succeeded', 'failed', 'cancelled']);
 export type TaskEventKind = z.infer<typeof TaskEventKind>;
 
+/**
+ * The response header of a /v1/events upgrade: the seq of the last event before the subscription
+ * began. A client that has seen no event yet when its connection drops resumes with `since=` it.
+ */
+export const EVENTS_SEQ_HEADER = 'x-taskmesh-events-seq';
+
 /** One message on the /v1/events WebSocket. */
 export const TaskEvent = z.object({
   /** Grows by one per event, across dispatcher restarts too: `/v1/events?since=<seq>` resumes after it. */

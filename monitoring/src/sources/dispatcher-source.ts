@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
   ChaosStatus,
+  EVENTS_SEQ_HEADER,
   TaskEvent,
   TaskListResponse,
   WorkerListResponse,
@@ -193,6 +194,11 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     if (this.lastSeq !== undefined) url.searchParams.set('since', String(this.lastSeq));
     const ws = new WebSocket(url, { headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {} });
     this.ws = ws;
+    // Nothing seen yet: a reconnect resumes from where this subscription began, missing nothing.
+    ws.once('upgrade', (res) => {
+      const startSeq = Number(res.headers[EVENTS_SEQ_HEADER]);
+      if (this.lastSeq === undefined && Number.isSafeInteger(startSeq) && startSeq >= 0) this.lastSeq = startSeq;
+    });
     ws.on('open', () => {
       this.eventRetries = 0;
       this.setEventsConnected(true);
