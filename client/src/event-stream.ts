@@ -34,6 +34,11 @@ export function eventsUrl(options: EventStreamOptions): string {
 interface Connection {
   socket: WebSocket;
   startSeq: number | undefined;
+  /**
+   * Stops holding messages and hands over those that came before anyone listened: a replay's first
+   * frames can arrive in the same read as the upgrade, and are emitted as soon as it opens.
+   */
+  takeEarly: () => WebSocket.RawData[];
 }
 
 /** Opens one connection; rejects with the dispatcher's refusal or the transport error. */
@@ -43,6 +48,13 @@ function connect(options: EventStreamOptions): Promise<Connection> {
     perMessageDeflate: false,
   });
   let startSeq: number | undefined;
+  const early: WebSocket.RawData[] = [];
+  const hold = (data: WebSocket.RawData): void => void early.push(data);
+  socket.on('message', hold);
+  const takeEarly = (): WebSocket.RawData[] => {
+    socket.off('message', hold);
+    return early;
+  };
   socket.once('upgrade', (res) => {
     const value = Number(res.headers[EVENTS_SEQ_HEADER]);
     if (Number.isSafeInteger(value) && value >= 0) startSeq = value;
@@ -51,7 +63,7 @@ function connect(options: EventStreamOptions): Promise<Connection> {
     socket.once('open', () => {
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
-      resolve({ socket, startSeq });
+      resolve({ socket, startSeq, takeEarly });
     });
     socket.on('error', (err) => reject(transportError(options.baseUrl, err)));
     socket.once('unexpected-response', (_req, res) => {
@@ -132,12 +144,17 @@ export class EventStream {
     return () => this.gapListeners.delete(listener);
   }
 
-  private attach({ socket, startSeq }: Connection): void {
+  private attach({ socket, startSeq, takeEarly }: Connection): void {
     // Nothing seen yet: a connection that drops resumes from where this subscription began, so
     // what the dispatcher sent meanwhile (or a restarted one logged) is not missed.
     this.lastSeq ??= this.options.since ?? startSeq;
     this.socket = socket;
-    socket.on('message', (data) => this.onMessage(data));
+    // Held a turn longer, so the first connection's listeners (added when open() returns) hear them;
+    // messages keep being held, in order, until then.
+    setImmediate(() => {
+      for (const data of takeEarly()) this.onMessage(data);
+      socket.on('message', (data) => this.onMessage(data));
+    });
     socket.once('close', (code, reason) => void this.ended(code, reason.toString('utf8')));
   }
 
