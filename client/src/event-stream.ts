@@ -1,5 +1,13 @@
 import WebSocket from 'ws';
-import { EVENTS_SEQ_HEADER, ErrorResponse, TaskEvent, type TaskEventKind, messageText } from '@taskmesh/shared';
+import {
+  EVENTS_SEQ_HEADER,
+  ErrorResponse,
+  SINCE_TOO_OLD_CLOSE_CODE,
+  SLOW_SUBSCRIBER_CLOSE_CODE,
+  TaskEvent,
+  type TaskEventKind,
+  messageText,
+} from '@taskmesh/shared';
 import { DispatcherError, transportError } from './api-client.js';
 
 /** Options of the dispatcher's `/v1/events` WebSocket. */
@@ -90,9 +98,6 @@ function connect(options: EventStreamOptions): Promise<Connection> {
   });
 }
 
-/** The dispatcher's close codes that say where to resume (see the dispatcher's events hub). */
-const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
-const SINCE_TOO_OLD_CLOSE_CODE = 4009;
 /** A resuming stream gives up after this long without getting a connection back. */
 const RESUME_GIVE_UP_MS = 60_000;
 const RESUME_DELAY = { first: 100, max: 2000 };

@@ -4,8 +4,8 @@ import { appendFile, readdir, stat, truncate, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ClassicLevel } from 'classic-level';
+import { SINCE_TOO_OLD_CLOSE_CODE, SLOW_SUBSCRIBER_CLOSE_CODE } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite, type RunningService } from '@taskmesh/shared/testing';
-import { SINCE_TOO_OLD_CLOSE_CODE, SLOW_SUBSCRIBER_CLOSE_CODE } from './events-hub.js';
 import { api, eventually } from './test-support.js';
 
 /** How many times each task id started at the given workers (their debug log's task-started lines). */

@@ -5,14 +5,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { TaskEvent, TaskmeshError } from '@taskmesh/shared';
-import {
-  EVENT_BUFFER_LIMIT_BYTES,
-  EventsHub,
-  SINCE_TOO_OLD_CLOSE_CODE,
-  SLOW_SUBSCRIBER_CLOSE_CODE,
-  parseEventFilter,
-} from './events-hub.js';
+import { SINCE_TOO_OLD_CLOSE_CODE, SLOW_SUBSCRIBER_CLOSE_CODE, TaskEvent, TaskmeshError } from '@taskmesh/shared';
+import { EVENT_BUFFER_LIMIT_BYTES, EventsHub, parseEventFilter } from './events-hub.js';
 import type { TaskEntry } from './task-entry.js';
 import { eventually, queuedEntry } from './test-support.js';
 

@@ -1,4 +1,11 @@
-import { HeadQueue, TaskEventKind, TaskmeshError, type TaskEvent } from '@taskmesh/shared';
+import {
+  HeadQueue,
+  SINCE_TOO_OLD_CLOSE_CODE,
+  SLOW_SUBSCRIBER_CLOSE_CODE,
+  TaskEventKind,
+  TaskmeshError,
+  type TaskEvent,
+} from '@taskmesh/shared';
 import type WebSocket from 'ws';
 import type { TaskEntry } from './task-entry.js';
 
@@ -20,10 +27,6 @@ function matches(filter: EventFilter, event: TaskEvent): boolean {
  * SLOW_SUBSCRIBER_CLOSE_CODE: events are never skipped in silence, and never pile up.
  */
 export const EVENT_BUFFER_LIMIT_BYTES = 32 * 1024 * 1024;
-/** The WebSocket close code of a subscriber closed for reading too slowly (the reason says `since=` to resume with). */
-export const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
-/** The close code of a subscriber whose `since` is older than the log: read task state, then resume as the reason says. */
-export const SINCE_TOO_OLD_CLOSE_CODE = 4009;
 /** Default of TASKMESH_EVENTS_LOG_SIZE: recent events kept for `since=`. */
 const EVENT_LOG_SIZE = 100_000;
 /** Sequence numbers are reserved in the journal this many at a time (a restart skips the rest). */

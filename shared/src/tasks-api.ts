@@ -96,6 +96,10 @@ export type TaskEventKind = z.infer<typeof TaskEventKind>;
  * began. A client that has seen no event yet when its connection drops resumes with `since=` it.
  */
 export const EVENTS_SEQ_HEADER = 'x-taskmesh-events-seq';
+/** The /v1/events close code of a subscriber closed for reading too slowly (the reason says `since=` to resume with). */
+export const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
+/** The close code of a subscriber whose `since` is older than the log: read task state, then resume as the reason says. */
+export const SINCE_TOO_OLD_CLOSE_CODE = 4009;
 
 /** One message on the /v1/events WebSocket. */
 export const TaskEvent = z.object({

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import {
   ChaosStatus,
   EVENTS_SEQ_HEADER,
+  SINCE_TOO_OLD_CLOSE_CODE,
   TaskEvent,
   TaskListResponse,
   WorkerListResponse,
@@ -17,8 +18,6 @@ import {
 } from '@taskmesh/shared';
 import { describeError, pollLoop, type UpstreamStatus } from './poll-loop.js';
 
-/** The dispatcher's close code for a `since` older than its event log (see its events hub). */
-const SINCE_TOO_OLD_CLOSE_CODE = 4009;
 /** What the tasks panel shows (without the event feed, which is its own topic). */
 export interface TasksSnapshot extends UpstreamStatus {
   url: string;
