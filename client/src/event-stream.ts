@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
 import {
-  EVENTS_SEQ_HEADER,
   ErrorResponse,
   SINCE_TOO_OLD_CLOSE_CODE,
   SLOW_SUBSCRIBER_CLOSE_CODE,
   TaskEvent,
+  eventsStartSeq,
   type TaskEventKind,
   messageText,
 } from '@taskmesh/shared';
@@ -63,10 +63,7 @@ function connect(options: EventStreamOptions): Promise<Connection> {
     socket.off('message', hold);
     return early;
   };
-  socket.once('upgrade', (res) => {
-    const value = Number(res.headers[EVENTS_SEQ_HEADER]);
-    if (Number.isSafeInteger(value) && value >= 0) startSeq = value;
-  });
+  socket.once('upgrade', (res) => (startSeq = eventsStartSeq(res.headers)));
   return new Promise((resolve, reject) => {
     socket.once('open', () => {
       socket.removeAllListeners('error');

@@ -1,20 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { WorkerRecord } from '@taskmesh/shared';
+import { workerRecord } from '@taskmesh/shared/testing';
 import { LinkFaults } from './chaos.js';
 
-const worker = (host: string, port = 40_001): WorkerRecord => ({
-  name: `reverse-${host}`,
-  type: 'reverse',
-  host,
-  port,
-  pid: 1,
-  load: { queued: 0, inFlight: 0, capacity: 4 },
-  loadRatio: 0,
-  state: 'live',
-  registeredAt: 0,
-  lastHeartbeatAt: 0,
-});
+const worker = (host: string, port = 40_001) => workerRecord({ name: `reverse-${host}`, host, port });
 
 test('loss on a worker registered by address drops both ways at that address and port only', async () => {
   const faults = new LinkFaults(() => 0);

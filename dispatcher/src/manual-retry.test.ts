@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalSuite, type LocalSuite, type RunningService } from '@taskmesh/shared/testing';
-import { api, eventually } from './test-support.js';
+import { api, typeKnown } from './test-support.js';
 
 /**
  * A manual retry runs the task again, even at a worker that remembers an earlier attempt of it:
@@ -36,9 +36,7 @@ before(async () => {
   suite = await startLocalSuite({ workers: [] });
   worker = await suite.addWorker('firstfails', { TASKMESH_WORKER_MODULE: join(dir, 'firstfails.mjs') });
   base = suite.dispatcherUrl!;
-  await eventually('the dispatcher to know firstfails', async () =>
-    (await api(base, '/v1/types')).body.types.some((t: { name: string }) => t.name === 'firstfails'),
-  );
+  await typeKnown(base, 'firstfails');
 });
 after(async () => {
   await suite?.stop();

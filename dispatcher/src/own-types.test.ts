@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT, TEST_SECRET, serviceScript, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
-import { api, eventually } from './test-support.js';
+import { api, eventually, typeKnown } from './test-support.js';
 
 /** A user's task module, written outside every workspace: it imports only '@taskmesh/worker'. */
 const WORDCOUNT = `import { defineTaskType, z } from '@taskmesh/worker';
@@ -28,9 +28,7 @@ describe('a task type of your own, from a module outside taskmesh', () => {
     suite = await startLocalSuite({ workers: ['reverse'] });
     await suite.addWorker('wordcount', { TASKMESH_WORKER_MODULE: join(dir, 'wordcount.mjs') });
     base = suite.dispatcherUrl!;
-    await eventually('the dispatcher to know wordcount', async () =>
-      (await api(base, '/v1/types')).body.types.some((t: { name: string }) => t.name === 'wordcount'),
-    );
+    await typeKnown(base, 'wordcount');
   });
   after(async () => {
     await suite?.stop();
@@ -177,11 +175,7 @@ export default defineTaskType({
     for (const name of ['flaky-a', 'flaky-b']) {
       await suite.addWorker('flaky', { TASKMESH_WORKER_MODULE: join(dir, 'flaky.mjs'), TASKMESH_WORKER_NAME: name });
     }
-    await eventually('the dispatcher to see both flaky workers', async () =>
-      (await api(suite.dispatcherUrl!, '/v1/types')).body.types.some(
-        (t: { name: string; workers: number }) => t.name === 'flaky' && t.workers === 2,
-      ),
-    );
+    await typeKnown(suite.dispatcherUrl!, 'flaky', 2);
   });
   after(async () => {
     await suite?.stop();
@@ -234,11 +228,7 @@ describe('the badge example: the canvas, progress and cancellation in a module o
   before(async () => {
     suite = await startLocalSuite({ workers: [] });
     await suite.addWorker('badge', { TASKMESH_WORKER_MODULE: join(REPO_ROOT, 'examples/badge.mjs'), TASKMESH_LOG_LEVEL: 'debug' });
-    await eventually('the dispatcher to know badge', async () =>
-      (await api(suite.dispatcherUrl!, '/v1/types')).body.types.some(
-        (t: { name: string; workers: number }) => t.name === 'badge' && t.workers === 1,
-      ),
-    );
+    await typeKnown(suite.dispatcherUrl!, 'badge', 1);
   });
   after(async () => {
     await suite?.stop();

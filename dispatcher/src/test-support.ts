@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import type { TaskRecord } from '@taskmesh/shared';
-import { TEST_SECRET } from '@taskmesh/shared/testing';
+import { TEST_SECRET, eventually } from '@taskmesh/shared/testing';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { newTaskEntry, type TaskEntry } from './task-entry.js';
 
@@ -44,6 +44,13 @@ export interface RecordingSocket {
   messages: Array<{ data: Buffer; binary: boolean }>;
   next(predicate: (m: { data: Buffer; binary: boolean }) => boolean, timeoutMs?: number): Promise<{ data: Buffer; binary: boolean }>;
   close(): void;
+}
+
+/** Waits until the dispatcher accepts `type` with at least `workers` live workers (its catalog learned it). */
+export async function typeKnown(base: string, type: string, workers = 0): Promise<void> {
+  await eventually(`the dispatcher to know ${type}${workers > 0 ? ` with ${workers} worker(s)` : ''}`, async () =>
+    (await api(base, '/v1/types')).body.types.some((t: { name: string; workers: number }) => t.name === type && t.workers >= workers),
+  );
 }
 
 export async function openSocket(url: string, headers: Record<string, string> = {}): Promise<RecordingSocket> {

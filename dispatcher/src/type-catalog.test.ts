@@ -1,25 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeContract, findContract, type WorkerRecord } from '@taskmesh/shared';
+import { workerRecord } from '@taskmesh/shared/testing';
 import { TypeCatalog } from './type-catalog.js';
 import { eventually } from './test-support.js';
 
 // A type of one's own with the payload of reverse ({text: string}).
 const contract = describeContract({ ...findContract('reverse')!, name: 'wordcount', description: 'Counts the words of a text' });
 
-const worker: WorkerRecord = {
-  name: 'wordcount-1',
-  type: 'wordcount',
-  host: '127.0.0.1',
-  port: 40_000,
-  pid: 1,
-  load: { queued: 0, inFlight: 0, capacity: 4 },
-  loadRatio: 0,
-  state: 'live',
-  registeredAt: 0,
-  lastHeartbeatAt: 0,
-  contract,
-};
+const worker = workerRecord({ name: 'wordcount-1', type: 'wordcount', contract });
 
 test('a worker of a type not known yet is learned when it comes up, not at the next refresh', async (t) => {
   let listed: WorkerRecord[] = [];

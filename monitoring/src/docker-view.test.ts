@@ -13,6 +13,7 @@ import {
 import { containerOf } from './worker-join.js';
 import { withSocketHint } from './sources/docker-source.js';
 import type { WorkerRecord } from '@taskmesh/shared';
+import { workerRecord } from '@taskmesh/shared/testing';
 
 // Shapes as the Docker Engine API (v1.4x) answers them, trimmed to the fields read.
 const sample = {
@@ -80,19 +81,7 @@ test('events: container events are kept, exec noise and other types are not', ()
 test('a worker is matched to its container by meta, address or hostname', () => {
   const running = { ...containerView(info, inspect, undefined, 0), state: 'running', ipAddresses: ['172.18.0.5'] };
   const other = { ...running, id: 'ffff' + running.id.slice(4), name: 'other', hostname: 'other', ipAddresses: ['172.18.0.9'] };
-  const worker = (host: string, meta?: Record<string, string>): WorkerRecord => ({
-    name: 'w',
-    type: 'reverse',
-    host,
-    port: 1,
-    pid: 1,
-    meta,
-    load: { queued: 0, inFlight: 0, capacity: 1 },
-    loadRatio: 0,
-    state: 'live',
-    registeredAt: 0,
-    lastHeartbeatAt: 0,
-  });
+  const worker = (host: string, meta?: Record<string, string>): WorkerRecord => workerRecord({ name: 'w', host, port: 1, meta });
   assert.equal(containerOf(worker('10.0.0.1', { containerId: running.id.slice(0, 12) }), [other, running])?.id, running.id);
   assert.equal(containerOf(worker('172.18.0.5'), [other, running])?.id, running.id);
   assert.equal(containerOf(worker('a1b2c3d4e5f6'), [other, running])?.id, running.id);

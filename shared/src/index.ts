@@ -79,6 +79,7 @@ export {
   TaskStatus,
   TaskFilter,
   EVENTS_SEQ_HEADER,
+  eventsStartSeq,
   SLOW_SUBSCRIBER_CLOSE_CODE,
   SINCE_TOO_OLD_CLOSE_CODE,
   TASK_FILTER_FIELDS,

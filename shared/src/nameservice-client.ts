@@ -15,7 +15,7 @@ import {
   type WorkerRecord,
 } from './registry.js';
 import { deriveKey } from './request-signing.js';
-import { answerError, callService, describeFetchError, type ServiceAnswer } from './http/service-call.js';
+import { answerError, callService, describeFetchError, jsonOrText, type ServiceAnswer } from './http/service-call.js';
 
 /** The purpose the nameservice's request key is derived for (see deriveKey). */
 export const NAMESERVICE_KEY_PURPOSE = 'nameservice';
@@ -104,13 +104,7 @@ export class NameserviceClient {
       }
       if (res.status !== 200 || res.body === null) {
         const text = await res.text().catch(() => '');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: failure() names the status
-        }
-        throw this.failure('watch', { status: res.status, body });
+        throw this.failure('watch', { status: res.status, body: jsonOrText(text) });
       }
       const decoder = new TextDecoder();
       let buffered = '';
@@ -124,7 +118,7 @@ export class NameserviceClient {
             const line = buffered.slice(0, newline);
             buffered = buffered.slice(newline + 1);
             if (line === '') continue;
-            const parsed = RegistryChange.safeParse(safeJson(line));
+            const parsed = RegistryChange.safeParse(jsonOrText(line));
             if (!parsed.success) throw new TaskmeshError('UNAVAILABLE', 'nameservice watch: a line that is not a registry change');
             onChange(parsed.data);
           }
@@ -184,13 +178,5 @@ export class NameserviceClient {
     const parsed = schema.safeParse(body);
     if (parsed.success) return parsed.data;
     throw new TaskmeshError('UNAVAILABLE', `nameservice ${operation}: answer does not match the API: ${z.prettifyError(parsed.error)}`);
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

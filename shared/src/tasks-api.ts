@@ -96,6 +96,11 @@ export type TaskEventKind = z.infer<typeof TaskEventKind>;
  * began. A client that has seen no event yet when its connection drops resumes with `since=` it.
  */
 export const EVENTS_SEQ_HEADER = 'x-taskmesh-events-seq';
+/** EVENTS_SEQ_HEADER's value from an upgrade answer's headers, or undefined (absent or not a seq). */
+export function eventsStartSeq(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const value = Number(headers[EVENTS_SEQ_HEADER]);
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
 /** The /v1/events close code of a subscriber closed for reading too slowly (the reason says `since=` to resume with). */
 export const SLOW_SUBSCRIBER_CLOSE_CODE = 4008;
 /** The close code of a subscriber whose `since` is older than the log: read task state, then resume as the reason says. */

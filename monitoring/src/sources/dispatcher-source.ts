@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
   ChaosStatus,
-  EVENTS_SEQ_HEADER,
   SINCE_TOO_OLD_CLOSE_CODE,
   TaskEvent,
   TaskListResponse,
@@ -10,6 +9,7 @@ import {
   answerError,
   backoffDelay,
   callService,
+  eventsStartSeq,
   messageText,
   type LinkHealth,
   type Logger,
@@ -194,10 +194,7 @@ export class DispatcherSource extends EventEmitter<{ update: [TasksSnapshot]; ev
     const ws = new WebSocket(url, { headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {} });
     this.ws = ws;
     // Nothing seen yet: a reconnect resumes from where this subscription began, missing nothing.
-    ws.once('upgrade', (res) => {
-      const startSeq = Number(res.headers[EVENTS_SEQ_HEADER]);
-      if (this.lastSeq === undefined && Number.isSafeInteger(startSeq) && startSeq >= 0) this.lastSeq = startSeq;
-    });
+    ws.once('upgrade', (res) => (this.lastSeq ??= eventsStartSeq(res.headers)));
     ws.on('open', () => {
       this.eventRetries = 0;
       this.setEventsConnected(true);

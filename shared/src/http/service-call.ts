@@ -61,7 +61,8 @@ export function answerError(service: string, operation: string, answer: ServiceA
   });
 }
 
-function jsonOrText(text: string): unknown {
+/** A body as JSON, or its text when it is not JSON. */
+export function jsonOrText(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -9,3 +9,4 @@ export { dispatch } from './dispatch.js';
 export type { DispatchRequest } from './dispatch.js';
 export { startRunner, freePort } from './runner-process.js';
 export type { RunnerProcess } from './runner-process.js';
+export { workerRecord } from './worker-record.js';
