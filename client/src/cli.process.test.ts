@@ -109,6 +109,23 @@ describe('taskmesh CLI against a running suite', () => {
     );
   });
 
+  test("escape sequences in someone else's result are shown escaped, not sent to the terminal; --raw prints them as they came", async () => {
+    // A result that would retitle the terminal and clear the screen, submitted through the API as anyone could.
+    const hostile = '\u001b]0;owned\u0007\u001b[2J\u009b31m\u202egnp.exe\r';
+    const submitted = await fetch(`${suite.dispatcherUrl!}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'upper', payload: { text: hostile } }),
+    });
+    const { id } = (await submitted.json()) as { id: string };
+    const shown = await runCli([...d, 'wait', id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stdout, '\\x1b]0;OWNED\\x07\\x1b[2J\\x9b31M\\u202eGNP.EXE\\x0d\n');
+    assert.doesNotMatch(shown.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    const raw = await runCli([...d, '--raw', 'wait', id]);
+    assert.equal(raw.stdout, `${hostile.toUpperCase()}\n`);
+  });
+
   test('submit image --out writes a real PNG of the asked size', async () => {
     const out = join(dir, 'frame.png');
     const r = await runCli([...d, 'submit', 'image', '--text', 'hi', '--width', '64', '--height', '48', '--out', out]);

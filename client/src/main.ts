@@ -3,6 +3,7 @@ import { CommanderError } from 'commander';
 import type { ApiClient } from './api-client.js';
 import { EXIT, errorLine, exitCodeOf } from './exit-codes.js';
 import { buildProgram } from './program.js';
+import { printable } from './terminal-text.js';
 
 /**
  * The `taskmesh` CLI: reads the environment, wires commander and maps every failure to one line
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     clients,
   });
   const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const shown = argv.includes('--raw') ? (text: string) => text : printable;
   try {
     await program.parseAsync(argv);
     return EXIT.OK;
@@ -39,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('interrupted\n');
       return 130;
     }
-    process.stderr.write(`${errorLine(err)}\n`);
+    process.stderr.write(`${shown(errorLine(err))}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return exitCodeOf(err);
   } finally {

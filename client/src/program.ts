@@ -14,6 +14,7 @@ import { registerWatch } from './commands/watch.js';
 import { registerTypes } from './commands/types.js';
 import { registerWorkers } from './commands/workers.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { printable } from './terminal-text.js';
 
 /** What the program needs from the process; main.ts fills it from the real one. */
 export interface ProgramIo {
@@ -31,6 +32,7 @@ interface GlobalOptions {
   dispatcher: string;
   token?: string;
   verbose?: boolean;
+  raw?: boolean;
 }
 
 /** A dispatcher that accepts a connection and never answers must not hang the CLI (long-polls add their wait). */
@@ -49,6 +51,7 @@ export function buildProgram(io: ProgramIo): Command {
     )
     .addOption(new Option('--token <token>', 'API bearer token (env TASKMESH_API_TOKEN)'))
     .option('-v, --verbose', 'print stack traces of errors')
+    .option('--raw', 'print results and messages as they came, control characters included (else shown escaped)')
     .addHelpText('after', `\n${EXIT_CODES_HELP}`)
     .exitOverride()
     .configureOutput({
@@ -71,7 +74,15 @@ export function buildProgram(io: ProgramIo): Command {
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
     });
     io.clients.push(api);
-    const ctx: CliContext = { api, out: io.out, err: io.err, isTTY: io.isTTY, signal: io.signal, now: Date.now };
+    const shown = globals.raw === true ? (text: string) => text : printable;
+    const ctx: CliContext = {
+      api,
+      out: (text) => io.out(shown(text)),
+      err: (text) => io.err(shown(text)),
+      isTTY: io.isTTY,
+      signal: io.signal,
+      now: Date.now,
+    };
     return ctx;
   };
 

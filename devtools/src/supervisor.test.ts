@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RunnerState } from '@taskmesh/shared';
-import { Supervisor, type ExitInfo, type ServiceSpec } from './supervisor.js';
+import { backoffDelay, type RunnerState } from '@taskmesh/shared';
+import { DEFAULT_RESTART_POLICY, Supervisor, type ExitInfo, type ServiceSpec } from './supervisor.js';
 
 /** A real child process running a small node program. */
 const nodeService = (name: string, program: string, stopTier = 0): ServiceSpec => ({
@@ -71,24 +71,85 @@ test('a service that exits with code 2 before it is ready cannot start as config
   );
 });
 
-test('a run longer than stableAfterMs resets the backoff', async (t) => {
+test('a service ready for stableAfterMs before it ends restarts at the first delay again; one that never served does not', async (t) => {
   const exits: ExitInfo[] = [];
   const sup = new Supervisor({
-    services: [nodeService('flaky', 'setTimeout(() => process.exit(1), 150)')],
+    services: [
+      // Ready at once, gone 150 ms later: each run was ready for longer than stableAfterMs.
+      nodeService('flaky', 'console.log(JSON.stringify({event:"ready"})); setTimeout(() => process.exit(1), 150)'),
+      // Runs as long but never says it is ready: it is not stable, its delays grow.
+      nodeService('unready', 'setTimeout(() => process.exit(1), 150)'),
+    ],
     restartPolicy: fixed,
     stableAfterMs: 100,
     onExit: (e) => exits.push(e),
   });
   t.after(() => sup.stop());
   sup.start();
+  const of = (service: string): ExitInfo[] => exits.filter((e) => e.service === service);
   const deadline = Date.now() + 10_000;
-  while (exits.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while ((of('flaky').length < 3 || of('unready').length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await sup.stop();
-  assert.ok(exits.length >= 3, 'three exits seen');
   assert.deepEqual(
-    exits.slice(0, 3).map((e) => e.restartInMs),
+    of('flaky')
+      .slice(0, 3)
+      .map((e) => e.restartInMs),
     [50, 50, 50],
   );
+  assert.deepEqual(
+    of('unready')
+      .slice(0, 3)
+      .map((e) => e.restartInMs),
+    [50, 100, 200],
+  );
+});
+
+test('repeated SIGKILLs of a service that comes up and serves between them do not grow its restart delay', async (t) => {
+  const exits: ExitInfo[] = [];
+  const pids: number[] = [];
+  const sup = new Supervisor({
+    services: [nodeService('killed', 'console.log(JSON.stringify({event:"ready"})); setInterval(() => {}, 1000)')],
+    restartPolicy: fixed,
+    stableAfterMs: 200,
+    onExit: (e) => exits.push(e),
+  });
+  t.after(() => sup.stop());
+  sup.start();
+  // Five kills: three after the service served for longer than stableAfterMs, then two at once.
+  for (let kill = 0; kill < 5; kill++) {
+    const deadline = Date.now() + 10_000;
+    let pid: number | null = null;
+    while (Date.now() < deadline) {
+      const record = sup.state().processes[0]!;
+      if (record.status === 'running' && record.pid !== null && !pids.includes(record.pid)) {
+        pid = record.pid;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(pid !== null, `run ${kill + 1} came up`);
+    pids.push(pid);
+    if (kill < 3) await new Promise((r) => setTimeout(r, 300));
+    process.kill(pid, 'SIGKILL');
+    const exited = Date.now() + 10_000;
+    while (exits.length <= kill && Date.now() < exited) await new Promise((r) => setTimeout(r, 10));
+  }
+  await sup.stop();
+  assert.deepEqual(
+    exits.slice(0, 5).map((e) => [e.signal, e.restartInMs]),
+    [
+      ['SIGKILL', 50],
+      ['SIGKILL', 50],
+      ['SIGKILL', 50],
+      ['SIGKILL', 100],
+      ['SIGKILL', 200],
+    ],
+  );
+});
+
+test('the restart delay is capped at 10 s', () => {
+  assert.equal(DEFAULT_RESTART_POLICY.maxDelayMs, 10_000);
+  assert.ok(backoffDelay(DEFAULT_RESTART_POLICY, 50, () => 1) <= 12_000);
 });
 
 test('the ready line marks a service running and is reported with its fields', async (t) => {

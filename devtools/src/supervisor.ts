@@ -63,10 +63,17 @@ export const systemClock: Clock = {
 export const spawnNode: SpawnFn = (spec) =>
   spawnChild(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
 
-/** Restart delays: 0.5 s doubling to 30 s. */
-export const DEFAULT_RESTART_POLICY: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2 };
-/** A process that ran this long before crashing restarts at the initial delay again. */
-export const DEFAULT_STABLE_AFTER_MS = 30_000;
+/**
+ * Restart delays: 0.5 s doubling to 10 s. The cap is what a service under repeated faults can be
+ * gone for at most between two runs; Docker's restart policy and systemd bound theirs too.
+ */
+export const DEFAULT_RESTART_POLICY: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 10_000, factor: 2, jitter: 0.2 };
+/**
+ * A process that was ready this long before it ended restarts at the initial delay again (as
+ * Docker resets its delay once a container has run 10 s): a service that keeps coming up and
+ * serving is not held back for the crashes of long ago.
+ */
+export const DEFAULT_STABLE_AFTER_MS = 10_000;
 /** How long stop() waits after SIGTERM before SIGKILL. */
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -115,6 +122,8 @@ interface Entry {
   exited: Promise<void>;
   /** Consecutive crashes since the last stable run: the backoff exponent. */
   failures: number;
+  /** When the running process said it was ready (undefined before it did). */
+  readyAt: number | undefined;
   timer: unknown;
 }
 
@@ -142,6 +151,7 @@ export class Supervisor {
       child: undefined,
       exited: Promise.resolve(),
       failures: 0,
+      readyAt: undefined,
       timer: undefined,
     }));
   }
@@ -223,14 +233,13 @@ export class Supervisor {
       child = this.spawn(spec);
     } catch (err) {
       this.options.onLine?.(spec.name, `cannot start: ${(err as Error).message}`, 'stderr', null);
-      this.scheduleRestart(entry, null, null, null, 0);
+      this.scheduleRestart(entry, null, null, null);
       return;
     }
     entry.child = child;
     record.pid = child.pid ?? null;
     record.status = 'starting';
-    const startedAt = this.clock.now();
-    record.startedAt = startedAt;
+    record.startedAt = this.clock.now();
     entry.exited = new Promise<void>((resolve) => {
       let done = false;
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
@@ -238,7 +247,7 @@ export class Supervisor {
         done = true;
         entry.child = undefined;
         record.pid = null;
-        this.onChildExit(entry, child.pid ?? null, code, signal, this.clock.now() - startedAt);
+        this.onChildExit(entry, child.pid ?? null, code, signal);
         resolve();
       };
       child.once('exit', finish);
@@ -275,11 +284,12 @@ export class Supervisor {
     }
     if (typeof parsed !== 'object' || parsed === null || (parsed as { event?: unknown }).event !== 'ready') return;
     entry.record.status = 'running';
+    entry.readyAt = this.clock.now();
     this.emitState();
     this.options.onReady?.(entry.spec.name, parsed as Record<string, unknown>);
   }
 
-  private onChildExit(entry: Entry, pid: number | null, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
+  private onChildExit(entry: Entry, pid: number | null, code: number | null, signal: NodeJS.Signals | null): void {
     entry.record.lastExitCode = exitStatus(code, signal);
     if (this.stopping) {
       entry.record.status = 'stopped';
@@ -294,11 +304,13 @@ export class Supervisor {
       this.emitState();
       return;
     }
-    this.scheduleRestart(entry, pid, code, signal, ranForMs);
+    this.scheduleRestart(entry, pid, code, signal);
   }
 
-  private scheduleRestart(entry: Entry, pid: number | null, code: number | null, signal: NodeJS.Signals | null, ranForMs: number): void {
-    if (ranForMs >= (this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) entry.failures = 0;
+  private scheduleRestart(entry: Entry, pid: number | null, code: number | null, signal: NodeJS.Signals | null): void {
+    const readyForMs = entry.readyAt === undefined ? 0 : this.clock.now() - entry.readyAt;
+    entry.readyAt = undefined;
+    if (readyForMs >= (this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) entry.failures = 0;
     const delayMs = backoffDelay(this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, entry.failures);
     entry.failures += 1;
     entry.record.status = 'restarting';

@@ -10,6 +10,7 @@ import {
   envOptionalString,
   envPort,
   envString,
+  httpLimitsEnvSpec,
   splitList,
 } from '@taskmesh/shared';
 
@@ -38,6 +39,7 @@ export const DISPATCHER_DEFAULTS = {
   maxEventSubscribers: 256,
   maxEventSubscribersPerClient: 32,
   eventsBacklogBytes: 32 * 1024 * 1024,
+  eventsBacklogTotalBytes: 256 * 1024 * 1024,
   maxImageStreams: 4,
 } as const;
 
@@ -81,6 +83,7 @@ export const dispatcherEnvSpec = {
   maxEventSubscribers: { env: 'TASKMESH_MAX_EVENT_SUBSCRIBERS', schema: envInt(D.maxEventSubscribers, 0) },
   maxEventSubscribersPerClient: { env: 'TASKMESH_MAX_EVENT_SUBSCRIBERS_PER_CLIENT', schema: envInt(D.maxEventSubscribersPerClient, 0) },
   eventsBacklogBytes: { env: 'TASKMESH_EVENTS_BACKLOG_BYTES', schema: envInt(D.eventsBacklogBytes, 1024) },
+  eventsBacklogTotalBytes: { env: 'TASKMESH_EVENTS_BACKLOG_TOTAL_BYTES', schema: envInt(D.eventsBacklogTotalBytes, 1024) },
   maxImageStreams: { env: 'TASKMESH_MAX_IMAGE_STREAMS', schema: envInt(D.maxImageStreams, 0) },
   journalPath: { env: 'TASKMESH_JOURNAL_PATH', schema: envString('data/dispatcher-journal') },
   journalSync: { env: 'TASKMESH_JOURNAL_SYNC', schema: z.enum(JOURNAL_SYNC_POLICIES).default('process') },
@@ -93,4 +96,5 @@ export const dispatcherEnvSpec = {
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   logLevel: { env: 'TASKMESH_LOG_LEVEL', schema: envLogLevel() },
+  ...httpLimitsEnvSpec,
 };

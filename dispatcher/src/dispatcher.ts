@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   openSpanExport,
@@ -11,6 +11,10 @@ import {
   type Logger,
   isFinalStatus,
   traceDecision,
+  createHttpServer,
+  httpLimitsOf,
+  registerHttpMetrics,
+  type HttpLimits,
   type TraceSamplerName,
 } from '@taskmesh/shared';
 import { TokenAuth } from './auth.js';
@@ -66,8 +70,10 @@ interface DispatcherBaseOptions {
   logger?: Logger;
 }
 
-/** Every limit and timing of a dispatcher; each defaults to DISPATCHER_DEFAULTS. */
-export type DispatcherOptions = DispatcherBaseOptions & Partial<{ -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number }>;
+/** Every limit and timing of a dispatcher; each defaults to DISPATCHER_DEFAULTS (the HTTP ones to HTTP_LIMIT_DEFAULTS). */
+export type DispatcherOptions = DispatcherBaseOptions &
+  Partial<{ -readonly [K in keyof typeof DISPATCHER_DEFAULTS]: number }> &
+  Partial<HttpLimits>;
 
 export interface Dispatcher {
   readonly port: number;
@@ -113,7 +119,11 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     ...(faults === null ? {} : { wrapSend: faults.wrapSend, dropIncoming: faults.drops }),
   });
   const caller = new TaskCaller({ endpoint, logger: logger.child({ module: 'caller' }), origin: identity });
-  const nameservice = new NameserviceClient({ baseUrl: options.nameserviceUrl, logger: logger.child({ module: 'nameservice' }) });
+  const nameservice = new NameserviceClient({
+    baseUrl: options.nameserviceUrl,
+    secret: options.secret,
+    logger: logger.child({ module: 'nameservice' }),
+  });
   const health = new NameserviceClient({ baseUrl: options.nameserviceUrl, timeoutMs: HEALTH_LOOKUP_TIMEOUT_MS });
 
   // The directory and metrics call into parts made after them: reached through `late` once wired.
@@ -146,6 +156,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     maxSubscribers: options.maxEventSubscribers,
     maxPerClient: options.maxEventSubscribersPerClient,
     backlogBytes: options.eventsBacklogBytes,
+    totalBacklogBytes: options.eventsBacklogTotalBytes,
     logSize: options.eventsLogSize,
     firstSeq: Number(opened?.meta.get('eventSeq') ?? 1),
     reserveSeq: (upTo) => journal?.setMeta('eventSeq', String(upTo)),
@@ -242,6 +253,8 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     runner.recover(entry);
   }
   if (opened !== undefined) logJournalReport(logger, opened.journal.report);
+  const { server, guard: http } = createHttpServer(httpLimitsOf(given));
+  registerHttpMetrics(metrics.registry, http, 'taskmesh_dispatcher');
   const startTrace = traceDecision({ sampler: options.tracesSampler, ratio: options.tracesSamplerArg, exporting: spans !== null });
   const listener = createRequestListener({
     startTrace,
@@ -254,6 +267,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     auth: new TokenAuth(options.apiToken),
     listWorkers: () => health.list(),
     maxBodyBytes: options.maxBodyBytes,
+    http,
     gate,
     limits: { maxPayloadBytes: options.maxPayloadBytes, maxPayloadDepth: options.maxPayloadDepth },
     longPolls,
@@ -280,7 +294,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
       ...follower.stats(),
     }),
   });
-  const server = createServer(listener);
+  server.on('request', listener);
   // Submit-and-wait clients reuse connections; keep them a little longer than their idle pools.
   server.keepAliveTimeout = 65_000;
   const sockets = new WebSockets({
@@ -292,6 +306,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     runner,
     metrics,
     maxStreams: options.maxImageStreams,
+    clientOf: http.clientOf,
     logger: logger.child({ module: 'ws' }),
   });
   late.sockets = sockets;

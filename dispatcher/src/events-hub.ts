@@ -41,6 +41,8 @@ export interface EventsHubOptions {
   maxPerClient?: number;
   /** TASKMESH_EVENTS_BACKLOG_BYTES (EVENT_BUFFER_LIMIT_BYTES). */
   backlogBytes?: number;
+  /** TASKMESH_EVENTS_BACKLOG_TOTAL_BYTES: what all subscribers together may hold unsent. */
+  totalBacklogBytes?: number;
   /** TASKMESH_EVENTS_LOG_SIZE (EVENT_LOG_SIZE): events kept for `since=`. */
   logSize?: number;
   /** The first sequence number (after a restart: past everything a previous run used). */
@@ -80,7 +82,7 @@ interface Subscriber {
   socket: Corkable | undefined;
   corked: boolean;
   /** Its buffer was over the limit when this turn's first event came: it misses the turn's events. */
-  full: boolean;
+  full: 'own' | 'total' | null;
   /** Batch subscribers: this turn's events, serialised, sent as one array at the check phase. */
   pending: string[] | null;
   /** The seq of the last event written to it: where it resumes if it is closed for being slow. */
@@ -144,6 +146,9 @@ export class EventsHub {
   private readonly maxSubscribers: number;
   private readonly maxPerClient: number;
   private readonly backlogBytes: number;
+  private readonly totalBacklogBytes: number;
+  /** Unsent bytes of every subscriber, as the first cork of this turn found them. */
+  private turnBacklog = 0;
   private readonly log: HeadQueue<LoggedEvent>;
   private readonly logSize: number;
   private nextSeq: number;
@@ -157,6 +162,7 @@ export class EventsHub {
     this.maxSubscribers = options.maxSubscribers ?? Number.POSITIVE_INFINITY;
     this.maxPerClient = options.maxPerClient ?? Number.POSITIVE_INFINITY;
     this.backlogBytes = options.backlogBytes ?? EVENT_BUFFER_LIMIT_BYTES;
+    this.totalBacklogBytes = options.totalBacklogBytes ?? Number.POSITIVE_INFINITY;
     this.logSize = options.logSize ?? EVENT_LOG_SIZE;
     this.log = new HeadQueue<LoggedEvent>();
     this.nextSeq = options.firstSeq ?? 1;
@@ -221,7 +227,7 @@ export class EventsHub {
       filter,
       socket,
       corked: false,
-      full: false,
+      full: null,
       pending: filter.batch === true ? [] : null,
       lastSeq: since ?? this.nextSeq - 1,
       replayFrom: since === undefined ? null : since + 1,
@@ -304,15 +310,29 @@ export class EventsHub {
     return count;
   }
 
+  /**
+   * Whether a subscriber holds too much unsent: over its own bound, or, while all of them
+   * together are over TASKMESH_EVENTS_BACKLOG_TOTAL_BYTES, over its even share of that total (so
+   * the ones that hold the most go first, and a subscriber that keeps up is never closed for
+   * the others).
+   */
+  private overBacklog(buffered: number): 'own' | 'total' | null {
+    if (buffered > this.backlogBytes) return 'own';
+    if (this.turnBacklog > this.totalBacklogBytes && buffered > this.totalBacklogBytes / Math.max(1, this.subscribers.size)) return 'total';
+    return null;
+  }
+
   /** Closes a subscriber that fell behind, saying why; it is cut off if the close cannot get through. */
-  private closeSlow(sub: Subscriber): void {
+  private closeSlow(sub: Subscriber, why: 'own' | 'total'): void {
     this.subscribers.delete(sub);
     this.slowClosed++;
     sub.pending = null;
     const { ws } = sub;
     ws.close(
       SLOW_SUBSCRIBER_CLOSE_CODE,
-      `too slow: over ${this.backlogBytes} bytes not read; resume with since=${sub.lastSeq} (TASKMESH_EVENTS_BACKLOG_BYTES)`,
+      why === 'own'
+        ? `too slow: over ${this.backlogBytes} bytes not read; resume with since=${sub.lastSeq} (TASKMESH_EVENTS_BACKLOG_BYTES)`
+        : `too slow: subscribers hold over ${this.totalBacklogBytes} bytes not read; resume with since=${sub.lastSeq} (TASKMESH_EVENTS_BACKLOG_TOTAL_BYTES)`,
     );
     setTimeout(() => ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
@@ -348,8 +368,9 @@ export class EventsHub {
       // not taken when the turn began.
       const turnly = sub.socket !== undefined || sub.pending !== null;
       if (turnly && !sub.corked) this.cork(sub);
-      if (turnly ? sub.full : ws.bufferedAmount > this.backlogBytes) {
-        this.closeSlow(sub);
+      const over = turnly ? sub.full : this.overBacklog(ws.bufferedAmount);
+      if (over !== null) {
+        this.closeSlow(sub, over);
         continue;
       }
       logged.text ??= JSON.stringify(event);
@@ -371,7 +392,12 @@ export class EventsHub {
   }
 
   private cork(sub: Subscriber): void {
-    sub.full = sub.ws.bufferedAmount > this.backlogBytes;
+    if (this.corked.length === 0 && this.totalBacklogBytes !== Number.POSITIVE_INFINITY) {
+      // Once a turn: the sum over at most TASKMESH_MAX_EVENT_SUBSCRIBERS sockets.
+      this.turnBacklog = 0;
+      for (const other of this.subscribers) this.turnBacklog += other.ws.bufferedAmount;
+    }
+    sub.full = this.overBacklog(sub.ws.bufferedAmount);
     sub.socket?.cork();
     sub.corked = true;
     this.corked.push(sub);

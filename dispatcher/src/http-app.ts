@@ -10,6 +10,7 @@ import {
   type LinkHealth,
   type WorkerRecord,
   type TraceStart,
+  type HttpGuard,
 } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import type { AdmissionLimits } from './admission.js';
@@ -41,6 +42,8 @@ export interface HttpAppDeps {
   /** The nameservice's full list (GET /v1/workers, /healthz). */
   listWorkers: () => Promise<WorkerRecord[]>;
   maxBodyBytes: number;
+  /** The HTTP server's limits: the body budget, what they refused (for /metrics and /healthz). */
+  http: HttpGuard;
   limits: AdmissionLimits;
   longPolls: LongPolls;
   gate: AdmissionGate;
@@ -94,6 +97,7 @@ function createHttpApp(deps: HttpAppDeps): Express {
       pending: pending.size,
       inFlight: runner.inFlight,
       journal,
+      http: deps.http.figures(),
     });
   });
 
@@ -143,6 +147,7 @@ export function createRequestListener(deps: HttpAppDeps): RequestListener {
     routes: [...taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal }), ...chaosRoutes(deps.chaos)],
     auth: deps.auth,
     maxBodyBytes: deps.maxBodyBytes,
+    budget: deps.http.budget,
     logger: deps.logger,
   });
   const app = createHttpApp(deps);

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { TaskmeshError, silentLogger } from '@taskmesh/shared';
+import { BodyBudget, TaskmeshError, silentLogger } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { TokenAuth } from './auth.js';
 import { createRouteServer } from './route-server.js';
@@ -51,7 +51,13 @@ async function routeServer(t: { after(fn: () => unknown): void }, token?: string
       },
     },
   ];
-  const serve = createRouteServer({ routes, auth: new TokenAuth(token), maxBodyBytes: 64, logger: silentLogger() });
+  const serve = createRouteServer({
+    routes,
+    auth: new TokenAuth(token),
+    maxBodyBytes: 64,
+    budget: new BodyBudget(1024 * 1024, 100),
+    logger: silentLogger(),
+  });
   const server = createServer((req, res) => {
     if (!serve(req, res)) res.writeHead(418).end();
   });

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TaskmeshError, errorAnswer, logErrorAnswer, type Logger } from '@taskmesh/shared';
+import { TaskmeshError, errorAnswer, isJsonRequest, logErrorAnswer, readJsonBody, type BodyBudget, type Logger } from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { bodyLimitOf } from './http-errors.js';
-import { isJsonRequest, readJsonBody } from './json-body.js';
 import type { Reply } from './task-handlers.js';
 import type { Route, RouteRequest } from './task-routes.js';
 
@@ -10,6 +9,7 @@ export interface RouteServerOptions {
   routes: readonly Route[];
   auth: TokenAuth;
   maxBodyBytes: number;
+  budget: BodyBudget;
   logger: Logger;
 }
 
@@ -91,7 +91,7 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
         run(req, res, route, { params, query, body: undefined, traceparent });
         return true;
       }
-      readJsonBody(req, options.maxBodyBytes, (err, body) => {
+      readJsonBody(req, { limit: options.maxBodyBytes, limitVariable: 'TASKMESH_MAX_BODY_BYTES', budget: options.budget }, (err, body) => {
         if (err !== undefined) sendError(req, res, err);
         else run(req, res, route, { params, query, body, traceparent });
       });

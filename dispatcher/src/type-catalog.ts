@@ -1,4 +1,5 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { RE2JS } from 're2js';
 import {
   BUILTIN_CONTRACTS,
   TaskmeshError,
@@ -19,6 +20,19 @@ export interface TypeCatalogOptions {
   refreshMs?: number;
   logger?: Logger;
 }
+
+/**
+ * ajv's regular-expression engine for the `pattern` and `patternProperties` of registered
+ * schemas: RE2 through re2js (pure JavaScript, linear time). A pattern RE2 does not support
+ * (backreferences, lookaround) does not compile, and the schema is then left to the worker.
+ */
+const linearRegExp = Object.assign(
+  (pattern: string): { test: (s: string) => boolean } => {
+    const compiled = RE2JS.compile(pattern);
+    return { test: (text: string) => compiled.test(text) };
+  },
+  { code: 'linearRegExp' },
+);
 
 /** Types learned from registrations, at most: a registry holds at most 1024 workers anyway. */
 const MAX_TYPES = 1024;
@@ -46,7 +60,11 @@ export interface TypeView {
 export class TypeCatalog {
   private readonly registered = new Map<string, ContractDescriptor>();
   private readonly validators = new Map<string, ValidateFunction | null>();
-  private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
+  // The first error is enough for an answer: allErrors would collect one per bad element of a
+  // large array. Patterns run on RE2 (linear time whatever the input): a worker's schema is its
+  // author's, the string it is tried on is anyone's, and a backtracking pattern such as
+  // `^(a+)+$` would hold the dispatcher's thread for seconds on a short string.
+  private readonly ajv = new Ajv2020({ strict: false, allErrors: false, code: { regExp: linearRegExp } });
   private readonly logger: Logger;
   private workers: WorkerRecord[] = [];
   private timer: NodeJS.Timeout | undefined;

@@ -30,6 +30,8 @@ export interface WebSocketsDeps {
   metrics: DispatcherMetrics;
   /** TASKMESH_MAX_IMAGE_STREAMS: each stream keeps an image worker busy, so they are few. */
   maxStreams: number;
+  /** The client a request counts against in per-client caps (its address, or what a trusted proxy says). */
+  clientOf: (req: IncomingMessage) => string;
   logger: Logger;
 }
 
@@ -66,7 +68,7 @@ export class WebSockets {
       this.deps.auth.check(req, url.searchParams.get('token'));
       if (url.pathname === '/v1/events') {
         const filter = parseEventFilter(url.searchParams);
-        const client = req.socket.remoteAddress ?? '';
+        const client = this.deps.clientOf(req);
         this.deps.events.admit(client);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           this.track(ws);

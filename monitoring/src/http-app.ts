@@ -7,14 +7,18 @@ import {
   TaskmeshError,
   WorkerName,
   expressErrorHandler,
+  jsonBodyParser,
   parseOrThrow,
   requestUrl,
   type Logger,
   type RequestGuard,
+  type HttpGuard,
+  type ServiceMetrics,
   TASK_FILTER_FIELDS,
 } from '@taskmesh/shared';
 import { authenticate, tokenCookie, TOKEN_QUERY } from './auth.js';
 import type { Hub } from './hub.js';
+import type { WsBudget } from './ws-budget.js';
 import type { WorkerAround } from './worker-around.js';
 
 /** The dashboard page and its JSON API. Everything it answers is read from the hub's snapshots. */
@@ -33,6 +37,11 @@ export interface HttpAppOptions {
   chaosControl: (path: string, raw: Buffer, signature: string | undefined) => Promise<{ done: string }>;
   /** A worker as it was around a moment: where it runs, its stats now, its log lines then. */
   workerAround: (name: string, at: number) => Promise<WorkerAround>;
+  /** The HTTP server's limits (the body budget), shown in /healthz. */
+  http: HttpGuard;
+  metrics: ServiceMetrics;
+  /** What the WebSockets hold unsent, shown in /healthz. */
+  budget: WsBudget;
   logger: Logger;
 }
 
@@ -75,13 +84,27 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }
   });
 
+  // Bodies are small JSON here; one reader for every route, bounded like every service's.
+  const body = (limit: number) => jsonBodyParser({ limit, limitVariable: "monitoring's body limit", budget: options.http.budget });
+
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', docker: hub.snapshot<{ connected: boolean }>('docker')?.connected ?? false, clients: hub.clientCount });
+    res.json({
+      status: 'ok',
+      docker: hub.snapshot<{ connected: boolean }>('docker')?.connected ?? false,
+      clients: hub.clientCount,
+      websockets: { buffered: options.budget.buffered, closedSlow: options.budget.closedSlow },
+      http: options.http.figures(),
+    });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', options.metrics.contentType);
+    res.send(await options.metrics.text());
   });
 
   // The dispatcher's chaos controls under Compose (signed with TASKMESH_SECRET, not the API token).
-  app.post('/internal/chaos', express.raw({ type: 'application/json', limit: '4kb' }), async (req, res) => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  app.post('/internal/chaos', body(4 * 1024), async (req, res) => {
+    const raw = (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
     res.json(await options.chaosControl(req.path, raw, req.get(SIGNATURE_HEADER)));
   });
 
@@ -109,7 +132,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.status(answer.status).json(answer.body);
   });
   // Acting on many (before /api/tasks/:id/retry, which would take "bulk" for an id): retry or cancel every task a filter matches (the page asks first).
-  app.post('/api/tasks/bulk/:action', express.json({ limit: '16kb' }), async (req, res) => {
+  app.post('/api/tasks/bulk/:action', body(16 * 1024), async (req, res) => {
     const action = req.params.action;
     if (action !== 'retry' && action !== 'cancel')
       throw new TaskmeshError('NOT_FOUND', `no bulk action "${action.slice(0, 32)}": retry or cancel`);
@@ -118,7 +141,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   });
   // Chaos controls, as the dispatcher offers them (it refuses unless TASKMESH_CHAOS=1); what is in
   // force comes with the workers topic.
-  app.post('/api/chaos/:action', express.json({ limit: '4kb' }), async (req, res) => {
+  app.post('/api/chaos/:action', body(4 * 1024), async (req, res) => {
     const action = req.params.action;
     if (!['kill', 'pause', 'resume', 'loss'].includes(action))
       throw new TaskmeshError('NOT_FOUND', `no chaos action "${action.slice(0, 32)}": kill, pause, resume or loss`);

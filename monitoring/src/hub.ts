@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { WsBudget } from './ws-budget.js';
 
 /**
  * Fans updates out to the dashboard's WebSocket clients. Two kinds of topic:
@@ -22,14 +23,17 @@ export interface HubMessage {
 
 /** Events kept per feed topic for clients that connect later. */
 export const FEED_HISTORY = 200;
-/** A client that has this much unsent data is too slow; it is dropped rather than buffered. */
-const MAX_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
+/** A client with this much unsent data is too slow (TASKMESH_MONITORING_CLIENT_BUFFER_BYTES's default). */
+export const MAX_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export class Hub {
   private readonly latest = new Map<SnapshotTopic, { message: HubMessage; json: string; key: string }>();
   private readonly feeds = new Map<FeedTopic, HubMessage[]>();
   private readonly clients = new Set<WebSocket>();
   private readonly listeners = new Set<(message: HubMessage) => void>();
+
+  /** `budget` bounds what clients hold unsent: a client past it is dropped rather than buffered. */
+  constructor(private readonly budget: WsBudget = new WsBudget(() => [], MAX_CLIENT_BUFFER_BYTES, Number.POSITIVE_INFINITY)) {}
 
   /** Sets a panel's state; returns whether it changed (and so was pushed). */
   setSnapshot(topic: SnapshotTopic, data: unknown): boolean {
@@ -95,10 +99,9 @@ export class Hub {
 
   private send(ws: WebSocket, json: string): void {
     if (ws.readyState !== ws.OPEN) return;
-    if (ws.bufferedAmount > MAX_CLIENT_BUFFER_BYTES) {
-      // A stalled browser tab must not make the server hold every update in memory.
+    // A stalled browser tab must not make the server hold every update in memory.
+    if (!this.budget.admit(ws, json.length)) {
       this.clients.delete(ws);
-      ws.terminate();
       return;
     }
     ws.send(json);

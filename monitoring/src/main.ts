@@ -10,6 +10,8 @@ import {
   envPort,
   envString,
   exitOnSignals,
+  httpLimitsEnvSpec,
+  httpLimitsOf,
   loadConfigOrExit,
   logReady,
   runMain,
@@ -31,6 +33,9 @@ const spec = {
   allowedHosts: { env: 'TASKMESH_ALLOWED_HOSTS', schema: envList() },
   allowedOrigins: { env: 'TASKMESH_ALLOWED_ORIGINS', schema: envList() },
   maxClients: { env: 'TASKMESH_MONITORING_MAX_CLIENTS', schema: envInt(MONITORING_DEFAULTS.maxClients, 1, 100_000) },
+  clientBufferBytes: { env: 'TASKMESH_MONITORING_CLIENT_BUFFER_BYTES', schema: envInt(MONITORING_DEFAULTS.clientBufferBytes, 64 * 1024) },
+  bufferBytes: { env: 'TASKMESH_MONITORING_BUFFER_BYTES', schema: envInt(MONITORING_DEFAULTS.bufferBytes, 64 * 1024) },
+  ...httpLimitsEnvSpec,
   pollIntervalMs: { env: 'TASKMESH_MONITORING_POLL_MS', schema: envInt(MONITORING_DEFAULTS.pollIntervalMs, 100, 60_000) },
   imageFps: { env: 'TASKMESH_MONITORING_IMAGE_FPS', schema: envInt(MONITORING_DEFAULTS.imageFps, 1, 30) },
   /** Read by dockerode itself (unix://, tcp://, npipe://); here only to log where it points. */
@@ -86,6 +91,9 @@ async function main(): Promise<void> {
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
     maxClients: config.maxClients,
+    clientBufferBytes: config.clientBufferBytes,
+    bufferBytes: config.bufferBytes,
+    ...httpLimitsOf(config),
     pollIntervalMs: config.pollIntervalMs,
     imageFps: config.imageFps,
     // With the secret, a worker container's `die` is reported to the nameservice at once (failover).

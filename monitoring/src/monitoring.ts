@@ -1,10 +1,21 @@
 import { dirname, join } from 'node:path';
-import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type Dockerode from 'dockerode';
-import { NameserviceClient, RequestGuard, delay, silentLogger, type Logger } from '@taskmesh/shared';
-import { Hub } from './hub.js';
+import type { WebSocketServer } from 'ws';
+import {
+  NameserviceClient,
+  RequestGuard,
+  createHttpServer,
+  createServiceMetrics,
+  delay,
+  httpLimitsOf,
+  silentLogger,
+  type HttpLimits,
+  type Logger,
+} from '@taskmesh/shared';
+import { Hub, MAX_CLIENT_BUFFER_BYTES } from './hub.js';
+import { WsBudget } from './ws-budget.js';
 import { workerAround } from './worker-around.js';
 import { ChaosControl } from './chaos-control.js';
 import { createHttpApp } from './http-app.js';
@@ -18,7 +29,7 @@ import { DispatcherSource, type TasksSnapshot } from './sources/dispatcher-sourc
 import { ImageRelay } from './sources/image-relay.js';
 import type { ContainerView } from './sources/docker-view.js';
 
-export interface MonitoringOptions {
+export interface MonitoringOptions extends Partial<HttpLimits> {
   /** Default 127.0.0.1 here; main.ts passes TASKMESH_MONITORING_HOST (0.0.0.0). */
   host?: string;
   /** 0 picks a free port. */
@@ -38,6 +49,9 @@ export interface MonitoringOptions {
   allowedOrigins?: readonly string[];
   /** TASKMESH_MONITORING_MAX_CLIENTS: WebSockets open at once. */
   maxClients?: number;
+  /** TASKMESH_MONITORING_CLIENT_BUFFER_BYTES / _BUFFER_BYTES: unsent bytes per WebSocket and in all. */
+  clientBufferBytes?: number;
+  bufferBytes?: number;
   /** How often upstreams are polled (nameservice, dispatcher stats, runner file, container list). */
   pollIntervalMs?: number;
   /** Frame rate asked of the dispatcher's image stream. */
@@ -55,6 +69,10 @@ export interface MonitoringOptions {
 export const MONITORING_DEFAULTS = {
   /** TASKMESH_MONITORING_MAX_CLIENTS: dashboards, log and image streams open at once. */
   maxClients: 64,
+  /** TASKMESH_MONITORING_CLIENT_BUFFER_BYTES: what one WebSocket may hold unsent. */
+  clientBufferBytes: MAX_CLIENT_BUFFER_BYTES,
+  /** TASKMESH_MONITORING_BUFFER_BYTES: what all of them together may. */
+  bufferBytes: 64 * 1024 * 1024,
   /** TASKMESH_MONITORING_POLL_MS: how often upstreams are polled. */
   pollIntervalMs: 1000,
   /** TASKMESH_MONITORING_IMAGE_FPS: the rate asked of the dispatcher's image stream. */
@@ -87,7 +105,13 @@ export interface TasksTopic extends Omit<TasksSnapshot, 'stats'> {
 export async function createMonitoring(options: MonitoringOptions): Promise<Monitoring> {
   const logger = options.logger ?? silentLogger();
   const interval = options.pollIntervalMs ?? MONITORING_DEFAULTS.pollIntervalMs;
-  const hub = new Hub();
+  const sockets: { wss?: WebSocketServer } = {};
+  const budget = new WsBudget(
+    () => sockets.wss?.clients ?? [],
+    options.clientBufferBytes ?? MONITORING_DEFAULTS.clientBufferBytes,
+    options.bufferBytes ?? MONITORING_DEFAULTS.bufferBytes,
+  );
+  const hub = new Hub(budget);
   const log = (module: string): Logger => logger.child({ module });
 
   const docker = options.docker
@@ -194,7 +218,17 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
       });
     });
   const guard = new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] });
+  const { server, guard: http } = createHttpServer(httpLimitsOf(options));
   const app = createHttpApp({
+    http,
+    metrics: createServiceMetrics(http, 'taskmesh_monitoring', [
+      {
+        name: 'taskmesh_monitoring_websockets_closed_slow_total',
+        help: 'WebSockets closed for holding more unsent data than TASKMESH_MONITORING_(CLIENT_)BUFFER_BYTES',
+        read: () => budget.closedSlow,
+      },
+    ]),
+    budget,
     hub,
     apiToken: options.apiToken,
     guard,
@@ -216,7 +250,7 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
       ),
     logger: log('http'),
   });
-  const server: Server = createServer(app);
+  server.on('request', app);
   const wss = attachWsRoutes({
     server,
     hub,
@@ -225,8 +259,10 @@ export async function createMonitoring(options: MonitoringOptions): Promise<Moni
     apiToken: options.apiToken,
     guard,
     maxClients: options.maxClients ?? MONITORING_DEFAULTS.maxClients,
+    budget,
     logger: log('ws'),
   });
+  sockets.wss = wss;
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await once(server, 'listening');
 

@@ -15,6 +15,7 @@ import { authenticate, sameOrigin } from './auth.js';
 import type { Hub } from './hub.js';
 import type { ImageRelay } from './sources/image-relay.js';
 import type { DockerSource } from './sources/docker-source.js';
+import type { WsBudget } from './ws-budget.js';
 
 /**
  * The WebSocket endpoints, on the HTTP server's upgrade event:
@@ -33,6 +34,8 @@ export interface WsRoutesOptions {
   guard: RequestGuard;
   /** TASKMESH_MONITORING_MAX_CLIENTS: WebSockets open at once, all endpoints together. */
   maxClients: number;
+  /** What the WebSockets may hold unsent, each and in all. */
+  budget: WsBudget;
   logger: Logger;
 }
 
@@ -40,7 +43,17 @@ const LOGS_PATH = /^\/api\/containers\/([A-Za-z0-9_.-]{1,128})\/logs$/;
 const DEFAULT_LOG_TAIL = 200;
 const MAX_LOG_TAIL = 5000;
 
-export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, maxClients, logger }: WsRoutesOptions): WebSocketServer {
+export function attachWsRoutes({
+  server,
+  hub,
+  relay,
+  docker,
+  apiToken,
+  guard,
+  maxClients,
+  budget,
+  logger,
+}: WsRoutesOptions): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const heartbeat = new WsHeartbeat<WebSocket>(() => wss.clients);
   const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, use: (ws: WebSocket) => void): void => {
@@ -73,7 +86,7 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
       else if (url.pathname === '/api/stream/image') accept(req, socket, head, (ws) => relay.watch(ws));
       else if (logs) {
         const tail = Math.min(MAX_LOG_TAIL, Math.max(0, Number.parseInt(url.searchParams.get('tail') ?? '', 10) || DEFAULT_LOG_TAIL));
-        accept(req, socket, head, (ws) => void streamLogs(ws, docker, logs[1]!, tail, logger));
+        accept(req, socket, head, (ws) => void streamLogs(ws, docker, logs[1]!, tail, budget, logger));
       } else throw new TaskmeshError('NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`);
     } catch (err) {
       const { error } = errorAnswer(err);
@@ -85,16 +98,26 @@ export function attachWsRoutes({ server, hub, relay, docker, apiToken, guard, ma
   return wss;
 }
 
-async function streamLogs(ws: WebSocket, docker: DockerSource | null, id: string, tail: number, logger: Logger): Promise<void> {
+async function streamLogs(
+  ws: WebSocket,
+  docker: DockerSource | null,
+  id: string,
+  tail: number,
+  budget: WsBudget,
+  logger: Logger,
+): Promise<void> {
+  const ac = new AbortController();
   const send = (topic: string, data: unknown): void => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ topic, data, at: Date.now() }));
+    const json = JSON.stringify({ topic, data, at: Date.now() });
+    // A container can log faster than a browser reads: past the budget the stream ends here.
+    if (budget.admit(ws, json.length)) ws.send(json);
+    else ac.abort();
   };
   if (docker === null || !docker.status.connected) {
     send('log-end', { error: 'Docker is not connected: container logs are unavailable' });
     ws.close(1000);
     return;
   }
-  const ac = new AbortController();
   ws.on('close', () => ac.abort());
   try {
     await docker.followLogs(id, { tail, signal: ac.signal, onLine: (line) => send('log', line) });

@@ -43,8 +43,14 @@ export const MAX_WORKERS = 1024;
 /** Largest accepted request body; a registration is a few hundred bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
-/** Most open GET /v1/watch streams (dispatchers, dashboards); one more is refused with TOO_MANY_SUBSCRIBERS. */
+/** Most open signed GET /v1/watch streams (the dispatchers); one more is refused with TOO_MANY_SUBSCRIBERS. */
 export const MAX_WATCHERS = 64;
+
+/** Most open unsigned watch streams (anyone's: a dashboard of one's own), apart from the signed ones' slots. */
+export const MAX_UNSIGNED_WATCHERS = 16;
+
+/** Most open unsigned watch streams from one client. */
+export const MAX_UNSIGNED_WATCHERS_PER_CLIENT = 2;
 
 /** A watcher that has not read this many bytes of changes is disconnected (it reconnects and looks up). */
 export const MAX_WATCH_BACKLOG_BYTES = 256 * 1024;

@@ -91,7 +91,11 @@ test('register, heartbeat with load, lookup least loaded first, filters, deregis
   assert.equal((await call('DELETE', '/v1/workers/w2')).status, 204);
   const gone = await call('DELETE', '/v1/workers/w2');
   assert.deepEqual([gone.status, errorOf(gone.body).code], [404, 'UNKNOWN_WORKER']);
-  assert.deepEqual((await call('GET', '/healthz')).body, { status: 'ok', workers: 2, live: 2, suspect: 0, expired: 0, watchers: 0 });
+  const { status, workers, live, suspect, expired, watchers } = (await call('GET', '/healthz')).body as Record<string, unknown>;
+  assert.deepEqual(
+    { status, workers, live, suspect, expired, watchers },
+    { status: 'ok', workers: 2, live: 2, suspect: 0, expired: 0, watchers: 0 },
+  );
 });
 
 test('a heartbeat for an unknown or expired worker is 404 UNKNOWN_WORKER', async (t) => {
@@ -127,7 +131,7 @@ test('bad requests are 4xx JSON naming the field, and the service keeps serving'
     ['GET', '/v1/types/NotAType/workers', undefined, 400, 'INVALID_REQUEST', /^type:/],
     ['GET', '/v1/workers?state=sleeping', undefined, 400, 'INVALID_REQUEST', /query\.state/],
     ['POST', '/v1/workers', '{"name": "w", ', 400, 'INVALID_REQUEST', /malformed JSON/],
-    ['POST', '/v1/workers', 'null', 400, 'INVALID_REQUEST', /malformed JSON/],
+    ['POST', '/v1/workers', 'null', 400, 'INVALID_REQUEST', /body: .*expected object, received null/],
     ['GET', '/v1/nothing', undefined, 404, 'NOT_FOUND', /GET \/v1\/nothing/],
     ['PATCH', '/v1/workers', undefined, 404, 'NOT_FOUND', /PATCH/],
   ];

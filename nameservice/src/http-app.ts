@@ -5,7 +5,13 @@ import {
   SIGNATURE_HEADER,
   RegisterRequest,
   TaskmeshError,
+  LogLimiter,
+  clipped,
   expressErrorHandler,
+  jsonBodyParser,
+  type HttpGuard,
+  type RequestGuard,
+  type ServiceMetrics,
   parseOrThrow,
   TaskType,
   WorkerName,
@@ -31,25 +37,32 @@ export interface HttpAppOptions {
   verifier: RequestVerifier;
   /** The GET /v1/watch streams. */
   watchers: RegistryWatchers;
+  /** The HTTP server's limits (the body budget, the client a request counts against). */
+  http: HttpGuard;
+  /** Host and Origin checks (DNS rebinding, cross-site requests) before anything else. */
+  guard: RequestGuard;
+  metrics: ServiceMetrics;
   logger: Logger;
 }
 
 /** The raw body, kept by express.json for the signature check. */
 type WithRawBody = { rawBody?: Buffer };
 
-export function createHttpApp({ registry, verifier, watchers, logger }: HttpAppOptions): Express {
+export function createHttpApp({ registry, verifier, watchers, http, guard, metrics, logger }: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(
-    express.json({
-      limit: MAX_BODY_BYTES,
-      strict: true,
-      verify: (req, _res, buf) => {
-        (req as WithRawBody).rawBody = buf;
-      },
-    }),
-  );
+  app.use((req, _res, next) => {
+    try {
+      guard.check(req);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use(jsonBodyParser({ limit: MAX_BODY_BYTES, limitVariable: 'the nameservice body limit', budget: http.budget }));
+  // A refusal is worth a warning, but anyone can cause one: at most a few lines per interval.
+  const refusals = new LogLimiter(logger);
   // Registering, heartbeating and deregistering change what the dispatcher routes tasks to: only
   // a holder of TASKMESH_SECRET may do them. Lookups stay open (they only say who is where).
   const signed: RequestHandler = (req, _res, next) => {
@@ -59,10 +72,10 @@ export function createHttpApp({ registry, verifier, watchers, logger }: HttpAppO
     );
     if (verdict.ok) next();
     else {
-      logger.warn('unsigned or badly signed request refused', {
+      refusals.warn('unsigned or badly signed request refused', {
         event: 'unauthorized',
-        method: req.method,
-        path: req.path,
+        method: clipped(req.method),
+        path: clipped(req.path),
         reason: verdict.reason,
         from: req.socket.remoteAddress,
       });
@@ -72,12 +85,31 @@ export function createHttpApp({ registry, verifier, watchers, logger }: HttpAppO
 
   app.get('/healthz', (_req, res) => {
     const counts = registry.counts();
-    res.json({ status: 'ok', workers: counts.live + counts.suspect, ...counts, watchers: watchers.size });
+    res.json({
+      status: 'ok',
+      workers: counts.live + counts.suspect,
+      ...counts,
+      watchers: watchers.size,
+      watchesRefused: watchers.refused,
+      warningsLeftOut: refusals.suppressedTotal,
+      http: http.figures(),
+    });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.contentType);
+    res.send(await metrics.text());
   });
 
   // Who is alive changes by push as well as by lookup: the dispatcher holds one of these open.
-  app.get('/v1/watch', (_req, res) => {
-    watchers.add(res);
+  // A signed watch (the dispatchers') takes a slot unsigned ones cannot fill.
+  app.get('/v1/watch', (req, res) => {
+    const header = req.get(SIGNATURE_HEADER);
+    if (header !== undefined) {
+      const verdict = verifier.verify({ method: 'GET', path: req.originalUrl, body: '' }, header);
+      if (!verdict.ok) throw new TaskmeshError('UNAUTHORIZED', verdict.reason);
+    }
+    watchers.add(res, { signed: header !== undefined, client: http.clientOf(req) });
   });
 
   // A supervisor (the runner, monitoring on Docker's `die`) saw a worker's process end.

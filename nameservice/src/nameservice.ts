@@ -1,7 +1,16 @@
-import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { NAMESERVICE_KEY_PURPOSE, RequestVerifier, deriveKey, type Logger } from '@taskmesh/shared';
+import {
+  NAMESERVICE_KEY_PURPOSE,
+  RequestGuard,
+  RequestVerifier,
+  createHttpServer,
+  createServiceMetrics,
+  deriveKey,
+  httpLimitsOf,
+  type HttpLimits,
+  type Logger,
+} from '@taskmesh/shared';
 import { NAMESERVICE_DEFAULTS, SWEEP_INTERVAL_MS } from './constants.js';
 import { createHttpApp } from './http-app.js';
 import { PersistScheduler } from './persist-scheduler.js';
@@ -13,14 +22,20 @@ import { WorkerRegistry, type RegistryEvent } from './worker-registry.js';
  * Wires the nameservice: registry core + file store + coalesced writes + sweep timer + HTTP.
  * Used by main.ts and by tests, which start it in-process on port 0 with a temp file.
  */
-export interface NameserviceOptions {
+export interface NameserviceOptions extends Partial<HttpLimits> {
   registryFile: string;
   /** TASKMESH_SECRET: registrations, heartbeats and deregistrations must be signed with it. */
   secret: string;
   /** Most entries the registry holds (MAX_WORKERS by default). */
   maxWorkers?: number;
-  /** Most open watch streams (MAX_WATCHERS by default). */
+  /** Most open signed watch streams (MAX_WATCHERS by default). */
   maxWatchers?: number;
+  /** Most open unsigned watch streams, in all and per client. */
+  maxUnsignedWatchers?: number;
+  maxUnsignedWatchersPerClient?: number;
+  /** Host names and browser origins accepted besides the defaults (see RequestGuard). */
+  allowedHosts?: readonly string[];
+  allowedOrigins?: readonly string[];
   /** 0 picks a free port; NAMESERVICE_DEFAULTS.port by default. */
   port?: number;
   host?: string;
@@ -54,7 +69,11 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     write: () => store.save(registry.snapshot(), clock()),
     logger: logger.child({ module: 'persist' }),
   });
-  const watchers = new RegistryWatchers(options.maxWatchers);
+  const watchers = new RegistryWatchers({
+    ...(options.maxWatchers === undefined ? {} : { signed: options.maxWatchers }),
+    ...(options.maxUnsignedWatchers === undefined ? {} : { unsigned: options.maxUnsignedWatchers }),
+    ...(options.maxUnsignedWatchersPerClient === undefined ? {} : { unsignedPerClient: options.maxUnsignedWatchersPerClient }),
+  });
   const onEvent = (event: RegistryEvent): void => {
     if (event.kind === 'expired' || event.kind === 'removed' || event.kind === 'revived' || event.kind === 'replaced') {
       logger.info(`worker ${event.kind}`, { event: `worker-${event.kind}`, worker: event.name });
@@ -88,15 +107,25 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
   const sweep = setInterval(() => registry.sweep(), options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   sweep.unref();
 
-  const server: Server = createServer(
+  const { server, guard: http } = createHttpServer(httpLimitsOf(options));
+  server.on(
+    'request',
     createHttpApp({
       registry,
       verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), clock),
       watchers,
+      http,
+      guard: new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] }),
+      metrics: createServiceMetrics(http, 'taskmesh_nameservice', [
+        {
+          name: 'taskmesh_nameservice_watches_refused_total',
+          help: 'Watch streams refused for want of a slot (TASKMESH_NAMESERVICE_MAX_*WATCHERS*)',
+          read: () => watchers.refused.signed + watchers.refused.unsigned,
+        },
+      ]),
       logger: logger.child({ module: 'http' }),
     }),
   );
-  server.on('clientError', (_err, socket) => socket.destroy());
   const host = options.host ?? NAMESERVICE_DEFAULTS.host;
   server.listen(options.port ?? NAMESERVICE_DEFAULTS.port, host);
   try {

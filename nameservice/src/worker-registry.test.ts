@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LEASE_TTL_MS, WorkerRecord } from '@taskmesh/shared';
+import { LEASE_TTL_MS, TaskmeshError, WorkerRecord, contractFingerprint } from '@taskmesh/shared';
 import { EXPIRED_RETENTION_MS, SUSPECT_GRACE_MS } from './constants.js';
 import { WorkerRegistry, type RegistryEvent } from './worker-registry.js';
 import { registration } from './test-support.js';
@@ -136,4 +136,26 @@ test('callers get copies, not the registry entries', () => {
   w.meta!.container = 'changed';
   assert.equal(registry.get('w')?.load.queued, 0);
   assert.equal(registry.get('w')?.meta?.container, 'abc');
+});
+
+test("a contract's fingerprint is recomputed from its schema: one that is not the schema's is refused, naming both", () => {
+  const { registry } = setup();
+  const payloadSchema = { type: 'object', properties: { text: { type: 'string' } } };
+  const honest = { description: 'echo', payloadSchema, fingerprint: contractFingerprint('echo', payloadSchema) };
+  registry.register(registration('a', { contract: honest }));
+  // A worker claiming the registered fingerprint for another schema would slip past the conflict check.
+  const claimed = { ...honest, payloadSchema: { type: 'object' } };
+  assert.throws(
+    () => registry.register(registration('b', { contract: claimed })),
+    (err: unknown) =>
+      err instanceof TaskmeshError &&
+      err.code === 'INVALID_REQUEST' &&
+      err.message.includes(
+        `contract fingerprint ${honest.fingerprint} is not that of its schema (${contractFingerprint('echo', { type: 'object' })})`,
+      ),
+  );
+  assert.deepEqual(
+    registry.list().map((w) => w.name),
+    ['a'],
+  );
 });

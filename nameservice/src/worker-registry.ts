@@ -3,6 +3,7 @@ import {
   HEARTBEAT_INTERVAL_MS,
   LEASE_TTL_MS,
   TaskmeshError,
+  contractFingerprint,
   loadRatio,
   type HeartbeatRequest,
   type RegisterRequest,
@@ -138,8 +139,16 @@ export class WorkerRegistry {
    * name, or the old workers drained first.
    */
   private checkContract(req: RegisterRequest): void {
-    const mine = req.contract?.fingerprint;
-    if (mine === undefined) return;
+    if (req.contract === undefined) return;
+    const mine = req.contract.fingerprint;
+    // The fingerprint is what agreement is judged by: it must be the schema's, not a claim.
+    const computed = contractFingerprint(req.type, req.contract.payloadSchema);
+    if (computed !== mine)
+      throw new TaskmeshError(
+        'INVALID_REQUEST',
+        `contract fingerprint ${mine} is not that of its schema (${computed}): the fingerprint is SHA-256 of the type's name and its payload schema`,
+        { details: { fields: ['contract.fingerprint'] } },
+      );
     for (const { record } of this.entries.values()) {
       if (record.type !== req.type || record.name === req.name || record.state === 'expired') continue;
       const theirs = record.contract?.fingerprint;

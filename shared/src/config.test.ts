@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, envBool, envPort, loadConfig, resolveSecret } from './config.js';
+import { ConfigError, DEVELOPMENT_SECRET, envBool, envPort, loadConfig, resolveSecret } from './config.js';
 
 const spec = {
   port: { env: 'TASKMESH_X_PORT', schema: envPort(7100) },
@@ -37,4 +37,12 @@ test('resolveSecret refuses a missing or short secret, and takes the development
   assert.equal(resolveSecret({ TASKMESH_ALLOW_DEV_SECRET: '1' }).isDefault, true);
   const secret = 'a'.repeat(32);
   assert.deepEqual(resolveSecret({ TASKMESH_SECRET: secret, TASKMESH_ALLOW_DEV_SECRET: '1' }), { secret, isDefault: false });
+  assert.throws(
+    () => resolveSecret({ TASKMESH_SECRET: DEVELOPMENT_SECRET }),
+    (err: unknown) => err instanceof ConfigError && /is the public development secret/.test(err.message),
+  );
+  assert.deepEqual(resolveSecret({ TASKMESH_SECRET: DEVELOPMENT_SECRET, TASKMESH_ALLOW_DEV_SECRET: '1' }), {
+    secret: DEVELOPMENT_SECRET,
+    isDefault: true,
+  });
 });

@@ -72,13 +72,22 @@ export const MIN_SECRET_LENGTH = 32;
 /**
  * Resolves the shared secret. Unset: a ConfigError naming TASKMESH_SECRET, unless
  * TASKMESH_ALLOW_DEV_SECRET=1 opts into the public development secret (`isDefault` then says so,
- * for a warning). Shorter than MIN_SECRET_LENGTH: a ConfigError.
+ * for a warning). The development secret given as TASKMESH_SECRET is held to the same opt-in.
+ * Shorter than MIN_SECRET_LENGTH: a ConfigError.
  */
 export function resolveSecret(env: NodeJS.ProcessEnv = process.env): { secret: string; isDefault: boolean } {
   const secret = env.TASKMESH_SECRET;
+  const optIn = env.TASKMESH_ALLOW_DEV_SECRET;
+  const devAllowed = optIn === '1' || optIn === 'true' || optIn === 'yes';
+  if (secret === DEVELOPMENT_SECRET) {
+    // Written out by hand it is as public as when defaulted to: the same opt-in, the same warning.
+    if (devAllowed) return { secret, isDefault: true };
+    throw new ConfigError(
+      "TASKMESH_SECRET is the public development secret, which anyone can read in taskmesh's source: give every service a secret of your own (e.g. `openssl rand -hex 32`), or set TASKMESH_ALLOW_DEV_SECRET=1 on a machine of your own",
+    );
+  }
   if (secret === undefined || secret === '') {
-    const optIn = env.TASKMESH_ALLOW_DEV_SECRET;
-    if (optIn === '1' || optIn === 'true' || optIn === 'yes') return { secret: DEVELOPMENT_SECRET, isDefault: true };
+    if (devAllowed) return { secret: DEVELOPMENT_SECRET, isDefault: true };
     throw new ConfigError(
       `TASKMESH_SECRET is not set: give every service the same secret of at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`), or set TASKMESH_ALLOW_DEV_SECRET=1 to use the public development secret on a machine of your own`,
     );

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   TOO_MANY_SUBSCRIBERS: { status: 503, retryable: true },
   TOO_MANY_STREAMS: { status: 503, retryable: true },
   TOO_MANY_LONG_POLLS: { status: 503, retryable: true },
+  TOO_MANY_CONNECTIONS: { status: 503, retryable: true },
+  BODY_BUDGET_FULL: { status: 503, retryable: true },
   REGISTRY_FULL: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
   NO_WORKER: { status: 503, retryable: true },

@@ -14,7 +14,7 @@ import {
   type WorkerListQuery,
   type WorkerRecord,
 } from './registry.js';
-import { deriveKey } from './request-signing.js';
+import { SIGNATURE_HEADER, deriveKey, signRequest } from './request-signing.js';
 import { answerError, callService, describeFetchError, jsonOrText, type ServiceAnswer } from './http/service-call.js';
 
 /** The purpose the nameservice's request key is derived for (see deriveKey). */
@@ -32,7 +32,7 @@ export interface NameserviceClientOptions {
   logger?: Logger;
   /** Per request, including reading the body. */
   timeoutMs?: number;
-  /** TASKMESH_SECRET: signs registrations, heartbeats and deregistrations (lookups need none). */
+  /** TASKMESH_SECRET: signs registrations, heartbeats, deregistrations and watches (lookups need none). */
   secret?: string | undefined;
 }
 
@@ -98,7 +98,11 @@ export class NameserviceClient {
     try {
       let res: Response;
       try {
-        res = await fetch(url, { headers: { accept: 'application/x-ndjson' }, signal: local.signal });
+        // Signed when the client has the key: a signed watch takes a slot kept for the suite's own
+        // services, which idle unsigned connections cannot fill.
+        const headers: Record<string, string> = { accept: 'application/x-ndjson' };
+        if (this.key !== undefined) headers[SIGNATURE_HEADER] = signRequest(this.key, { method: 'GET', path: '/v1/watch', body: '' });
+        res = await fetch(url, { headers, signal: local.signal });
       } catch (err) {
         throw new TaskmeshError('UNAVAILABLE', `nameservice at ${this.baseUrl} unreachable: ${describeFetchError(err)}`, { cause: err });
       }

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEVELOPMENT_SECRET } from './config.js';
 import { serviceScript, spawnService } from './testing/index.js';
 
 /** Each service that speaks the secret, with what it needs to get as far as reading it. */
@@ -34,6 +35,10 @@ for (const { name, args } of SERVICES) {
     const short = await runToExit(name, args, { TASKMESH_SECRET: 'hunter2' });
     assert.equal(short.code, 2);
     assert.match(short.stderr, /TASKMESH_SECRET is too short: 7 characters, at least 32/);
+    // The public development secret written out by hand is as public as the default.
+    const spelled = await runToExit(name, args, { TASKMESH_SECRET: DEVELOPMENT_SECRET, TASKMESH_ALLOW_DEV_SECRET: '' });
+    assert.equal(spelled.code, 2);
+    assert.match(spelled.stderr, /TASKMESH_SECRET is the public development secret/);
   });
 }
 

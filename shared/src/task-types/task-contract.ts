@@ -23,3 +23,10 @@ export interface TaskContract<S extends z.ZodType = z.ZodType> {
 
 /** Checks a contract's shape while keeping its payload type literal. */
 export const defineContract = <S extends z.ZodType>(contract: TaskContract<S>): TaskContract<S> => contract;
+
+/**
+ * How many issues a payload check reports at most: an answer names the first few bad fields, and
+ * a check that went on collecting one issue per bad element would let a small request buy seconds
+ * of CPU. Checks over large inputs stop once they have this many.
+ */
+export const MAX_PAYLOAD_ISSUES = 5;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { TaskmeshError } from '../errors.js';
-import type { TaskContract } from './task-contract.js';
+import { MAX_PAYLOAD_ISSUES, type TaskContract } from './task-contract.js';
 
 /** `numbers[3]`, `width`, or `payload` for the whole value: the name the caller knows the field by. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -21,9 +21,10 @@ export function validatePayload<S extends z.ZodType>(contract: TaskContract<S>, 
   const parsed = contract.payload.safeParse(payload);
   if (parsed.success) return parsed.data;
   const name = (path: ReadonlyArray<PropertyKey>): string => `${where}${formatPath(path)}`;
-  const issues = parsed.error.issues.slice(0, 5).map((issue) => `${name(issue.path)}: ${issue.message}`);
-  const more = parsed.error.issues.length > 5 ? ` (and ${parsed.error.issues.length - 5} more)` : '';
+  const shown = parsed.error.issues.slice(0, MAX_PAYLOAD_ISSUES);
+  const issues = shown.map((issue) => `${name(issue.path)}: ${issue.message}`);
+  const more = parsed.error.issues.length > MAX_PAYLOAD_ISSUES ? ' (and more)' : '';
   throw new TaskmeshError('INVALID_PAYLOAD', `invalid ${contract.name} payload: ${issues.join('; ')}${more}`, {
-    details: { fields: parsed.error.issues.slice(0, 20).map((i) => name(i.path)) },
+    details: { fields: shown.map((i) => name(i.path)) },
   });
 }

@@ -117,7 +117,7 @@ test('the replay guard keeps bounded state and refuses old frames of forgotten s
 });
 
 test('property: random bytes never throw and are never accepted', () => {
-  const reader = new DatagramReader(codec);
+  const reader = new DatagramReader(codec, receiver);
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 0, maxLength: 1400 }), (bytes) => {
       const result = reader.read(Buffer.from(bytes), Date.now());
@@ -129,7 +129,7 @@ test('property: random bytes never throw and are never accepted', () => {
 
 test('property: a mutated valid datagram is dropped, the original is accepted', () => {
   let counter = 0;
-  const reader = new DatagramReader(codec);
+  const reader = new DatagramReader(codec, receiver);
   fc.assert(
     fc.property(
       fc.uint8Array({ minLength: 1, maxLength: MAX_CHUNK_PAYLOAD }),
@@ -163,3 +163,16 @@ function resign(edited: Buffer): Buffer {
   createHmac('sha256', Buffer.from('frame-test-secret')).update(signed.subarray(0, macAt)).digest().copy(signed, macAt);
   return signed;
 }
+
+test("a frame signed for another endpoint is dropped as misdirected before the replay window: it never moves this endpoint's window", () => {
+  const reader = new DatagramReader(codec, receiver);
+  const elsewhere = randomBytes(8);
+  // Captured on its way to another endpoint (counter 50) and replayed here.
+  const misdirected = reader.read(codec.encode(header({ receiver: elsewhere, counter: 50 }), json), Date.now());
+  assert.deepEqual(misdirected.ok ? 'accepted' : misdirected.reason, 'misdirected');
+  // The sender's own frames to this endpoint, with that counter and below it, are still new here.
+  for (const counter of [50, 10, 49]) {
+    const own = reader.read(codec.encode(header({ counter }), json), Date.now());
+    assert.equal(own.ok, true, `counter ${counter}: ${own.ok ? '' : own.detail}`);
+  }
+});

@@ -139,7 +139,7 @@ export class UdpEndpoint {
   ) {
     this.logger = options.logger ?? silentLogger();
     this.codec = new FrameCodec(options.secret);
-    this.reader = new DatagramReader(this.codec);
+    this.reader = new DatagramReader(this.codec, this.sender);
     this.drops = new DropCounter(this.counters, this.logger);
     this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     // The whole array "[message]" is chunked, hence the 2 bytes.
@@ -346,11 +346,6 @@ export class UdpEndpoint {
       return;
     }
     const { frame } = read;
-    if (!frame.receiver.equals(this.sender)) {
-      // Signed for another endpoint: a frame captured elsewhere and replayed here.
-      this.drops.drop('misdirected', `frame for endpoint ${frame.receiver.toString('hex')}`, from);
-      return;
-    }
     this.peers.learn(from, frame.sender);
     if (frame.type === FRAME_TYPE.nack) {
       this.answerNack(frame, from);
