@@ -264,3 +264,32 @@ test(
     assert.deepEqual(seen.seqs, upTo(seen.seqs.length), 'what it was sent came in order, none twice');
   },
 );
+
+test(
+  'subscribers that stop reading are closed once all of them together hold TASKMESH_EVENTS_BACKLOG_TOTAL_BYTES; one that reads is not',
+  { timeout: 60_000 },
+  async (t) => {
+    // Each may hold far more than the total: only the total bounds them.
+    const hub = new EventsHub({ backlogBytes: 256 * 1024 * 1024, totalBacklogBytes: 4 * 1024 * 1024 });
+    const reader = await subscribe(t, hub);
+    const stalled = await Promise.all([subscribe(t, hub), subscribe(t, hub), subscribe(t, hub)]);
+    for (const { client } of stalled) (client as unknown as { _socket: { pause(): void } })._socket.pause();
+    const big = { code: 'HANDLER_FAILED', message: 'x'.repeat(4000) } as const;
+    let published = 0;
+    // Bounded: 20,000 events of 4 KB are 80 MB per subscriber, far past what the kernel buffers.
+    while (stalled.some(({ seen }) => seen.closed === undefined) && hub.slowClosed < 3 && published < 20_000) {
+      hub.publish('failed', queuedEntry(`big-${published++}`, { status: 'failed', error: big }), 1);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(hub.slowClosed, 3, `closed after ${published} events`);
+    await eventually('every event at the reader', () => reader.seen.seqs.length === published, { timeoutMs: 30_000 });
+    assert.equal(reader.seen.closed, undefined, 'the reading subscriber stays');
+    assert.deepEqual(reader.seen.seqs, upTo(published));
+    for (const { client } of stalled) (client as unknown as { _socket: { resume(): void } })._socket.resume();
+    for (const { seen } of stalled) {
+      await eventually('the close to arrive', () => seen.closed !== undefined, { timeoutMs: 10_000 });
+      assert.equal(seen.closed?.code, SLOW_SUBSCRIBER_CLOSE_CODE);
+      assert.match(seen.closed?.reason ?? '', /TASKMESH_EVENTS_BACKLOG_TOTAL_BYTES/);
+    }
+  },
+);

@@ -129,7 +129,7 @@ export function queuedEntry(id: string, over: Partial<TaskRecord> = {}): TaskEnt
 /** A request through node:http, which sends any Host and path as given (fetch normalises both). */
 export function rawRequest(
   base: string,
-  options: { method?: string; path: string; headers?: Record<string, string>; body?: string },
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
 ): Promise<{ status: number; body: any }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
