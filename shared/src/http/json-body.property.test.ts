@@ -5,7 +5,6 @@ import { Agent, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { TaskmeshError } from '../errors.js';
 import { createHttpServer, type HttpGuard } from './http-limits.js';
 import { readJsonBody } from './json-body.js';
 
@@ -25,7 +24,7 @@ before(async () => {
   guard = created.guard;
   created.server.on('request', (req, res) => {
     readJsonBody(req, { limit: LIMIT, limitVariable: 'LIMIT', budget: guard.budget }, (err, body) => {
-      const answer = err === undefined ? { body } : { error: (err as TaskmeshError).toJSON() };
+      const answer = err === undefined ? { body } : { error: (err).toJSON() };
       res.writeHead(err === undefined ? 200 : err.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(answer));
     });
