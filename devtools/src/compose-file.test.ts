@@ -118,3 +118,21 @@ test('chaos controls are off in the generated files unless TASKMESH_CHAOS is set
     assert.equal(services['worker-reverse']!.environment.TASKMESH_CHAOS, undefined);
   }
 });
+
+test("every service's Docker log is rotated, under Compose and Swarm (a flood of log lines cannot fill the host's disk)", () => {
+  for (const doc of [composeDocument(workers), stackDocument(workers)]) {
+    for (const [name, svc] of Object.entries(doc.services as Services)) {
+      assert.deepEqual(svc.logging, { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } }, name);
+    }
+  }
+});
+
+test('the dispatcher and monitoring are told where their port is published: the Compose address, every interface under Swarm', () => {
+  const env = (doc: Record<string, unknown>, name: string): Record<string, string> =>
+    (doc.services as Services)[name]!.environment as Record<string, string>;
+  for (const name of ['dispatcher', 'monitoring']) {
+    assert.equal(env(composeDocument(workers), name).TASKMESH_PUBLISHED_ON, '${TASKMESH_PUBLISH_ADDRESS:-127.0.0.1}');
+    assert.equal(env(stackDocument(workers), name).TASKMESH_PUBLISHED_ON, '0.0.0.0');
+    assert.equal(env(stackDocument(workers), name).TASKMESH_API_TOKEN, '${TASKMESH_API_TOKEN:-}');
+  }
+});

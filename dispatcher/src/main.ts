@@ -1,11 +1,13 @@
-import { createLogger, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
+import { createLogger, exitOnSignals, loadConfigOrExit, logReady, openApiCheckOrExit, runMain, secretOrExit } from '@taskmesh/shared';
 import { dispatcherEnvSpec } from './config.js';
 import { createDispatcher } from './dispatcher.js';
 
 /** Entry point: reads the environment, starts the dispatcher, stops it on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('dispatcher', dispatcherEnvSpec);
+  const openApi = openApiCheckOrExit('dispatcher');
   const logger = createLogger({ service: 'dispatcher', level: config.logLevel });
+  if (openApi !== undefined) logger.warn(openApi, { event: 'open-api' });
   const { secret, isDefault } = secretOrExit('dispatcher');
   if (isDefault)
     logger.warn(

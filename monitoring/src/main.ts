@@ -14,6 +14,7 @@ import {
   httpLimitsOf,
   loadConfigOrExit,
   logReady,
+  openApiCheckOrExit,
   runMain,
   secretOrExit,
 } from '@taskmesh/shared';
@@ -57,7 +58,9 @@ const spec = {
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('monitoring', spec);
+  const openApi = openApiCheckOrExit('monitoring');
   const logger = createLogger({ service: 'monitoring', level: config.logLevel });
+  if (openApi !== undefined) logger.warn(openApi, { event: 'open-api' });
   // Before anything is served: the image starts as root only to join the socket's group.
   const privileges =
     config.runAs === undefined

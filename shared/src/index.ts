@@ -19,7 +19,7 @@ export {
   resolveSecret,
 } from './config.js';
 export type { EnvSpec, ConfigOf } from './config.js';
-export { exitOnSignals, loadConfigOrExit, runMain, secretOrExit } from './service-main.js';
+export { exitOnSignals, loadConfigOrExit, openApiCheckOrExit, runMain, secretOrExit } from './service-main.js';
 export {
   SIGNATURE_HEADER,
   REQUEST_SIGNATURE_WINDOW_MS,

@@ -61,3 +61,12 @@ test('TASKMESH_ALLOW_DEV_SECRET=1 starts a service on the public development sec
   assert.ok(warning !== undefined, 'the insecure-secret warning');
   assert.equal(warning.level, 'warn');
 });
+
+for (const name of ['dispatcher', 'monitoring']) {
+  test(`${name} published beyond loopback refuses to start without TASKMESH_API_TOKEN, naming the ways out`, async () => {
+    const open = await runToExit(name, [], { TASKMESH_SECRET: 'x'.repeat(32), TASKMESH_PUBLISHED_ON: '0.0.0.0', TASKMESH_API_TOKEN: '' });
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /published on 0\.0\.0\.0 \(TASKMESH_PUBLISHED_ON\) and TASKMESH_API_TOKEN is not set/);
+    assert.match(open.stderr, /TASKMESH_ALLOW_OPEN_API=1/);
+  });
+}

@@ -29,6 +29,30 @@ export function secretOrExit(service: string, env: NodeJS.ProcessEnv = process.e
   }
 }
 
+/**
+ * Whether an API may open without a token, or exit 2 saying why not: TASKMESH_PUBLISHED_ON says
+ * where the deployment publishes the service's port (the compose files set it from
+ * TASKMESH_PUBLISH_ADDRESS; the Swarm stack, which cannot publish on one address, to 0.0.0.0).
+ * Published beyond loopback with no TASKMESH_API_TOKEN, the API (bulk cancel, payloads, container
+ * logs) is anyone's on the network: the service refuses to start unless TASKMESH_ALLOW_OPEN_API=1
+ * says the network is trusted. Returns a warning to log when it starts open.
+ */
+export function openApiCheckOrExit(service: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const publishedOn = (env.TASKMESH_PUBLISHED_ON ?? '').trim().toLowerCase();
+  const token = env.TASKMESH_API_TOKEN ?? '';
+  if (publishedOn === '' || token !== '' || isLoopback(publishedOn)) return undefined;
+  const allow = env.TASKMESH_ALLOW_OPEN_API;
+  if (allow === '1' || allow === 'true' || allow === 'yes')
+    return `the API is published on ${publishedOn} without TASKMESH_API_TOKEN (TASKMESH_ALLOW_OPEN_API): anyone on the network can use it`;
+  process.stderr.write(
+    `${service}: the port is published on ${publishedOn} (TASKMESH_PUBLISHED_ON) and TASKMESH_API_TOKEN is not set: anyone on the network would get the API. Set TASKMESH_API_TOKEN, publish on 127.0.0.1, or set TASKMESH_ALLOW_OPEN_API=1 on a network you trust\n`,
+  );
+  process.exit(2);
+}
+
+const isLoopback = (address: string): boolean =>
+  address === 'localhost' || address === '::1' || address === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(address);
+
 export interface ShutdownOptions {
   logger: Logger;
   /** Closes the service; called once. */

@@ -24,7 +24,7 @@ before(async () => {
   guard = created.guard;
   created.server.on('request', (req, res) => {
     readJsonBody(req, { limit: LIMIT, limitVariable: 'LIMIT', budget: guard.budget }, (err, body) => {
-      const answer = err === undefined ? { body } : { error: (err).toJSON() };
+      const answer = err === undefined ? { body } : { error: err.toJSON() };
       res.writeHead(err === undefined ? 200 : err.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(answer));
     });
