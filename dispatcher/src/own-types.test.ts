@@ -18,6 +18,16 @@ export default defineTaskType({
 });
 `;
 
+/** A module that reports what of the worker's secrets it can see. */
+const ENVPEEK = `import { defineTaskType, z } from '@taskmesh/worker';
+export default defineTaskType({
+  name: 'envpeek',
+  description: 'Says which secrets the process environment shows a module',
+  payload: z.object({}),
+  handle: () => ({ secrets: Object.keys(process.env).filter((k) => /SECRET/.test(k)), secret: process.env.TASKMESH_SECRET ?? null }),
+});
+`;
+
 describe('a task type of your own, from a module outside taskmesh', () => {
   let suite: LocalSuite;
   let dir: string;
@@ -25,10 +35,13 @@ describe('a task type of your own, from a module outside taskmesh', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'taskmesh-own-types-'));
     await writeFile(join(dir, 'wordcount.mjs'), WORDCOUNT);
+    await writeFile(join(dir, 'envpeek.mjs'), ENVPEEK);
     suite = await startLocalSuite({ workers: ['reverse'] });
     await suite.addWorker('wordcount', { TASKMESH_WORKER_MODULE: join(dir, 'wordcount.mjs') });
+    await suite.addWorker('envpeek', { TASKMESH_WORKER_MODULE: join(dir, 'envpeek.mjs') });
     base = suite.dispatcherUrl!;
     await typeKnown(base, 'wordcount');
+    await typeKnown(base, 'envpeek');
   });
   after(async () => {
     await suite?.stop();
@@ -47,6 +60,12 @@ describe('a task type of your own, from a module outside taskmesh', () => {
     assert.equal(wordcount.payloadSchema.properties.text.type, 'string');
     assert.match(wordcount.fingerprint, /^[0-9a-f]{32}$/);
     assert.equal(types.find((t) => t.name === 'reverse')!.builtin, true);
+  });
+
+  test("a module never finds TASKMESH_SECRET in the worker's environment: it is read, its keys derived, and removed before the module loads", async () => {
+    const r = await api(base, '/v1/tasks?wait=10000', { body: { type: 'envpeek', payload: {} } });
+    assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
+    assert.deepEqual(r.body.result, { secrets: [], secret: null });
   });
 
   test('the CLI lists it (taskmesh types) and runs it with a JSON payload', () => {

@@ -121,6 +121,7 @@ export {
   RESULT_CACHE_MAX,
   RESULT_CACHE_MAX_BYTES,
   UdpEndpoint,
+  frameKey,
   TaskCaller,
   TaskServer,
 } from './transport/index.js';
@@ -169,7 +170,7 @@ export {
   RunnerChaosAnswer,
 } from './chaos-api.js';
 // nameservice client
-export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS, NAMESERVICE_KEY_PURPOSE } from './nameservice-client.js';
+export { NameserviceClient, NAMESERVICE_CLIENT_TIMEOUT_MS, NAMESERVICE_KEY_PURPOSE, nameserviceKey } from './nameservice-client.js';
 export type { NameserviceClientOptions } from './nameservice-client.js';
 export { WorkerListQuery } from './registry.js';
 // task types: the built-in contracts (payload schemas and limits, defined once)

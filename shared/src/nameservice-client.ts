@@ -20,6 +20,9 @@ import { answerError, callService, describeFetchError, jsonOrText, type ServiceA
 /** The purpose the nameservice's request key is derived for (see deriveKey). */
 export const NAMESERVICE_KEY_PURPOSE = 'nameservice';
 
+/** The key requests to the nameservice are signed with, derived from TASKMESH_SECRET. */
+export const nameserviceKey = (secret: string): Buffer => deriveKey(secret, NAMESERVICE_KEY_PURPOSE);
+
 /**
  * HTTP client of the nameservice, used by workers (register, heartbeat, deregister), the
  * dispatcher (lookup) and monitoring (list). Every answer is parsed with the shared schemas;
@@ -34,6 +37,8 @@ export interface NameserviceClientOptions {
   timeoutMs?: number;
   /** TASKMESH_SECRET: signs registrations, heartbeats, deregistrations and watches (lookups need none). */
   secret?: string | undefined;
+  /** Or the key derived from it for the nameservice (nameserviceKey), for a holder of no other key. */
+  key?: Buffer | undefined;
 }
 
 /** Requests are local-network calls; a nameservice slower than this is treated as down. */
@@ -49,7 +54,7 @@ export class NameserviceClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.logger = options.logger ?? silentLogger();
     this.timeoutMs = options.timeoutMs ?? NAMESERVICE_CLIENT_TIMEOUT_MS;
-    this.key = options.secret === undefined ? undefined : deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE);
+    this.key = options.key ?? (options.secret === undefined ? undefined : nameserviceKey(options.secret));
   }
 
   /** Registers (or re-registers, replacing) a worker and returns its lease. */

@@ -20,7 +20,7 @@ const logger = createLogger({ service: 'worker', level: data.logLevel, json: dat
   worker: data.register.name,
 });
 const cell = new LoadCell(data.loadBuffer);
-const client = new NameserviceClient({ baseUrl: data.nameserviceUrl, secret: data.secret, logger });
+const client = new NameserviceClient({ baseUrl: data.nameserviceUrl, key: Buffer.from(data.nameserviceKey), logger });
 const registration = new Registration({
   client,
   logger,

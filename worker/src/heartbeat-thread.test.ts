@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NameserviceClient, silentLogger, type WorkerRecord } from '@taskmesh/shared';
+import { NameserviceClient, nameserviceKey, silentLogger, type WorkerRecord } from '@taskmesh/shared';
 import { TEST_SECRET, spawnService, serviceScript, type RunningService } from '@taskmesh/shared/testing';
 import { HeartbeatThread, type HeartbeatThreadData } from './heartbeat-thread.js';
 import { LoadCell } from './load-cell.js';
@@ -41,7 +41,7 @@ async function until(
 const threadData = (url: string, cell: LoadCell, name: string): HeartbeatThreadData => ({
   loadBuffer: cell.buffer,
   nameserviceUrl: url,
-  secret: TEST_SECRET,
+  nameserviceKey: nameserviceKey(TEST_SECRET),
   logLevel: 'silent',
   json: true,
   register: { name, type: 'wait', port: 40_000, endpointId: '0123456789abcdef', pid: process.pid, meta: { test: 'yes' } },

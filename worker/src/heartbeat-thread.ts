@@ -9,7 +9,8 @@ export interface HeartbeatThreadData {
   loadBuffer: SharedArrayBuffer;
   nameserviceUrl: string;
   /** TASKMESH_SECRET: the nameservice accepts only signed registrations and heartbeats. */
-  secret: string;
+  /** The key registrations are signed with (never the secret itself). */
+  nameserviceKey: Uint8Array;
   logLevel: LogLevel;
   json: boolean;
   /** The registration, less what is worked out per attempt (host) or read from the load (capacity). */

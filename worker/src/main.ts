@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLogger, exitOnSignals, loadConfigOrExit, logReady, runMain, secretOrExit } from '@taskmesh/shared';
+import { createLogger, exitOnSignals, frameKey, loadConfigOrExit, logReady, nameserviceKey, runMain, secretOrExit } from '@taskmesh/shared';
 import { workerEnvSpec, workerSettings } from './config.js';
 import { TASK_TYPES, findTaskType, knownTypes } from './task-types/index.js';
 import { TaskModuleError, loadTaskModule } from './task-types/user-module.js';
@@ -21,6 +21,13 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfigOrExit('worker', workerEnvSpec);
+  // Before any module of the user's is loaded: the secret is read, the two keys this worker needs
+  // are derived from it, and it leaves the environment, so a module (and its npm dependencies)
+  // never reads it there. The main thread keeps the frame key; the nameservice key goes to the
+  // heartbeat thread only.
+  const { secret, isDefault } = secretOrExit('worker');
+  const keys = { frame: frameKey(secret), nameservice: nameserviceKey(secret) };
+  delete process.env.TASKMESH_SECRET;
   let type = arg === undefined || config.module !== undefined ? undefined : findTaskType(arg);
   if (arg !== undefined && config.module !== undefined) {
     try {
@@ -39,7 +46,6 @@ async function main(): Promise<void> {
   const settings = workerSettings(config, type);
   const jsonLogs = !process.stdout.isTTY;
   const logger = createLogger({ service: 'worker', level: settings.logLevel, json: jsonLogs }).child({ worker: settings.name });
-  const { secret, isDefault } = secretOrExit('worker');
   if (isDefault) {
     logger.warn(
       'TASKMESH_ALLOW_DEV_SECRET: using the PUBLIC DEVELOPMENT SECRET. Anyone can send this worker tasks and register workers. Set TASKMESH_SECRET outside development.',
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
   const service = await startWorkerService({
     type,
     settings,
-    secret,
+    keys,
     logger,
     jsonLogs,
     onFatal: (err) => {

@@ -25,7 +25,8 @@ export const STATS_LOG_INTERVAL_MS = 30_000;
 export interface WorkerServiceOptions {
   type: TaskTypeModule;
   settings: WorkerSettings;
-  secret: string;
+  /** The keys the worker holds (derived from TASKMESH_SECRET, never the secret itself). */
+  keys: { frame: Buffer; nameservice: Buffer };
   logger: Logger;
   /** Log format of the heartbeat thread, the same as the main logger's. */
   jsonLogs: boolean;
@@ -73,7 +74,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   });
   cell.write(queue.load());
   const endpoint = await UdpEndpoint.open({
-    secret: options.secret,
+    secret: options.keys.frame,
     host: settings.host,
     port: settings.port,
     logger: logger.child({ module: 'udp' }),
@@ -94,7 +95,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     data: {
       loadBuffer: cell.buffer,
       nameserviceUrl: settings.nameserviceUrl,
-      secret: options.secret,
+      nameserviceKey: options.keys.nameservice,
       logLevel: settings.logLevel,
       json: options.jsonLogs,
       register: {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveKey } from '../request-signing.js';
 import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, FRAME_VERSION, MAX_DATAGRAM_BYTES } from './constants.js';
 
 /**
@@ -56,14 +57,23 @@ export interface Frame extends FrameHeader {
 export type FrameDecodeResult =
   { ok: true; frame: Frame } | { ok: false; reason: 'size' | 'auth' | 'malformed' | 'version'; detail: string };
 
-/** Signs and verifies frames with the shared secret. */
+/** The purpose the frame key is derived for from TASKMESH_SECRET (see deriveKey). */
+export const FRAME_KEY_PURPOSE = 'udp frames';
+
+/** The key frames are signed with: derived from the secret, so holding it gives no other key. */
+export const frameKey = (secret: string): Buffer => deriveKey(secret, FRAME_KEY_PURPOSE);
+
+/**
+ * Signs and verifies frames with the frame key: given as that key, or as the shared secret it is
+ * derived from.
+ */
 export class FrameCodec {
   private readonly key: Buffer;
 
-  constructor(secret: string) {
-    if (secret.length === 0) throw new TypeError('the transport secret must not be empty');
+  constructor(secretOrKey: string | Buffer) {
+    if (secretOrKey.length === 0) throw new TypeError('the transport secret must not be empty');
     // A Buffer key measured faster per call than a KeyObject or a string key.
-    this.key = Buffer.from(secret, 'utf8');
+    this.key = typeof secretOrKey === 'string' ? frameKey(secretOrKey) : Buffer.from(secretOrKey);
   }
 
   /** Builds one authenticated datagram. */

@@ -20,6 +20,7 @@ export {
 export type { RetransmitPolicy } from './constants.js';
 export type { Address, EndpointStats, DropReason } from './endpoint-stats.js';
 export { UdpEndpoint } from './udp-endpoint.js';
+export { frameKey } from './frame.js';
 export type { UdpEndpointOptions, MessageListener, DatagramSend } from './udp-endpoint.js';
 export { TaskCaller } from './task-caller.js';
 export type { DispatchListener, DispatchTarget, DispatchOutcome, TaskCallerOptions } from './task-caller.js';

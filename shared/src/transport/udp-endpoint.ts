@@ -35,8 +35,8 @@ function lookupNow(
 }
 
 export interface UdpEndpointOptions {
-  /** HMAC-SHA256 key (TASKMESH_SECRET). */
-  secret: string;
+  /** TASKMESH_SECRET, or the frame key derived from it (frameKey): the HMAC-SHA256 key of every frame. */
+  secret: string | Buffer;
   /** Bind address, default '0.0.0.0'. */
   host?: string;
   /** Default 0. */
