@@ -112,7 +112,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     'request',
     createHttpApp({
       registry,
-      verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), clock),
+      verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), { clock }),
       watchers,
       http,
       guard: new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] }),

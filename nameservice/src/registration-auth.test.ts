@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { NAMESERVICE_KEY_PURPOSE, NameserviceClient, SIGNATURE_HEADER, deriveKey, signRequest } from '@taskmesh/shared';
 import { TEST_SECRET, type RunningService } from '@taskmesh/shared/testing';
@@ -104,4 +105,22 @@ test('meta is bounded: too many entries or too long a value is 400 naming the fi
     assert.match(err.message, /body\.meta/);
   }
   await stillServing(svc, url, 'labelled');
+});
+
+test('a signed request captured before a restart cannot be replayed after it (the signatures seen were in memory only)', async (t) => {
+  const registryFile = join(await tempDir(t), 'registry.json');
+  const first = await startNameservice(t, registryFile);
+  const port = Number(new URL(first.url).port);
+  const body = JSON.stringify(registration('captured'));
+  const headers = {
+    [SIGNATURE_HEADER]: signRequest(deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }),
+  };
+  assert.equal((await post(first.url, body, headers)).status, 201);
+  first.svc.kill('SIGKILL');
+  await once(first.svc.proc, 'exit');
+  const again = await startNameservice(t, registryFile, { port });
+  const replay = await post(again.url, body, headers);
+  assert.equal(replay.status, 401);
+  assert.match(((await replay.json()) as { error: { message: string } }).error.message, /before this service started/);
+  await stillServing(again.svc, again.url, 'real-3');
 });

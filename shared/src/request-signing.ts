@@ -42,16 +42,36 @@ export type SignatureVerdict = { ok: true } | { ok: false; reason: string };
 
 const HEADER_FORMAT = /^t=(\d{1,16}),n=([0-9a-f]{16}),s=([0-9a-f]{64})$/;
 
+export interface RequestVerifierOptions {
+  /** Milliseconds since the epoch; Date.now by default. */
+  clock?: () => number;
+  windowMs?: number;
+  maxRemembered?: number;
+  /**
+   * Signatures made before this are refused (default: when the verifier was made). The
+   * signatures seen are remembered in memory only: without this, one captured before a restart
+   * could be replayed after it while its timestamp is still in the window.
+   */
+  notBeforeMs?: number;
+}
+
 /** Checks signed requests: format, timestamp window, HMAC (constant-time), then once only. */
 export class RequestVerifier {
   private readonly seen = new Map<string, number>();
+  private readonly clock: () => number;
+  private readonly windowMs: number;
+  private readonly maxRemembered: number;
+  private readonly notBeforeMs: number;
 
   constructor(
     private readonly key: Buffer,
-    private readonly clock: () => number = Date.now,
-    private readonly windowMs = REQUEST_SIGNATURE_WINDOW_MS,
-    private readonly maxRemembered = MAX_REMEMBERED_SIGNATURES,
-  ) {}
+    options: RequestVerifierOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.windowMs = options.windowMs ?? REQUEST_SIGNATURE_WINDOW_MS;
+    this.maxRemembered = options.maxRemembered ?? MAX_REMEMBERED_SIGNATURES;
+    this.notBeforeMs = options.notBeforeMs ?? this.clock();
+  }
 
   verify(req: SignedRequest, header: string | undefined): SignatureVerdict {
     if (header === undefined || header === '')
@@ -63,6 +83,8 @@ export class RequestVerifier {
     const now = this.clock();
     if (Math.abs(now - timestampMs) > this.windowMs)
       return { ok: false, reason: `signature timestamp ${timestampMs} is more than ${this.windowMs} ms from the nameservice's clock` };
+    if (timestampMs < this.notBeforeMs)
+      return { ok: false, reason: `signed at ${timestampMs}, before this service started (${this.notBeforeMs}): sign the request again` };
     const given = Buffer.from(parts[3]!, 'hex');
     const expected = Buffer.from(mac(this.key, req, timestampMs, parts[2]!), 'hex');
     if (!timingSafeEqual(given, expected)) return { ok: false, reason: 'bad signature: not signed with this TASKMESH_SECRET' };
