@@ -55,7 +55,12 @@ export class DispatcherError extends TaskmeshError {
 
 // The dispatcher's worker list mirrors the nameservice's records; parsed leniently so a
 // field added on the server never breaks the CLI.
-const BulkAnswer = z.object({ matched: z.number().int(), changed: z.number().int(), refused: z.record(z.string(), z.number().int()) });
+const BulkAnswer = z.object({
+  matched: z.number().int(),
+  changed: z.number().int(),
+  refused: z.record(z.string(), z.number().int()),
+  nextCursor: z.string().nullable().optional(),
+});
 const WorkersResponse = z.object({ workers: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
 
 /** GET /v1/tasks: the shared filter, a page's size and the cursor of the page before. */
@@ -126,13 +131,26 @@ export class ApiClient {
     return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/${encodeURIComponent(id)}/retry` }), SubmitTaskResponse);
   }
 
-  /** POST /v1/tasks/bulk/{retry,cancel}: acts on every task the filter matches; the counts. */
+  /**
+   * POST /v1/tasks/bulk/{retry,cancel}: acts on every task the filter matches; the counts. The
+   * dispatcher reads a bounded part of its journal per request and says where it stopped: the
+   * requests go on from there until the journal's end.
+   */
   async bulk(
     action: 'retry' | 'cancel',
     filter: TaskFilter & { status: TaskStatus },
   ): Promise<{ matched: number; changed: number; refused: Record<string, number> }> {
-    const body = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
-    return this.parse(await this.send({ method: 'POST', path: `/v1/tasks/bulk/${action}`, body }), BulkAnswer);
+    const total = { matched: 0, changed: 0, refused: {} as Record<string, number> };
+    let cursor: string | undefined;
+    do {
+      const body = Object.fromEntries(Object.entries({ ...filter, cursor }).filter(([, v]) => v !== undefined));
+      const answer = this.parse(await this.send({ method: 'POST', path: `/v1/tasks/bulk/${action}`, body }), BulkAnswer);
+      total.matched += answer.matched;
+      total.changed += answer.changed;
+      for (const [code, n] of Object.entries(answer.refused)) total.refused[code] = (total.refused[code] ?? 0) + n;
+      cursor = answer.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return total;
   }
 
   /** POST /v1/chaos/:action: a fault on a worker (the dispatcher needs TASKMESH_CHAOS=1). */

@@ -267,6 +267,7 @@ export async function createDispatcher(given: DispatcherOptions): Promise<Dispat
     auth: new TokenAuth(options.apiToken),
     listWorkers: () => health.list(),
     maxBodyBytes: options.maxBodyBytes,
+    maxBulkScan: options.bulkMaxScan,
     http,
     gate,
     limits: { maxPayloadBytes: options.maxPayloadBytes, maxPayloadDepth: options.maxPayloadDepth },
@@ -384,7 +385,7 @@ function step(entry: TaskEntry, event: string, detail?: string): void {
 
 /** Opens the journal when there is one; the tasks it holds are recovered by the caller. */
 async function openJournal(
-  options: DispatcherBaseOptions & { taskRetentionMs: number; journalRetentionBytes: number },
+  options: DispatcherBaseOptions & { taskRetentionMs: number; journalRetentionBytes: number; journalRetentionRecords: number },
   logger: Logger,
   isLive: (id: string) => boolean,
 ): Promise<{ journal: TaskJournal; tasks: JournaledTask[]; meta: Map<string, string> } | undefined> {
@@ -393,6 +394,7 @@ async function openJournal(
   return TaskJournal.open(options.journalPath, sync, {
     retentionMs: options.taskRetentionMs,
     retentionBytes: options.journalRetentionBytes,
+    retentionRecords: options.journalRetentionRecords,
     isLive,
     logger: logger.child({ module: 'journal' }),
   });

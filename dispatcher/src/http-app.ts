@@ -42,6 +42,8 @@ export interface HttpAppDeps {
   /** The nameservice's full list (GET /v1/workers, /healthz). */
   listWorkers: () => Promise<WorkerRecord[]>;
   maxBodyBytes: number;
+  /** TASKMESH_BULK_MAX_SCAN: journal records one bulk request reads at most. */
+  maxBulkScan: number;
   /** The HTTP server's limits: the body budget, what they refused (for /metrics and /healthz). */
   http: HttpGuard;
   limits: AdmissionLimits;
@@ -89,7 +91,9 @@ function createHttpApp(deps: HttpAppDeps): Express {
       reachable = false;
     }
     const journal =
-      deps.journal === undefined ? { sync: 'none' } : { ...deps.journal.report, backlog: deps.journal.backlog, ...deps.journal.counters };
+      deps.journal === undefined
+        ? { sync: 'none' }
+        : { ...deps.journal.report, backlog: deps.journal.backlog, ...deps.journal.counters, retained: deps.journal.retained };
     res.json({
       status: reachable ? 'ok' : 'degraded',
       nameservice: reachable,
@@ -144,7 +148,10 @@ function createHttpApp(deps: HttpAppDeps): Express {
 export function createRequestListener(deps: HttpAppDeps): RequestListener {
   const handlers = new TaskHandlers(deps.runner, deps.store, deps.gate, deps.limits, deps.startTrace, deps.longPolls, deps.journal);
   const routes = createRouteServer({
-    routes: [...taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal }), ...chaosRoutes(deps.chaos)],
+    routes: [
+      ...taskRoutes({ runner: deps.runner, store: deps.store, handlers, journal: deps.journal, maxBulkScan: deps.maxBulkScan }),
+      ...chaosRoutes(deps.chaos),
+    ],
     auth: deps.auth,
     maxBodyBytes: deps.maxBodyBytes,
     budget: deps.http.budget,

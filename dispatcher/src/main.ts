@@ -1,6 +1,7 @@
 import { createLogger, exitOnSignals, loadConfigOrExit, logReady, openApiCheckOrExit, runMain, secretOrExit } from '@taskmesh/shared';
 import { dispatcherEnvSpec } from './config.js';
 import { createDispatcher } from './dispatcher.js';
+import { JournalOpenError } from './journal/level-store.js';
 
 /** Entry point: reads the environment, starts the dispatcher, stops it on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -15,7 +16,15 @@ async function main(): Promise<void> {
       { event: 'insecure-secret' },
     );
 
-  const dispatcher = await createDispatcher({ ...config, secret, logger });
+  let dispatcher;
+  try {
+    dispatcher = await createDispatcher({ ...config, secret, logger });
+  } catch (err) {
+    // Not damage (that is repaired or moved aside): restarting would only fail the same way.
+    if (!(err instanceof JournalOpenError)) throw err;
+    process.stderr.write(`dispatcher: ${err.message}\n`);
+    process.exit(2);
+  }
   exitOnSignals({ logger, close: () => dispatcher.close(), forceExitAfterMs: 10_000 });
   logReady(logger, { http: dispatcher.port, udp: dispatcher.udpPort });
 }

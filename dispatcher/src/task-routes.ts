@@ -51,6 +51,11 @@ const MAX_BULK_TASKS = 10_000;
 const BulkRequest = TaskFilter.extend({
   status: TaskStatus,
   limit: z.number().int().min(1).max(MAX_BULK_TASKS).default(MAX_BULK_TASKS),
+  /** Continue where an earlier answer's nextCursor said it stopped. */
+  cursor: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/, 'a task id (the nextCursor of a previous answer)')
+    .optional(),
 });
 
 export interface TaskRoutesDeps {
@@ -58,10 +63,16 @@ export interface TaskRoutesDeps {
   store: TaskStore;
   handlers: TaskHandlers;
   journal?: TaskJournal | undefined;
+  /**
+   * TASKMESH_BULK_MAX_SCAN: most journal records one bulk request reads (a filter that matches
+   * little would otherwise walk the whole journal for one request); past it the answer says
+   * where to continue (`nextCursor`).
+   */
+  maxBulkScan: number;
 }
 
 /** Every /v1/tasks route, defined once; served by the route server in front of express. */
-export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps): Route[] {
+export function taskRoutes({ runner, store, handlers, journal, maxBulkScan }: TaskRoutesDeps): Route[] {
   return [
     {
       method: 'POST',
@@ -86,24 +97,30 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
       body: 'json',
       handle: async (req, reply) => {
         const filter = parseOrThrow(BulkRequest, req.body, 'body');
-        const entries =
-          journal === undefined
-            ? store.list({ ...filter, idPrefix: filter.id })
-            : await collect(journal, { ...filter, idPrefix: filter.id }, (id) => store.get(id), filter.limit);
+        let matched = 0;
         let changed = 0;
         const refused = new Map<string, number>();
-        for (const { record } of entries) {
-          try {
-            const entry = handlers.find(record.id);
-            if (action === 'retry') runner.retry(entry);
-            else runner.cancel(entry);
-            changed++;
-          } catch (err) {
-            const code = err instanceof TaskmeshError ? err.code : 'INTERNAL';
-            refused.set(code, (refused.get(code) ?? 0) + 1);
+        // A page at a time, each acted on before the next is read: what is held is one page,
+        // bounded in count and bytes, whatever the filter matches.
+        const act = (tasks: readonly Listed[]): void => {
+          matched += tasks.length;
+          for (const { record } of tasks) {
+            try {
+              const entry = handlers.find(record.id);
+              if (action === 'retry') runner.retry(entry);
+              else runner.cancel(entry);
+              changed++;
+            } catch (err) {
+              const code = err instanceof TaskmeshError ? err.code : 'INTERNAL';
+              refused.set(code, (refused.get(code) ?? 0) + 1);
+            }
           }
-        }
-        reply.json(200, { action, matched: entries.length, changed, refused: Object.fromEntries(refused), limit: filter.limit });
+        };
+        let nextCursor: string | null = null;
+        if (journal === undefined) act(store.list({ ...filter, idPrefix: filter.id }));
+        else
+          nextCursor = await eachPage(journal, { ...filter, idPrefix: filter.id }, (id) => store.get(id), { ...filter, maxBulkScan }, act);
+        reply.json(200, { action, matched, changed, refused: Object.fromEntries(refused), limit: filter.limit, nextCursor });
       },
     })),
     {
@@ -167,21 +184,29 @@ export function taskRoutes({ runner, store, handlers, journal }: TaskRoutesDeps)
 
 type Listed = Pick<TaskEntry, 'record' | 'payloadBytes' | 'resultBytes'>;
 
-/** Every page of a journal listing, up to `limit` tasks. */
-async function collect(
+/**
+ * Hands `act` each page of a journal listing in turn, up to `limit` tasks and `maxBulkScan`
+ * records read; returns where to continue when it stopped for either (null: it reached the end).
+ */
+async function eachPage(
   journal: TaskJournal,
   query: Omit<JournalListQuery, 'limit' | 'before'>,
   fresh: (id: string) => TaskEntry | undefined,
-  limit: number,
-): Promise<Listed[]> {
-  const out: Listed[] = [];
-  let before: string | undefined;
-  do {
-    const page = await journal.list({ ...query, limit: limit - out.length, before }, fresh);
-    out.push(...page.tasks);
-    before = page.nextCursor ?? undefined;
-  } while (before !== undefined && out.length < limit);
-  return out;
+  { limit, cursor, maxBulkScan }: { limit: number; cursor?: string | undefined; maxBulkScan: number },
+  act: (tasks: readonly Listed[]) => void,
+): Promise<string | null> {
+  let before = cursor;
+  let taken = 0;
+  let scanned = 0;
+  for (;;) {
+    const page = await journal.list({ ...query, limit: limit - taken, before, maxScan: maxBulkScan - scanned }, fresh);
+    act(page.tasks);
+    taken += page.tasks.length;
+    scanned += page.scanned;
+    if (page.nextCursor === null) return null;
+    if (taken >= limit || scanned >= maxBulkScan) return page.nextCursor;
+    before = page.nextCursor;
+  }
 }
 
 /** A task record without its payload and result, with their sizes. */

@@ -150,8 +150,24 @@ export class TaskStore {
   }
 }
 
-/** What a finished task's record costs besides its payload and result (ids, times, maps), roughly. */
+/** What a finished task's record costs besides what is counted below (ids, times, maps), roughly. */
 const RECORD_OVERHEAD_BYTES = 512;
+/** A timeline step and an attempt's trace (without its candidates), and one candidate of it, roughly. */
+const TIMELINE_STEP_BYTES = 96;
+const ATTEMPT_BYTES = 256;
+const CANDIDATE_BYTES = 128;
 
-/** The bytes a finished entry counts against the retention bound. */
-const retainedSize = (entry: TaskEntry): number => entry.payloadBytes + entry.resultBytes + RECORD_OVERHEAD_BYTES;
+/**
+ * The bytes a finished entry counts against the retention bound: its payload and result, and
+ * what grows with it besides them (error text, idempotency key, timeline, traced attempts), so a
+ * task with an empty payload is not counted as nearly nothing.
+ */
+function retainedSize(entry: TaskEntry): number {
+  const { record } = entry;
+  let bytes = entry.payloadBytes + entry.resultBytes + RECORD_OVERHEAD_BYTES;
+  if (record.error !== null) bytes += record.error.message.length;
+  if (record.idempotencyKey !== null) bytes += 2 * record.idempotencyKey.length;
+  for (const step of entry.timeline) bytes += TIMELINE_STEP_BYTES + (step.detail?.length ?? 0);
+  for (const attempt of entry.attemptTraces) bytes += ATTEMPT_BYTES + attempt.candidates.length * CANDIDATE_BYTES;
+  return bytes;
+}

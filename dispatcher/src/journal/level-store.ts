@@ -21,31 +21,49 @@ export class LevelStore implements KeyValueStore {
   ) {}
 
   /**
-   * Opens (creating) the store at `path`. A store that cannot be opened (not a LevelDB, damaged
-   * beyond its own repair) is moved aside to `<path>.corrupt-<time>` and a fresh one is opened:
-   * `movedAside` says where, and why.
+   * Opens (creating) the store at `path`. Only damage is repaired: a store LevelDB reports as
+   * corrupt (not a LevelDB, damaged beyond its own repair) is moved aside to
+   * `<path>.corrupt-<time>` and a fresh one is opened (`damage` says where, and why). Any other
+   * failure (in use by another process, permissions, a full disk, an I/O error) is a
+   * JournalOpenError and nothing is moved: the tasks, keys and identity in it stay for when the
+   * cause is fixed.
    */
   static async open(path: string, sync: JournalSync): Promise<{ store: LevelStore; damage: StoreDamage | null }> {
-    mkdirSync(dirname(path), { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    // The write-ahead logs are what a crash can damage, and LevelDB replays them into its tables at
-    // open (dropping what it cannot read): a copy is kept until the open says they were whole.
-    const logs = existsSync(path) ? readdirSync(path).filter((f) => f.endsWith('.log')) : [];
-    const torn = logs.map((f) => tornTail(join(path, f))).filter((t): t is string => t !== null);
     const copy = `${path}.logs-${stamp}`;
-    for (const f of logs) cpSync(join(path, f), join(copy, f));
+    let logs: string[] = [];
+    let torn: string[] = [];
+    let uncopied: string | null = null;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      // The write-ahead logs are what a crash can damage, and LevelDB replays them into its tables
+      // at open (dropping what it cannot read): a copy is kept until the open says they were whole.
+      logs = existsSync(path) ? readdirSync(path).filter((f) => f.endsWith('.log')) : [];
+      torn = logs.map((f) => tornTail(join(path, f))).filter((t): t is string => t !== null);
+    } catch (err) {
+      throw new JournalOpenError(path, describe(err));
+    }
+    try {
+      for (const f of logs) cpSync(join(path, f), join(copy, f));
+    } catch (err) {
+      // No room for the copy (a full disk): the journal opens without it rather than not at all.
+      uncopied = `the logs could not be copied aside before the open: ${describe(err)}`;
+      rmSync(copy, { recursive: true, force: true });
+      logs = [];
+    }
     let db = new ClassicLevel<string, string>(path, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
     let damage: StoreDamage | null = null;
     try {
       await db.open();
       const dropped = [...torn, ...droppedByLevelDb(path)];
       if (dropped.length > 0) {
-        damage = { movedTo: `${path}.corrupt-${stamp}`, reasons: dropped, whole: false };
+        damage = { movedTo: `${path}.corrupt-${stamp}`, reasons: uncopied === null ? dropped : [...dropped, uncopied], whole: false };
         if (logs.length > 0) renameSync(copy, damage.movedTo);
       }
     } catch (err) {
       const reason = describe(err);
-      if (isLocked(err)) throw new Error(`the journal at ${path} is in use by another process: ${reason}`);
+      if (isLocked(err)) throw new JournalOpenError(path, `in use by another process: ${reason}`);
+      if (!isCorrupt(err)) throw new JournalOpenError(path, reason);
       damage = { movedTo: `${path}.corrupt-${stamp}`, reasons: [reason], whole: true };
       renameSync(path, damage.movedTo);
       db = new ClassicLevel<string, string>(path, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
@@ -149,6 +167,24 @@ function describe(err: unknown): string {
   const cause = (err as { cause?: unknown }).cause;
   const message = err instanceof Error ? err.message : String(err);
   return cause instanceof Error ? `${message}: ${cause.message}` : message;
+}
+
+/** LevelDB said the store is damaged (its own Corruption status), not that it could not get at it. */
+function isCorrupt(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return cause?.code === 'LEVEL_CORRUPTION' || (err as { code?: string }).code === 'LEVEL_CORRUPTION';
+}
+
+/**
+ * A journal that cannot be opened for a reason other than damage: nothing was moved aside, and
+ * the dispatcher does not start (exit 2) until the cause is fixed.
+ */
+export class JournalOpenError extends Error {
+  constructor(path: string, reason: string) {
+    super(
+      `the journal at ${path} cannot be opened: ${reason}. Nothing was moved aside: fix the cause (free disk space, permissions, another dispatcher on it) and start again`,
+    );
+  }
 }
 
 function isLocked(err: unknown): boolean {

@@ -49,8 +49,10 @@ export interface JournalReport {
 export interface TaskJournalOptions {
   /** Finished tasks older than this (since they finished) are deleted. */
   retentionMs: number;
-  /** Finished tasks are deleted, oldest first, while their records weigh more than this. */
+  /** Finished tasks are deleted, oldest first, while their records (as written, keys included) weigh more than this. */
   retentionBytes: number;
+  /** Finished tasks are deleted, oldest first, while there are more of them than this. */
+  retentionRecords?: number;
   /** Whether a task is unfinished in memory (the sweep never deletes those). */
   isLive?: (id: string) => boolean;
   logger?: Logger;
@@ -70,6 +72,17 @@ export interface JournalListQuery {
   /** Only tasks submitted before this one (a page's cursor: task ids sort in submission order). */
   before?: string | undefined;
   limit: number;
+  /** Stop the page once the records in it weigh this much (default LIST_PAGE_BYTES). */
+  maxBytes?: number;
+  /** Stop the page once this many records were read for it (default, and at most, MAX_LIST_SCAN). */
+  maxScan?: number;
+}
+
+/** A page of a listing: its tasks, where the next page begins (null at the end), how many records were read for it. */
+export interface JournalPage {
+  tasks: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }>;
+  nextCursor: string | null;
+  scanned: number;
 }
 
 // Task ids sort in submission order (UUIDv7, see task-id.ts): the tasks' keys are their order.
@@ -82,6 +95,8 @@ const SWEEP_INTERVAL_MS = 5000;
 const SWEEP_STEP = 2000;
 /** A list page looks at most at this many tasks; past it, it ends early with a cursor. */
 const MAX_LIST_SCAN = 20_000;
+/** A list page holds at most this many bytes of records; past it, it ends early with a cursor. */
+export const LIST_PAGE_BYTES = 4 * 1024 * 1024;
 const MAX_REPORTED_REASONS = 5;
 
 /**
@@ -97,7 +112,10 @@ export class TaskJournal {
   private scheduled = false;
   private writing = false;
   private nextSeq = 1;
+  /** Bytes of finished tasks' records as written (key, value and idempotency key): what retention bounds. */
   private finishedBytes = 0;
+  /** Finished tasks in the journal. */
+  private finishedRecords = 0;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -117,7 +135,11 @@ export class TaskJournal {
     this.sweepTimer.unref();
   }
 
-  /** Opens the journal at `path` and reads back every task in it, in submission order. */
+  /**
+   * Opens the journal at `path` and reads back the unfinished tasks in it, in submission order.
+   * The records are streamed: finished ones are counted (for retention) and left on disk, where
+   * reads find them, so a start needs memory for the live tasks, not for everything retained.
+   */
   static async open(
     path: string,
     sync: Exclude<JournalSync, 'none'>,
@@ -135,25 +157,38 @@ export class TaskJournal {
       appendFileSync(report.corrupt.movedTo, `${JSON.stringify({ key, value, reason, at: new Date().toISOString() })}\n`);
       damaged.set(key, null);
     };
+    let finishedBytes = 0;
+    let finishedRecords = 0;
+    let lastSeq = 0;
     for await (const { key, value } of store.range({})) {
       if (key.startsWith(META)) meta.set(key.slice(META.length), value);
       else if (key.startsWith(TASK)) {
         const task = parseStored(value);
         if (typeof task === 'string') corrupt(key, value, task);
         else if (task.record.id !== key.slice(TASK.length)) corrupt(key, value, `holds task ${task.record.id}`);
-        else tasks.push(task);
+        else {
+          const status = task.record.status;
+          report.recovered[status] = (report.recovered[status] ?? 0) + 1;
+          lastSeq = Math.max(lastSeq, task.seq);
+          if (isFinalStatus(status)) {
+            finishedBytes += recordCharge(key, value, task.record.idempotencyKey);
+            finishedRecords++;
+          } else tasks.push(task);
+        }
       } else if (!key.startsWith(KEY)) corrupt(key, value, 'unknown key');
     }
     tasks.sort((a, b) => a.seq - b.seq);
     if (damaged.size > 0) await store.write(damaged);
     const journal = new TaskJournal(store, report, options);
-    for (const task of tasks) {
-      const status = task.record.status;
-      report.recovered[status] = (report.recovered[status] ?? 0) + 1;
-      if (isFinalStatus(status)) journal.finishedBytes += task.payloadBytes + task.resultBytes;
-    }
-    journal.nextSeq = (tasks.at(-1)?.seq ?? 0) + 1;
+    journal.finishedBytes = finishedBytes;
+    journal.finishedRecords = finishedRecords;
+    journal.nextSeq = lastSeq + 1;
     return { journal, tasks, meta };
+  }
+
+  /** What retention bounds now: finished tasks' records, their bytes as written and their count. */
+  get retained(): { bytes: number; records: number } {
+    return { bytes: this.finishedBytes, records: this.finishedRecords };
   }
 
   get sync(): JournalSync {
@@ -206,11 +241,11 @@ export class TaskJournal {
    * Tasks newest first, filtered; `fresh` gives the in-memory state of a task when it has one
    * (it may be a turn ahead of the journal). `nextCursor` continues the list, or is null at its end.
    */
-  async list(
-    query: JournalListQuery,
-    fresh: (id: string) => TaskEntry | undefined,
-  ): Promise<{ tasks: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }>; nextCursor: string | null }> {
-    const out: Array<{ record: TaskRecord; payloadBytes: number; resultBytes: number }> = [];
+  async list(query: JournalListQuery, fresh: (id: string) => TaskEntry | undefined): Promise<JournalPage> {
+    const out: JournalPage['tasks'] = [];
+    const maxBytes = query.maxBytes ?? LIST_PAGE_BYTES;
+    const maxScan = Math.min(query.maxScan ?? MAX_LIST_SCAN, MAX_LIST_SCAN);
+    let bytes = 0;
     let scanned = 0;
     let previous: string | null = null;
     const prefixed = `${TASK}${query.idPrefix ?? ''}`;
@@ -219,7 +254,8 @@ export class TaskJournal {
     const range = { reverse: true, gt: prefixed, lt: before < prefixEnd ? before : prefixEnd };
     for await (const { key, value } of this.store.range(range)) {
       const id = key.slice(TASK.length);
-      if (++scanned > MAX_LIST_SCAN || out.length >= query.limit) return { tasks: out, nextCursor: previous };
+      if (++scanned > maxScan || out.length >= query.limit || bytes >= maxBytes)
+        return { tasks: out, nextCursor: previous, scanned: scanned - 1 };
       previous = id;
       const entry = fresh(id);
       const stored = entry === undefined ? parseStored(value) : undefined;
@@ -231,14 +267,16 @@ export class TaskJournal {
             : undefined;
       if (task === undefined) continue;
       const { record } = task;
-      if (query.since !== undefined && record.createdAt < query.since) return { tasks: out, nextCursor: null };
+      if (query.since !== undefined && record.createdAt < query.since) return { tasks: out, nextCursor: null, scanned };
       if (query.until !== undefined && record.createdAt > query.until) continue;
       if (query.status !== undefined && record.status !== query.status) continue;
       if (query.type !== undefined && record.type !== query.type) continue;
       if (query.worker !== undefined && record.worker !== query.worker) continue;
+      // What the page holds: the record as stored, or as memory holds it (a turn ahead of it).
+      bytes += entry === undefined ? value.length : task.payloadBytes + task.resultBytes + value.length;
       out.push(task);
     }
-    return { tasks: out, nextCursor: null };
+    return { tasks: out, nextCursor: null, scanned };
   }
 
   /** Writes what is queued, then closes the store. */
@@ -266,8 +304,12 @@ export class TaskJournal {
     this.other.clear();
     for (const [id, entry] of this.queued) {
       const text = serialise(entry);
-      batch.set(`${TASK}${id}`, text);
-      if (isFinalStatus(entry.record.status)) this.finishedBytes += entry.payloadBytes + entry.resultBytes;
+      const key = `${TASK}${id}`;
+      batch.set(key, text);
+      if (isFinalStatus(entry.record.status)) {
+        this.finishedBytes += recordCharge(key, text, entry.record.idempotencyKey);
+        this.finishedRecords++;
+      }
     }
     this.queued.clear();
     if (batch.size === 0) {
@@ -320,16 +362,19 @@ export class TaskJournal {
           const task = parseStored(value);
           if (typeof task === 'string') continue;
           const { record } = task;
-          const overBytes = this.finishedBytes > this.options.retentionBytes;
-          if (record.createdAt >= cutoff && !overBytes) {
+          const over =
+            this.finishedBytes > this.options.retentionBytes ||
+            this.finishedRecords > (this.options.retentionRecords ?? Number.POSITIVE_INFINITY);
+          if (record.createdAt >= cutoff && !over) {
             reachedFresh = true;
             break;
           }
           if (!isFinalStatus(record.status) || this.queued.has(id) || this.options.isLive?.(id) === true) continue;
-          if (!overBytes && (record.finishedAt ?? 0) >= cutoff) continue;
+          if (!over && (record.finishedAt ?? 0) >= cutoff) continue;
           deletions.set(key, null);
           if (record.idempotencyKey !== null) deletions.set(`${KEY}${record.idempotencyKey}`, null);
-          this.finishedBytes -= task.payloadBytes + task.resultBytes;
+          this.finishedBytes = Math.max(0, this.finishedBytes - recordCharge(key, value, record.idempotencyKey));
+          this.finishedRecords = Math.max(0, this.finishedRecords - 1);
           this.counters.deleted++;
         }
         if (deletions.size > 0 && !this.closed) await this.store.write(deletions);
@@ -342,6 +387,15 @@ export class TaskJournal {
       this.sweeping = false;
     }
   }
+}
+
+/**
+ * What a finished task's records weigh in the journal: its key and value as written, and its
+ * idempotency key's record (key and the task id it names), in UTF-8 bytes.
+ */
+function recordCharge(key: string, value: string, idempotencyKey: string | null): number {
+  const keyRecord = idempotencyKey === null ? 0 : KEY.length + Buffer.byteLength(idempotencyKey) + key.length - TASK.length;
+  return key.length + Buffer.byteLength(value) + keyRecord;
 }
 
 /** The working state of a task read back from the journal. */

@@ -30,13 +30,14 @@ const clientSeen = (port: number, headers: Record<string, string>): Promise<stri
     req.end();
   });
 
-const openSockets = (port: number, n: number): Promise<Socket[]> =>
+/** `n` connections to 127.0.0.1 from `from` (another loopback address is another client of this host). */
+const openSockets = (port: number, n: number, from = '127.0.0.2'): Promise<Socket[]> =>
   Promise.all(
     Array.from(
       { length: n },
       () =>
         new Promise<Socket>((resolve) => {
-          const s = connect(port, '127.0.0.1', () => resolve(s));
+          const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(s));
         }),
     ),
   );
@@ -51,18 +52,23 @@ test("a request counts against its peer's address; X-Forwarded-For is believed o
   assert.equal(await clientSeen(trusted.port, {}), '127.0.0.1');
 });
 
-test('connections past the per-client cap are refused from an untrusted peer, not from a trusted proxy (its clients share its address)', async (t) => {
+test('connections past the per-client cap are refused from an untrusted peer, not from a trusted proxy (its clients share its address) nor from this host', async (t) => {
   const capped = await serve(t, { maxConnectionsPerClient: 2 });
   const held = await openSockets(capped.port, 4);
   t.after(() => held.forEach((s) => s.destroy()));
   await eventually('four connections seen', () => capped.guard.connections + capped.guard.counters.refusedConnections.perClient === 4);
   assert.equal(capped.guard.connections, 2);
   assert.equal(capped.guard.counters.refusedConnections.perClient, 2);
-  const proxied = await serve(t, { maxConnectionsPerClient: 2, trustedProxies: ['127.0.0.1'], maxConnections: 3 });
+  const proxied = await serve(t, { maxConnectionsPerClient: 2, trustedProxies: ['127.0.0.2'], maxConnections: 3 });
   const through = await openSockets(proxied.port, 4);
   t.after(() => through.forEach((s) => s.destroy()));
   await eventually('four connections seen', () => proxied.guard.connections + proxied.guard.counters.refusedConnections.total === 4);
   // Three under the total cap, the fourth refused by it.
   assert.equal(proxied.guard.connections, 3);
   assert.deepEqual(proxied.guard.counters.refusedConnections, { total: 1, perClient: 0 });
+  // 127.0.0.1 is where this host's own clients (the CLI, npm start's services) come from.
+  const local = await serve(t, { maxConnectionsPerClient: 2 });
+  const own = await openSockets(local.port, 4, '127.0.0.1');
+  t.after(() => own.forEach((s) => s.destroy()));
+  await eventually('four connections seen', () => local.guard.connections === 4);
 });

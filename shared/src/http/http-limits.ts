@@ -31,8 +31,8 @@ export interface HttpLimits {
 }
 
 export const HTTP_LIMIT_DEFAULTS = {
-  maxConnections: 1024,
-  maxConnectionsPerClient: 256,
+  maxConnections: 2048,
+  maxConnectionsPerClient: 512,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   bodyBudgetBytes: 64 * 1024 * 1024,
@@ -93,9 +93,9 @@ export function httpLimitsOf(options: Partial<Record<keyof HttpLimits, unknown>>
  * defaults of 60 s and 300 s, which let a client hold a connection and its buffers for minutes
  * by sending slowly, checked every second instead of every 30 s), and caps on open connections
  * in all and per address, each refused connection answered 503 with a code naming its variable
- * and closed. Connections from a trusted proxy are not capped per address (all its clients share
- * it); their requests count against the client the proxy names where a cap is per client (event
- * subscribers).
+ * and closed. Connections from a trusted proxy or from loopback are not capped per address (all a
+ * proxy's clients share it; one on this host is the host's own); a trusted proxy's requests count
+ * against the client it names where a cap is per client (event subscribers).
  */
 export function createHttpServer(given: Partial<HttpLimits> = {}): { server: Server; guard: HttpGuard } {
   const limits: HttpLimits = { ...HTTP_LIMIT_DEFAULTS, ...definedOnly(given) };
@@ -110,7 +110,9 @@ export function createHttpServer(given: Partial<HttpLimits> = {}): { server: Ser
   let open = 0;
   server.on('connection', (socket: Socket) => {
     const address = normaliseAddress(socket.remoteAddress ?? '');
-    const fromProxy = trusted.has(address);
+    // A trusted proxy's clients share its address, and one on this host is the host's own (the
+    // CLI, a benchmark, npm start's services): neither is capped per address, only in total.
+    const fromProxy = trusted.has(address) || isLoopback(address);
     const mine = perAddress.get(address) ?? 0;
     if (open >= limits.maxConnections) {
       counters.refusedConnections.total++;
@@ -184,6 +186,9 @@ function clientOf(req: IncomingMessage, trusted: ReadonlySet<string>): string {
   const last = header.slice(header.lastIndexOf(',') + 1).trim();
   return isIP(last) === 0 ? peer : normaliseAddress(last);
 }
+
+/** The addresses a client on this host connects from by default. */
+const isLoopback = (address: string): boolean => address === '127.0.0.1' || address === '::1';
 
 /** `::ffff:127.0.0.1` and `127.0.0.1` are one client. */
 function normaliseAddress(address: string): string {
