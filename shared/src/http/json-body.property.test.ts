@@ -20,7 +20,7 @@ let server: Server | undefined;
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
 before(async () => {
-  const created = createHttpServer({ bodyBudgetBytes: 1024 * 1024, maxInflation: 50 });
+  const created = createHttpServer({ bodyBudgetBytes: 64 * 1024 * 1024, maxInflation: 50 });
   guard = created.guard;
   created.server.on('request', (req, res) => {
     readJsonBody(req, { limit: LIMIT, limitVariable: 'LIMIT', budget: guard.budget }, (err, body) => {

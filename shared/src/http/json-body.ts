@@ -41,7 +41,6 @@ export function readJsonBody(req: IncomingMessage, options: JsonBodyOptions, don
   const coding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (coding !== 'identity') {
     decoder = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : createBrotliDecompress();
-    req.on('data', (chunk: Buffer) => (received += chunk.length));
     decoded = req.pipe(decoder);
   }
   const declared = decoder === undefined ? Number(req.headers['content-length'] ?? Number.NaN) : Number.NaN;
@@ -69,6 +68,18 @@ export function readJsonBody(req: IncomingMessage, options: JsonBodyOptions, don
     closeAfterAnswer(req);
   };
   if (declared > limit) return refuse(tooLarge(options));
+  if (decoder !== undefined) {
+    req.on('data', (chunk: Buffer) => {
+      // A decoder's window is memory too (a brotli one up to 16 MiB, from a body of 28 bytes): it
+      // is taken from the budget with the first bytes, whose header says how large it is.
+      if (received === 0 && chunk.length > 0 && refusal === undefined) {
+        const window = decoderWindowBytes(coding, chunk[0]!);
+        if (!budget.take(window)) return refuse(budgetFull(budget));
+        held += window;
+      }
+      received += chunk.length;
+    });
+  }
   decoded.on('data', (chunk: Buffer) => {
     if (refusal !== undefined) return;
     size += chunk.length;
@@ -107,6 +118,20 @@ export function readJsonBody(req: IncomingMessage, options: JsonBodyOptions, don
     decoder?.destroy();
     release();
   });
+}
+
+/**
+ * The memory a decoder of `coding` holds, from a body's first byte: gzip and deflate use a 32 KiB
+ * window; brotli's window (RFC 7932, 9.1) is 2^WBITS bytes, WBITS in the stream's first bits (16
+ * to 24 without the large-window extension, which Node's decoder refuses).
+ */
+function decoderWindowBytes(coding: string, first: number): number {
+  if (coding !== 'br') return 64 * 1024;
+  let wbits: number;
+  if ((first & 1) === 0) wbits = 16;
+  else if (((first >> 1) & 7) !== 0) wbits = 17 + ((first >> 1) & 7);
+  else wbits = ((first >> 4) & 7) === 0 ? 17 : 8 + ((first >> 4) & 7);
+  return 2 ** Math.min(24, Math.max(10, wbits));
 }
 
 /**
