@@ -72,14 +72,7 @@ function createHttpApp(deps: HttpAppDeps): Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
-  app.use((req, _res, next) => {
-    try {
-      deps.guard.check(req);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  });
+  app.use(deps.guard.middleware());
 
   app.get('/healthz', async (_req, res) => {
     let reachable = false;

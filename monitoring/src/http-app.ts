@@ -75,14 +75,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use((req, _res, next) => {
-    try {
-      guard.check(req);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  });
+  app.use(guard.middleware());
 
   // Bodies are small JSON here; one reader for every route, bounded like every service's.
   const body = (limit: number) => jsonBodyParser({ limit, limitVariable: "monitoring's body limit", budget: options.http.budget });

@@ -52,14 +52,7 @@ export function createHttpApp({ registry, verifier, watchers, http, guard, metri
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use((req, _res, next) => {
-    try {
-      guard.check(req);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  });
+  app.use(guard.middleware());
   app.use(jsonBodyParser({ limit: MAX_BODY_BYTES, limitVariable: 'the nameservice body limit', budget: http.budget }));
   // A refusal is worth a warning, but anyone can cause one: at most a few lines per interval.
   const refusals = new LogLimiter(logger);

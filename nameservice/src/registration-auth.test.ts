@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { NAMESERVICE_KEY_PURPOSE, NameserviceClient, SIGNATURE_HEADER, deriveKey, signRequest } from '@taskmesh/shared';
 import { TEST_SECRET, type RunningService } from '@taskmesh/shared/testing';
@@ -116,8 +115,7 @@ test('a signed request captured before a restart cannot be replayed after it (th
     [SIGNATURE_HEADER]: signRequest(deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }),
   };
   assert.equal((await post(first.url, body, headers)).status, 201);
-  first.svc.kill('SIGKILL');
-  await once(first.svc.proc, 'exit');
+  await first.svc.kill('SIGKILL');
   const again = await startNameservice(t, registryFile, { port });
   const replay = await post(again.url, body, headers);
   assert.equal(replay.status, 401);

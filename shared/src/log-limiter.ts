@@ -4,7 +4,7 @@ import type { Logger } from './logger.js';
 const WARNINGS_PER_INTERVAL = 10;
 const INTERVAL_MS = 10_000;
 /** The most of a client's text (a path, a header) a log line carries. */
-export const LOGGED_CLIENT_TEXT_CHARS = 120;
+const LOGGED_CLIENT_TEXT_CHARS = 120;
 
 /**
  * Warnings that a client can cause (a refused signature, a bad request), without letting a flood

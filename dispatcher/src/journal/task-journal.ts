@@ -96,7 +96,7 @@ const SWEEP_STEP = 2000;
 /** A list page looks at most at this many tasks; past it, it ends early with a cursor. */
 const MAX_LIST_SCAN = 20_000;
 /** A list page holds at most this many bytes of records; past it, it ends early with a cursor. */
-export const LIST_PAGE_BYTES = 4 * 1024 * 1024;
+const LIST_PAGE_BYTES = 4 * 1024 * 1024;
 const MAX_REPORTED_REASONS = 5;
 
 /**

@@ -45,6 +45,15 @@ export class RequestGuard {
     if (refusal !== undefined) throw refusal;
   }
 
+  /** The check as the first middleware of an express app: a refused request goes to its error handler. */
+  middleware(): (req: IncomingMessage, res: unknown, next: (err?: unknown) => void) => void {
+    return (req, _res, next) => {
+      const refusal = this.refusal(req);
+      if (refusal === undefined) next();
+      else next(refusal);
+    };
+  }
+
   /** The same check as a verdict, for callers that answer differently (an upgrade, the fast lane). */
   allows(req: IncomingMessage): boolean {
     return this.refusal(req) === undefined;

@@ -58,7 +58,7 @@ export type FrameDecodeResult =
   { ok: true; frame: Frame } | { ok: false; reason: 'size' | 'auth' | 'malformed' | 'version'; detail: string };
 
 /** The purpose the frame key is derived for from TASKMESH_SECRET (see deriveKey). */
-export const FRAME_KEY_PURPOSE = 'udp frames';
+const FRAME_KEY_PURPOSE = 'udp frames';
 
 /** The key frames are signed with: derived from the secret, so holding it gives no other key. */
 export const frameKey = (secret: string): Buffer => deriveKey(secret, FRAME_KEY_PURPOSE);
