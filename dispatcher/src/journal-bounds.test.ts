@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEST_SECRET, serviceScript, startLocalSuite } from '@taskmesh/shared/testing';
 import { api, eventually } from './test-support.js';
@@ -193,5 +193,85 @@ describe('a journal that cannot be opened is not treated as damaged', () => {
     } finally {
       await suite.stop();
     }
+  });
+});
+
+/** A tmpfs of `bytes` at `dir` (root only); undefined where this machine cannot mount one. */
+function mountTmpfs(dir: string, bytes: number): (() => void) | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
+  if (mounted.status !== 0) return undefined;
+  return () => void spawnSync('umount', ['-l', dir]);
+}
+
+describe('a full disk never crash-loops the dispatcher', () => {
+  test('with no byte left on the journal’s disk, a restart serves or stops with exit 2 naming the journal, never crashes, nothing moved aside', async (t) => {
+    const suite = await startLocalSuite({ workers: ['reverse'], dispatcher: false });
+    const disk = join(suite.dir, 'disk');
+    await mkdir(disk);
+    const unmount = mountTmpfs(disk, 8 * 1024 * 1024);
+    // The disk goes before the suite's folder it is mounted in.
+    t.after(async () => {
+      unmount?.();
+      await suite.stop();
+    });
+    if (unmount === undefined) {
+      t.skip('needs root and tmpfs to make a full disk');
+      return;
+    }
+    const path = join(disk, 'journal');
+    const start = (): ReturnType<typeof spawn> =>
+      spawn(process.execPath, [serviceScript('dispatcher')], {
+        env: {
+          ...process.env,
+          ...suite.env,
+          TASKMESH_SECRET: TEST_SECRET,
+          TASKMESH_DISPATCHER_PORT: '0',
+          TASKMESH_DISPATCHER_HOST: '127.0.0.1',
+          TASKMESH_JOURNAL_PATH: path,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const first = start();
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      first.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const ready = /"event":"ready".*?"http":(\d+)/.exec(out);
+        if (ready) resolve(Number(ready[1]));
+      });
+      first.once('exit', (code) => reject(new Error(`exited ${code} before ready`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const kept = await api(base, '/v1/tasks?wait=10000', { body: { type: 'reverse', payload: { text: 'kept' } } });
+    assert.equal(kept.body.status, 'succeeded');
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    // Every byte of the disk taken, as a runaway log would.
+    const filler = spawnSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=64k'], { encoding: 'utf8' });
+    assert.match(filler.stderr, /No space left/);
+    const again = start();
+    let stderr = '';
+    again.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    let stdout = '';
+    const outcome = await new Promise<'ready' | number>((resolve) => {
+      again.stdout!.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (stdout.includes('"event":"ready"')) resolve('ready');
+      });
+      again.once('exit', (code) => resolve(code ?? -1));
+    });
+    if (outcome === 'ready') {
+      // It serves: what it had accepted is still there.
+      again.kill('SIGKILL');
+      await once(again, 'exit');
+    } else {
+      assert.equal(outcome, 2, `a crash, not a stop: ${stderr}`);
+      assert.match(stderr, /the journal at .* cannot be opened: .*Nothing was moved aside/);
+    }
+    assert.deepEqual(
+      (await readdir(disk)).filter((f) => f.includes('.corrupt-')),
+      [],
+    );
   });
 });

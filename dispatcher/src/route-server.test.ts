@@ -55,7 +55,7 @@ async function routeServer(t: { after(fn: () => unknown): void }, token?: string
     routes,
     auth: new TokenAuth(token),
     maxBodyBytes: 64,
-    budget: new BodyBudget(1024 * 1024, 100),
+    budget: new BodyBudget(64 * 1024 * 1024, 100),
     logger: silentLogger(),
   });
   const server = createServer((req, res) => {

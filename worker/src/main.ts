@@ -21,6 +21,12 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfigOrExit('worker', workerEnvSpec);
+  const unknown = (): never => {
+    const what = arg === undefined ? 'no task type given' : `unknown task type "${arg}"`;
+    process.stderr.write(`worker: ${what}; known types: ${knownTypes().join(', ')} (or a module of your own: TASKMESH_WORKER_MODULE)\n`);
+    process.exit(2);
+  };
+  if (arg === undefined || (config.module === undefined && findTaskType(arg) === undefined)) unknown();
   // Before any module of the user's is loaded: the secret is read, the two keys this worker needs
   // are derived from it, and it leaves the environment, so a module (and its npm dependencies)
   // never reads it there. The main thread keeps the frame key; the nameservice key goes to the
@@ -28,21 +34,17 @@ async function main(): Promise<void> {
   const { secret, isDefault } = secretOrExit('worker');
   const keys = { frame: frameKey(secret), nameservice: nameserviceKey(secret) };
   delete process.env.TASKMESH_SECRET;
-  let type = arg === undefined || config.module !== undefined ? undefined : findTaskType(arg);
-  if (arg !== undefined && config.module !== undefined) {
+  let type = config.module === undefined ? findTaskType(arg!) : undefined;
+  if (config.module !== undefined) {
     try {
-      type = await loadTaskModule(config.module, arg);
+      type = await loadTaskModule(config.module, arg!);
     } catch (err) {
       if (!(err instanceof TaskModuleError)) throw err;
       process.stderr.write(`worker: ${err.message} (TASKMESH_WORKER_MODULE)\n`);
       process.exit(2);
     }
   }
-  if (type === undefined) {
-    const what = arg === undefined ? 'no task type given' : `unknown task type "${arg}"`;
-    process.stderr.write(`worker: ${what}; known types: ${knownTypes().join(', ')} (or a module of your own: TASKMESH_WORKER_MODULE)\n`);
-    process.exit(2);
-  }
+  if (type === undefined) return unknown();
   const settings = workerSettings(config, type);
   const jsonLogs = !process.stdout.isTTY;
   const logger = createLogger({ service: 'worker', level: settings.logLevel, json: jsonLogs }).child({ worker: settings.name });

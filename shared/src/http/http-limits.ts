@@ -48,7 +48,8 @@ export const httpLimitsEnvSpec = {
   maxConnectionsPerClient: { env: 'TASKMESH_HTTP_MAX_CONNECTIONS_PER_CLIENT', schema: envInt(H.maxConnectionsPerClient, 1) },
   headersTimeoutMs: { env: 'TASKMESH_HTTP_HEADERS_TIMEOUT_MS', schema: envInt(H.headersTimeoutMs, 100, 600_000) },
   requestTimeoutMs: { env: 'TASKMESH_HTTP_REQUEST_TIMEOUT_MS', schema: envInt(H.requestTimeoutMs, 100, 3_600_000) },
-  bodyBudgetBytes: { env: 'TASKMESH_HTTP_BODY_BUDGET_BYTES', schema: envInt(H.bodyBudgetBytes, 1024) },
+  // At least a brotli decoder's largest window (16 MiB), which a compressed body takes from it.
+  bodyBudgetBytes: { env: 'TASKMESH_HTTP_BODY_BUDGET_BYTES', schema: envInt(H.bodyBudgetBytes, 16 * 1024 * 1024) },
   maxInflation: { env: 'TASKMESH_HTTP_MAX_INFLATION', schema: envInt(H.maxInflation, 1, 100_000) },
   trustedProxies: { env: 'TASKMESH_TRUSTED_PROXIES', schema: envList() },
 };

@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, MAX_CHUNK_PAYLOAD, MAX_DATAGRAM_BYTES, REPLAY_WINDOW_MS } from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
-import { FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type FrameHeader } from './frame.js';
+import { FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, frameKey, type FrameHeader } from './frame.js';
 import { ReplayGuard } from './replay-guard.js';
 
 const codec = new FrameCodec('frame-test-secret');
@@ -160,7 +160,7 @@ test('property: a mutated valid datagram is dropped, the original is accepted', 
 function resign(edited: Buffer): Buffer {
   const signed = Buffer.from(edited);
   const macAt = signed.length - FRAME_MAC_BYTES;
-  createHmac('sha256', Buffer.from('frame-test-secret')).update(signed.subarray(0, macAt)).digest().copy(signed, macAt);
+  createHmac('sha256', frameKey('frame-test-secret')).update(signed.subarray(0, macAt)).digest().copy(signed, macAt);
   return signed;
 }
 
