@@ -1,4 +1,8 @@
 import type { WebSocket } from 'ws';
+import { SLOW_SUBSCRIBER_CLOSE_CODE as SLOW_CLOSE_CODE } from '@taskmesh/shared';
+
+/** How long a socket closed for being slow has for its close to get through before it is cut. */
+const SLOW_CLOSE_GRACE_MS = 1000;
 
 /**
  * What monitoring's WebSockets may hold unsent: per socket and in all (every dashboard, log and
@@ -34,7 +38,15 @@ export class WsBudget {
     if (ws.bufferedAmount + bytes <= this.perSocketBytes && (ws.bufferedAmount === 0 || this.buffered + bytes <= this.totalBytes))
       return true;
     this.closedSlow++;
-    ws.terminate();
+    // The reason names the bound; a client that reads nothing more is cut off shortly after.
+    const own = ws.bufferedAmount + bytes > this.perSocketBytes;
+    ws.close(
+      SLOW_CLOSE_CODE,
+      own
+        ? `too slow: over ${this.perSocketBytes} bytes unsent (TASKMESH_MONITORING_CLIENT_BUFFER_BYTES)`
+        : `too slow: monitoring's WebSockets hold over ${this.totalBytes} bytes unsent (TASKMESH_MONITORING_BUFFER_BYTES)`,
+    );
+    setTimeout(() => ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
     return false;
   }
 }

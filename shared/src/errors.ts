@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
   CONTRACT_CONFLICT: { status: 409, retryable: false },
+  REQUEST_TIMEOUT: { status: 408, retryable: true },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   QUEUE_FULL: { status: 429, retryable: true },
