@@ -110,7 +110,7 @@ test('repeated SIGKILLs of a service that comes up and serves between them do no
   const sup = new Supervisor({
     services: [nodeService('killed', 'console.log(JSON.stringify({event:"ready"})); setInterval(() => {}, 1000)')],
     restartPolicy: fixed,
-    stableAfterMs: 200,
+    stableAfterMs: 1000,
     onExit: (e) => exits.push(e),
   });
   t.after(() => sup.stop());
@@ -129,7 +129,7 @@ test('repeated SIGKILLs of a service that comes up and serves between them do no
     }
     assert.ok(pid !== null, `run ${kill + 1} came up`);
     pids.push(pid);
-    if (kill < 3) await new Promise((r) => setTimeout(r, 300));
+    if (kill < 3) await new Promise((r) => setTimeout(r, 1200));
     process.kill(pid, 'SIGKILL');
     const exited = Date.now() + 10_000;
     while (exits.length <= kill && Date.now() < exited) await new Promise((r) => setTimeout(r, 10));

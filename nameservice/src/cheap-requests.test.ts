@@ -79,9 +79,10 @@ test('a flood of unsigned requests with long paths leaves a few short warning li
     for (const a of answers) assert.equal(a.status, 401);
   }
   const health = (await (await fetch(`${url}/healthz`)).json()) as { warningsLeftOut: number };
-  assert.ok(health.warningsLeftOut >= 480, `${health.warningsLeftOut} warnings left out`);
+  // Ten lines per 10 s at most: one interval here, or two on a machine slow enough to cross one.
+  assert.ok(health.warningsLeftOut >= 470, `${health.warningsLeftOut} warnings left out`);
   const warned = svc.lines.slice(before).filter((l) => l.event === 'unauthorized');
-  assert.ok(warned.length <= 10, `${warned.length} warning lines for 500 requests`);
+  assert.ok(warned.length <= 20, `${warned.length} warning lines for 500 requests`);
   for (const line of warned) assert.ok(JSON.stringify(line).length < 1000, 'a warning carries a bounded slice of the path');
 });
 
