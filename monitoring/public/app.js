@@ -217,10 +217,23 @@ for (const action of ['retry', 'cancel']) {
     const { filter, tasks } = found;
     if (!filter?.status) return;
     if (!confirm(`${action} every ${filter.status} task that matches (${tasks.length} shown)?`)) return;
-    const { ok, body, error } = await postJson(`/api/tasks/bulk/${action}`, filter);
-    $('find-note').innerHTML = ok
-      ? badge(`${action === 'retry' ? 'retried' : 'cancelled'} ${body.changed} of ${body.matched}`, 'good')
-      : badge(`${action} failed: ${error}`, 'bad');
+    // The dispatcher reads a bounded part of its journal per request and says where it stopped
+    // (nextCursor): the requests go on from there to the journal's end.
+    let changed = 0;
+    let matched = 0;
+    let cursor;
+    for (;;) {
+      const { ok, body, error } = await postJson(`/api/tasks/bulk/${action}`, cursor ? { ...filter, cursor } : filter);
+      if (!ok) {
+        $('find-note').innerHTML = badge(`${action} failed: ${error}`, 'bad');
+        return;
+      }
+      changed += body.changed;
+      matched += body.matched;
+      cursor = body.nextCursor;
+      if (!cursor) break;
+    }
+    $('find-note').innerHTML = badge(`${action === 'retry' ? 'retried' : 'cancelled'} ${changed} of ${matched}`, 'good');
   });
 }
 
