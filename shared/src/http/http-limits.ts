@@ -154,17 +154,19 @@ export function createHttpServer(given: Partial<HttpLimits> = {}): { server: Ser
     // after an answer would be read as a second one); 408 for a timeout, 400 for the rest, closed.
     const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
     if (!socket.writable || answering) return socket.destroy();
-    const error =
-      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new TaskmeshError(
-            'REQUEST_TIMEOUT',
-            `the request did not arrive whole within TASKMESH_HTTP_HEADERS_TIMEOUT_MS=${limits.headersTimeoutMs} (headers) or TASKMESH_HTTP_REQUEST_TIMEOUT_MS=${limits.requestTimeoutMs} (all of it)`,
-            { details: { limit: 'TASKMESH_HTTP_REQUEST_TIMEOUT_MS', max: limits.requestTimeoutMs } },
-          )
-        : new TaskmeshError('INVALID_REQUEST', 'malformed HTTP request');
+    if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Unparsable: no body, as Node answers it (the method is unknown, and a HEAD's answer has none).
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const error = new TaskmeshError(
+      'REQUEST_TIMEOUT',
+      `the request did not arrive whole within TASKMESH_HTTP_HEADERS_TIMEOUT_MS=${limits.headersTimeoutMs} (headers) or TASKMESH_HTTP_REQUEST_TIMEOUT_MS=${limits.requestTimeoutMs} (all of it)`,
+      { details: { limit: 'TASKMESH_HTTP_REQUEST_TIMEOUT_MS', max: limits.requestTimeoutMs } },
+    );
     const body = JSON.stringify({ error: error.toJSON() });
     socket.end(
-      `HTTP/1.1 ${error.status} ${error.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
   const guard: HttpGuard = {
