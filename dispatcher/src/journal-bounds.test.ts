@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEST_SECRET, serviceScript, startLocalSuite } from '@taskmesh/shared/testing';
+import { TEST_SECRET, serviceScript, startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { api, eventually } from './test-support.js';
 
 /**
@@ -38,6 +38,21 @@ async function tinyTasks(base: string, count: number, prefix: string): Promise<v
     },
     { timeoutMs: 30_000, intervalMs: 100 },
   );
+}
+
+/** A dispatcher process of its own on the suite's nameservice, journaling at `path`. */
+function spawnDispatcher(suite: LocalSuite, path: string): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [serviceScript('dispatcher')], {
+    env: {
+      ...process.env,
+      ...suite.env,
+      TASKMESH_SECRET: TEST_SECRET,
+      TASKMESH_DISPATCHER_PORT: '0',
+      TASKMESH_DISPATCHER_HOST: '127.0.0.1',
+      TASKMESH_JOURNAL_PATH: path,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 describe('retention counts what the journal really holds', () => {
@@ -169,17 +184,7 @@ describe('a journal that cannot be opened is not treated as damaged', () => {
     try {
       const path = join(suite.dir, 'not-a-directory');
       await writeFile(path, 'the operator put a file here');
-      const child = spawn(process.execPath, [serviceScript('dispatcher')], {
-        env: {
-          ...process.env,
-          ...suite.env,
-          TASKMESH_SECRET: TEST_SECRET,
-          TASKMESH_DISPATCHER_PORT: '0',
-          TASKMESH_DISPATCHER_HOST: '127.0.0.1',
-          TASKMESH_JOURNAL_PATH: path,
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const child = spawnDispatcher(suite, path);
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const [code] = (await once(child, 'exit')) as [number];
@@ -220,22 +225,10 @@ describe('a full disk never crash-loops the dispatcher', () => {
       return;
     }
     const path = join(disk, 'journal');
-    const start = (): ReturnType<typeof spawn> =>
-      spawn(process.execPath, [serviceScript('dispatcher')], {
-        env: {
-          ...process.env,
-          ...suite.env,
-          TASKMESH_SECRET: TEST_SECRET,
-          TASKMESH_DISPATCHER_PORT: '0',
-          TASKMESH_DISPATCHER_HOST: '127.0.0.1',
-          TASKMESH_JOURNAL_PATH: path,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    const first = start();
+    const first = spawnDispatcher(suite, path);
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
-      first.stdout!.on('data', (c: Buffer) => {
+      first.stdout.on('data', (c: Buffer) => {
         out += c.toString();
         const ready = /"event":"ready".*?"http":(\d+)/.exec(out);
         if (ready) resolve(Number(ready[1]));
@@ -250,12 +243,12 @@ describe('a full disk never crash-loops the dispatcher', () => {
     // Every byte of the disk taken, as a runaway log would.
     const filler = spawnSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=64k'], { encoding: 'utf8' });
     assert.match(filler.stderr, /No space left/);
-    const again = start();
+    const again = spawnDispatcher(suite, path);
     let stderr = '';
-    again.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    again.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let stdout = '';
     const outcome = await new Promise<'ready' | number>((resolve) => {
-      again.stdout!.on('data', (c: Buffer) => {
+      again.stdout.on('data', (c: Buffer) => {
         stdout += c.toString();
         if (stdout.includes('"event":"ready"')) resolve('ready');
       });
