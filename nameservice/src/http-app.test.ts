@@ -6,11 +6,10 @@ import {
   ErrorResponse,
   LEASE_TTL_MS,
   LeaseResponse,
-  NAMESERVICE_KEY_PURPOSE,
+  nameserviceKey,
   RegistryFile,
   SIGNATURE_HEADER,
   WorkerListResponse,
-  deriveKey,
   signRequest,
   silentLogger,
 } from '@taskmesh/shared';
@@ -33,7 +32,7 @@ async function start(t: TestContext) {
     clock: () => now,
   });
   onCleanup(t, () => ns.close());
-  const key = deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE);
+  const key = nameserviceKey(TEST_SECRET);
   /** Requests that change the registry are signed as a worker signs them (at the service's clock). */
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const sent = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);

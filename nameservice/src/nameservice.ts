@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import {
-  NAMESERVICE_KEY_PURPOSE,
   RequestGuard,
   RequestVerifier,
   createHttpServer,
   createServiceMetrics,
-  deriveKey,
+  nameserviceKey,
   httpLimitsOf,
   type HttpLimits,
   type Logger,
@@ -112,7 +111,7 @@ export async function createNameservice(options: NameserviceOptions): Promise<Na
     'request',
     createHttpApp({
       registry,
-      verifier: new RequestVerifier(deriveKey(options.secret, NAMESERVICE_KEY_PURPOSE), { clock }),
+      verifier: new RequestVerifier(nameserviceKey(options.secret), { clock }),
       watchers,
       http,
       guard: new RequestGuard({ allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [] }),

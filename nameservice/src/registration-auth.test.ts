@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { NAMESERVICE_KEY_PURPOSE, NameserviceClient, SIGNATURE_HEADER, deriveKey, signRequest } from '@taskmesh/shared';
+import { NameserviceClient, SIGNATURE_HEADER, nameserviceKey, signRequest } from '@taskmesh/shared';
 import { TEST_SECRET, type RunningService } from '@taskmesh/shared/testing';
 import { registration, startNameservice, tempDir } from './test-support.js';
 import type { TestContext } from 'node:test';
@@ -30,7 +30,7 @@ test('a registration without a valid signature is 401 and registers nothing', as
   assert.equal(unsigned.status, 401);
   assert.match(((await unsigned.json()) as { error: { message: string } }).error.message, /TASKMESH_SECRET/);
   const wrongKey = await post(url, body, {
-    [SIGNATURE_HEADER]: signRequest(deriveKey('another-secret-of-at-least-32-characters', NAMESERVICE_KEY_PURPOSE), {
+    [SIGNATURE_HEADER]: signRequest(nameserviceKey('another-secret-of-at-least-32-characters'), {
       method: 'POST',
       path: '/v1/workers',
       body,
@@ -38,7 +38,7 @@ test('a registration without a valid signature is 401 and registers nothing', as
   });
   assert.equal(wrongKey.status, 401);
   // A signature over another body: the body was altered on the way.
-  const key = deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE);
+  const key = nameserviceKey(TEST_SECRET);
   const altered = await post(url, body, {
     [SIGNATURE_HEADER]: signRequest(key, { method: 'POST', path: '/v1/workers', body: body.replace('stranger', 'friend') }),
   });
@@ -64,7 +64,7 @@ test('a signed request replayed is refused', async (t) => {
   const { svc, url } = await start(t);
   const body = JSON.stringify(registration('once'));
   const headers = {
-    [SIGNATURE_HEADER]: signRequest(deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }),
+    [SIGNATURE_HEADER]: signRequest(nameserviceKey(TEST_SECRET), { method: 'POST', path: '/v1/workers', body }),
   };
   assert.equal((await post(url, body, headers)).status, 201);
   const replay = await post(url, body, headers);
@@ -112,7 +112,7 @@ test('a signed request captured before a restart cannot be replayed after it (th
   const port = Number(new URL(first.url).port);
   const body = JSON.stringify(registration('captured'));
   const headers = {
-    [SIGNATURE_HEADER]: signRequest(deriveKey(TEST_SECRET, NAMESERVICE_KEY_PURPOSE), { method: 'POST', path: '/v1/workers', body }),
+    [SIGNATURE_HEADER]: signRequest(nameserviceKey(TEST_SECRET), { method: 'POST', path: '/v1/workers', body }),
   };
   assert.equal((await post(first.url, body, headers)).status, 201);
   await first.svc.kill('SIGKILL');
