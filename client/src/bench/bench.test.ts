@@ -58,6 +58,7 @@ const report: BenchReport = {
     succeeded: 1000,
     failed: 0,
     throttled: 2,
+    dispatcherCpuMicrosPerTask: 41,
   },
   latency: {
     tasks: 100,

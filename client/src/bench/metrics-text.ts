@@ -32,3 +32,5 @@ export const RETRANSMISSION_PATTERN = /retransmi/i;
 /** Counter names taken to count datagrams sent and received. */
 export const DATAGRAMS_SENT_PATTERN = /datagrams_sent/;
 export const DATAGRAMS_RECEIVED_PATTERN = /datagrams_received/;
+/** The process's CPU time, user and system, as prom-client's default metrics name it. */
+export const CPU_SECONDS_METRIC = 'process_cpu_seconds_total';

@@ -5,6 +5,7 @@ import { chunk, mapConcurrent } from '../batch-file.js';
 import { CompletionTracker } from '../task-waiter.js';
 import {
   DATAGRAMS_RECEIVED_PATTERN,
+  CPU_SECONDS_METRIC,
   DATAGRAMS_SENT_PATTERN,
   parsePrometheusText,
   RETRANSMISSION_PATTERN,
@@ -67,6 +68,11 @@ export interface BatchPhaseReport {
   failed: number;
   /** Batch requests refused with QUEUE_FULL and sent again. */
   throttled: number;
+  /**
+   * The dispatcher's CPU time (its own `process_cpu_seconds_total`) over the timed tasks, per
+   * task, in microseconds; null when it exposes no such counter.
+   */
+  dispatcherCpuMicrosPerTask: number | null;
 }
 
 export interface LatencyPhaseReport {
@@ -111,6 +117,16 @@ interface DispatcherCounters {
   retransmissions: number | null;
   datagramsSent: number | null;
   datagramsReceived: number | null;
+}
+
+/** The dispatcher's CPU seconds from its /metrics; null when it does not expose them. */
+async function dispatcherCpuSeconds(api: ApiClient): Promise<number | null> {
+  try {
+    const samples = parsePrometheusText(await api.metricsText());
+    return samples.get(CPU_SECONDS_METRIC) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** The dispatcher's datagram counters from /metrics; null for any it does not expose. */
@@ -173,6 +189,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       await tracker.waitFor(warm, { timeoutMs: options.phaseTimeoutMs });
       throttled = 0;
     }
+    const cpuBefore = await dispatcherCpuSeconds(api);
     const started = performance.now();
     const ids = await submitAll(0, tasks, () => options.onProgress?.('batch', 0, tasks));
     const submitSeconds = (performance.now() - started) / 1000;
@@ -181,6 +198,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       onProgress: (done) => options.onProgress?.('batch', done, tasks),
     });
     const totalSeconds = (performance.now() - started) / 1000;
+    const cpuAfter = await dispatcherCpuSeconds(api);
     let succeeded = 0;
     for (const s of finals.values()) if (s === 'succeeded') succeeded++;
     return {
@@ -196,6 +214,8 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       succeeded,
       failed: ids.length - succeeded,
       throttled,
+      dispatcherCpuMicrosPerTask:
+        cpuBefore === null || cpuAfter === null || ids.length === 0 ? null : ((cpuAfter - cpuBefore) * 1e6) / ids.length,
     };
   } finally {
     await tracker.close();
