@@ -11,7 +11,7 @@ export const MAX_CHUNK_PAYLOAD = 1200;
  * Largest payload of a datagram to a loopback address (127.0.0.0/8, ::1), whose MTU is 64 KiB:
  * under load one such datagram carries ~60 messages where a 1200-byte one carries ~7, so a task
  * costs a fraction of a send, a receive and an HMAC. A message too large for its path's datagram
- * is chunked, in MAX_CHUNK_PAYLOAD chunks on every path.
+ * is chunked, in chunks of its path's datagram payload.
  */
 export const LOOPBACK_DATAGRAM_PAYLOAD = 16 * 1024;
 /** Largest encoded message (its JSON), enforced on send and, through the chunk count, on receive. */
@@ -53,8 +53,16 @@ export const OUTBOX_TTL_MS = 5_000;
 /** Sent multi-chunk messages kept at once, and their total bytes. */
 export const OUTBOX_MAX_MESSAGES = 256;
 export const OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
-/** Chunks sent per event-loop turn, so a large message does not overflow the peer's socket buffer. */
-export const CHUNK_BURST = 32;
+/** Chunk bytes sent per event-loop turn at most, so other work interleaves with a large message. */
+export const CHUNK_BURST_BYTES = 256 * 1024;
+/**
+ * Bytes of large messages one peer may have sent to it and not confirmed (the flow-control
+ * window, see ChunkPacer): well inside the socket buffer asked for, so a burst of large messages
+ * waits here instead of overflowing the peer's buffer. Smaller where the kernel grants a smaller buffer.
+ */
+export const CHUNK_WINDOW_BYTES = 1024 * 1024;
+/** A peer that does not confirm a large message it received is assumed to have it after this. */
+export const CHUNK_COMPLETION_WAIT_MS = 100;
 /** Socket buffers asked for (the kernel may cap them). */
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 

@@ -145,6 +145,13 @@ export class FrameCodec {
 }
 
 /** NACK payload: the missing chunk indices as u16s. */
+/**
+ * The index a receiver NACKs alone to say it has the whole message (it frees the sender's window,
+ * see ChunkPacer). No message has this many chunks, so a sender that does not know the signal
+ * finds nothing to resend in it.
+ */
+export const NACK_COMPLETE = 0xffff;
+
 export function encodeNackPayload(indices: readonly number[]): Buffer {
   const buf = Buffer.allocUnsafe(indices.length * 2);
   indices.forEach((index, i) => buf.writeUInt16BE(index, i * 2));

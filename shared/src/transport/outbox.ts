@@ -7,6 +7,8 @@ export interface OutboxEntry {
   receiver: Buffer;
   payload: Buffer;
   chunkCount: number;
+  /** Bytes of every chunk but the last. */
+  chunkSize: number;
   expiresAt: number;
 }
 

@@ -103,6 +103,14 @@ export class Reassembler {
     return undefined;
   }
 
+  /** Gives up a message for good (it is too large): chunks held for it are let go, later ones ignored. */
+  refuse(frame: Frame): void {
+    const key = `${frame.senderKey}:${frame.messageId}`;
+    const entry = this.pending.get(key);
+    if (entry !== undefined) this.finish(entry);
+    this.rememberCompleted(key);
+  }
+
   /** Incomplete messages held now. */
   get size(): number {
     return this.pending.size;

@@ -27,6 +27,7 @@ export interface DispatchTarget {
   to: Address;
   taskId: string;
   type: string;
+  /** The task's payload; a JsonText goes out as its text (see encodeMessage). */
   payload: unknown;
   attempt: number;
   timeoutMs: number;
@@ -295,6 +296,13 @@ export class TaskCaller {
           ),
         );
       }
+      return;
+    }
+    if (this.endpoint.delivering(flight.to)) {
+      // Large messages to this worker are still leaving (paced, flow-controlled): no answer was
+      // due yet. Wait again, without a resend and without counting a retransmission.
+      const again = this.flights.launch(flight.to, flight.retransmits);
+      for (const d of waiting) again.add(d);
       return;
     }
     this.rtt.timedOut(flight.to);

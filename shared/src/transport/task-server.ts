@@ -349,6 +349,12 @@ export class TaskServer implements ServerTaskHost {
       this.checkDrained();
       return;
     }
+    if (this.endpoint.delivering(flight.to)) {
+      // Large results to this caller are still leaving: wait again, resending nothing yet.
+      const again = this.flights.launch(flight.to, flight.retransmits);
+      for (const task of waiting) again.add(task);
+      return;
+    }
     this.rtt.timedOut(flight.to);
     const next = this.flights.launch(flight.to, flight.retransmits + 1);
     const heardAt = this.heardAt.get(flight.to) ?? 0;

@@ -126,7 +126,13 @@ test('a 150 KB message crosses as chunks and arrives whole', async (t) => {
   const [message] = await arriving;
   assert.equal(message?.kind, 'task');
   assert.deepEqual(message?.kind === 'task' && message.payload, payload);
-  assert.ok(left.stats().datagramsSent > 120, `${left.stats().datagramsSent} datagrams`);
+  // In chunks as large as the path carries (loopback: 16 KiB), not in 1200-byte ones.
+  const bytes = Buffer.byteLength(JSON.stringify(payload));
+  const chunks = Math.ceil(bytes / datagramPayloadLimit(toRight));
+  assert.ok(
+    left.stats().datagramsSent >= chunks && left.stats().datagramsSent < bytes / MAX_CHUNK_PAYLOAD / 4,
+    `${left.stats().datagramsSent} datagrams`,
+  );
   assert.equal(right.stats().droppedTotal, 0);
 });
 
@@ -148,7 +154,7 @@ test('lost chunks are NACKed and resent, including the last ones', async (t) => 
   left.send({ kind: 'task', taskId: 'lossy', type: 'echo', payload: { text }, attempt: 1, timeoutMs: 1000 }, toRight);
   const [message] = await arriving;
   assert.equal(message?.kind === 'task' && (message.payload as { text: string }).text, text);
-  assert.ok(count > 600 && dropped.size > 30, `${dropped.size} of ${count} chunks dropped`);
+  assert.ok(count > 40 && dropped.size >= 5, `${dropped.size} of ${count} chunks dropped`);
   // Every lost chunk was resent; on a loaded machine a NACK may also race a chunk in flight.
   assert.ok(left.stats().retransmitted >= dropped.size && left.stats().retransmitted < count / 2, `${left.stats().retransmitted} resent`);
   assert.equal(right.stats().dropped.reassembly, 0);
@@ -169,15 +175,17 @@ test('a message over the limit is refused on send with PAYLOAD_TOO_LARGE', async
   );
 });
 
-test('a receiver with a smaller limit drops a message with too many chunks', async (t) => {
+test('a receiver with a smaller limit refuses a larger message from its chunks, before putting it together', async (t) => {
   const { left, right, toRight } = await pair(t, {}, { maxMessageBytes: 10_000 });
   left.send({ kind: 'task', taskId: 'big', type: 'echo', payload: 'y'.repeat(50_000), attempt: 1, timeoutMs: 1000 }, toRight);
-  const chunks = Math.ceil(50_100 / MAX_CHUNK_PAYLOAD);
-  await eventually('chunks dropped for size', () => right.stats().dropped.size >= chunks - 1, { intervalMs: 5 });
+  const chunks = Math.ceil(50_100 / datagramPayloadLimit(toRight));
+  await eventually('chunks dropped for size', () => right.stats().dropped.size >= 1, { intervalMs: 5 });
   assert.ok(left.stats().datagramsSent >= chunks);
-  await eventually('every chunk', () => right.stats().datagramsReceived === left.stats().datagramsSent, { intervalMs: 5 });
-  assert.equal(right.stats().dropped.size, right.stats().datagramsReceived);
+  await eventually('every chunk', () => right.stats().datagramsReceived >= chunks, { intervalMs: 5 });
   assert.equal(right.stats().messagesReceived, 0);
+  // Nothing of it is held, and nothing is asked for again.
+  assert.equal(right.stats().dropped.reassembly, 0);
+  assert.equal(left.stats().retransmitted, 0);
 });
 
 test('a datagram with a bad HMAC or a wrong secret is dropped and counted as auth', async (t) => {
@@ -303,7 +311,7 @@ test('a chunk that never arrives is NACKed a bounded number of times, then the m
       return true; // chunk 5 is lost every time
     }),
   });
-  left.send({ kind: 'task', taskId: 'doomed', type: 'echo', payload: 'q'.repeat(20_000), attempt: 1, timeoutMs: 1000 }, toRight);
+  left.send({ kind: 'task', taskId: 'doomed', type: 'echo', payload: 'q'.repeat(120_000), attempt: 1, timeoutMs: 1000 }, toRight);
   await eventually('the reassembly to be abandoned', () => right.stats().dropped.reassembly === 1, { timeoutMs: 10_000, intervalMs: 5 });
   assert.equal(resends, 1 + MAX_NACKS, 'the first send and one resend per NACK');
   assert.equal(left.stats().retransmitted, MAX_NACKS);

@@ -6,11 +6,20 @@ import { TaskmeshError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Message, Outgoing } from '../protocol.js';
-import { MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
+import { CHUNK_WINDOW_BYTES, MAX_CHUNK_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NACK_INDICES, SOCKET_BUFFER_BYTES } from './constants.js';
 import { DatagramReader } from './datagram-reader.js';
 import { DropCounter } from './drop-counter.js';
 import { addressKey, copyStats, emptyStats, type Address, type EndpointStats } from './endpoint-stats.js';
-import { ENDPOINT_ID_BYTES, FRAME_TYPE, FrameCodec, decodeNackPayload, encodeNackPayload, type Frame, type FrameType } from './frame.js';
+import {
+  ENDPOINT_ID_BYTES,
+  FRAME_TYPE,
+  FrameCodec,
+  NACK_COMPLETE,
+  decodeNackPayload,
+  encodeNackPayload,
+  type Frame,
+  type FrameType,
+} from './frame.js';
 import { decodePayload, encodeMessage, packMessages } from './message-codec.js';
 import { ChunkPacer } from './chunk-pacer.js';
 import { Coalescer, datagramPayloadLimit, type Queued } from './coalescer.js';
@@ -76,6 +85,18 @@ const COUNTER_LIMIT = 2 ** 48 - 1;
 const CLOSE_SEND_GRACE_MS = 500;
 
 /**
+ * The flow-control window toward a peer: CHUNK_WINDOW_BYTES, or half this socket's receive buffer
+ * when the kernel granted less (the peer runs the same code, and was granted about the same).
+ */
+function chunkWindowBytes(socket: dgram.Socket): number {
+  try {
+    return Math.max(MAX_CHUNK_PAYLOAD * 4, Math.min(CHUNK_WINDOW_BYTES, Math.floor(socket.getRecvBufferSize() / 2)));
+  } catch {
+    return CHUNK_WINDOW_BYTES;
+  }
+}
+
+/**
  * One authenticated UDP socket. Outgoing messages to one address in the same event-loop turn
  * share a datagram; a message too large for one datagram travels as chunks that the receiver
  * reassembles, NACKing missing ones. Every incoming datagram is authenticated, replay-checked and
@@ -107,9 +128,7 @@ export class UdpEndpoint {
     datagramPayloadLimit,
   );
   private flushScheduled = false;
-  private readonly pacer = new ChunkPacer((job, index, chunk) =>
-    this.sendData(job.to, job.receiver, job.messageId, index, job.chunkCount, chunk),
-  );
+  private readonly pacer: ChunkPacer;
   private readonly sender = randomBytes(ENDPOINT_ID_BYTES);
   private readonly peers = new PeerIds();
   private counter = 0;
@@ -161,6 +180,9 @@ export class UdpEndpoint {
         this.logger.debug('socket buffer size not applied', { error: (err as Error).message });
       }
     }
+    this.pacer = new ChunkPacer((job, index, chunk) => this.sendData(job.to, job.receiver, job.messageId, index, job.chunkCount, chunk), {
+      windowBytes: chunkWindowBytes(socket),
+    });
     socket.on('message', this.onDatagram);
     socket.on('error', (err) => this.logger.warn('UDP socket error', { error: err.message }));
   }
@@ -222,6 +244,14 @@ export class UdpEndpoint {
     };
   }
 
+  /**
+   * Whether large messages to `to` are still leaving (queued in the pacer, or sent and not yet
+   * confirmed): a layer above waiting for an answer to one does not resend it meanwhile.
+   */
+  delivering(to: Address): boolean {
+    return this.pacer.busyWith(to);
+  }
+
   /** Counts retransmissions done by the layers above (task, result, cancel). */
   noteRetransmit(count = 1): void {
     this.counters.retransmitted += count;
@@ -270,14 +300,19 @@ export class UdpEndpoint {
     this.coalescer.flush();
   };
 
-  /** A message too large for one datagram on its path: sent alone, in MAX_CHUNK_PAYLOAD chunks. */
+  /**
+   * A message too large for one datagram on its path: sent alone, in chunks as large as the path
+   * carries (datagramPayloadLimit: 16 KiB on loopback, MAX_CHUNK_PAYLOAD elsewhere). The receiver
+   * puts chunks back together by index, whatever their size.
+   */
   private sendLarge(to: Address, receiver: Buffer, item: Queued): void {
     const payload = Buffer.from(packMessages([item.json]), 'utf8');
-    const chunkCount = Math.ceil(payload.length / MAX_CHUNK_PAYLOAD);
+    const chunkSize = datagramPayloadLimit(to);
+    const chunkCount = Math.ceil(payload.length / chunkSize);
     const messageId = this.nextMessageId();
-    this.outbox.put(messageId, { to, receiver, payload, chunkCount });
+    this.outbox.put(messageId, { to, receiver, payload, chunkCount, chunkSize });
     const indices = item.probe ? [0] : Array.from({ length: chunkCount }, (_, i) => i);
-    this.pacer.queue({ to, receiver, messageId, payload, chunkCount, indices, next: 0 });
+    this.pacer.queue({ to, receiver, messageId, payload, chunkCount, chunkSize, indices, next: 0 });
   }
 
   private sendNack(to: Address, messageId: number, missing: number[]): void {
@@ -357,8 +392,18 @@ export class UdpEndpoint {
         this.drops.drop('size', `${frame.chunkCount} chunks exceed the limit of ${this.maxChunks}`, from);
         return;
       }
+      // Every chunk but the last is as large as the sender's chunks: one of them tells the least
+      // the whole message weighs, so one over the limit is refused before it is put together.
+      const atLeast = (frame.chunkCount - 1) * frame.payload.length;
+      if (frame.chunkIndex < frame.chunkCount - 1 && atLeast > this.maxMessageBytes + 2) {
+        this.reassembler.refuse(frame);
+        this.drops.drop('size', `a message of at least ${atLeast} bytes exceeds the limit of ${this.maxMessageBytes}`, from);
+        return;
+      }
       payload = this.reassembler.add(frame, from);
       if (payload === undefined) return;
+      // Whole: tells the sender, whose window it frees (see ChunkPacer).
+      this.sendNack(from, frame.messageId, [NACK_COMPLETE]);
     }
     const decoded = decodePayload(payload);
     if (!decoded.ok) {
@@ -380,6 +425,11 @@ export class UdpEndpoint {
   }
 
   private answerNack(frame: Frame, from: Address): void {
+    const asked = decodeNackPayload(frame.payload);
+    if (asked.length === 1 && asked[0] === NACK_COMPLETE) {
+      this.pacer.completed(frame.messageId);
+      return;
+    }
     const entry = this.outbox.get(frame.messageId);
     if (entry === undefined) {
       this.logger.debug('NACK for a message no longer kept', { messageId: frame.messageId, from: addressKey(from) });
@@ -388,9 +438,7 @@ export class UdpEndpoint {
     // Chunks still queued here (paced, not yet sent) will arrive anyway: a NACK that raced the
     // pacing must not send them twice.
     const queued = this.pacer.pendingIndices(frame.messageId);
-    const indices = decodeNackPayload(frame.payload)
-      .filter((i) => i < entry.chunkCount && !queued.has(i))
-      .slice(0, MAX_NACK_INDICES);
+    const indices = asked.filter((i) => i < entry.chunkCount && !queued.has(i)).slice(0, MAX_NACK_INDICES);
     if (indices.length === 0) return;
     this.noteRetransmit(indices.length);
     this.pacer.queue({
@@ -399,8 +447,10 @@ export class UdpEndpoint {
       messageId: frame.messageId,
       payload: entry.payload,
       chunkCount: entry.chunkCount,
+      chunkSize: entry.chunkSize,
       indices,
       next: 0,
+      repair: true,
     });
   }
 }
