@@ -17,6 +17,8 @@ export interface AdmissionLimits {
 export interface Admitted {
   /** Its JSON in UTF-8 bytes: what it weighs in memory bounds. */
   payloadBytes: number;
+  /** Its JSON (rendered to measure it, and kept: see TaskEntry.payloadText). */
+  payloadText: string;
 }
 
 /**
@@ -57,7 +59,8 @@ export function admitPayload(type: string, payload: unknown, limits: AdmissionLi
       },
     );
   }
-  const payloadBytes = Buffer.byteLength(JSON.stringify(payload) ?? 'null', 'utf8');
+  const payloadText = JSON.stringify(payload) ?? 'null';
+  const payloadBytes = Buffer.byteLength(payloadText, 'utf8');
   if (payloadBytes > limits.maxPayloadBytes) {
     throw new TaskmeshError(
       'PAYLOAD_TOO_LARGE',
@@ -78,7 +81,7 @@ export function admitPayload(type: string, payload: unknown, limits: AdmissionLi
   }
   const contract = findContract(type);
   if (contract !== undefined) validatePayload(contract, payload, where === '' ? '' : `${where}payload.`);
-  return { payloadBytes };
+  return { payloadBytes, payloadText };
 }
 
 /** Keys in a stable order, so `{a, b}` and `{b, a}` are the same request. */
@@ -99,11 +102,12 @@ export function requestFingerprint(type: string, payload: unknown): string {
 /** A result nested deeper than this is not kept (its record could not be served). */
 export const MAX_RESULT_DEPTH = 256;
 
-/** A result's JSON bytes, or why it cannot be kept (nested too deep, not serialisable). */
-export function measureResult(result: unknown): number | string {
+/** A result's JSON and its bytes, or why it cannot be kept (nested too deep, not serialisable). */
+export function measureResult(result: unknown): { bytes: number; text: string } | string {
   if (jsonDepth(result, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) return `it nests deeper than ${MAX_RESULT_DEPTH} levels`;
   try {
-    return Buffer.byteLength(JSON.stringify(result) ?? 'null', 'utf8');
+    const text = JSON.stringify(result) ?? 'null';
+    return { bytes: Buffer.byteLength(text, 'utf8'), text };
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }

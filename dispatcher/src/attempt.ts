@@ -1,4 +1,5 @@
 import {
+  JsonText,
   formatTraceparent,
   randomSpanId,
   type Address,
@@ -8,7 +9,7 @@ import {
   type LoadReport,
   type TaskmeshError,
 } from '@taskmesh/shared';
-import { MAX_TRACED_ATTEMPTS, type AttemptTrace, type TaskEntry } from './task-entry.js';
+import { MAX_TRACED_ATTEMPTS, payloadTextOf, type AttemptTrace, type TaskEntry } from './task-entry.js';
 import type { PickDecision } from './worker-picker.js';
 import type { WorkerView } from './worker-directory.js';
 
@@ -55,7 +56,8 @@ export class Attempt implements DispatchTarget, DispatchListener {
     this.to = { host: worker.host, port: worker.port, id: worker.endpointId };
     this.taskId = r.id;
     this.type = r.type;
-    this.payload = r.payload;
+    // Its JSON as admission rendered it: each send splices it in rather than serialising it again.
+    this.payload = new JsonText([payloadTextOf(entry)]);
     // A little past the task's own deadline: the dispatcher's timer, which says where the task was,
     // ends it first, and cancels it at the worker; the worker's own bound is for a lost caller.
     this.timeoutMs = Math.max(1, entry.deadline - now) + WORKER_DEADLINE_GRACE_MS;

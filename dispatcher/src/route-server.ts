@@ -1,5 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TaskmeshError, errorAnswer, isJsonRequest, logErrorAnswer, readJsonBody, type BodyBudget, type Logger } from '@taskmesh/shared';
+import {
+  JsonText,
+  TaskmeshError,
+  errorAnswer,
+  isJsonRequest,
+  logErrorAnswer,
+  readJsonBody,
+  type BodyBudget,
+  type Logger,
+} from '@taskmesh/shared';
 import type { TokenAuth } from './auth.js';
 import { bodyLimitOf } from './http-errors.js';
 import type { Reply } from './task-handlers.js';
@@ -45,17 +54,19 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = JSON.stringify(body);
+      // An answer rendered already (a task record with its payload's text spliced in) goes as it is.
+      bytes = body instanceof JsonText ? body.utf8() : Buffer.from(JSON.stringify(body), 'utf8');
     } catch (err) {
       // Records are checked when they are made; this only guards the answer against a bug.
       options.logger.error('answer not serialisable', { error: err instanceof Error ? err.message : String(err) });
       status = 500;
-      text = JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer could not be serialised' } });
+      bytes = Buffer.from(JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer could not be serialised' } }));
     }
-    res.writeHead(status, { ...headers, 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
+    // Encoded once: its length is the header, its bytes the body.
+    res.writeHead(status, { ...headers, 'Content-Type': JSON_TYPE, 'Content-Length': bytes.length });
+    res.end(bytes);
   };
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     const { error, headers } = errorAnswer(err, bodyLimit);

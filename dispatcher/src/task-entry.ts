@@ -1,5 +1,13 @@
 import { TaskIds } from './task-id.js';
-import { randomSpanId, type DispatchListener, type TaskRecord, type TraceStart, type WireError } from '@taskmesh/shared';
+import {
+  JsonText,
+  jsonWith,
+  randomSpanId,
+  type DispatchListener,
+  type TaskRecord,
+  type TraceStart,
+  type WireError,
+} from '@taskmesh/shared';
 
 /** How a task ended, handed to whoever waits for it. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -48,6 +56,8 @@ export interface TaskEntry {
   holder: string | null;
   /** Its sequence number in the journal (submission order); 0 until first written. */
   journalSeq: number;
+  /** Its payload is in the journal under its own key (large payloads are written once). */
+  payloadStored: boolean;
   /** Its attempts (the newest MAX_TRACED_ATTEMPTS) and its timeline: GET /v1/tasks/:id/trace. */
   attemptTraces: AttemptTrace[];
   timeline: TimelineEvent[];
@@ -58,6 +68,13 @@ export interface TaskEntry {
   /** The payload's JSON bytes, and the result's once finished: what the store's byte bounds count. */
   readonly payloadBytes: number;
   resultBytes: number;
+  /**
+   * The payload's and the result's JSON, once rendered (admission renders the payload to measure
+   * it, the end of the task its result): spliced into task messages, journal records and answers
+   * instead of serialising the value again. null until known; see payloadTextOf / resultTextOf.
+   */
+  payloadText: string | null;
+  resultText: string | null;
   /** What the store counts this finished entry as (0 while unfinished). */
   retainedCharge: number;
   /** With an idempotency key: the request it stands for (see requestFingerprint). */
@@ -111,8 +128,9 @@ export interface NewTask {
   timeoutMs?: number | undefined;
   maxAttempts?: number | undefined;
   idempotencyKey?: string | undefined;
-  /** From admission: the payload's JSON bytes. */
+  /** From admission: the payload's JSON bytes, and the JSON itself. */
   payloadBytes?: number;
+  payloadText?: string;
   /** From admission, with an idempotency key: the request it stands for. */
   fingerprint?: string | undefined;
   /** The trace it is in, when it is traced (see traceDecision). */
@@ -143,6 +161,7 @@ export function createTaskEntry(input: NewTask, defaults: { timeoutMs: number; m
     finishedAt: null,
   };
   const entry = newTaskEntry(record, ephemeral, now + timeoutMs, input.payloadBytes ?? 0, input.fingerprint ?? null);
+  entry.payloadText = input.payloadText ?? null;
   if (input.trace)
     entry.trace = { traceId: input.trace.traceId, parentSpanId: input.trace.parentSpanId, spanId: randomSpanId(), acceptedAt: null };
   return entry;
@@ -173,16 +192,43 @@ export function newTaskEntry(
     avoidWorker: null,
     holder: null,
     journalSeq: 0,
+    payloadStored: false,
     attemptTraces: [],
     timeline: [],
     trace: null,
     finishSeq: 0,
     payloadBytes,
     resultBytes: 0,
+    payloadText: null,
+    resultText: null,
     retainedCharge: 0,
     fingerprint,
     waiters: null,
   };
+}
+
+/** The payload's JSON (rendered now if it was not yet, and kept). */
+export function payloadTextOf(entry: TaskEntry): string {
+  return (entry.payloadText ??= JSON.stringify(entry.record.payload) ?? 'null');
+}
+
+/** The result's JSON (rendered now if it was not yet, and kept). */
+export function resultTextOf(entry: TaskEntry): string {
+  return (entry.resultText ??= JSON.stringify(entry.record.result) ?? 'null');
+}
+
+/**
+ * The task's record as JSON, its payload and result spliced in from their texts: what an answer
+ * carrying one task sends (the fields are the record's; their order is not).
+ */
+export function recordText(entry: TaskEntry): JsonText {
+  const { payload: _payload, result: _result, ...rest } = entry.record;
+  return new JsonText(
+    jsonWith(rest, [
+      ['payload', payloadTextOf(entry)],
+      ['result', resultTextOf(entry)],
+    ]),
+  );
 }
 
 /** The outcome of a final entry, for waiters. */

@@ -10,7 +10,7 @@ import {
 } from '@taskmesh/shared';
 import type { AdmissionGate } from './admission-gate.js';
 import { admitPayload, requestFingerprint, type AdmissionLimits } from './admission.js';
-import type { NewTask, TaskEntry } from './task-entry.js';
+import { recordText, type NewTask, type TaskEntry } from './task-entry.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
 import { entryOf, type TaskJournal } from './journal/task-journal.js';
@@ -146,15 +146,15 @@ export class TaskHandlers {
   get(id: string, wait: unknown, reply: Reply): void {
     const entry = this.find(id);
     const query = parseOrThrow(WaitQuery, { wait }, 'query');
-    if (query.wait === undefined || query.wait === 0 || isFinalStatus(entry.record.status)) return reply.json(200, entry.record);
-    this.hold(reply, entry, query.wait, () => reply.json(200, entry.record));
+    if (query.wait === undefined || query.wait === 0 || isFinalStatus(entry.record.status)) return reply.json(200, recordText(entry));
+    this.hold(reply, entry, query.wait, () => reply.json(200, recordText(entry)));
   }
 
   /** Answers now, or once the task ends within `waitMs` (200 with the record), else 202. */
   private answer(reply: Reply, entry: TaskEntry, waitMs: number | undefined, status: 200 | 202): void {
     const brief = (code: number): void => reply.json(code, { id: entry.record.id, status: entry.record.status });
     if (waitMs === undefined) return brief(status);
-    if (isFinalStatus(entry.record.status)) return reply.json(200, entry.record);
+    if (isFinalStatus(entry.record.status)) return reply.json(200, recordText(entry));
     if (waitMs === 0) return brief(status);
     // Past the cap the task is still accepted: the client is answered at once, as without ?wait.
     if (!this.longPolls.hasRoom()) return brief(status);
@@ -177,18 +177,21 @@ export class TaskHandlers {
       return true;
     };
     const timer = setTimeout(() => end() && onTimeout(), waitMs);
-    const unsubscribe = this.runner.onFinal(entry, (e) => end() && reply.json(200, e.record));
+    const unsubscribe = this.runner.onFinal(entry, (e) => end() && reply.json(200, recordText(e)));
     reply.onClose(end);
   }
 
   /** Type, payload limits and schema; the request's fingerprint when it carries an idempotency key. */
-  private admit<T extends NewTask>(task: T, where: string): T & { payloadBytes: number; fingerprint: string | undefined } {
+  private admit<T extends NewTask>(
+    task: T,
+    where: string,
+  ): T & { payloadBytes: number; payloadText: string; fingerprint: string | undefined } {
     this.gate.checkType(task.type, `${where}type`);
-    const { payloadBytes } = admitPayload(task.type, task.payload, this.limits, where);
+    const { payloadBytes, payloadText } = admitPayload(task.type, task.payload, this.limits, where);
     this.gate.checkPayload(task.type, task.payload, where);
     const fingerprint = task.idempotencyKey === undefined ? undefined : requestFingerprint(task.type, task.payload);
     // The task is the parser's fresh output, ours to extend (no copy per task on the hot path).
-    return Object.assign(task, { payloadBytes, fingerprint });
+    return Object.assign(task, { payloadBytes, payloadText, fingerprint });
   }
 
   /** The task an idempotency key already stands for; IDEMPOTENCY_CONFLICT if it was another request. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SubmitTaskRequest, TaskFilter, TaskStatus, TaskmeshError, type TaskRecord, parseOrThrow } from '@taskmesh/shared';
-import type { TaskEntry } from './task-entry.js';
+import { recordText, type TaskEntry } from './task-entry.js';
 import type { Reply, TaskHandlers } from './task-handlers.js';
 import type { TaskRunner } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
@@ -162,7 +162,7 @@ export function taskRoutes({ runner, store, handlers, journal, maxBulkScan }: Ta
       handle: (req, reply) => {
         const entry = handlers.find(req.params.id ?? '');
         runner.cancel(entry);
-        reply.json(200, entry.record);
+        reply.json(200, recordText(entry));
       },
     },
     /** Optional JSON body `{timeoutMs?, maxAttempts?}` replaces the task's values for the new run. */

@@ -109,6 +109,7 @@ export class TaskRunner implements AttemptHost {
     if (options.timeoutMs !== undefined) r.timeoutMs = options.timeoutMs;
     if (options.maxAttempts !== undefined) r.maxAttempts = options.maxAttempts;
     r.result = null;
+    entry.resultText = null;
     r.error = null;
     r.progress = null;
     r.finishedAt = null;

@@ -84,10 +84,14 @@ export class TaskStates {
         status = 'failed';
         error = { code: 'HANDLER_FAILED', message: `the result cannot be kept: ${kept}` };
         result = null;
-      } else entry.resultBytes = kept;
+      } else {
+        entry.resultBytes = kept.bytes;
+        entry.resultText = kept.text;
+      }
     }
     this.set(entry, status);
     r.result = result ?? null;
+    if (status !== 'succeeded') entry.resultText = null;
     r.error = error;
     r.finishedAt = Date.now();
     if (status === 'succeeded') r.progress = 1;

@@ -158,13 +158,16 @@ const ATTEMPT_BYTES = 256;
 const CANDIDATE_BYTES = 128;
 
 /**
- * The bytes a finished entry counts against the retention bound: its payload and result, and
+ * The bytes a finished entry counts against the retention bound: its payload and result (values
+ * and texts), and
  * what grows with it besides them (error text, idempotency key, timeline, traced attempts), so a
  * task with an empty payload is not counted as nearly nothing.
  */
 function retainedSize(entry: TaskEntry): number {
   const { record } = entry;
   let bytes = entry.payloadBytes + entry.resultBytes + RECORD_OVERHEAD_BYTES;
+  // Their JSON texts, kept beside the values once rendered.
+  bytes += (entry.payloadText?.length ?? 0) + (entry.resultText?.length ?? 0);
   if (record.error !== null) bytes += record.error.message.length;
   if (record.idempotencyKey !== null) bytes += 2 * record.idempotencyKey.length;
   for (const step of entry.timeline) bytes += TIMELINE_STEP_BYTES + (step.detail?.length ?? 0);

@@ -86,7 +86,9 @@ export function formatBenchReport(report: BenchReport): string {
       [
         'batch',
         'dispatcher CPU per task',
-        b.dispatcherCpuMicrosPerTask === null ? 'n/a (no process_cpu_seconds_total at /metrics)' : `${Math.round(b.dispatcherCpuMicrosPerTask)} µs`,
+        b.dispatcherCpuMicrosPerTask === null
+          ? 'n/a (no process_cpu_seconds_total at /metrics)'
+          : `${Math.round(b.dispatcherCpuMicrosPerTask)} µs`,
       ],
     );
   }

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { JournalSync, KeyValueStore, StoreBatch, StoreEntry } from './store.js';
 
+const BYTES = { valueEncoding: 'buffer' } as const;
 /** Writes per LevelDB batch, at most: a long turn's writes go out in several. */
 const MAX_BATCH_OPS = 20_000;
 
@@ -85,7 +86,9 @@ export class LevelStore implements KeyValueStore {
     let ops = 0;
     for (const [key, value] of batch) {
       if (value === null) chained.del(key);
-      else chained.put(key, value);
+      else if (typeof value === 'string') chained.put(key, value);
+      // Bytes go to the native batch as they are (as a string, they would be encoded there again).
+      else chained.put(key, value as unknown as string, BYTES);
       if (++ops === MAX_BATCH_OPS) {
         await chained.write({ sync: this.sync === 'machine' });
         chained = this.db.batch();

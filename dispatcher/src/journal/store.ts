@@ -14,7 +14,8 @@ export interface KeyValueStore {
   close(): Promise<void>;
 }
 
-export type StoreBatch = ReadonlyMap<string, string | null>;
+/** Keys to their new values (a string, or its UTF-8 bytes), or null to delete them. */
+export type StoreBatch = ReadonlyMap<string, string | Buffer | null>;
 
 export interface StoreEntry {
   key: string;

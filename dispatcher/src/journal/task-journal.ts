@@ -1,7 +1,15 @@
 import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TaskRecord, isFinalStatus, silentLogger, type Logger, type TaskStatus } from '@taskmesh/shared';
-import { newTaskEntry, type AttemptTrace, type TaskEntry, type TaskTraceContext, type TimelineEvent } from '../task-entry.js';
+import { TaskRecord, isFinalStatus, jsonWith, silentLogger, utf8Of, type Logger, type TaskStatus } from '@taskmesh/shared';
+import {
+  newTaskEntry,
+  payloadTextOf,
+  resultTextOf,
+  type AttemptTrace,
+  type TaskEntry,
+  type TaskTraceContext,
+  type TimelineEvent,
+} from '../task-entry.js';
 import { LevelStore, type StoreDamage } from './level-store.js';
 import type { JournalSync, KeyValueStore } from './store.js';
 
@@ -19,10 +27,13 @@ export interface JournaledTask {
   timeline: TimelineEvent[];
   /** A traced task's trace and span ids (its trace page shows the trace id). */
   trace: TaskTraceContext | null;
+  /** Its payload is kept under its own key (large payloads): read with the record, not part of it. */
+  payloadKept: boolean;
 }
 
 const Stored = z.object({
-  r: TaskRecord,
+  // Without payload and result (beside it, as p and o), or with them (records written before).
+  r: TaskRecord.partial({ payload: true, result: true }),
   s: z.number().int().min(1),
   pb: z.number().int().min(0),
   rb: z.number().int().min(0),
@@ -32,6 +43,11 @@ const Stored = z.object({
   tr: z.array(z.array(z.unknown())).optional(),
   tl: z.array(z.tuple([z.number(), z.string()]).rest(z.string())).optional(),
   tc: z.tuple([z.string(), z.string(), z.string()]).optional(),
+  // The payload and result, beside the record (records written before that hold them in `r`).
+  p: z.unknown().optional(),
+  o: z.unknown().optional(),
+  // 1: the payload is under PAYLOAD + id, not here.
+  pk: z.literal(1).optional(),
 });
 
 /** What a start found in the journal. */
@@ -90,6 +106,11 @@ const TASK = 't:';
 const TASKS_END = 't;';
 const KEY = 'k:';
 const META = 'm:';
+/** A large payload, written once under its own key: its task's later writes leave it out. */
+const PAYLOAD = 'p:';
+const PAYLOADS_END = 'p;';
+/** Payloads of at least this many characters of JSON are kept under PAYLOAD rather than in the record. */
+const SEPARATE_PAYLOAD_CHARS = 4096;
 const SWEEP_INTERVAL_MS = 5000;
 /** Entries the sweep looks at per step before yielding the event loop. */
 const SWEEP_STEP = 2000;
@@ -160,7 +181,9 @@ export class TaskJournal {
     let finishedBytes = 0;
     let finishedRecords = 0;
     let lastSeq = 0;
-    for await (const { key, value } of store.range({})) {
+    // Payloads are read for the live tasks only, not streamed with the records.
+    const ranges = [store.range({ lt: PAYLOAD }), store.range({ gt: PAYLOADS_END })];
+    for await (const { key, value } of concatRanges(ranges)) {
       if (key.startsWith(META)) meta.set(key.slice(META.length), value);
       else if (key.startsWith(TASK)) {
         const task = parseStored(value);
@@ -171,7 +194,7 @@ export class TaskJournal {
           report.recovered[status] = (report.recovered[status] ?? 0) + 1;
           lastSeq = Math.max(lastSeq, task.seq);
           if (isFinalStatus(status)) {
-            finishedBytes += recordCharge(key, value, task.record.idempotencyKey);
+            finishedBytes += recordCharge(key, Buffer.byteLength(value), task.record.idempotencyKey, keptBytes(task));
             finishedRecords++;
           } else tasks.push(task);
         }
@@ -180,6 +203,7 @@ export class TaskJournal {
     tasks.sort((a, b) => a.seq - b.seq);
     if (damaged.size > 0) await store.write(damaged);
     const journal = new TaskJournal(store, report, options);
+    for (const task of tasks) journal.withPayload(task);
     journal.finishedBytes = finishedBytes;
     journal.finishedRecords = finishedRecords;
     journal.nextSeq = lastSeq + 1;
@@ -229,7 +253,19 @@ export class TaskJournal {
     const value = this.store.get(`${TASK}${id}`);
     if (value === undefined) return undefined;
     const task = parseStored(value);
-    return typeof task === 'string' ? undefined : task;
+    return typeof task === 'string' ? undefined : this.withPayload(task);
+  }
+
+  /** A kept payload read back into its task's record. */
+  private withPayload(task: JournaledTask): JournaledTask {
+    if (!task.payloadKept) return task;
+    const text = this.store.get(`${PAYLOAD}${task.record.id}`);
+    if (text === undefined) {
+      this.logger.warn('journal: a task has lost its payload record', { taskId: task.record.id });
+      return task;
+    }
+    task.record.payload = JSON.parse(text) as unknown;
+    return task;
   }
 
   /** The id an idempotency key was first used for. */
@@ -300,14 +336,21 @@ export class TaskJournal {
     if (this.writing) return;
     const waiting = this.waiting;
     this.waiting = [];
-    const batch = new Map(this.other);
+    const batch = new Map<string, string | Buffer | null>(this.other);
     this.other.clear();
     for (const [id, entry] of this.queued) {
-      const text = serialise(entry);
+      const payloadKept = payloadTextOf(entry).length >= SEPARATE_PAYLOAD_CHARS;
+      // A large payload is written once, beside the task's first record, in the same batch.
+      if (payloadKept && !entry.payloadStored) {
+        batch.set(`${PAYLOAD}${id}`, utf8Of([payloadTextOf(entry)]));
+        entry.payloadStored = true;
+      }
+      // Encoded here, once: the store writes these bytes, and retention counts them.
+      const value = utf8Of(serialise(entry, payloadKept));
       const key = `${TASK}${id}`;
-      batch.set(key, text);
+      batch.set(key, value);
       if (isFinalStatus(entry.record.status)) {
-        this.finishedBytes += recordCharge(key, text, entry.record.idempotencyKey);
+        this.finishedBytes += recordCharge(key, value.length, entry.record.idempotencyKey, payloadKept ? entry.payloadBytes : null);
         this.finishedRecords++;
       }
     }
@@ -373,7 +416,11 @@ export class TaskJournal {
           if (!over && (record.finishedAt ?? 0) >= cutoff) continue;
           deletions.set(key, null);
           if (record.idempotencyKey !== null) deletions.set(`${KEY}${record.idempotencyKey}`, null);
-          this.finishedBytes = Math.max(0, this.finishedBytes - recordCharge(key, value, record.idempotencyKey));
+          if (task.payloadKept) deletions.set(`${PAYLOAD}${id}`, null);
+          this.finishedBytes = Math.max(
+            0,
+            this.finishedBytes - recordCharge(key, Buffer.byteLength(value), record.idempotencyKey, keptBytes(task)),
+          );
           this.finishedRecords = Math.max(0, this.finishedRecords - 1);
           this.counters.deleted++;
         }
@@ -389,14 +436,22 @@ export class TaskJournal {
   }
 }
 
-/**
- * What a finished task's records weigh in the journal: its key and value as written, and its
- * idempotency key's record (key and the task id it names), in UTF-8 bytes.
- */
-function recordCharge(key: string, value: string, idempotencyKey: string | null): number {
-  const keyRecord = idempotencyKey === null ? 0 : KEY.length + Buffer.byteLength(idempotencyKey) + key.length - TASK.length;
-  return key.length + Buffer.byteLength(value) + keyRecord;
+async function* concatRanges<T>(ranges: AsyncIterable<T>[]): AsyncGenerator<T> {
+  for (const range of ranges) yield* range;
 }
+
+/**
+ * What a finished task's records weigh in the journal: its key and value as written, its
+ * idempotency key's record (key and the task id it names) and its kept payload's, in UTF-8 bytes.
+ */
+function recordCharge(key: string, valueBytes: number, idempotencyKey: string | null, keptPayloadBytes: number | null): number {
+  const idBytes = key.length - TASK.length;
+  const keyRecord = idempotencyKey === null ? 0 : KEY.length + Buffer.byteLength(idempotencyKey) + idBytes;
+  const payloadRecord = keptPayloadBytes === null ? 0 : PAYLOAD.length + idBytes + keptPayloadBytes;
+  return key.length + valueBytes + keyRecord + payloadRecord;
+}
+
+const keptBytes = (task: JournaledTask): number | null => (task.payloadKept ? task.payloadBytes : null);
 
 /** The working state of a task read back from the journal. */
 export function entryOf(task: JournaledTask): TaskEntry {
@@ -405,6 +460,7 @@ export function entryOf(task: JournaledTask): TaskEntry {
   entry.resultBytes = task.resultBytes;
   entry.attemptsBefore = task.attemptsBefore;
   entry.journalSeq = task.seq;
+  entry.payloadStored = task.payloadKept;
   entry.attemptTraces = task.attemptTraces;
   entry.timeline = task.timeline;
   entry.trace = task.trace;
@@ -457,21 +513,36 @@ function unpackAttempt(packed: unknown[]): AttemptTrace | undefined {
   };
 }
 
-function serialise(entry: TaskEntry): string {
+/**
+ * A task's record as written, in pieces (see jsonWith). The payload and result go in as the texts
+ * already rendered (admission, the task's end): a large payload is not serialised again at each
+ * write. `payloadKept`: the payload is under its own key, so the record leaves it out.
+ */
+function serialise(entry: TaskEntry, payloadKept: boolean): string[] {
   // The trace goes with the final write only: most writes are of tasks still on their way, and a
   // trace is what its attempts were once the task has ended.
   const final = isFinalStatus(entry.record.status);
-  return JSON.stringify({
-    r: entry.record,
-    s: entry.journalSeq,
-    pb: entry.payloadBytes,
-    rb: entry.resultBytes,
-    f: entry.fingerprint,
-    ab: entry.attemptsBefore,
-    tr: final ? entry.attemptTraces.map(packAttempt) : undefined,
-    tl: final ? entry.timeline.map((t) => (t.detail === undefined ? [t.at, t.event] : [t.at, t.event, t.detail])) : undefined,
-    tc: final && entry.trace !== null ? [entry.trace.traceId, entry.trace.parentSpanId, entry.trace.spanId] : undefined,
-  });
+  const { payload: _payload, result: _result, ...rest } = entry.record;
+  return jsonWith(
+    {
+      r: rest,
+      s: entry.journalSeq,
+      pb: entry.payloadBytes,
+      rb: entry.resultBytes,
+      f: entry.fingerprint,
+      ab: entry.attemptsBefore,
+      tr: final ? entry.attemptTraces.map(packAttempt) : undefined,
+      tl: final ? entry.timeline.map((t) => (t.detail === undefined ? [t.at, t.event] : [t.at, t.event, t.detail])) : undefined,
+      tc: final && entry.trace !== null ? [entry.trace.traceId, entry.trace.parentSpanId, entry.trace.spanId] : undefined,
+      pk: payloadKept ? 1 : undefined,
+    },
+    payloadKept
+      ? [['o', resultTextOf(entry)]]
+      : [
+          ['p', payloadTextOf(entry)],
+          ['o', resultTextOf(entry)],
+        ],
+  );
 }
 
 function parseStored(value: string): JournaledTask | string {
@@ -483,9 +554,15 @@ function parseStored(value: string): JournaledTask | string {
   }
   const parsed = Stored.safeParse(json);
   if (!parsed.success) return `not a task: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim();
-  const { r, s, pb, rb, f, ab, tr, tl, tc } = parsed.data;
+  const { r, s, pb, rb, f, ab, tr, tl, tc, p, o, pk } = parsed.data;
+  // Records written before payloads were spliced in hold them inside `r`; a kept payload is read
+  // from its own key by the caller (null until then).
+  const spliced = Object.hasOwn(json as object, 'o');
+  const record: TaskRecord = spliced
+    ? { ...r, payload: pk === 1 ? null : p, result: o ?? null }
+    : { ...r, payload: r.payload, result: r.result ?? null };
   return {
-    record: r,
+    record,
     seq: s,
     payloadBytes: pb,
     resultBytes: rb,
@@ -494,5 +571,6 @@ function parseStored(value: string): JournaledTask | string {
     attemptTraces: (tr ?? []).map(unpackAttempt).filter((a): a is AttemptTrace => a !== undefined),
     timeline: (tl ?? []).map(([at, event, detail]) => (detail === undefined ? { at, event } : { at, event, detail })),
     trace: tc === undefined ? null : { traceId: tc[0], parentSpanId: tc[1], spanId: tc[2], acceptedAt: null },
+    payloadKept: pk === 1,
   };
 }

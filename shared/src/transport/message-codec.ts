@@ -1,4 +1,5 @@
 import { TaskmeshError } from '../errors.js';
+import { JsonText, jsonWith } from '../json-text.js';
 import type { z } from 'zod';
 import {
   AckMessage,
@@ -31,11 +32,16 @@ const SCHEMAS = new Map<MessageKind, z.ZodType>([
  * is checked where the caller can see the error); decoding validates every element.
  */
 
-/** One message's JSON, version added. Throws INVALID_PAYLOAD when it cannot be serialised. */
+/**
+ * One message's JSON, version added; a task whose payload is a JsonText has that text spliced in.
+ * Throws INVALID_PAYLOAD when it cannot be serialised.
+ */
 export function encodeMessage(message: Outgoing): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify(message);
+    if (message.kind === 'task' && message.payload instanceof JsonText)
+      json = jsonWith({ ...message, payload: undefined }, [['payload', message.payload.text]]).join('');
+    else json = JSON.stringify(message);
   } catch (err) {
     throw new TaskmeshError('INVALID_PAYLOAD', `a ${message.kind} message cannot be serialised as JSON: ${(err as Error).message}`, {
       cause: err,
