@@ -342,15 +342,15 @@ export class TaskJournal {
       const payloadKept = payloadTextOf(entry).length >= SEPARATE_PAYLOAD_CHARS;
       // A large payload is written once, beside the task's first record, in the same batch.
       if (payloadKept && !entry.payloadStored) {
-        batch.set(`${PAYLOAD}${id}`, utf8Of([payloadTextOf(entry)]));
+        batch.set(`${PAYLOAD}${id}`, storedValue([payloadTextOf(entry)]));
         entry.payloadStored = true;
       }
-      // Encoded here, once: the store writes these bytes, and retention counts them.
-      const value = utf8Of(serialise(entry, payloadKept));
+      const value = storedValue(serialise(entry, payloadKept));
       const key = `${TASK}${id}`;
       batch.set(key, value);
       if (isFinalStatus(entry.record.status)) {
-        this.finishedBytes += recordCharge(key, value.length, entry.record.idempotencyKey, payloadKept ? entry.payloadBytes : null);
+        const bytes = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+        this.finishedBytes += recordCharge(key, bytes, entry.record.idempotencyKey, payloadKept ? entry.payloadBytes : null);
         this.finishedRecords++;
       }
     }
@@ -451,6 +451,20 @@ function recordCharge(key: string, valueBytes: number, idempotencyKey: string | 
   return key.length + valueBytes + keyRecord + payloadRecord;
 }
 
+/** Past this many characters a record is handed to the store as bytes, encoded piece by piece. */
+const STORE_AS_BYTES_CHARS = 64 * 1024;
+
+/**
+ * A record's value for the store: a small one as one string (the store encodes it natively, the
+ * cheapest way for short values), a large one as its UTF-8 bytes, encoded a piece at a time
+ * without joining the pieces into one more large string first.
+ */
+function storedValue(parts: readonly string[]): string | Buffer {
+  let chars = 0;
+  for (const part of parts) chars += part.length;
+  return chars < STORE_AS_BYTES_CHARS ? parts.join('') : utf8Of(parts);
+}
+
 const keptBytes = (task: JournaledTask): number | null => (task.payloadKept ? task.payloadBytes : null);
 
 /** The working state of a task read back from the journal. */
@@ -514,35 +528,34 @@ function unpackAttempt(packed: unknown[]): AttemptTrace | undefined {
 }
 
 /**
- * A task's record as written, in pieces (see jsonWith). The payload and result go in as the texts
- * already rendered (admission, the task's end): a large payload is not serialised again at each
+ * A task's record as written, in pieces (see jsonWith). Large payloads and results go in as the
+ * texts already rendered (admission, the task's end): they are not serialised again at each
  * write. `payloadKept`: the payload is under its own key, so the record leaves it out.
  */
 function serialise(entry: TaskEntry, payloadKept: boolean): string[] {
   // The trace goes with the final write only: most writes are of tasks still on their way, and a
   // trace is what its attempts were once the task has ended.
   const final = isFinalStatus(entry.record.status);
+  const fields = {
+    r: entry.record as Partial<TaskRecord>,
+    s: entry.journalSeq,
+    pb: entry.payloadBytes,
+    rb: entry.resultBytes,
+    f: entry.fingerprint,
+    ab: entry.attemptsBefore,
+    tr: final ? entry.attemptTraces.map(packAttempt) : undefined,
+    tl: final ? entry.timeline.map((t) => (t.detail === undefined ? [t.at, t.event] : [t.at, t.event, t.detail])) : undefined,
+    tc: final && entry.trace !== null ? [entry.trace.traceId, entry.trace.parentSpanId, entry.trace.spanId] : undefined,
+    pk: payloadKept ? 1 : undefined,
+  };
+  const resultText = entry.resultText;
+  // Small values are serialised with the record: splicing costs more than it saves there.
+  if (!payloadKept && (entry.payloadText?.length ?? 0) + (resultText?.length ?? 0) < SEPARATE_PAYLOAD_CHARS)
+    return [JSON.stringify(fields)];
   const { payload: _payload, result: _result, ...rest } = entry.record;
-  return jsonWith(
-    {
-      r: rest,
-      s: entry.journalSeq,
-      pb: entry.payloadBytes,
-      rb: entry.resultBytes,
-      f: entry.fingerprint,
-      ab: entry.attemptsBefore,
-      tr: final ? entry.attemptTraces.map(packAttempt) : undefined,
-      tl: final ? entry.timeline.map((t) => (t.detail === undefined ? [t.at, t.event] : [t.at, t.event, t.detail])) : undefined,
-      tc: final && entry.trace !== null ? [entry.trace.traceId, entry.trace.parentSpanId, entry.trace.spanId] : undefined,
-      pk: payloadKept ? 1 : undefined,
-    },
-    payloadKept
-      ? [['o', resultTextOf(entry)]]
-      : [
-          ['p', payloadTextOf(entry)],
-          ['o', resultTextOf(entry)],
-        ],
-  );
+  fields.r = rest;
+  const result: [string, string] = ['o', resultTextOf(entry)];
+  return jsonWith(fields, payloadKept ? [result] : [['p', payloadTextOf(entry)], result]);
 }
 
 function parseStored(value: string): JournaledTask | string {
