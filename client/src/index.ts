@@ -16,6 +16,8 @@ export type { ProgramIo } from './program.js';
 export { benchWindow, defaultBatchWarmup, runBench, runBatchPhase, runLatencyPhase } from './bench/run-bench.js';
 export type { BenchOptions, BenchPhase, BenchReport, BatchPhaseReport, LatencyPhaseReport } from './bench/run-bench.js';
 export { BENCH_TARGETS, checkTargets, formatBenchReport, benchJson } from './bench/report.js';
+export { runLargePhase } from './bench/large-phase.js';
+export type { LargePhaseOptions, LargePhaseReport } from './bench/large-phase.js';
 export { summarize, percentile } from './bench/percentiles.js';
 export type { LatencySummary } from './bench/percentiles.js';
 export { parsePrometheusText, sumMatching } from './bench/metrics-text.js';

@@ -7,6 +7,7 @@ import {
   defaultBatchWarmup,
   formatBenchReport,
   runBench,
+  runLargePhase,
   type BenchPhase,
   type BenchReport,
 } from '@taskmesh/client';
@@ -44,10 +45,18 @@ const HELP = `npm run bench -- [options]
                               (TASKMESH_BENCH_JOURNAL, default process)
   --also <policy>             then the same run again with this policy, reported beside it
                               (TASKMESH_BENCH_ALSO, default machine; "-" skips it)
+  --large <n>                 large payloads: n tasks of --large-bytes, --large-concurrency at a
+                              time, through an upper worker, after 10 alone (TASKMESH_BENCH_LARGE,
+                              default 60, 0 skips it)
+  --large-bytes <b>           (TASKMESH_BENCH_LARGE_BYTES, default 1000000)
+  --large-concurrency <c>     (TASKMESH_BENCH_LARGE_CONCURRENCY, default 20)
   --failover <n>              then the failover bound: n workers SIGKILLed mid-task under npm start
                               (TASKMESH_BENCH_FAILOVER, default 5, 0 skips it)
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
                               "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when they stop)`;
+
+/** Large tasks run one at a time before the concurrent ones, for the lone-task latency. */
+const LARGE_ALONE = 10;
 
 /** Workers must be registered and seen by the dispatcher before the clock starts. */
 const WORKERS_READY_TIMEOUT_MS = 15_000;
@@ -93,6 +102,9 @@ async function main(): Promise<number> {
       journal: { type: 'string' },
       also: { type: 'string' },
       failover: { type: 'string' },
+      large: { type: 'string' },
+      'large-bytes': { type: 'string' },
+      'large-concurrency': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -110,6 +122,11 @@ async function main(): Promise<number> {
   const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
   const floorRequests = intFrom(values.floor, 'TASKMESH_BENCH_FLOOR', 2000);
   const kills = intFrom(values.failover, 'TASKMESH_BENCH_FAILOVER', 5);
+  const large = {
+    tasks: intFrom(values.large, 'TASKMESH_BENCH_LARGE', 60),
+    bytes: Math.max(1, intFrom(values['large-bytes'], 'TASKMESH_BENCH_LARGE_BYTES', 1_000_000)),
+    concurrency: Math.max(1, intFrom(values['large-concurrency'], 'TASKMESH_BENCH_LARGE_CONCURRENCY', 20)),
+  };
   if (!['batch', 'latency', 'both'].includes(values.phase)) throw new Error(`--phase: "${values.phase}" is not batch, latency or both`);
   const phases: BenchPhase[] = values.phase === 'both' ? ['batch', 'latency'] : [values.phase as BenchPhase];
   const log = (line: string): void => {
@@ -126,7 +143,7 @@ async function main(): Promise<number> {
     values.also ?? process.env.TASKMESH_BENCH_ALSO ?? 'machine',
   ].filter((p, i, all) => p !== '-' && all.indexOf(p) === i);
   // (The dispatcher checks the policy: an unknown one stops its start, naming the variable.)
-  const settings = { workerCount, phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency, log };
+  const settings = { workerCount, phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency, large, log };
   const runs: MeasuredRun[] = [];
   for (const policy of policies) {
     const run = await measure(policy, settings);
@@ -194,13 +211,15 @@ async function measure(
     batchWarmup: number;
     sequential: number;
     latencyConcurrency: number;
+    large: { tasks: number; bytes: number; concurrency: number };
     log: (line: string) => void;
   },
 ): Promise<MeasuredRun | undefined> {
-  const { workerCount, phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency, log } = o;
-  log(`bench: starting a local suite with ${workerCount} reverse workers, journal ${policy}…`);
+  const { workerCount, phases, tasks, batchSize, concurrency, window, batchWarmup, sequential, latencyConcurrency, large, log } = o;
+  log(`bench: starting a local suite with ${workerCount} reverse workers${large.tasks > 0 ? ' and an upper one' : ''}, journal ${policy}…`);
+  const workerTypes = [...Array.from({ length: workerCount }, () => 'reverse'), ...(large.tasks > 0 ? ['upper'] : [])];
   const suite: LocalSuite = await startLocalSuite({
-    workers: Array.from({ length: workerCount }, () => 'reverse'),
+    workers: workerTypes,
     // Only warnings and errors: the ready line the harness waits for is announced at any level.
     env: { TASKMESH_LOG_LEVEL: 'warn' },
     dispatcherEnv: { TASKMESH_JOURNAL_SYNC: policy },
@@ -217,14 +236,15 @@ async function measure(
   process.once('SIGTERM', onSignal);
   const api = new ApiClient({
     baseUrl: suite.dispatcherUrl!,
-    maxSockets: Math.max(concurrency, latencyConcurrency) + 2,
+    maxSockets: Math.max(concurrency, latencyConcurrency, large.concurrency) + 2,
     backend: 'undici',
   });
   try {
     await waitForWorkers(api, 'reverse', workerCount);
+    if (large.tasks > 0) await waitForWorkers(api, 'upper', 1);
     const meter = new CpuMeter([
       { name: 'dispatcher', pid: suite.dispatcher!.pid },
-      ...suite.workers.map((w, i) => ({ name: `worker ${i + 1} (reverse)`, pid: w.pid })),
+      ...suite.workers.map((w, i) => ({ name: `worker ${i + 1} (${workerTypes[i] ?? '?'})`, pid: w.pid })),
       { name: 'bench client', pid: process.pid },
     ]);
     const plan = [
@@ -232,6 +252,7 @@ async function measure(
         ? `${tasks} tasks in batches of ${batchSize} (${concurrency} in flight, at most ${benchWindow({ batchSize, concurrency, window })} outstanding, after ${batchWarmup} untimed)`
         : '',
       phases.includes('latency') ? `${sequential} one at a time (${latencyConcurrency} loop${latencyConcurrency === 1 ? '' : 's'})` : '',
+      large.tasks > 0 ? `${large.tasks} large tasks of ${large.bytes} bytes, ${large.concurrency} at a time` : '',
     ];
     log(`bench: ${plan.filter(Boolean).join(', then ')}`);
     await meter.start();
@@ -248,6 +269,17 @@ async function measure(
       sequential,
       latencyConcurrency,
     });
+    if (large.tasks > 0) {
+      report.large = await runLargePhase({
+        api,
+        type: 'upper',
+        tasks: large.tasks,
+        concurrency: large.concurrency,
+        bytes: large.bytes,
+        alone: LARGE_ALONE,
+      });
+      report.failures += report.large.failed;
+    }
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
     const share = cpu.map((c) => `${c.name} ${c.cpuSeconds === null ? 'n/a' : `${c.cpuSeconds.toFixed(2)} s`}`).join(', ');

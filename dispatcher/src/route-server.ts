@@ -54,19 +54,19 @@ export function createRouteServer(options: RouteServerOptions): RouteServer {
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return;
-    let bytes: Buffer;
+    let out: string | Buffer;
     try {
       // An answer rendered already (a task record with its payload's text spliced in) goes as it is.
-      bytes = body instanceof JsonText ? body.utf8() : Buffer.from(JSON.stringify(body), 'utf8');
+      out = body instanceof JsonText ? body.output() : JSON.stringify(body);
     } catch (err) {
       // Records are checked when they are made; this only guards the answer against a bug.
       options.logger.error('answer not serialisable', { error: err instanceof Error ? err.message : String(err) });
       status = 500;
-      bytes = Buffer.from(JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer could not be serialised' } }));
+      out = JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer could not be serialised' } });
     }
-    // Encoded once: its length is the header, its bytes the body.
-    res.writeHead(status, { ...headers, 'Content-Type': JSON_TYPE, 'Content-Length': bytes.length });
-    res.end(bytes);
+    const length = typeof out === 'string' ? Buffer.byteLength(out) : out.length;
+    res.writeHead(status, { ...headers, 'Content-Type': JSON_TYPE, 'Content-Length': length });
+    res.end(out);
   };
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     const { error, headers } = errorAnswer(err, bodyLimit);

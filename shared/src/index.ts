@@ -1,7 +1,7 @@
 export { ERROR_CODES, TaskError, TaskmeshError, handlerFailure, toTaskmeshError, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorBody, TaskmeshErrorOptions } from './errors.js';
 export { createLogger, logReady, silentLogger } from './logger.js';
-export { JsonText, jsonWith, utf8Of } from './json-text.js';
+export { JsonText, jsonWith, textOrBytes } from './json-text.js';
 export type { Logger, LogLevel, LoggerOptions } from './logger.js';
 export {
   ConfigError,

@@ -12,9 +12,9 @@ export class JsonText {
     return this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
   }
 
-  /** Its UTF-8 bytes. */
-  utf8(): Buffer {
-    return utf8Of(this.parts);
+  /** What to write out: see textOrBytes. */
+  output(): string | Buffer {
+    return textOrBytes(this.parts);
   }
 
   toJSON(): unknown {
@@ -39,10 +39,14 @@ export function jsonWith(object: object, raw: ReadonlyArray<readonly [string, st
 /** Past this many characters, pieces are encoded one by one and the bytes joined (no joined string). */
 const JOIN_AS_BYTES_CHARS = 64 * 1024;
 
-/** The UTF-8 bytes of pieces of text, as if joined. */
-export function utf8Of(parts: readonly string[]): Buffer {
+/**
+ * Pieces of text ready to write out (to a socket, a store): short ones as one string, which the
+ * writer encodes natively (the cheapest way for a short value), long ones as their UTF-8 bytes,
+ * encoded a piece at a time rather than first joined into one more long string.
+ */
+export function textOrBytes(parts: readonly string[]): string | Buffer {
   let chars = 0;
   for (const part of parts) chars += part.length;
-  if (chars < JOIN_AS_BYTES_CHARS || parts.length === 1) return Buffer.from(parts.join(''), 'utf8');
-  return Buffer.concat(parts.map((part) => Buffer.from(part, 'utf8')));
+  if (chars < JOIN_AS_BYTES_CHARS) return parts.join('');
+  return parts.length === 1 ? Buffer.from(parts[0]!, 'utf8') : Buffer.concat(parts.map((part) => Buffer.from(part, 'utf8')));
 }

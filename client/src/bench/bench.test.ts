@@ -70,6 +70,18 @@ const report: BenchReport = {
     succeeded: 100,
     failed: 0,
   },
+  large: {
+    tasks: 60,
+    concurrency: 20,
+    bytes: 1_000_000,
+    aloneMs: { count: 10, mean: 26, p50: 25, p90: 28, p99: 31, max: 31 },
+    latencyMs: { count: 60, mean: 800, p50: 790, p90: 950, p99: 1100, max: 1100 },
+    megabytesPerSecond: 42.5,
+    maxRssBytes: 300 * 2 ** 20,
+    dispatcherCpuMsPerTask: 12.5,
+    succeeded: 70,
+    failed: 0,
+  },
   retransmissions: 3,
   datagrams: { sent: 330, received: 220 },
   failures: 0,
@@ -81,19 +93,26 @@ test('targets are checked against the measured figures', () => {
     checks.map((c) => [c.name, c.met]),
     [
       ['batch throughput', true],
+      ['dispatcher CPU per task', true],
       ['submit-and-wait p50', true],
       ['submit-and-wait p99', false],
+      ['large payloads', false],
+      ['large payload p50', true],
+      ['one large task alone p50', true],
       ['failed tasks', true],
     ],
   );
   const text = formatBenchReport(report);
   assert.match(text, /throughput.*25,000 tasks\/s/);
   assert.match(text, /batches of 500, 4 in flight, at most 2000 outstanding, after 200 untimed/);
-  assert.match(text, /submit-and-wait p99.*6 ms.*< 5 ms.*✗/);
+  assert.match(text, /submit-and-wait p99.*6 ms.*≤ 4 ms.*✗/);
+  assert.match(text, /dispatcher CPU per task.*41 µs.*≤ 60 µs.*✓/);
+  assert.match(text, /large payloads.*42\.5 MB\/s.*≥ 50 MB\/s.*✗/);
+  assert.match(text, /dispatcher RSS, highest.*300 MiB/);
   assert.match(text, /retransmissions.*3/);
-  assert.match(text, /datagrams sent \/ received.*330 \/ 220 \(0\.50 per task\)/);
+  assert.match(text, /datagrams sent \/ received.*330 \/ 220 \(0\.47 per task\)/);
   const json = JSON.parse(benchJson(report)) as { targets: unknown[]; batch: { tasksPerSecond: number } };
-  assert.equal(json.targets.length, 4);
+  assert.equal(json.targets.length, 8);
   assert.equal(json.batch.tasksPerSecond, 25_000);
   assert.doesNotMatch(text, /host floor/, 'no floor row unless one was measured');
 });

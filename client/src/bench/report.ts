@@ -10,6 +10,11 @@ export const BENCH_TARGETS = {
   p50Ms: 1,
   p99Ms: 4,
   failures: 0,
+  /** Large payloads: payload in and result out per second, 20 tasks of 1 MB at a time. */
+  largeMegabytesPerSecond: 50,
+  largeP50Ms: 1000,
+  /** One 1 MB task alone, submit-and-wait. */
+  largeAloneMs: 30,
 } as const;
 
 export interface TargetCheck {
@@ -52,6 +57,29 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       target: `≤ ${BENCH_TARGETS.p99Ms} ms`,
       met: p99 <= BENCH_TARGETS.p99Ms,
     });
+  }
+  if (report.large) {
+    const l = report.large;
+    checks.push(
+      {
+        name: 'large payloads',
+        measured: `${l.megabytesPerSecond.toFixed(1)} MB/s`,
+        target: `≥ ${BENCH_TARGETS.largeMegabytesPerSecond} MB/s`,
+        met: l.megabytesPerSecond >= BENCH_TARGETS.largeMegabytesPerSecond,
+      },
+      {
+        name: 'large payload p50',
+        measured: formatDuration(l.latencyMs.p50),
+        target: `≤ ${formatDuration(BENCH_TARGETS.largeP50Ms)}`,
+        met: l.latencyMs.p50 <= BENCH_TARGETS.largeP50Ms,
+      },
+      {
+        name: 'one large task alone p50',
+        measured: formatDuration(l.aloneMs.p50),
+        target: `≤ ${formatDuration(BENCH_TARGETS.largeAloneMs)}`,
+        met: l.aloneMs.p50 <= BENCH_TARGETS.largeAloneMs,
+      },
+    );
   }
   checks.push({
     name: 'failed tasks',
@@ -114,13 +142,26 @@ export function formatBenchReport(report: BenchReport): string {
       ['latency', 'succeeded / failed', `${l.succeeded} / ${l.failed}`],
     );
   }
+  if (report.large) {
+    const l = report.large;
+    const mb = (l.bytes / 1e6).toFixed(l.bytes >= 1e6 ? 0 : 2);
+    figures.push(
+      ['large', 'tasks', `${l.tasks} of ${mb} MB (${l.concurrency} at a time, after ${l.aloneMs.count} alone)`],
+      ['large', 'one alone p50 / p99', `${formatDuration(l.aloneMs.p50)} / ${formatDuration(l.aloneMs.p99)}`],
+      ['large', 'payload in and out', `${l.megabytesPerSecond.toFixed(1)} MB/s`],
+      ['large', 'p50 / p99', `${formatDuration(l.latencyMs.p50)} / ${formatDuration(l.latencyMs.p99)}`],
+      ['large', 'dispatcher CPU per task', l.dispatcherCpuMsPerTask === null ? 'n/a' : formatDuration(l.dispatcherCpuMsPerTask)],
+      ['large', 'dispatcher RSS, highest', l.maxRssBytes === null ? 'n/a' : `${Math.round(l.maxRssBytes / 2 ** 20)} MiB`],
+      ['large', 'succeeded / failed (alone ones too)', `${l.succeeded} / ${l.failed}`],
+    );
+  }
   figures.push([
     'all',
     'retransmissions',
     report.retransmissions === null ? 'n/a (no counter at /metrics)' : String(report.retransmissions),
   ]);
   if (report.datagrams !== null) {
-    const tasks = (report.batch?.tasks ?? 0) + (report.latency?.tasks ?? 0);
+    const tasks = (report.batch?.tasks ?? 0) + (report.latency?.tasks ?? 0) + (report.large?.tasks ?? 0);
     const perTask = tasks > 0 ? ` (${((report.datagrams.sent + report.datagrams.received) / tasks).toFixed(2)} per task)` : '';
     figures.push(['all', 'dispatcher datagrams sent / received', `${report.datagrams.sent} / ${report.datagrams.received}${perTask}`]);
   }

@@ -12,6 +12,7 @@ import {
   sumMatching,
 } from './metrics-text.js';
 import { summarize, type LatencySummary } from './percentiles.js';
+import type { LargePhaseReport } from './large-phase.js';
 
 export type BenchPhase = 'batch' | 'latency';
 
@@ -94,6 +95,8 @@ export interface BenchReport {
   type: string;
   batch?: BatchPhaseReport;
   latency?: LatencyPhaseReport;
+  /** Large payloads (see runLargePhase), when that phase ran. */
+  large?: LargePhaseReport;
   /** Datagrams the dispatcher retransmitted during the run; null when it exposes no such counter. */
   retransmissions: number | null;
   /** Datagrams the dispatcher sent and received during the run; null without such counters. */

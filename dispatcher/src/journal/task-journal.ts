@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TaskRecord, isFinalStatus, jsonWith, silentLogger, utf8Of, type Logger, type TaskStatus } from '@taskmesh/shared';
+import { TaskRecord, isFinalStatus, jsonWith, silentLogger, textOrBytes, type Logger, type TaskStatus } from '@taskmesh/shared';
 import {
   newTaskEntry,
   payloadTextOf,
@@ -342,10 +342,10 @@ export class TaskJournal {
       const payloadKept = payloadTextOf(entry).length >= SEPARATE_PAYLOAD_CHARS;
       // A large payload is written once, beside the task's first record, in the same batch.
       if (payloadKept && !entry.payloadStored) {
-        batch.set(`${PAYLOAD}${id}`, storedValue([payloadTextOf(entry)]));
+        batch.set(`${PAYLOAD}${id}`, textOrBytes([payloadTextOf(entry)]));
         entry.payloadStored = true;
       }
-      const value = storedValue(serialise(entry, payloadKept));
+      const value = textOrBytes(serialise(entry, payloadKept));
       const key = `${TASK}${id}`;
       batch.set(key, value);
       if (isFinalStatus(entry.record.status)) {
@@ -449,20 +449,6 @@ function recordCharge(key: string, valueBytes: number, idempotencyKey: string | 
   const keyRecord = idempotencyKey === null ? 0 : KEY.length + Buffer.byteLength(idempotencyKey) + idBytes;
   const payloadRecord = keptPayloadBytes === null ? 0 : PAYLOAD.length + idBytes + keptPayloadBytes;
   return key.length + valueBytes + keyRecord + payloadRecord;
-}
-
-/** Past this many characters a record is handed to the store as bytes, encoded piece by piece. */
-const STORE_AS_BYTES_CHARS = 64 * 1024;
-
-/**
- * A record's value for the store: a small one as one string (the store encodes it natively, the
- * cheapest way for short values), a large one as its UTF-8 bytes, encoded a piece at a time
- * without joining the pieces into one more large string first.
- */
-function storedValue(parts: readonly string[]): string | Buffer {
-  let chars = 0;
-  for (const part of parts) chars += part.length;
-  return chars < STORE_AS_BYTES_CHARS ? parts.join('') : utf8Of(parts);
 }
 
 const keptBytes = (task: JournaledTask): number | null => (task.payloadKept ? task.payloadBytes : null);
