@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   ApiClient,
@@ -15,6 +15,7 @@ import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
 import { renderBenchReport } from './bench-report-file.js';
+import { compareFigures, figuresLine, figuresOf, formatChanges, readFigures } from './bench-baseline.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
 import { formatFailover, measureFailover, type FailoverReport } from './bench-failover.js';
 
@@ -50,6 +51,10 @@ const HELP = `npm run bench -- [options]
                               default 60, 0 skips it)
   --large-bytes <b>           (TASKMESH_BENCH_LARGE_BYTES, default 1000000)
   --large-concurrency <c>     (TASKMESH_BENCH_LARGE_CONCURRENCY, default 20)
+  --baseline <file>           the report of an earlier run to compare with (TASKMESH_BENCH_BASELINE,
+                              default BENCHMARK.md; "-" compares with none)
+  --guard <factor>            exit 3 if a figure is more than factor times worse than the
+                              baseline's, against the host floor (TASKMESH_BENCH_GUARD; CI: 2)
   --failover <n>              then the failover bound: n workers SIGKILLed mid-task under npm start
                               (TASKMESH_BENCH_FAILOVER, default 5, 0 skips it)
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
@@ -103,6 +108,8 @@ async function main(): Promise<number> {
       also: { type: 'string' },
       failover: { type: 'string' },
       large: { type: 'string' },
+      baseline: { type: 'string' },
+      guard: { type: 'string' },
       'large-bytes': { type: 'string' },
       'large-concurrency': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -132,6 +139,11 @@ async function main(): Promise<number> {
   const log = (line: string): void => {
     if (!values.json) process.stderr.write(`${line}\n`);
   };
+  const guardRaw = values.guard ?? process.env.TASKMESH_BENCH_GUARD;
+  const guard = guardRaw === undefined || guardRaw === '' ? undefined : Number(guardRaw);
+  if (guard !== undefined && !(guard > 1)) throw new Error(`--guard: "${guardRaw}" is not a factor above 1`);
+  const baselineFile = values.baseline ?? process.env.TASKMESH_BENCH_BASELINE ?? 'BENCHMARK.md';
+  const baseline = baselineFile === '-' ? undefined : readFigures(await readFile(baselineFile, 'utf8').catch(() => ''));
 
   let hostFloor: FloorReport | undefined;
   if (phases.includes('latency') && floorRequests > 0) {
@@ -156,6 +168,13 @@ async function main(): Promise<number> {
   }
   const [main] = runs;
   if (main === undefined) throw new Error('nothing measured');
+  const figures = figuresOf(main.report);
+  const changes = baseline === undefined ? [] : compareFigures(baseline, figures);
+  if (!values.json)
+    process.stdout.write(
+      `${baseline === undefined ? `no earlier figures in ${baselineFile} to compare with` : formatChanges(changes, guard)}\n`,
+    );
+  const collapsed = guard === undefined ? [] : changes.filter((c) => c.worseBy > guard);
   let failover: FailoverReport | undefined;
   if (kills > 0) {
     log(`bench: the failover bound, ${kills} workers killed mid-task under npm start…`);
@@ -174,6 +193,7 @@ async function main(): Promise<number> {
         })),
         ...(failover === undefined ? {} : { failover: formatFailover(failover) }),
         settings: process.argv.slice(2).join(' ') || 'the defaults',
+        figures: figuresLine(figures),
         at: new Date(),
       }),
     );
@@ -185,8 +205,13 @@ async function main(): Promise<number> {
     wallSeconds: r.wallSeconds,
     cpu: r.cpu,
   });
-  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json), failover })}\n`);
-  return runs.every((r) => r.report.failures === 0) ? 0 : 1;
+  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json), failover, changes })}\n`);
+  if (!runs.every((r) => r.report.failures === 0)) return 1;
+  if (collapsed.length > 0) {
+    process.stderr.write(`bench: collapsed against ${baselineFile}: ${collapsed.map((c) => `${c.name} ${c.worseBy.toFixed(1)}× worse`).join(', ')}\n`);
+    return 3;
+  }
+  return 0;
 }
 
 interface MeasuredRun {

@@ -8,6 +8,8 @@ export interface BenchRun {
   failover?: string;
   /** The command line's settings, as given. */
   settings: string;
+  /** The main run's figures, for the next run to compare with (see bench-baseline.ts). */
+  figures?: string;
   at: Date;
 }
 
@@ -33,5 +35,6 @@ export function renderBenchReport(run: BenchRun, machine: string = machineLine()
     '',
     ...run.sections.flatMap((section) => [`## ${section.heading}`, '', '```', section.tables.trimEnd(), section.cpu, '```', '']),
     ...(run.failover === undefined ? [] : ['## failover', '', '```', run.failover, '```', '']),
+    ...(run.figures === undefined ? [] : [run.figures, '']),
   ].join('\n');
 }
