@@ -7,7 +7,9 @@ test('the figures a report carries are read back, and nothing else is taken for 
   const report = `# taskmesh benchmark\n\n\`\`\`\ntables\n\`\`\`\n${figuresLine(figures)}\n`;
   assert.deepEqual(readFigures(report), figures);
   assert.equal(readFigures('# a report written before figures were kept'), undefined);
-  assert.deepEqual(readFigures('<!-- bench-figures {"p50Ms":"fast","p99Ms":-1,"batchTasksPerSecond":9000} -->'), { batchTasksPerSecond: 9000 });
+  assert.deepEqual(readFigures('<!-- bench-figures {"p50Ms":"fast","p99Ms":-1,"batchTasksPerSecond":9000} -->'), {
+    batchTasksPerSecond: 9000,
+  });
   assert.equal(readFigures('<!-- bench-figures {not json} -->'), undefined);
 });
 

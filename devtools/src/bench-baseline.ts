@@ -14,6 +14,9 @@ export interface BenchFigures {
   p99Ms?: number;
   largeMegabytesPerSecond?: number;
   largeAloneP50Ms?: number;
+  /** npm start's suite as it is (see bench-public.ts). */
+  publicTasksPerSecond?: number;
+  publicP50Ms?: number;
   /** The host floor's p50 in the same run (a bare HTTP relay and UDP echo). */
   floorP50Ms?: number;
 }
@@ -28,6 +31,8 @@ const FIGURES: ReadonlyArray<{ key: Figure; name: string; higherIsBetter: boolea
   { key: 'p99Ms', name: 'submit-and-wait p99', higherIsBetter: false },
   { key: 'largeMegabytesPerSecond', name: 'large payloads', higherIsBetter: true },
   { key: 'largeAloneP50Ms', name: 'one large task alone p50', higherIsBetter: false },
+  { key: 'publicTasksPerSecond', name: "npm start's suite: throughput", higherIsBetter: true },
+  { key: 'publicP50Ms', name: "npm start's suite: submit-and-wait p50", higherIsBetter: false },
 ];
 
 const MARKER = 'bench-figures';
@@ -47,6 +52,14 @@ export function figuresOf(report: BenchReport): BenchFigures {
     figures.largeAloneP50Ms = report.large.aloneMs.p50;
   }
   if (report.hostFloor) figures.floorP50Ms = report.hostFloor.latencyMs.p50;
+  return figures;
+}
+
+/** The figures of the public workload's run. */
+export function publicFiguresOf(report: BenchReport): BenchFigures {
+  const figures: BenchFigures = {};
+  if (report.batch) figures.publicTasksPerSecond = report.batch.tasksPerSecond;
+  if (report.latency) figures.publicP50Ms = report.latency.latencyMs.p50;
   return figures;
 }
 
@@ -83,7 +96,8 @@ export interface FigureChange {
 
 /** Each figure both runs measured, with how much worse (or better) it is now. */
 export function compareFigures(before: BenchFigures, now: BenchFigures): FigureChange[] {
-  const floors = before.floorP50Ms !== undefined && now.floorP50Ms !== undefined ? { before: before.floorP50Ms, now: now.floorP50Ms } : undefined;
+  const floors =
+    before.floorP50Ms !== undefined && now.floorP50Ms !== undefined ? { before: before.floorP50Ms, now: now.floorP50Ms } : undefined;
   const changes: FigureChange[] = [];
   for (const { key, name, higherIsBetter } of FIGURES) {
     const a = before[key];

@@ -15,7 +15,8 @@ import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
 import { renderBenchReport } from './bench-report-file.js';
-import { compareFigures, figuresLine, figuresOf, formatChanges, readFigures } from './bench-baseline.js';
+import { compareFigures, figuresLine, figuresOf, formatChanges, publicFiguresOf, readFigures } from './bench-baseline.js';
+import { measurePublicWorkload } from './bench-public.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
 import { formatFailover, measureFailover, type FailoverReport } from './bench-failover.js';
 
@@ -51,6 +52,9 @@ const HELP = `npm run bench -- [options]
                               default 60, 0 skips it)
   --large-bytes <b>           (TASKMESH_BENCH_LARGE_BYTES, default 1000000)
   --large-concurrency <c>     (TASKMESH_BENCH_LARGE_CONCURRENCY, default 20)
+  --public <n>                then npm start's suite as it is (workers.json): n reverse tasks in
+                              batches of 500 with no window, then 1000 one at a time
+                              (TASKMESH_BENCH_PUBLIC, default 20000, 0 skips it)
   --baseline <file>           the report of an earlier run to compare with (TASKMESH_BENCH_BASELINE,
                               default BENCHMARK.md; "-" compares with none)
   --guard <factor>            exit 3 if a figure is more than factor times worse than the
@@ -59,6 +63,10 @@ const HELP = `npm run bench -- [options]
                               (TASKMESH_BENCH_FAILOVER, default 5, 0 skips it)
 TASKMESH_BENCH_NODE_ARGS      node options for every suite process, space-separated, e.g.
                               "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when they stop)`;
+
+/** The public workload's one-at-a-time calls, and its heading in the report. */
+const PUBLIC_SEQUENTIAL = 1000;
+const PUBLIC_HEADING = "npm start's suite as it is (workers.json: one worker per type), no window, no warm-up";
 
 /** Large tasks run one at a time before the concurrent ones, for the lone-task latency. */
 const LARGE_ALONE = 10;
@@ -109,6 +117,7 @@ async function main(): Promise<number> {
       failover: { type: 'string' },
       large: { type: 'string' },
       baseline: { type: 'string' },
+      public: { type: 'string' },
       guard: { type: 'string' },
       'large-bytes': { type: 'string' },
       'large-concurrency': { type: 'string' },
@@ -129,6 +138,7 @@ async function main(): Promise<number> {
   const workerCount = Math.max(1, intFrom(values.workers, 'TASKMESH_BENCH_WORKERS', 2));
   const floorRequests = intFrom(values.floor, 'TASKMESH_BENCH_FLOOR', 2000);
   const kills = intFrom(values.failover, 'TASKMESH_BENCH_FAILOVER', 5);
+  const publicTasks = intFrom(values.public, 'TASKMESH_BENCH_PUBLIC', 20_000);
   const large = {
     tasks: intFrom(values.large, 'TASKMESH_BENCH_LARGE', 60),
     bytes: Math.max(1, intFrom(values['large-bytes'], 'TASKMESH_BENCH_LARGE_BYTES', 1_000_000)),
@@ -168,7 +178,14 @@ async function main(): Promise<number> {
   }
   const [main] = runs;
   if (main === undefined) throw new Error('nothing measured');
-  const figures = figuresOf(main.report);
+  let publicRun: { report: BenchReport; tables: string } | undefined;
+  if (publicTasks > 0) {
+    const report = await measurePublicWorkload({ tasks: publicTasks, sequential: PUBLIC_SEQUENTIAL, log, waitForWorkers });
+    if (hostFloor !== undefined) report.hostFloor = hostFloor;
+    publicRun = { report, tables: formatBenchReport(report) };
+    if (!values.json) process.stdout.write(`${PUBLIC_HEADING}\n${publicRun.tables}\n`);
+  }
+  const figures = { ...figuresOf(main.report), ...(publicRun === undefined ? {} : publicFiguresOf(publicRun.report)) };
   const changes = baseline === undefined ? [] : compareFigures(baseline, figures);
   if (!values.json)
     process.stdout.write(
@@ -186,11 +203,13 @@ async function main(): Promise<number> {
     await writeFile(
       reportFile,
       renderBenchReport({
-        sections: runs.map((r, i) => ({
-          heading: `journal: ${r.policy}${i === 0 ? ' (the default)' : ''}`,
-          tables: r.tables,
-          cpu: r.cpuLine,
-        })),
+        sections: runs
+          .map((r, i) => ({
+            heading: `journal: ${r.policy}${i === 0 ? ' (the default)' : ''}`,
+            tables: r.tables,
+            cpu: r.cpuLine,
+          }))
+          .concat(publicRun === undefined ? [] : [{ heading: PUBLIC_HEADING, tables: publicRun.tables, cpu: '' }]),
         ...(failover === undefined ? {} : { failover: formatFailover(failover) }),
         settings: process.argv.slice(2).join(' ') || 'the defaults',
         figures: figuresLine(figures),
@@ -205,10 +224,13 @@ async function main(): Promise<number> {
     wallSeconds: r.wallSeconds,
     cpu: r.cpu,
   });
-  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json), failover, changes })}\n`);
-  if (!runs.every((r) => r.report.failures === 0)) return 1;
+  const publicJson = publicRun === undefined ? undefined : (JSON.parse(benchJson(publicRun.report)) as object);
+  process.stdout.write(`${JSON.stringify({ ...json(main), also: runs.slice(1).map(json), public: publicJson, failover, changes })}\n`);
+  if (!runs.every((r) => r.report.failures === 0) || (publicRun?.report.failures ?? 0) > 0) return 1;
   if (collapsed.length > 0) {
-    process.stderr.write(`bench: collapsed against ${baselineFile}: ${collapsed.map((c) => `${c.name} ${c.worseBy.toFixed(1)}× worse`).join(', ')}\n`);
+    process.stderr.write(
+      `bench: collapsed against ${baselineFile}: ${collapsed.map((c) => `${c.name} ${c.worseBy.toFixed(1)}× worse`).join(', ')}\n`,
+    );
     return 3;
   }
   return 0;

@@ -33,7 +33,15 @@ export function renderBenchReport(run: BenchRun, machine: string = machineLine()
     `Settings: ${run.settings}. Run it again to replace this file; the same build varies from run to`,
     'run on a shared VM, so compare several runs in alternating order before drawing a conclusion.',
     '',
-    ...run.sections.flatMap((section) => [`## ${section.heading}`, '', '```', section.tables.trimEnd(), section.cpu, '```', '']),
+    ...run.sections.flatMap((section) => [
+      `## ${section.heading}`,
+      '',
+      '```',
+      section.tables.trimEnd(),
+      ...(section.cpu === '' ? [] : [section.cpu]),
+      '```',
+      '',
+    ]),
     ...(run.failover === undefined ? [] : ['## failover', '', '```', run.failover, '```', '']),
     ...(run.figures === undefined ? [] : [run.figures, '']),
   ].join('\n');
