@@ -14,7 +14,7 @@ import {
 import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
-import { renderBenchReport } from './bench-report-file.js';
+import { notesOf, renderBenchReport } from './bench-report-file.js';
 import { compareFigures, figuresLine, figuresOf, formatChanges, publicFiguresOf, readFigures } from './bench-baseline.js';
 import { measurePublicWorkload } from './bench-public.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
@@ -200,6 +200,7 @@ async function main(): Promise<number> {
   }
   const reportFile = values.report ?? process.env.TASKMESH_BENCH_REPORT ?? 'BENCHMARK.md';
   if (reportFile !== '-') {
+    const notes = notesOf(await readFile(reportFile, 'utf8').catch(() => ''));
     await writeFile(
       reportFile,
       renderBenchReport({
@@ -213,6 +214,7 @@ async function main(): Promise<number> {
         ...(failover === undefined ? {} : { failover: formatFailover(failover) }),
         settings: process.argv.slice(2).join(' ') || 'the defaults',
         figures: figuresLine(figures),
+        ...(notes === undefined ? {} : { notes }),
         at: new Date(),
       }),
     );

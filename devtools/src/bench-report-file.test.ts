@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { machineLine, renderBenchReport } from './bench-report-file.js';
+import { machineLine, notesOf, renderBenchReport } from './bench-report-file.js';
 
 test('the bench report names the machine, the date and the settings beside the figures', () => {
   const at = new Date('2026-12-01T08:00:00.000Z');
@@ -25,4 +25,30 @@ test('the bench report names the machine, the date and the settings beside the f
   );
   assert.match(text, /## journal: machine\n\n```\n│ batch │ throughput │ 30,001 tasks\/s │\n.*dispatcher 3\.50 s\n```\n$/);
   assert.match(machineLine(), /^\d+ × .+, \d+\.\d GiB, Linux .+, Node v\d+/);
+});
+
+test('a rewritten report keeps the notes of the one it replaces, and its figures line goes last', () => {
+  const at = new Date('2026-12-08T08:00:00.000Z');
+  const earlier = renderBenchReport({
+    sections: [{ heading: 'journal: process', tables: 'old tables\n', cpu: '' }],
+    settings: 'the defaults',
+    at,
+    notes: '## Notes\n\nWhere the time went, and what each change bought.',
+    figures: '<!-- bench-figures {"p50Ms":1} -->',
+  });
+  const notes = notesOf(earlier);
+  assert.equal(notes, '## Notes\n\nWhere the time went, and what each change bought.');
+  const next = renderBenchReport({
+    sections: [{ heading: 'journal: process', tables: 'new tables\n', cpu: '' }],
+    settings: 'the defaults',
+    at,
+    ...(notes === undefined ? {} : { notes }),
+    figures: '<!-- bench-figures {"p50Ms":0.9} -->',
+  });
+  assert.match(
+    next,
+    /new tables\n```\n\n## Notes\n\nWhere the time went, and what each change bought\.\n<!-- bench-figures \{"p50Ms":0\.9\} -->\n$/,
+  );
+  assert.doesNotMatch(next, /old tables|"p50Ms":1\}/);
+  assert.equal(notesOf('# a report without notes'), undefined);
 });

@@ -10,6 +10,8 @@ export interface BenchRun {
   settings: string;
   /** The main run's figures, for the next run to compare with (see bench-baseline.ts). */
   figures?: string;
+  /** The report's notes, kept from the file it replaces (see notesOf). */
+  notes?: string;
   at: Date;
 }
 
@@ -43,6 +45,23 @@ export function renderBenchReport(run: BenchRun, machine: string = machineLine()
       '',
     ]),
     ...(run.failover === undefined ? [] : ['## failover', '', '```', run.failover, '```', '']),
+    ...(run.notes === undefined ? [] : [run.notes.trimEnd(), '']),
     ...(run.figures === undefined ? [] : [run.figures, '']),
   ].join('\n');
+}
+
+const NOTES_HEADING = '## Notes';
+
+/**
+ * The notes section of a report (from its "## Notes" heading to its end, the figures line left
+ * out): what was changed and what each change bought, written by people and kept when the bench
+ * rewrites the file, since the figures above them are the bench's own.
+ */
+export function notesOf(report: string): string | undefined {
+  const at = report.indexOf(`\n${NOTES_HEADING}\n`);
+  if (at < 0) return undefined;
+  return report
+    .slice(at + 1)
+    .replace(/<!-- bench-figures .* -->\s*$/, '')
+    .trimEnd();
 }
