@@ -242,7 +242,7 @@ describe('taskmesh CLI against a running suite', () => {
     assert.ok(report.datagrams !== null && report.datagrams.sent > 0 && report.datagrams.received > 0, JSON.stringify(report.datagrams));
     assert.deepEqual(
       report.targets.map((t) => t.name),
-      ['batch throughput', 'submit-and-wait p50', 'submit-and-wait p99', 'failed tasks'],
+      ['batch throughput', 'dispatcher CPU per task', 'submit-and-wait p50', 'submit-and-wait p99', 'failed tasks'],
     );
   });
 

@@ -47,7 +47,7 @@ test('a rewritten report keeps the notes of the one it replaces, and its figures
   });
   assert.match(
     next,
-    /new tables\n```\n\n## Notes\n\nWhere the time went, and what each change bought\.\n<!-- bench-figures \{"p50Ms":0\.9\} -->\n$/,
+    /new tables\n```\n\n## Notes\n\nWhere the time went, and what each change bought\.\n\n<!-- bench-figures \{"p50Ms":0\.9\} -->\n$/,
   );
   assert.doesNotMatch(next, /old tables|"p50Ms":1\}/);
   assert.equal(notesOf('# a report without notes'), undefined);
