@@ -17,6 +17,7 @@ import { CpuMeter } from './bench-cpu.js';
 import { notesOf, renderBenchReport } from './bench-report-file.js';
 import { compareFigures, figuresLine, figuresOf, formatChanges, publicFiguresOf, readFigures } from './bench-baseline.js';
 import { measurePublicWorkload } from './bench-public.js';
+import { formatPeers, measurePeers } from './bench-peers.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
 import { formatFailover, measureFailover, type FailoverReport } from './bench-failover.js';
 
@@ -55,6 +56,8 @@ const HELP = `npm run bench -- [options]
   --public <n>                then npm start's suite as it is (workers.json): n reverse tasks in
                               batches of 500 with no window, then 1000 one at a time
                               (TASKMESH_BENCH_PUBLIC, default 20000, 0 skips it)
+  --peers                     then the same reverse workload through BullMQ (Redis, AOF everysec)
+                              and Moleculer (TCP), as optional dev dependencies (TASKMESH_BENCH_PEERS=1)
   --baseline <file>           the report of an earlier run to compare with (TASKMESH_BENCH_BASELINE,
                               default BENCHMARK.md; "-" compares with none)
   --guard <factor>            exit 3 if a figure is more than factor times worse than the
@@ -118,6 +121,7 @@ async function main(): Promise<number> {
       large: { type: 'string' },
       baseline: { type: 'string' },
       public: { type: 'string' },
+      peers: { type: 'boolean', default: false },
       guard: { type: 'string' },
       'large-bytes': { type: 'string' },
       'large-concurrency': { type: 'string' },
@@ -184,6 +188,18 @@ async function main(): Promise<number> {
     if (hostFloor !== undefined) report.hostFloor = hostFloor;
     publicRun = { report, tables: formatBenchReport(report) };
     if (!values.json) process.stdout.write(`${PUBLIC_HEADING}\n${publicRun.tables}\n`);
+  }
+  let peersText: string | undefined;
+  if (values.peers || process.env.TASKMESH_BENCH_PEERS === '1') {
+    const peerTasks = publicTasks > 0 ? publicTasks : tasks;
+    const peers = await measurePeers({ tasks: peerTasks, sequential: PUBLIC_SEQUENTIAL, log });
+    const own = publicRun ?? main;
+    peersText = formatPeers(peers, {
+      name: publicRun === undefined ? 'taskmesh (the tuned run above)' : "taskmesh (npm start's suite, above)",
+      ...(own.report.batch === undefined ? {} : { tasksPerSecond: own.report.batch.tasksPerSecond }),
+      ...(own.report.latency === undefined ? {} : { latencyMs: own.report.latency.latencyMs }),
+    });
+    if (!values.json) process.stdout.write(`${peersText}\n`);
   }
   const figures = { ...figuresOf(main.report), ...(publicRun === undefined ? {} : publicFiguresOf(publicRun.report)) };
   const changes = baseline === undefined ? [] : compareFigures(baseline, figures);
