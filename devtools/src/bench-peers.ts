@@ -129,8 +129,10 @@ async function bullmq(workload: PeerWorkload): Promise<PeerReport> {
       /^ready$/,
     );
     const connection = { host: '127.0.0.1', port };
-    const queue = new lib.Queue('bench', { connection });
-    const events = new lib.QueueEvents('bench', { connection });
+    // The event stream is read from its start and kept long enough: a follower that starts
+    // reading after the first jobs ended, or falls behind, still counts every one.
+    const queue = new lib.Queue('bench', { connection, streams: { events: { maxLen: 10 * (workload.tasks + workload.sequential) } } });
+    const events = new lib.QueueEvents('bench', { connection, lastEventId: '0-0' });
     await events.waitUntilReady();
     let completed = 0;
     const waiters: Array<{ count: number; resolve: () => void }> = [];
