@@ -498,3 +498,34 @@ test('another caller using a known task id is refused, and the task stays with i
   const mine = await running;
   assert.deepEqual(mine.kind === 'result' && mine.outcome, { ok: true, value: 'mine' });
 });
+
+test('large tasks queued behind each other for one worker are not resent while they are still leaving', async (t) => {
+  const callerEndpoint = await openEndpoint();
+  const workerEndpoint = await openEndpoint();
+  // A retransmission timeout far shorter than the time ten 400 KB messages take to cross.
+  const caller = new TaskCaller({ endpoint: callerEndpoint, retransmit: { initialDelayMs: 2, maxDelayMs: 10, jitter: 0 } });
+  const pending: Array<Promise<unknown>> = [];
+  t.after(async () => {
+    caller.close();
+    await Promise.allSettled(pending);
+    await callerEndpoint.close();
+    await workerEndpoint.close();
+  });
+  // A receiver that takes every task and never acknowledges one: only the caller's timers act.
+  const arrived = new Set<string>();
+  let resentBeforeAll = -1;
+  workerEndpoint.onMessage((m) => {
+    if (m.kind !== 'task') return;
+    arrived.add(m.taskId);
+    if (arrived.size === 10 && resentBeforeAll < 0) resentBeforeAll = callerEndpoint.stats().retransmitted;
+  });
+  const text = 'z'.repeat(400_000);
+  for (let i = 0; i < 10; i++) {
+    const request = { to: addressOf(workerEndpoint), taskId: `big-${i}`, type: 'echo', payload: { text }, attempt: 1, timeoutMs: 30_000 };
+    pending.push(dispatch(caller, request).catch(() => undefined));
+  }
+  await eventually('every task at the worker', () => arrived.size === 10, { timeoutMs: 20_000, intervalMs: 5 });
+  // Each went once: none was resent while the ones before it were still crossing.
+  assert.equal(resentBeforeAll, 0);
+  assert.equal(workerEndpoint.stats().dropped.reassembly, 0);
+});
