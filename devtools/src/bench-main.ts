@@ -11,12 +11,12 @@ import {
   type BenchPhase,
   type BenchReport,
 } from '@taskmesh/client';
-import { delay } from '@taskmesh/shared';
 import { startLocalSuite, type LocalSuite } from '@taskmesh/shared/testing';
 import { CpuMeter } from './bench-cpu.js';
 import { notesOf, renderBenchReport } from './bench-report-file.js';
 import { compareFigures, figuresLine, figuresOf, formatChanges, publicFiguresOf, readFigures } from './bench-baseline.js';
 import { measurePublicWorkload } from './bench-public.js';
+import { waitForLiveWorkers } from './live-workers.js';
 import { formatPeers, measurePeers } from './bench-peers.js';
 import { measureFloor, type FloorReport } from './bench-floor.js';
 import { formatFailover, measureFailover, type FailoverReport } from './bench-failover.js';
@@ -74,9 +74,6 @@ const PUBLIC_HEADING = "npm start's suite as it is (workers.json: one worker per
 /** Large tasks run one at a time before the concurrent ones, for the lone-task latency. */
 const LARGE_ALONE = 10;
 
-/** Workers must be registered and seen by the dispatcher before the clock starts. */
-const WORKERS_READY_TIMEOUT_MS = 15_000;
-
 function intFrom(flag: string | undefined, envName: string, fallback: number): number {
   const raw = flag ?? process.env[envName];
   if (raw === undefined || raw === '') return fallback;
@@ -87,17 +84,6 @@ function intFrom(flag: string | undefined, envName: string, fallback: number): n
     );
   }
   return n;
-}
-
-async function waitForWorkers(api: ApiClient, type: string, count: number): Promise<void> {
-  const deadline = Date.now() + WORKERS_READY_TIMEOUT_MS;
-  let seen = 0;
-  while (Date.now() < deadline) {
-    seen = (await api.workers()).filter((w) => w.type === type && w.state === 'live').length;
-    if (seen >= count) return;
-    await delay(100);
-  }
-  throw new Error(`only ${seen} of ${count} ${type} workers live after ${WORKERS_READY_TIMEOUT_MS} ms`);
 }
 
 async function main(): Promise<number> {
@@ -184,7 +170,7 @@ async function main(): Promise<number> {
   if (main === undefined) throw new Error('nothing measured');
   let publicRun: { report: BenchReport; tables: string } | undefined;
   if (publicTasks > 0) {
-    const report = await measurePublicWorkload({ tasks: publicTasks, sequential: PUBLIC_SEQUENTIAL, log, waitForWorkers });
+    const report = await measurePublicWorkload({ tasks: publicTasks, sequential: PUBLIC_SEQUENTIAL, log });
     if (hostFloor !== undefined) report.hostFloor = hostFloor;
     publicRun = { report, tables: formatBenchReport(report) };
     if (!values.json) process.stdout.write(`${PUBLIC_HEADING}\n${publicRun.tables}\n`);
@@ -305,8 +291,8 @@ async function measure(
     backend: 'undici',
   });
   try {
-    await waitForWorkers(api, 'reverse', workerCount);
-    if (large.tasks > 0) await waitForWorkers(api, 'upper', 1);
+    await waitForLiveWorkers(api, 'reverse', workerCount);
+    if (large.tasks > 0) await waitForLiveWorkers(api, 'upper', 1);
     const meter = new CpuMeter([
       { name: 'dispatcher', pid: suite.dispatcher!.pid },
       ...suite.workers.map((w, i) => ({ name: `worker ${i + 1} (${workerTypes[i] ?? '?'})`, pid: w.pid })),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiClient, runBench, type BenchReport } from '@taskmesh/client';
 import { REPO_ROOT, startRunner } from '@taskmesh/shared/testing';
+import { waitForLiveWorkers } from './live-workers.js';
 
 /** The workload as a user meets it, beside the tuned one: what `npm start` gives, measured. */
 export interface PublicWorkload {
@@ -11,8 +12,6 @@ export interface PublicWorkload {
   /** Then one-at-a-time submit-and-wait calls. */
   sequential: number;
   log: (line: string) => void;
-  /** Waits for a type's live workers before the clock starts. */
-  waitForWorkers: (api: ApiClient, type: string, count: number) => Promise<void>;
 }
 
 /**
@@ -34,7 +33,7 @@ export async function measurePublicWorkload(options: PublicWorkload): Promise<Be
   const api = new ApiClient({ baseUrl: runner.urls.dispatcher, maxSockets: 6, backend: 'undici' });
   try {
     await runner.ready;
-    await options.waitForWorkers(api, 'reverse', 1);
+    await waitForLiveWorkers(api, 'reverse', 1);
     return await runBench({
       api,
       type: 'reverse',

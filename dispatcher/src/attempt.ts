@@ -9,12 +9,9 @@ import {
   type LoadReport,
   type TaskmeshError,
 } from '@taskmesh/shared';
-import { MAX_TRACED_ATTEMPTS, type AttemptTrace, type TaskEntry } from './task-entry.js';
+import { MAX_TRACED_ATTEMPTS, isLargeJson, type AttemptTrace, type TaskEntry } from './task-entry.js';
 import type { PickDecision } from './worker-picker.js';
 import type { WorkerView } from './worker-directory.js';
-
-/** Payloads of at least this many characters of JSON are spliced into task messages as rendered. */
-const SPLICED_PAYLOAD_CHARS = 4096;
 
 /** How much later than the task's deadline a worker gives up on it by itself. */
 const WORKER_DEADLINE_GRACE_MS = 250;
@@ -61,8 +58,7 @@ export class Attempt implements DispatchTarget, DispatchListener {
     this.type = r.type;
     // A large payload goes as the JSON admission rendered: each send splices it in rather than
     // serialising it again. A small one is cheaper serialised with its message.
-    const text = entry.payloadText;
-    this.payload = text !== null && text.length >= SPLICED_PAYLOAD_CHARS ? new JsonText([text]) : r.payload;
+    this.payload = isLargeJson(entry.payloadText) ? new JsonText([entry.payloadText]) : r.payload;
     // A little past the task's own deadline: the dispatcher's timer, which says where the task was,
     // ends it first, and cancels it at the worker; the worker's own bound is for a lost caller.
     this.timeoutMs = Math.max(1, entry.deadline - now) + WORKER_DEADLINE_GRACE_MS;

@@ -207,6 +207,16 @@ export function newTaskEntry(
   };
 }
 
+/**
+ * JSON this long or longer is large: spliced as rendered into what carries it (task messages,
+ * journal records, answers), and a payload this large is journaled under a key of its own. A
+ * shorter value costs less serialised with what carries it than spliced.
+ */
+const LARGE_JSON_CHARS = 4096;
+
+/** Whether a rendered value is large (see LARGE_JSON_CHARS); not rendered yet is not. */
+export const isLargeJson = (text: string | null): text is string => text !== null && text.length >= LARGE_JSON_CHARS;
+
 /** The payload's JSON (rendered now if it was not yet, and kept). */
 export function payloadTextOf(entry: TaskEntry): string {
   return (entry.payloadText ??= JSON.stringify(entry.record.payload) ?? 'null');
@@ -218,10 +228,11 @@ export function resultTextOf(entry: TaskEntry): string {
 }
 
 /**
- * The task's record as JSON, its payload and result spliced in from their texts: what an answer
- * carrying one task sends (the fields are the record's; their order is not).
+ * What an answer carrying one task sends: its record, or with a large payload or result, the
+ * record's JSON with their texts spliced in (the fields are the record's; their order is not).
  */
-export function recordText(entry: TaskEntry): JsonText {
+export function recordText(entry: TaskEntry): JsonText | TaskRecord {
+  if (!isLargeJson(entry.payloadText) && !isLargeJson(entry.resultText)) return entry.record;
   const { payload: _payload, result: _result, ...rest } = entry.record;
   return new JsonText(
     jsonWith(rest, [

@@ -159,9 +159,8 @@ const CANDIDATE_BYTES = 128;
 
 /**
  * The bytes a finished entry counts against the retention bound: its payload and result (values
- * and texts), and
- * what grows with it besides them (error text, idempotency key, timeline, traced attempts), so a
- * task with an empty payload is not counted as nearly nothing.
+ * and texts), and what grows with it besides them (error text, idempotency key, timeline, traced
+ * attempts), so a task with an empty payload is not counted as nearly nothing.
  */
 function retainedSize(entry: TaskEntry): number {
   const { record } = entry;

@@ -1,6 +1,6 @@
 import { isFinalStatus } from '@taskmesh/shared';
 import type { ApiClient } from '../api-client.js';
-import { CPU_SECONDS_METRIC, parsePrometheusText } from './metrics-text.js';
+import { CPU_SECONDS_METRIC, readMetric } from './metrics-text.js';
 import { summarize, type LatencySummary } from './percentiles.js';
 
 export interface LargePhaseOptions {
@@ -38,14 +38,6 @@ const RSS_METRIC = 'process_resident_memory_bytes';
 const RSS_SAMPLE_MS = 100;
 const LARGE_WAIT_MS = 60_000;
 
-async function gauge(api: ApiClient, name: string): Promise<number | null> {
-  try {
-    return parsePrometheusText(await api.metricsText()).get(name) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Large payloads: `alone` tasks of `bytes` one at a time, then `tasks` of them `concurrency` at a
  * time, each submitted with `?wait` and its result (as large) read back in the answer: what a
@@ -76,16 +68,16 @@ export async function runLargePhase(options: LargePhaseOptions): Promise<LargePh
   failed = 0;
   const alone: number[] = [];
   for (let i = 0; i < options.alone; i++) alone.push(await runOne(i));
-  let maxRss = await gauge(api, RSS_METRIC);
+  let maxRss = await readMetric(api, RSS_METRIC);
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const rss = await gauge(api, RSS_METRIC);
+      const rss = await readMetric(api, RSS_METRIC);
       if (rss !== null) maxRss = Math.max(maxRss ?? 0, rss);
       await new Promise((resolve) => setTimeout(resolve, RSS_SAMPLE_MS));
     }
   })();
-  const cpuBefore = await gauge(api, CPU_SECONDS_METRIC);
+  const cpuBefore = await readMetric(api, CPU_SECONDS_METRIC);
   const samples: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -95,7 +87,7 @@ export async function runLargePhase(options: LargePhaseOptions): Promise<LargePh
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const cpuAfter = await gauge(api, CPU_SECONDS_METRIC);
+  const cpuAfter = await readMetric(api, CPU_SECONDS_METRIC);
   sampling = false;
   await sampler;
   return {

@@ -1,3 +1,5 @@
+import type { ApiClient } from '../api-client.js';
+
 /**
  * Reads counters out of Prometheus text exposition: the bench diffs the dispatcher's
  * retransmission and datagram counters before and after a run.
@@ -34,3 +36,12 @@ export const DATAGRAMS_SENT_PATTERN = /datagrams_sent/;
 export const DATAGRAMS_RECEIVED_PATTERN = /datagrams_received/;
 /** The process's CPU time, user and system, as prom-client's default metrics name it. */
 export const CPU_SECONDS_METRIC = 'process_cpu_seconds_total';
+
+/** One sample of a dispatcher's /metrics by its exact name; null when it has none (or cannot be read). */
+export async function readMetric(api: Pick<ApiClient, 'metricsText'>, name: string): Promise<number | null> {
+  try {
+    return parsePrometheusText(await api.metricsText()).get(name) ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -8,6 +8,7 @@ import {
   CPU_SECONDS_METRIC,
   DATAGRAMS_SENT_PATTERN,
   parsePrometheusText,
+  readMetric,
   RETRANSMISSION_PATTERN,
   sumMatching,
 } from './metrics-text.js';
@@ -122,16 +123,6 @@ interface DispatcherCounters {
   datagramsReceived: number | null;
 }
 
-/** The dispatcher's CPU seconds from its /metrics; null when it does not expose them. */
-async function dispatcherCpuSeconds(api: ApiClient): Promise<number | null> {
-  try {
-    const samples = parsePrometheusText(await api.metricsText());
-    return samples.get(CPU_SECONDS_METRIC) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /** The dispatcher's datagram counters from /metrics; null for any it does not expose. */
 async function dispatcherCounters(api: ApiClient): Promise<DispatcherCounters> {
   const none: DispatcherCounters = { retransmissions: null, datagramsSent: null, datagramsReceived: null };
@@ -192,7 +183,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       await tracker.waitFor(warm, { timeoutMs: options.phaseTimeoutMs });
       throttled = 0;
     }
-    const cpuBefore = await dispatcherCpuSeconds(api);
+    const cpuBefore = await readMetric(api, CPU_SECONDS_METRIC);
     const started = performance.now();
     const ids = await submitAll(0, tasks, () => options.onProgress?.('batch', 0, tasks));
     const submitSeconds = (performance.now() - started) / 1000;
@@ -201,7 +192,7 @@ export async function runBatchPhase(options: BenchOptions): Promise<BatchPhaseRe
       onProgress: (done) => options.onProgress?.('batch', done, tasks),
     });
     const totalSeconds = (performance.now() - started) / 1000;
-    const cpuAfter = await dispatcherCpuSeconds(api);
+    const cpuAfter = await readMetric(api, CPU_SECONDS_METRIC);
     let succeeded = 0;
     for (const s of finals.values()) if (s === 'succeeded') succeeded++;
     return {

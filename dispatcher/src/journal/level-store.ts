@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { JournalSync, KeyValueStore, StoreBatch, StoreEntry } from './store.js';
 
+/** A put of bytes (large records), which LevelDB takes as they are. */
 const BYTES = { valueEncoding: 'buffer' } as const;
 /** Writes per LevelDB batch, at most: a long turn's writes go out in several. */
 const MAX_BATCH_OPS = 20_000;

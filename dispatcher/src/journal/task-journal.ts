@@ -2,6 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TaskRecord, isFinalStatus, jsonWith, silentLogger, textOrBytes, type Logger, type TaskStatus } from '@taskmesh/shared';
 import {
+  isLargeJson,
   newTaskEntry,
   payloadTextOf,
   resultTextOf,
@@ -109,8 +110,6 @@ const META = 'm:';
 /** A large payload, written once under its own key: its task's later writes leave it out. */
 const PAYLOAD = 'p:';
 const PAYLOADS_END = 'p;';
-/** Payloads of at least this many characters of JSON are kept under PAYLOAD rather than in the record. */
-const SEPARATE_PAYLOAD_CHARS = 4096;
 const SWEEP_INTERVAL_MS = 5000;
 /** Entries the sweep looks at per step before yielding the event loop. */
 const SWEEP_STEP = 2000;
@@ -339,7 +338,7 @@ export class TaskJournal {
     const batch = new Map<string, string | Buffer | null>(this.other);
     this.other.clear();
     for (const [id, entry] of this.queued) {
-      const payloadKept = payloadTextOf(entry).length >= SEPARATE_PAYLOAD_CHARS;
+      const payloadKept = isLargeJson(payloadTextOf(entry));
       // A large payload is written once, beside the task's first record, in the same batch.
       if (payloadKept && !entry.payloadStored) {
         batch.set(`${PAYLOAD}${id}`, textOrBytes([payloadTextOf(entry)]));
@@ -534,10 +533,8 @@ function serialise(entry: TaskEntry, payloadKept: boolean): string[] {
     tc: final && entry.trace !== null ? [entry.trace.traceId, entry.trace.parentSpanId, entry.trace.spanId] : undefined,
     pk: payloadKept ? 1 : undefined,
   };
-  const resultText = entry.resultText;
   // Small values are serialised with the record: splicing costs more than it saves there.
-  if (!payloadKept && (entry.payloadText?.length ?? 0) + (resultText?.length ?? 0) < SEPARATE_PAYLOAD_CHARS)
-    return [JSON.stringify(fields)];
+  if (!isLargeJson(entry.payloadText) && !isLargeJson(entry.resultText)) return [JSON.stringify(fields)];
   const { payload: _payload, result: _result, ...rest } = entry.record;
   fields.r = rest;
   const result: [string, string] = ['o', resultTextOf(entry)];

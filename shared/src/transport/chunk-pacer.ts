@@ -39,8 +39,8 @@ interface InFlight {
 
 /**
  * Paces the chunks of large messages. Per peer, first sendings are held to a window of bytes the
- * peer has not confirmed yet (a receiver confirms a message it put back together with an empty
- * NACK; a peer that does not is given CHUNK_COMPLETION_WAIT_MS after the last chunk): a peer's
+ * peer has not confirmed yet (a receiver confirms a message it put back together with a NACK of
+ * NACK_COMPLETE; a peer that does not is given CHUNK_COMPLETION_WAIT_MS after the last chunk): a peer's
  * socket buffer then never holds more than the window of this endpoint's chunks, however many
  * large messages are queued for it, so they arrive instead of overflowing it. Per event-loop
  * turn at most CHUNK_BURST_BYTES leave, so other work interleaves. Small messages never pass

@@ -71,6 +71,15 @@ export class Flights<T extends FlightMember<T>> {
     return flight;
   }
 
+  /**
+   * The members of an expired flight wait again as they are: a new flight to the same peer with
+   * the same retransmission count (nothing was due yet, so nothing is resent or counted).
+   */
+  again(flight: Flight<T>, members: readonly T[]): void {
+    const next = this.launch(flight.to, flight.retransmits);
+    for (const member of members) next.add(member);
+  }
+
   /** `member` was answered (or given up): it no longer waits. */
   leave(member: T): void {
     const flight = member.flight;

@@ -299,10 +299,8 @@ export class TaskCaller {
       return;
     }
     if (this.endpoint.delivering(flight.to)) {
-      // Large messages to this worker are still leaving (paced, flow-controlled): no answer was
-      // due yet. Wait again, without a resend and without counting a retransmission.
-      const again = this.flights.launch(flight.to, flight.retransmits);
-      for (const d of waiting) again.add(d);
+      // Large messages to this worker are still leaving (paced, flow-controlled): no answer was due yet.
+      this.flights.again(flight, waiting);
       return;
     }
     this.rtt.timedOut(flight.to);

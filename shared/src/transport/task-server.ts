@@ -350,9 +350,8 @@ export class TaskServer implements ServerTaskHost {
       return;
     }
     if (this.endpoint.delivering(flight.to)) {
-      // Large results to this caller are still leaving: wait again, resending nothing yet.
-      const again = this.flights.launch(flight.to, flight.retransmits);
-      for (const task of waiting) again.add(task);
+      // Large results to this caller are still leaving: no answer was due yet.
+      this.flights.again(flight, waiting);
       return;
     }
     this.rtt.timedOut(flight.to);
